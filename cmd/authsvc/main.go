@@ -1,0 +1,102 @@
+// Command authsvc manages a business's users and mints the ZEGO Token04
+// credentials they need to log in to ZEGO's SDKs.
+//
+// Usage:
+//
+//	authsvc serve [flags]        run the HTTP service
+//	authsvc token mint|decode    mint or inspect a Token04 offline
+//	authsvc user ...             manage users directly on the database file
+//	authsvc migrate              apply database migrations
+//	authsvc healthcheck          probe a running server's /healthz
+//	authsvc version              print the build version
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args, os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	if err == nil {
+		return
+	}
+	code := 1
+	var ee *exitError
+	if errors.As(err, &ee) {
+		code = ee.code
+	}
+	if msg := err.Error(); msg != "" {
+		fmt.Fprintln(os.Stderr, "authsvc:", msg)
+	}
+	os.Exit(code)
+}
+
+// exitError carries a specific process exit status out of run. An empty
+// message means the command already told the user what went wrong.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return ""
+	}
+	return e.err.Error()
+}
+
+func (e *exitError) Unwrap() error { return e.err }
+
+// usageError reports a command-line mistake; it exits with status 2.
+func usageError(format string, args ...any) error {
+	return &exitError{code: 2, err: fmt.Errorf(format, args...)}
+}
+
+const usage = `authsvc: user registry and ZEGO Token04 service
+
+Usage:
+  authsvc serve [flags]          run the HTTP service (--dev for a local demo)
+  authsvc token mint [flags]     mint a Token04 offline
+  authsvc token decode TOKEN     decode and check a Token04
+  authsvc user <command>         manage users on the database file
+  authsvc migrate                apply database migrations
+  authsvc healthcheck [URL]      probe /healthz of a running server (exit 0/1)
+  authsvc version                print the build version
+
+Run 'authsvc <command> -h' for the flags of a command.
+`
+
+// run is the whole program; main only wires it to the process. Everything it
+// needs from the environment arrives as arguments so tests can call it.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) < 2 {
+		fmt.Fprint(stderr, usage)
+		return &exitError{code: 2}
+	}
+	cmd, rest := args[1], args[2:]
+	switch cmd {
+	case "token":
+		return runToken(ctx, rest, getenv, stdin, stdout, stderr)
+	case "user":
+		return runUser(ctx, rest, getenv, stdin, stdout, stderr)
+	case "migrate":
+		return runMigrate(ctx, rest, getenv, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, version())
+		return nil
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return usageError("unknown command %q", cmd)
+	}
+}
