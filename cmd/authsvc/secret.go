@@ -1,0 +1,34 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+)
+
+// readSecret returns a secret from the file named by file when it is set, else
+// from the environment variable env, else from the file named by env+"_FILE".
+// Secrets never come from plain flags: those show up in ps and shell history.
+// Trailing whitespace is dropped from files, since editors add newlines. The
+// returned error names where it looked, never the secret. A nil slice with a
+// nil error means no source was configured.
+func readSecret(getenv func(string) string, env, file string) ([]byte, error) {
+	if file == "" {
+		if v := getenv(env); v != "" {
+			return []byte(v), nil
+		}
+		file = getenv(env + "_FILE")
+		if file == "" {
+			return nil, nil
+		}
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("read secret file for %s: %w", env, err)
+	}
+	b = bytes.TrimRight(b, " \t\r\n")
+	if len(b) == 0 {
+		return nil, fmt.Errorf("secret file for %s is empty", env)
+	}
+	return b, nil
+}
