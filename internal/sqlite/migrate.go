@@ -1,0 +1,139 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ErrSchemaTooNew means the database was migrated by a newer authsvc than this
+// one: running on it could misread or damage data the newer schema added.
+var ErrSchemaTooNew = errors.New("database schema is newer than this binary")
+
+// fsReadDir is what the migrations are read from: migrations.FS, or a test's
+// fstest.MapFS.
+type fsReadDir interface {
+	fs.ReadDirFS
+	fs.ReadFileFS
+}
+
+// migration is one numbered SQL file.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// loadMigrations reads every *.sql file of fsys, named NNNN_description.sql,
+// and returns them in order. The versions must run 1, 2, 3, ... without gaps
+// or repeats: a gap would mean a file got lost.
+func loadMigrations(fsys fsReadDir) ([]migration, error) {
+	entries, err := fsys.ReadDir(".")
+	if err != nil {
+		return nil, fmt.Errorf("read migrations: %w", err)
+	}
+	var ms []migration
+	for _, e := range entries { // ReadDir sorts by name
+		name := e.Name()
+		if e.IsDir() || !strings.HasSuffix(name, ".sql") {
+			continue
+		}
+		num, _, ok := strings.Cut(name, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || len(num) != 4 || v < 1 {
+			return nil, fmt.Errorf("migration %s: name is not NNNN_description.sql", name)
+		}
+		if want := len(ms) + 1; v != want {
+			return nil, fmt.Errorf("migration %s: want version %d next", name, want)
+		}
+		b, err := fsys.ReadFile(name)
+		if err != nil {
+			return nil, fmt.Errorf("read migration %s: %w", name, err)
+		}
+		ms = append(ms, migration{version: v, name: name, sql: string(b)})
+	}
+	return ms, nil
+}
+
+// migrate applies the migrations that db has not recorded yet, each in its own
+// transaction together with its row in schema_migrations. Another process
+// migrating the same file at the same time is harmless: each step re-checks,
+// under the write lock, whether it is still pending.
+func migrate(ctx context.Context, db *sql.DB, ms []migration) error {
+	_, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	version    INTEGER NOT NULL PRIMARY KEY,
+	name       TEXT    NOT NULL,
+	applied_at BIGINT  NOT NULL
+)`)
+	if err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	applied, err := schemaVersion(ctx, db)
+	if err != nil {
+		return err
+	}
+	if applied > len(ms) {
+		return fmt.Errorf("%w: the database is at schema version %d, this binary knows versions up to %d; upgrade the binary",
+			ErrSchemaTooNew, applied, len(ms))
+	}
+	for _, m := range ms {
+		if err := apply(ctx, db, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// apply runs one migration unless it is already recorded.
+func apply(ctx context.Context, db *sql.DB, m migration) (err error) {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migration %s: %w", m.name, err)
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	var n int
+	err = tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, m.version).Scan(&n)
+	if err != nil {
+		return fmt.Errorf("migration %s: %w", m.name, err)
+	}
+	if n > 0 {
+		return tx.Rollback()
+	}
+	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+		return fmt.Errorf("migration %s: %w", m.name, err)
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+		m.version, m.name, time.Now().Unix())
+	if err != nil {
+		return fmt.Errorf("migration %s: record: %w", m.name, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("migration %s: commit: %w", m.name, err)
+	}
+	return nil
+}
+
+// SchemaVersion returns the highest migration applied to the database.
+func (db *DB) SchemaVersion(ctx context.Context) (int, error) {
+	return schemaVersion(ctx, db.Reader)
+}
+
+func schemaVersion(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}) (int, error) {
+	var v int
+	err := q.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v)
+	if err != nil {
+		return 0, fmt.Errorf("read schema version: %w", err)
+	}
+	return v, nil
+}

@@ -1,0 +1,138 @@
+// Package sqlite opens authsvc's embedded SQLite database and keeps its schema
+// current with the migrations embedded in package migrations.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"runtime"
+
+	msqlite "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"authsvc/migrations"
+)
+
+// busyTimeout is how long, in milliseconds, a connection waits for a lock
+// held by another connection (another process on the same file, or a reader
+// checkpointing the WAL) before failing with SQLITE_BUSY. Our own writers never
+// wait on each other here: they queue for the single writer connection.
+const busyTimeout = 5000
+
+// DB is the embedded database: a pool of read-only connections for queries,
+// and a writer pool with exactly one connection, so that the process's
+// writers queue in database/sql (respecting their contexts) instead of
+// failing with SQLITE_BUSY. Every transaction on Writer starts with BEGIN
+// IMMEDIATE, taking the write lock up front, so a transaction that reads
+// before it writes cannot fail to upgrade its lock halfway through.
+//
+// Every connection runs with WAL journaling (readers don't block the writer),
+// foreign keys enforced and synchronous=FULL, so a write is durable, even
+// against power loss, once its commit returns.
+type DB struct {
+	Reader *sql.DB
+	Writer *sql.DB
+}
+
+// Open opens the database file at path, creating it if needed, and applies
+// the pending migrations from migrations.FS. It refuses, with an error
+// wrapping ErrSchemaTooNew, a database migrated by a newer binary.
+func Open(ctx context.Context, path string) (*DB, error) {
+	return open(ctx, path, migrations.FS)
+}
+
+// open is Open with the migrations taken from fsys, for tests.
+func open(ctx context.Context, path string, fsys fsReadDir) (*DB, error) {
+	if path == "" {
+		return nil, errors.New("open database: empty path")
+	}
+	ms, err := loadMigrations(fsys)
+	if err != nil {
+		return nil, err
+	}
+	// A "file:" URI, with the path escaped, so that a '?' or '#' in the path
+	// cannot be taken for the start of the parameters. It is made absolute
+	// so that no path can be read as a URI authority ("file://host/...").
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	base := "file:" + (&url.URL{Path: filepath.ToSlash(abs)}).EscapedPath() +
+		"?_pragma=busy_timeout(" + fmt.Sprint(busyTimeout) + ")" +
+		"&_pragma=journal_mode(WAL)" +
+		"&_pragma=foreign_keys(1)" +
+		"&_pragma=synchronous(FULL)"
+
+	writer, err := sql.Open("sqlite", base+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	writer.SetMaxOpenConns(1)
+	writer.SetMaxIdleConns(1)
+	writer.SetConnMaxLifetime(0)
+	writer.SetConnMaxIdleTime(0)
+
+	// The writer connects first: it switches a new file to WAL, which the
+	// readers, being query_only, could not.
+	if err := writer.PingContext(ctx); err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	if err := migrate(ctx, writer, ms); err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("migrate database %s: %w", path, err)
+	}
+
+	reader, err := sql.Open("sqlite", base+"&_pragma=query_only(1)")
+	if err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	reader.SetMaxOpenConns(n)
+	reader.SetMaxIdleConns(n)
+	reader.SetConnMaxLifetime(0)
+	reader.SetConnMaxIdleTime(0)
+	if err := reader.PingContext(ctx); err != nil {
+		reader.Close()
+		writer.Close()
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	return &DB{Reader: reader, Writer: writer}, nil
+}
+
+// Close closes both pools. Closing the last connection checkpoints the WAL
+// into the database file.
+func (db *DB) Close() error {
+	return errors.Join(db.Reader.Close(), db.Writer.Close())
+}
+
+// Ping checks that the database answers queries and accepts the write lock.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.Reader.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping database: %w", err)
+	}
+	if err := db.Writer.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping database: %w", err)
+	}
+	return nil
+}
+
+// IsUniqueViolation reports whether err comes from an INSERT or UPDATE that
+// broke a PRIMARY KEY or UNIQUE constraint. It matches SQLite's extended
+// result code, never the message.
+func IsUniqueViolation(err error) bool {
+	var se *msqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code() {
+	case sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqlite3.SQLITE_CONSTRAINT_UNIQUE:
+		return true
+	}
+	return false
+}

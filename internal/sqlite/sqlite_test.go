@@ -1,0 +1,202 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"authsvc/migrations"
+)
+
+func mustOpen(tb testing.TB, path string) *DB {
+	tb.Helper()
+	db, err := Open(context.Background(), path)
+	if err != nil {
+		tb.Fatalf("Open(%q) = %v", path, err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db
+}
+
+func knownVersions(tb testing.TB) int {
+	tb.Helper()
+	ms, err := loadMigrations(migrations.FS)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if len(ms) == 0 {
+		tb.Fatal("no migrations embedded")
+	}
+	return len(ms)
+}
+
+func TestOpenAppliesMigrations(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "a b?c#d.db") // characters a DSN must escape
+	db := mustOpen(t, path)
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("database file not created at the path given: %v", err)
+	}
+	got, err := db.SchemaVersion(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := knownVersions(t); got != want {
+		t.Errorf("SchemaVersion() = %d, want %d", got, want)
+	}
+	if err := db.Ping(ctx); err != nil {
+		t.Errorf("Ping() = %v", err)
+	}
+	if _, err := db.Writer.ExecContext(ctx, `INSERT INTO users (id, name, session_epoch, created_at, updated_at) VALUES ('x', 'x', 1, 0, 0)`); err != nil {
+		t.Fatalf("insert into migrated schema: %v", err)
+	}
+	db.Close()
+
+	// Reopening applies nothing twice and keeps the data.
+	db = mustOpen(t, path)
+	if got, err := db.SchemaVersion(ctx); err != nil || got != knownVersions(t) {
+		t.Errorf("SchemaVersion() after reopen = %d, %v, want %d", got, err, knownVersions(t))
+	}
+	var rows int
+	if err := db.Reader.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if rows != knownVersions(t) {
+		t.Errorf("schema_migrations has %d rows, want %d", rows, knownVersions(t))
+	}
+	var n int
+	if err := db.Reader.QueryRowContext(ctx, `SELECT n FROM user_count`).Scan(&n); err != nil || n != 1 {
+		t.Errorf("user count after reopen = %d, %v, want 1", n, err)
+	}
+}
+
+func TestConnectionPragmas(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := mustOpen(t, filepath.Join(t.TempDir(), "p.db"))
+	tests := []struct {
+		pragma string
+		want   string
+	}{
+		{"journal_mode", "wal"},
+		{"foreign_keys", "1"},
+		{"synchronous", "2"}, // FULL
+		{"busy_timeout", "5000"},
+	}
+	for _, tt := range tests {
+		for _, p := range []struct {
+			name string
+			pool *sql.DB
+		}{{"Reader", db.Reader}, {"Writer", db.Writer}} {
+			var got string
+			if err := p.pool.QueryRowContext(ctx, "PRAGMA "+tt.pragma).Scan(&got); err != nil {
+				t.Fatalf("%s: PRAGMA %s: %v", p.name, tt.pragma, err)
+			}
+			if got != tt.want {
+				t.Errorf("%s: PRAGMA %s = %q, want %q", p.name, tt.pragma, got, tt.want)
+			}
+		}
+	}
+	// Readers are read-only.
+	if _, err := db.Reader.ExecContext(ctx, `DELETE FROM user_count`); err == nil {
+		t.Error("Reader accepted a write")
+	}
+	if got := db.Writer.Stats().MaxOpenConnections; got != 1 {
+		t.Errorf("Writer MaxOpenConnections = %d, want 1", got)
+	}
+}
+
+func TestSchemaTooNew(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "new.db")
+	db := mustOpen(t, path)
+	known := knownVersions(t)
+	if _, err := db.Writer.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, 'from_the_future.sql', 0)`, known+1); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	_, err := Open(ctx, path)
+	if !errors.Is(err, ErrSchemaTooNew) {
+		t.Fatalf("Open(newer database) = %v, want ErrSchemaTooNew", err)
+	}
+	for _, want := range []string{"upgrade", "version " + strconv.Itoa(known+1), "up to " + strconv.Itoa(known)} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Open(newer database) = %q, want it to mention %q", err, want)
+		}
+	}
+}
+
+func TestFailedMigrationRollsBack(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "fail.db")
+	fsys := fstest.MapFS{
+		"0001_ok.sql":     {Data: []byte(`CREATE TABLE a (x INTEGER);`)},
+		"0002_broken.sql": {Data: []byte(`CREATE TABLE b (x INTEGER); INSERT INTO nowhere VALUES (1);`)},
+	}
+	if _, err := open(ctx, path, fsys); err == nil || !strings.Contains(err.Error(), "0002_broken.sql") {
+		t.Fatalf("open with a broken migration = %v, want an error naming it", err)
+	}
+	// 0001 stays applied, 0002 left nothing behind; a fixed 0002 then applies.
+	fsys["0002_broken.sql"] = &fstest.MapFile{Data: []byte(`CREATE TABLE b (x INTEGER);`)}
+	db, err := open(ctx, path, fsys)
+	if err != nil {
+		t.Fatalf("open after fixing the migration = %v", err)
+	}
+	defer db.Close()
+	if v, err := db.SchemaVersion(ctx); err != nil || v != 2 {
+		t.Errorf("SchemaVersion() = %d, %v, want 2", v, err)
+	}
+}
+
+func TestLoadMigrationsRejectsBadNames(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		fsys fstest.MapFS
+	}{
+		{"gap", fstest.MapFS{"0001_a.sql": {}, "0003_c.sql": {}}},
+		{"no number", fstest.MapFS{"users.sql": {}}},
+		{"short number", fstest.MapFS{"1_a.sql": {}}},
+		{"zero", fstest.MapFS{"0000_a.sql": {}}},
+		{"repeat", fstest.MapFS{"0001_a.sql": {}, "0001_b.sql": {}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if ms, err := loadMigrations(tt.fsys); err == nil {
+				t.Errorf("loadMigrations(%v) = %v, nil; want an error", tt.fsys, ms)
+			}
+		})
+	}
+}
+
+func TestIsUniqueViolation(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := mustOpen(t, filepath.Join(t.TempDir(), "u.db"))
+	insert := `INSERT INTO users (id, name, session_epoch, created_at, updated_at) VALUES ('dup', 'x', 1, 0, 0)`
+	if _, err := db.Writer.ExecContext(ctx, insert); err != nil {
+		t.Fatal(err)
+	}
+	_, err := db.Writer.ExecContext(ctx, insert)
+	if !IsUniqueViolation(err) {
+		t.Errorf("IsUniqueViolation(%v) = false, want true", err)
+	}
+	_, err = db.Writer.ExecContext(ctx, `INSERT INTO users (id) VALUES ('other')`) // NOT NULL, not UNIQUE
+	if err == nil || IsUniqueViolation(err) {
+		t.Errorf("IsUniqueViolation(%v) = true, want false", err)
+	}
+	if IsUniqueViolation(errors.New("UNIQUE constraint failed")) {
+		t.Error("IsUniqueViolation matched a message")
+	}
+}
