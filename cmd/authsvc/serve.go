@@ -1,0 +1,344 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"authsvc/internal/httpapi"
+	"authsvc/internal/sqlite"
+	"authsvc/internal/token"
+	"authsvc/internal/users"
+)
+
+// serveSettings declares the flags of "authsvc serve". The README's
+// configuration reference is checked against this list by a test.
+func serveSettings(fs *flag.FlagSet, getenv func(string) string) *settings {
+	s := newSettings(fs, getenv)
+	s.addBool("dev", "AUTHSVC_DEV", "run with no configuration: generated secret, admin key and session key, printed once")
+	s.add("addr", "AUTHSVC_ADDR", ":8080", "address to listen on (127.0.0.1:8080 with --dev)")
+	s.add("db", "AUTHSVC_DB", "authsvc.db", "path of the SQLite database file")
+	s.add("app-id", "AUTHSVC_APP_ID", "", "ZEGO appID tokens are minted for (required without --dev)")
+	s.add("server-secret-file", "AUTHSVC_SERVER_SECRET_FILE", "", "file holding the app's 32-byte ServerSecret (or set AUTHSVC_SERVER_SECRET)")
+	s.add("admin-token-file", "AUTHSVC_ADMIN_TOKEN_FILE", "", "file holding admin keys, one per line or comma-separated (or set AUTHSVC_ADMIN_TOKEN)")
+	s.add("session-key-file", "AUTHSVC_SESSION_KEY_FILE", "", "file holding the key, at least 32 bytes, that signs session tokens (or set AUTHSVC_SESSION_KEY)")
+	s.add("session-ttl", "AUTHSVC_SESSION_TTL", "1h", "lifetime of session tokens from POST /v1/sessions")
+	s.add("token-ttl", "AUTHSVC_TOKEN_TTL", "1h", "default Token04 lifetime")
+	s.add("token-min-ttl", "AUTHSVC_TOKEN_MIN_TTL", "60s", "shortest Token04 lifetime a request may ask for (at least 31s)")
+	s.add("token-max-ttl", "AUTHSVC_TOKEN_MAX_TTL", "24h", "longest Token04 lifetime a request may ask for (at most 576h, 24 days)")
+	s.add("renew-grace", "AUTHSVC_RENEW_GRACE", "5m", "how long after expiry a token may still be renewed")
+	s.add("cors-origins", "AUTHSVC_CORS_ORIGINS", "", "comma-separated browser origins allowed to call the API, e.g. https://app.example.com")
+	s.add("trusted-proxies", "AUTHSVC_TRUSTED_PROXIES", "", "comma-separated proxy addresses or CIDRs whose X-Forwarded-For is believed")
+	s.add("metrics-addr", "AUTHSVC_METRICS_ADDR", "", "serve /metrics on this address instead of the main listener")
+	s.add("log-level", "AUTHSVC_LOG_LEVEL", "info", "debug, info, warn or error")
+	s.add("shutdown-timeout", "AUTHSVC_SHUTDOWN_TIMEOUT", "15s", "how long SIGTERM waits for requests in flight")
+	return s
+}
+
+// serveConfig is the validated configuration of "authsvc serve".
+type serveConfig struct {
+	addr, db, metricsAddr string
+	dev                   bool
+	logLevel              slog.Level
+	shutdownTimeout       time.Duration
+	http                  httpapi.Config
+	creds                 *httpapi.Credentials
+	// Generated in --dev mode only, to be shown once at startup.
+	devSecret, devAdminKey string
+}
+
+func loadServeConfig(s *settings, getenv func(string) string) (*serveConfig, error) {
+	c := &serveConfig{db: s.str("db"), metricsAddr: s.str("metrics-addr"), addr: s.str("addr")}
+	var err error
+	if c.dev, err = s.boolean("dev"); err != nil {
+		return nil, err
+	}
+	if c.dev && !s.explicit("addr") {
+		c.addr = "127.0.0.1:8080"
+	}
+	lvl, src := s.get("log-level")
+	if err := c.logLevel.UnmarshalText([]byte(lvl)); err != nil {
+		return nil, fmt.Errorf("%s: %q is not one of debug, info, warn, error", src, lvl)
+	}
+	if c.shutdownTimeout, err = s.duration("shutdown-timeout"); err != nil {
+		return nil, err
+	}
+	if c.http.SessionTTL, err = s.duration("session-ttl"); err != nil {
+		return nil, err
+	}
+	if c.http.SessionTTL < time.Minute {
+		return nil, fmt.Errorf("AUTHSVC_SESSION_TTL: %v is shorter than a minute", c.http.SessionTTL)
+	}
+	if c.http.RenewGrace, err = s.duration("renew-grace"); err != nil {
+		return nil, err
+	}
+	if c.http.RenewGrace < 0 {
+		return nil, errors.New("AUTHSVC_RENEW_GRACE: must not be negative")
+	}
+	c.http.CORSOrigins = splitList(s.str("cors-origins"))
+	for _, o := range c.http.CORSOrigins {
+		if o != "*" && !strings.HasPrefix(o, "http://") && !strings.HasPrefix(o, "https://") {
+			return nil, fmt.Errorf("AUTHSVC_CORS_ORIGINS: %q is not an origin such as https://app.example.com", o)
+		}
+	}
+	for _, p := range splitList(s.str("trusted-proxies")) {
+		prefix, err := netip.ParsePrefix(p)
+		if err != nil {
+			addr, aerr := netip.ParseAddr(p)
+			if aerr != nil {
+				return nil, fmt.Errorf("AUTHSVC_TRUSTED_PROXIES: %q is not an IP address or CIDR", p)
+			}
+			prefix = netip.PrefixFrom(addr, addr.BitLen())
+		}
+		c.http.TrustedProxies = append(c.http.TrustedProxies, prefix.Masked())
+	}
+	c.http.ServeMetrics = c.metricsAddr == ""
+	c.http.Version = version()
+	if c.creds, err = c.loadCredentials(s, getenv); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// loadCredentials reads the secrets. In --dev mode, what is missing is
+// generated (and kept for the life of the process).
+func (c *serveConfig) loadCredentials(s *settings, getenv func(string) string) (*httpapi.Credentials, error) {
+	var ttl httpapi.TTLBounds
+	var err error
+	if ttl.Default, err = s.duration("token-ttl"); err != nil {
+		return nil, err
+	}
+	if ttl.Min, err = s.duration("token-min-ttl"); err != nil {
+		return nil, err
+	}
+	if ttl.Max, err = s.duration("token-max-ttl"); err != nil {
+		return nil, err
+	}
+	if err := ttl.Validate(); err != nil {
+		return nil, fmt.Errorf("AUTHSVC_TOKEN_TTL, AUTHSVC_TOKEN_MIN_TTL, AUTHSVC_TOKEN_MAX_TTL: %w", err)
+	}
+
+	var appID uint32 = 1
+	if s.explicit("app-id") || !c.dev {
+		if !s.explicit("app-id") {
+			return nil, errors.New("AUTHSVC_APP_ID is required (the ZEGO appID from the ZEGO console)")
+		}
+		if appID, err = s.uint32("app-id"); err != nil {
+			return nil, err
+		}
+	}
+
+	secret, err := readSecret(getenv, "AUTHSVC_SERVER_SECRET", s.str("server-secret-file"))
+	if err != nil {
+		return nil, err
+	}
+	if secret == nil && c.dev {
+		if c.devSecret == "" {
+			c.devSecret = randomHex(16) // ZEGO secrets are 32 hex characters
+		}
+		secret = []byte(c.devSecret)
+	}
+	if secret == nil {
+		return nil, errors.New("AUTHSVC_SERVER_SECRET or AUTHSVC_SERVER_SECRET_FILE is required (the app's ServerSecret from the ZEGO console)")
+	}
+	key, err := token.NewKey(secret)
+	if err != nil {
+		return nil, fmt.Errorf("AUTHSVC_SERVER_SECRET: %w", err)
+	}
+
+	adminRaw, err := readSecret(getenv, "AUTHSVC_ADMIN_TOKEN", s.str("admin-token-file"))
+	if err != nil {
+		return nil, err
+	}
+	if adminRaw == nil && c.dev {
+		if c.devAdminKey == "" {
+			c.devAdminKey = randomHex(24)
+		}
+		adminRaw = []byte(c.devAdminKey)
+	}
+	adminKeys := splitList(string(adminRaw))
+	if len(adminKeys) == 0 {
+		return nil, errors.New("AUTHSVC_ADMIN_TOKEN or AUTHSVC_ADMIN_TOKEN_FILE is required: at least one admin key")
+	}
+	creds := &httpapi.Credentials{DefaultApp: appID}
+	for i, k := range adminKeys {
+		if len(k) < 16 {
+			return nil, fmt.Errorf("AUTHSVC_ADMIN_TOKEN: key %d is %d bytes; use at least 16 (e.g. openssl rand -hex 32)", i+1, len(k))
+		}
+		creds.AdminKeys = append(creds.AdminKeys, httpapi.NewAdminKey([]byte(k)))
+	}
+
+	sessionKey, err := readSecret(getenv, "AUTHSVC_SESSION_KEY", s.str("session-key-file"))
+	if err != nil {
+		return nil, err
+	}
+	if sessionKey == nil && c.dev {
+		sessionKey = []byte(randomHex(32))
+	}
+	if len(sessionKey) < 32 {
+		return nil, fmt.Errorf("AUTHSVC_SESSION_KEY or AUTHSVC_SESSION_KEY_FILE is required: at least 32 bytes, got %d", len(sessionKey))
+	}
+	creds.SessionKey = sessionKey
+	creds.Apps = []httpapi.App{{ID: appID, Keys: []*token.Key{key}, TTL: ttl, Variant: token.GCM}}
+	if err := creds.Validate(); err != nil {
+		return nil, err
+	}
+	return creds, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
+	return hex.EncodeToString(b)
+}
+
+// runServe implements "authsvc serve".
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("authsvc serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	s := serveSettings(fs, getenv)
+	if err := s.parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return &exitError{code: 2}
+	}
+	if fs.NArg() > 0 {
+		return usageError("serve takes no arguments, got %q", fs.Args())
+	}
+	cfg, err := loadServeConfig(s, getenv)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
+
+	db, err := sqlite.Open(ctx, cfg.db)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	store, err := users.NewStore(db, users.Options{})
+	if err != nil {
+		return err
+	}
+
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(collectors.NewGoCollector()); err != nil {
+		return err
+	}
+	if err := reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})); err != nil {
+		return err
+	}
+	api, err := httpapi.NewServer(cfg.http, cfg.creds, httpapi.Deps{
+		Store: store, DB: db, Logger: logger, Registry: reg, Now: time.Now, Rand: rand.Reader,
+	})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return fmt.Errorf("AUTHSVC_ADDR: %w", err)
+	}
+	servers := []*http.Server{newHTTPServer(api, logger)}
+	listeners := []net.Listener{ln}
+	if cfg.metricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.metricsAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("AUTHSVC_METRICS_ADDR: %w", err)
+		}
+		servers = append(servers, newHTTPServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), logger))
+		listeners = append(listeners, mln)
+		logger.Info("metrics listening", "addr", mln.Addr().String())
+	}
+	logger.Info("listening", "addr", ln.Addr().String(), "version", version(), "db", cfg.db,
+		"app_id", cfg.creds.DefaultApp, "dev", cfg.dev)
+	if cfg.dev {
+		printDevBanner(stdout, cfg, ln.Addr().String())
+	}
+
+	errc := make(chan error, len(servers))
+	for i, srv := range servers {
+		go func() { errc <- srv.Serve(listeners[i]) }()
+	}
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down", "timeout", cfg.shutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+	defer cancel()
+	var errs []error
+	for _, srv := range servers {
+		if err := srv.Shutdown(sctx); err != nil {
+			errs = append(errs, fmt.Errorf("shutdown: %w", err))
+		}
+	}
+	logger.Info("stopped")
+	return errors.Join(errs...)
+}
+
+// newHTTPServer sets every timeout, so slow or idle clients cannot hold
+// connections forever.
+func newHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+}
+
+func printDevBanner(w io.Writer, cfg *serveConfig, addr string) {
+	base := "http://" + addr
+	if host, port, err := net.SplitHostPort(addr); err == nil && (host == "" || host == "::" || host == "0.0.0.0") {
+		base = "http://127.0.0.1:" + port
+	}
+	fmt.Fprintf(w, `
+authsvc is running in development mode. Not for production: the secrets below
+were generated for this process and are shown only now.
+
+  URL            %s
+  app ID         %d
+  ServerSecret   %s
+  admin key      %s
+
+Quickstart (in another shell):
+
+  ADMIN=%s
+  JSON='Content-Type: application/json'
+  curl -s -X POST %s/v1/users -H "Authorization: Bearer $ADMIN" -H "$JSON" \
+       -d '{"userID":"alice","password":"correct horse battery"}'
+  SESSION=$(curl -s -X POST %s/v1/sessions -H "$JSON" \
+       -d '{"userID":"alice","password":"correct horse battery"}' | sed 's/.*"accessToken":"\([^"]*\)".*/\1/')
+  curl -s -X POST %s/v1/token -H "Authorization: Bearer $SESSION"
+
+`, base, cfg.creds.DefaultApp, orGiven(cfg.devSecret), orGiven(cfg.devAdminKey),
+		orGiven(cfg.devAdminKey), base, base, base)
+}
+
+func orGiven(generated string) string {
+	if generated == "" {
+		return "(from your configuration)"
+	}
+	return generated
+}

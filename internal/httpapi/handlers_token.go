@@ -1,0 +1,392 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"authsvc/internal/token"
+	"authsvc/internal/users"
+)
+
+// Room IDs and stream IDs follow ZEGO's RTC limits.
+const (
+	maxRoomIDLen   = 128
+	maxStreamIDLen = 256
+	maxStreamIDs   = 64
+)
+
+type roomJSON struct {
+	RoomID    string   `json:"roomID"`
+	Login     bool     `json:"login"`
+	Publish   bool     `json:"publish"`
+	StreamIDs []string `json:"streamIDs"`
+}
+
+func roomFromPayload(payload string) *roomJSON {
+	if payload == "" {
+		return nil
+	}
+	room, err := token.ParseRoom(payload)
+	if err != nil {
+		return nil
+	}
+	return &roomJSON{RoomID: room.RoomID, Login: room.Login, Publish: room.Publish, StreamIDs: room.StreamIDs}
+}
+
+// payload validates a requested room and encodes it as a Token04 payload.
+func (rj *roomJSON) payload() (string, error) {
+	if rj == nil {
+		return "", nil
+	}
+	if n := len(rj.RoomID); n == 0 || n > maxRoomIDLen {
+		return "", invalidField("room.roomID", codeInvalidRoom, "roomID must be 1 to %d bytes", maxRoomIDLen)
+	}
+	for i := 0; i < len(rj.RoomID); i++ {
+		if c := rj.RoomID[i]; c <= ' ' || c >= 0x7f {
+			return "", invalidField("room.roomID", codeInvalidRoom, "roomID byte %d is not printable ASCII", i)
+		}
+	}
+	if len(rj.StreamIDs) > maxStreamIDs {
+		return "", invalidField("room.streamIDs", codeInvalidRoom, "at most %d streamIDs", maxStreamIDs)
+	}
+	for _, sid := range rj.StreamIDs {
+		if !validStreamID(sid) {
+			return "", invalidField("room.streamIDs", codeInvalidRoom,
+				"streamIDs must be 1 to %d bytes of ASCII letters, digits, '-' and '_'", maxStreamIDLen)
+		}
+	}
+	return token.Room{RoomID: rj.RoomID, Login: rj.Login, Publish: rj.Publish, StreamIDs: rj.StreamIDs}.Payload(), nil
+}
+
+func validStreamID(s string) bool {
+	if s == "" || len(s) > maxStreamIDLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+type tokenRequest struct {
+	UserID                 *string   `json:"userID"`
+	AppID                  *uint32   `json:"appID"`
+	EffectiveTimeInSeconds *int64    `json:"effectiveTimeInSeconds"`
+	Room                   *roomJSON `json:"room"`
+}
+
+type tokenResponse struct {
+	Token                  string    `json:"token"`
+	AppID                  uint32    `json:"appID"`
+	UserID                 string    `json:"userID"`
+	UserName               string    `json:"userName"`
+	IssuedAt               int64     `json:"issuedAt"`
+	ExpiresAt              int64     `json:"expiresAt"`
+	EffectiveTimeInSeconds int64     `json:"effectiveTimeInSeconds"`
+	Room                   *roomJSON `json:"room,omitempty"`
+}
+
+// issueToken mints a Token04 for the caller, or for any registered user when
+// an admin (a trusted backend) asks.
+func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) error {
+	err := s.issue(w, r)
+	s.countFailure(err)
+	return err
+}
+
+func (s *Server) issue(w http.ResponseWriter, r *http.Request) error {
+	var req tokenRequest
+	if err := decode(r, &req, true); err != nil {
+		return err
+	}
+	target, err := s.tokenTarget(r, req.UserID)
+	if err != nil {
+		return err
+	}
+	creds := s.creds.Load()
+	app, err := pickApp(creds, req.AppID)
+	if err != nil {
+		return err
+	}
+	ttl, err := effectiveTime(app, req.EffectiveTimeInSeconds)
+	if err != nil {
+		return err
+	}
+	payload, err := req.Room.payload()
+	if err != nil {
+		return err
+	}
+	tok, claims, err := app.Keys[0].Mint(s.rand, s.now(), token.Params{
+		AppID: app.ID, UserID: target.ID, EffectiveTime: ttl, Payload: payload, Variant: app.Variant,
+	})
+	if err != nil {
+		return err
+	}
+	s.metrics.tokensIssued.WithLabelValues(strconv.FormatUint(uint64(app.ID), 10), "issue", app.Variant.String()).Inc()
+	return writeToken(w, tok, claims, target, req.Room)
+}
+
+// tokenTarget decides whose token this is: a user always gets their own; an
+// admin must name a registered user.
+func (s *Server) tokenTarget(r *http.Request, userID *string) (users.User, error) {
+	p := principalFrom(r.Context())
+	if !p.isAdmin() {
+		if userID != nil && *userID != p.user.ID {
+			return users.User{}, errForbidden
+		}
+		return p.user, nil
+	}
+	if userID == nil || *userID == "" {
+		return users.User{}, invalidField("userID", codeInvalidUserID, "userID is required when an admin asks for a token")
+	}
+	u, err := s.store.Get(r.Context(), *userID)
+	if err != nil {
+		return users.User{}, err
+	}
+	if u.Disabled {
+		return users.User{}, errUserDisabled
+	}
+	return u, nil
+}
+
+func pickApp(creds *Credentials, appID *uint32) (*App, error) {
+	id := creds.DefaultApp
+	if appID != nil {
+		id = *appID
+	}
+	app := creds.app(id)
+	if app == nil {
+		return nil, invalidField("appID", codeInvalidAppID, "app %d is not configured", id)
+	}
+	return app, nil
+}
+
+// effectiveTime returns the token lifetime in seconds: the app's default,
+// or the requested one when it lies within the app's bounds.
+func effectiveTime(app *App, requested *int64) (int64, error) {
+	if requested == nil {
+		return int64(app.TTL.Default / time.Second), nil
+	}
+	lo, hi := int64(app.TTL.Min/time.Second), int64(app.TTL.Max/time.Second)
+	if *requested < lo || *requested > hi {
+		return 0, invalidField("effectiveTimeInSeconds", codeInvalidTTL,
+			"effectiveTimeInSeconds must be from %d to %d", lo, hi)
+	}
+	return *requested, nil
+}
+
+func writeToken(w http.ResponseWriter, tok string, c token.Claims, u users.User, room *roomJSON) error {
+	w.Header().Set("Cache-Control", "no-store")
+	return encode(w, http.StatusOK, tokenResponse{
+		Token:                  tok,
+		AppID:                  c.AppID,
+		UserID:                 c.UserID,
+		UserName:               u.Name,
+		IssuedAt:               c.IssuedAt,
+		ExpiresAt:              c.ExpiresAt,
+		EffectiveTimeInSeconds: c.ExpiresAt - c.IssuedAt,
+		Room:                   room,
+	})
+}
+
+type renewRequest struct {
+	Token                  string `json:"token"`
+	EffectiveTimeInSeconds *int64 `json:"effectiveTimeInSeconds"`
+}
+
+// renewToken serves zim.renewToken: a new token for the same app, user and
+// room privileges, whose expiry never moves backwards (the ZIM SDK rejects a
+// renewal that expires earlier than the token it replaces, error 6000106).
+func (s *Server) renewToken(w http.ResponseWriter, r *http.Request) error {
+	err := s.renew(w, r)
+	s.countFailure(err)
+	return err
+}
+
+func (s *Server) renew(w http.ResponseWriter, r *http.Request) error {
+	var req renewRequest
+	if err := decode(r, &req, false); err != nil {
+		return err
+	}
+	if req.Token == "" {
+		return invalidField("token", codeInvalidToken, "token is required")
+	}
+	now := s.now()
+	creds := s.creds.Load()
+	app, old, err := verifyWith(creds, req.Token, now, 0)
+	if errors.Is(err, token.ErrExpired) && now.Unix()-old.ExpiresAt < int64(s.cfg.RenewGrace/time.Second) {
+		err = nil // within the grace period
+	}
+	if err != nil {
+		return tokenProblem(err)
+	}
+	p := principalFrom(r.Context())
+	var target users.User
+	if p.isAdmin() {
+		if target, err = s.store.Get(r.Context(), old.UserID); err != nil {
+			return err
+		}
+		if target.Disabled {
+			return errUserDisabled
+		}
+	} else {
+		if old.UserID != p.user.ID {
+			return errForbidden
+		}
+		target = p.user
+	}
+	ttl, err := effectiveTime(app, req.EffectiveTimeInSeconds)
+	if err != nil {
+		return err
+	}
+	if keep := old.ExpiresAt - now.Unix(); keep > ttl {
+		ttl = keep
+	}
+	tok, claims, err := app.Keys[0].Mint(s.rand, now, token.Params{
+		AppID: app.ID, UserID: old.UserID, EffectiveTime: ttl, Payload: old.Payload, Variant: old.Variant,
+	})
+	if err != nil {
+		return tokenProblem(err)
+	}
+	s.metrics.tokensIssued.WithLabelValues(strconv.FormatUint(uint64(app.ID), 10), "renew", old.Variant.String()).Inc()
+	return writeToken(w, tok, claims, target, roomFromPayload(old.Payload))
+}
+
+// verifyWith finds the app whose secrets authenticate tok (only app appID
+// when it is not 0) and verifies the token with them. The app and the
+// claims are returned whenever some secret authenticated the token, even
+// when err reports it expired or otherwise unacceptable.
+func verifyWith(creds *Credentials, tok string, now time.Time, appID uint32) (*App, token.Verified, error) {
+	var lastErr error = token.ErrBadSecret
+	for i := range creds.Apps {
+		app := &creds.Apps[i]
+		if appID != 0 && app.ID != appID {
+			continue
+		}
+		v, err := token.Verify(tok, app.Keys, now, token.Expect{AppID: app.ID})
+		if errors.Is(err, token.ErrBadSecret) {
+			continue
+		}
+		if err != nil && v.UserID == "" {
+			return nil, v, err // malformed or wrong version: no other app will do better
+		}
+		return app, v, err
+	}
+	return nil, token.Verified{}, lastErr
+}
+
+// tokenProblem explains why a presented token was refused, with the error
+// codes the ZIM and RTC SDKs would have reported for it.
+func tokenProblem(err error) error {
+	var te *token.Error
+	if !errors.As(err, &te) {
+		return err
+	}
+	code := codeInvalidToken
+	if te == token.ErrTTLTooShort || te == token.ErrTTLTooLong {
+		code = codeInvalidTTL
+	}
+	p := newProblem(http.StatusBadRequest, code, "%s", err.Error())
+	p.Reason, p.ZIMErrorCode, p.RTCErrorCode = te.Reason, te.ZIMCode, te.RTCCode
+	return p
+}
+
+// countFailure records a failed token request by a bounded reason.
+func (s *Server) countFailure(err error) {
+	if err == nil {
+		return
+	}
+	reason := "internal"
+	if p, ok := toProblem(err); ok {
+		reason = p.Code
+		if p.Reason != "" {
+			reason = p.Reason
+		}
+	}
+	s.metrics.tokenFailures.WithLabelValues(reason).Inc()
+}
+
+type verifyRequest struct {
+	Token  string  `json:"token"`
+	AppID  *uint32 `json:"appID"`
+	UserID *string `json:"userID"`
+}
+
+type verifyResponse struct {
+	Valid        bool      `json:"valid"`
+	Reason       string    `json:"reason,omitempty"`
+	ZIMErrorCode int       `json:"zimErrorCode,omitempty"`
+	RTCErrorCode int       `json:"rtcErrorCode,omitempty"`
+	Variant      string    `json:"variant,omitempty"`
+	AppID        uint32    `json:"appID,omitempty"`
+	UserID       string    `json:"userID,omitempty"`
+	IssuedAt     int64     `json:"issuedAt,omitempty"`
+	ExpiresAt    int64     `json:"expiresAt,omitempty"`
+	Nonce        *int32    `json:"nonce,omitempty"`
+	Payload      string    `json:"payload,omitempty"`
+	Room         *roomJSON `json:"room,omitempty"`
+	Secret       string    `json:"secret,omitempty"` // "current" or "previous": which secret authenticated it
+}
+
+// verifyToken is the support tool for "why does my app say the token is
+// invalid": it says what the token holds and what an SDK would think of it.
+func (s *Server) verifyToken(w http.ResponseWriter, r *http.Request) error {
+	var req verifyRequest
+	if err := decode(r, &req, false); err != nil {
+		return err
+	}
+	if req.Token == "" {
+		return invalidField("token", codeInvalidToken, "token is required")
+	}
+	creds := s.creds.Load()
+	var appID uint32
+	if req.AppID != nil {
+		if creds.app(*req.AppID) == nil {
+			return invalidField("appID", codeInvalidAppID, "app %d is not configured", *req.AppID)
+		}
+		appID = *req.AppID
+	}
+	now := s.now()
+	_, v, err := verifyWith(creds, req.Token, now, appID)
+	if err == nil && req.UserID != nil && *req.UserID != v.UserID {
+		err = token.ErrUserMismatch
+	}
+	if err == nil {
+		// Authentic and unexpired, but the ZIM SDK also refuses tokens that
+		// expire within 30 s or more than 24 days ahead.
+		switch left := v.ExpiresAt - now.Unix(); {
+		case left < 30:
+			err = token.ErrTTLTooShort
+		case left > token.MaxEffectiveTime:
+			err = token.ErrTTLTooLong
+		}
+	}
+	resp := verifyResponse{Valid: err == nil}
+	if v.UserID != "" {
+		nonce := v.Nonce
+		resp.Variant, resp.AppID, resp.UserID = v.Variant.String(), v.AppID, v.UserID
+		resp.IssuedAt, resp.ExpiresAt, resp.Nonce, resp.Payload = v.IssuedAt, v.ExpiresAt, &nonce, v.Payload
+		resp.Room = roomFromPayload(v.Payload)
+		resp.Secret = "current"
+		if v.KeyIndex > 0 {
+			resp.Secret = "previous"
+		}
+	} else if exp, herr := token.Expiry(req.Token); herr == nil {
+		resp.ExpiresAt = exp
+	}
+	if err != nil {
+		var te *token.Error
+		if !errors.As(err, &te) {
+			return err
+		}
+		resp.Reason, resp.ZIMErrorCode, resp.RTCErrorCode = te.Reason, te.ZIMCode, te.RTCCode
+		s.metrics.tokenFailures.WithLabelValues(te.Reason).Inc()
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	return encode(w, http.StatusOK, resp)
+}

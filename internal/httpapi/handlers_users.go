@@ -1,0 +1,245 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"authsvc/internal/users"
+)
+
+type userResponse struct {
+	UserID       string `json:"userID"`
+	UserName     string `json:"userName"`
+	AvatarURL    string `json:"avatarURL"`
+	ExtendedData string `json:"extendedData"`
+	Disabled     bool   `json:"disabled"`
+	CreatedAt    string `json:"createdAt"`
+	UpdatedAt    string `json:"updatedAt"`
+}
+
+func toUserResponse(u users.User) userResponse {
+	return userResponse{
+		UserID:       u.ID,
+		UserName:     u.Name,
+		AvatarURL:    u.AvatarURL,
+		ExtendedData: u.ExtendedData,
+		Disabled:     u.Disabled,
+		CreatedAt:    u.CreatedAt.UTC().Format(time.RFC3339),
+		UpdatedAt:    u.UpdatedAt.UTC().Format(time.RFC3339),
+	}
+}
+
+type newUserRequest struct {
+	UserID       string `json:"userID"`
+	UserName     string `json:"userName"`
+	Password     string `json:"password"`
+	AvatarURL    string `json:"avatarURL"`
+	ExtendedData string `json:"extendedData"`
+}
+
+func (n newUserRequest) toNewUser() users.NewUser {
+	return users.NewUser{ID: n.UserID, Name: n.UserName, Password: n.Password, AvatarURL: n.AvatarURL, ExtendedData: n.ExtendedData}
+}
+
+func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
+	var req newUserRequest
+	if err := decode(r, &req, false); err != nil {
+		return err
+	}
+	u, err := s.store.Create(r.Context(), req.toNewUser())
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/v1/users/"+url.PathEscape(u.ID))
+	return encode(w, http.StatusCreated, toUserResponse(u))
+}
+
+type importRequest struct {
+	Users []newUserRequest `json:"users"`
+}
+
+type importResult struct {
+	UserID string        `json:"userID"`
+	Status string        `json:"status"`
+	Error  *fieldProblem `json:"error,omitempty"`
+}
+
+type importResponse struct {
+	Results []importResult `json:"results"`
+}
+
+func (s *Server) importUsers(w http.ResponseWriter, r *http.Request) error {
+	var req importRequest
+	if err := decode(r, &req, false); err != nil {
+		return err
+	}
+	batch := make([]users.NewUser, len(req.Users))
+	for i, u := range req.Users {
+		batch[i] = u.toNewUser()
+	}
+	results, err := s.store.Import(r.Context(), batch)
+	if err != nil {
+		return err
+	}
+	resp := importResponse{Results: make([]importResult, len(results))}
+	for i, res := range results {
+		resp.Results[i] = importResult{UserID: res.ID, Status: string(res.Status)}
+		if res.Err != nil {
+			resp.Results[i].Error = firstFieldProblem(res.Err)
+		}
+	}
+	return encode(w, http.StatusOK, resp)
+}
+
+// firstFieldProblem describes why an imported user was invalid.
+func firstFieldProblem(err error) *fieldProblem {
+	var ie *users.InvalidError
+	var fe *users.FieldError
+	switch {
+	case errors.As(err, &ie) && len(ie.Fields) > 0:
+		f := ie.Fields[0]
+		return &fieldProblem{Field: f.Field, Code: f.Code, Message: f.Message}
+	case errors.As(err, &fe):
+		return &fieldProblem{Field: fe.Field, Code: fe.Code, Message: fe.Message}
+	}
+	return &fieldProblem{Code: codeInvalidRequest, Message: err.Error()}
+}
+
+type listResponse struct {
+	Users []userResponse `json:"users"`
+	Next  string         `json:"next"`
+}
+
+func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	opts := users.ListOptions{After: q.Get("after"), Prefix: q.Get("prefix")}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return invalidField("limit", "invalid_limit", "limit must be a whole number from 1 to 1000")
+		}
+		opts.Limit = n
+	}
+	page, err := s.store.List(r.Context(), opts)
+	if err != nil {
+		return err
+	}
+	resp := listResponse{Users: make([]userResponse, len(page.Users)), Next: page.Next}
+	for i, u := range page.Users {
+		resp.Users[i] = toUserResponse(u)
+	}
+	return encode(w, http.StatusOK, resp)
+}
+
+// pathUserID returns the {userID} path segment, decoded. chi matches on the
+// escaped path when the request's escaping is not Go's default, and then
+// hands out the segment still escaped; otherwise it is already decoded.
+// Decoding twice would turn a user "a%41" into "aA".
+func pathUserID(r *http.Request) (string, error) {
+	id := chi.URLParam(r, "userID")
+	if r.URL.RawPath != "" {
+		var err error
+		if id, err = url.PathUnescape(id); err != nil {
+			return "", invalidField("userID", codeInvalidUserID, "userID in the path is not valid percent-encoding")
+		}
+	}
+	if err := users.ValidateID(id); err != nil {
+		var fe *users.FieldError
+		if errors.As(err, &fe) {
+			return "", invalidField("userID", codeInvalidUserID, "%s", fe.Message)
+		}
+		return "", err
+	}
+	return id, nil
+}
+
+// selfOrAdmin returns the target userID of a per-user route, allowing an
+// admin any user and a user only themself.
+func selfOrAdmin(r *http.Request) (string, *principal, error) {
+	id, err := pathUserID(r)
+	if err != nil {
+		return "", nil, err
+	}
+	p := principalFrom(r.Context())
+	if !p.isAdmin() && p.user.ID != id {
+		return "", nil, errForbidden
+	}
+	return id, p, nil
+}
+
+func (s *Server) getUser(w http.ResponseWriter, r *http.Request) error {
+	id, p, err := selfOrAdmin(r)
+	if err != nil {
+		return err
+	}
+	u := p.user
+	if p.isAdmin() {
+		if u, err = s.store.Get(r.Context(), id); err != nil {
+			return err
+		}
+	}
+	return encode(w, http.StatusOK, toUserResponse(u))
+}
+
+type patchUserRequest struct {
+	UserName     *string `json:"userName"`
+	Password     *string `json:"password"`
+	AvatarURL    *string `json:"avatarURL"`
+	ExtendedData *string `json:"extendedData"`
+	Disabled     *bool   `json:"disabled"`
+	// CurrentPassword is required when users change their own password, so
+	// a stolen session cannot lock the owner out.
+	CurrentPassword *string `json:"currentPassword"`
+}
+
+func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) error {
+	id, p, err := selfOrAdmin(r)
+	if err != nil {
+		return err
+	}
+	var req patchUserRequest
+	if err := decode(r, &req, false); err != nil {
+		return err
+	}
+	if !p.isAdmin() {
+		if req.Disabled != nil {
+			return newProblem(http.StatusForbidden, codeForbidden, "only an admin may disable or enable a user")
+		}
+		if req.Password != nil {
+			if req.CurrentPassword == nil {
+				return invalidField("currentPassword", codeInvalidRequest, "currentPassword is required to change your own password")
+			}
+			if _, err := s.store.CheckPassword(r.Context(), id, *req.CurrentPassword); err != nil {
+				if errors.Is(err, users.ErrInvalidCredentials) {
+					return newProblem(http.StatusForbidden, codeInvalidCredentials, "currentPassword is wrong")
+				}
+				return err
+			}
+		}
+	}
+	u, err := s.store.Update(r.Context(), id, users.Patch{
+		Name: req.UserName, Password: req.Password, AvatarURL: req.AvatarURL,
+		ExtendedData: req.ExtendedData, Disabled: req.Disabled,
+	})
+	if err != nil {
+		return err
+	}
+	return encode(w, http.StatusOK, toUserResponse(u))
+}
+
+func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathUserID(r)
+	if err != nil {
+		return err
+	}
+	if err := s.store.Delete(r.Context(), id); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

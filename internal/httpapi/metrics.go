@@ -1,0 +1,74 @@
+package httpapi
+
+import (
+	"context"
+	"runtime"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"authsvc/internal/users"
+)
+
+// metrics are the server's Prometheus collectors. Labels take values from
+// small fixed sets only: route patterns, methods, status codes, configured
+// app IDs, token variants and failure reasons.
+type metrics struct {
+	requests      *prometheus.CounterVec
+	duration      *prometheus.HistogramVec
+	tokensIssued  *prometheus.CounterVec
+	tokenFailures *prometheus.CounterVec
+}
+
+func newMetrics(reg *prometheus.Registry, store *users.Store, version string) (*metrics, error) {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "authsvc_http_requests_total",
+			Help: "HTTP requests by route pattern, method and status.",
+		}, []string{"route", "method", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "authsvc_http_request_duration_seconds",
+			Help:    "HTTP request latency by route pattern, method and status.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"route", "method", "status"}),
+		tokensIssued: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "authsvc_tokens_issued_total",
+			Help: "Token04 credentials minted, by app, kind (issue or renew) and variant.",
+		}, []string{"app_id", "kind", "variant"}),
+		tokenFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "authsvc_token_failures_total",
+			Help: "Token requests, renewals and verifications that failed, by reason.",
+		}, []string{"reason"}),
+	}
+	usersGauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "authsvc_users",
+		Help: "Users in the registry.",
+	}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		n, err := store.Count(ctx)
+		if err != nil {
+			return -1
+		}
+		return float64(n)
+	})
+	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "authsvc_build_info",
+		Help: "Always 1; labels tell the running version.",
+	}, []string{"version", "goversion"})
+	buildInfo.WithLabelValues(version, runtime.Version()).Set(1)
+
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.tokensIssued, m.tokenFailures, usersGauge, buildInfo} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+func (m *metrics) observeRequest(route, method string, status int, d time.Duration) {
+	code := strconv.Itoa(status)
+	m.requests.WithLabelValues(route, method, code).Inc()
+	m.duration.WithLabelValues(route, method, code).Observe(d.Seconds())
+}

@@ -1,0 +1,211 @@
+package httpapi
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+)
+
+type ctxKey int
+
+const (
+	requestIDKey ctxKey = iota
+	clientIPKey
+	principalKey
+)
+
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+func clientIP(ctx context.Context) netip.Addr {
+	ip, _ := ctx.Value(clientIPKey).(netip.Addr)
+	return ip
+}
+
+// requestIDs hands out request IDs: a random per-process prefix and a
+// counter, unique across restarts and cheap on the hot path.
+type requestIDs struct {
+	prefix string
+	n      atomic.Uint64
+}
+
+func newRequestIDs() *requestIDs {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return &requestIDs{prefix: hex.EncodeToString(b[:])}
+}
+
+func (g *requestIDs) next() string {
+	return g.prefix + "-" + strconv.FormatUint(g.n.Add(1), 10)
+}
+
+// validRequestID accepts a caller's X-Request-ID only when it is short and
+// plain, so it cannot forge or break log lines.
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
+			return false
+		}
+	}
+	return true
+}
+
+// statusWriter records what a handler wrote, for logs and metrics.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += n
+	return n, err
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return http.NewResponseController(w.ResponseWriter).Hijack()
+}
+
+// observe is the outermost middleware: it assigns the request ID, finds the
+// client IP, recovers panics into 500s, and records every request in the
+// access log and the metrics, labelled by route pattern (never the raw
+// path, which would let clients create unbounded label values).
+func (s *Server) observe(ids *requestIDs) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			id := r.Header.Get("X-Request-ID")
+			if !validRequestID(id) {
+				id = ids.next()
+			}
+			w.Header().Set("X-Request-ID", id)
+			ip := s.clientIPOf(r)
+			ctx := context.WithValue(r.Context(), requestIDKey, id)
+			ctx = context.WithValue(ctx, clientIPKey, ip)
+			r = r.WithContext(ctx)
+			sw := &statusWriter{ResponseWriter: w}
+
+			defer func() {
+				if v := recover(); v != nil {
+					if v == http.ErrAbortHandler {
+						panic(v)
+					}
+					s.log.LogAttrs(ctx, slog.LevelError, "panic serving request",
+						slog.String("request_id", id), slog.String("panic", fmt.Sprint(v)),
+						slog.String("stack", string(debug.Stack())))
+					if sw.status == 0 {
+						s.writeError(sw, r, errors.New("panic"))
+					}
+				}
+				status := sw.status
+				if status == 0 {
+					status = http.StatusOK
+				}
+				route := chi.RouteContext(ctx).RoutePattern()
+				if route == "" {
+					route = "unmatched"
+				}
+				elapsed := time.Since(start)
+				s.metrics.observeRequest(route, r.Method, status, elapsed)
+				level := slog.LevelInfo
+				if route == "/healthz" || route == "/readyz" || route == "/metrics" {
+					level = slog.LevelDebug
+				}
+				if s.log.Enabled(ctx, level) {
+					s.log.LogAttrs(ctx, level, "request",
+						slog.String("request_id", id),
+						slog.String("method", r.Method),
+						slog.String("route", route),
+						slog.Int("status", status),
+						slog.Int("bytes", sw.bytes),
+						slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
+						slog.String("client_ip", ip.String()))
+				}
+			}()
+			next.ServeHTTP(sw, r)
+		})
+	}
+}
+
+// clientIPOf returns the peer address, or — only when the peer is a trusted
+// proxy — the rightmost X-Forwarded-For entry that is not itself a trusted
+// proxy. Anything a client could write itself is never believed.
+func (s *Server) clientIPOf(r *http.Request) netip.Addr {
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	ip := peer.Addr().Unmap()
+	if len(s.cfg.TrustedProxies) == 0 || !s.trusted(ip) {
+		return ip
+	}
+	hops := r.Header.Values("X-Forwarded-For")
+	for i := len(hops) - 1; i >= 0; i-- {
+		parts := strings.Split(hops[i], ",")
+		for j := len(parts) - 1; j >= 0; j-- {
+			hop, err := netip.ParseAddr(strings.TrimSpace(parts[j]))
+			if err != nil {
+				return ip // a garbled header: stop at the last address we could trust
+			}
+			hop = hop.Unmap()
+			if !s.trusted(hop) {
+				return hop
+			}
+			ip = hop
+		}
+	}
+	return ip
+}
+
+func (s *Server) trusted(ip netip.Addr) bool {
+	for _, p := range s.cfg.TrustedProxies {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// limitBody caps the request body; reading past n fails with
+// *http.MaxBytesError, which writeError turns into a 413.
+func limitBody(n int64) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			r.Body = http.MaxBytesReader(w, r.Body, n)
+			next.ServeHTTP(w, r)
+		})
+	}
+}

@@ -1,0 +1,144 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"authsvc/internal/users"
+)
+
+// Problem codes. They are part of the API contract (api/openapi.yaml lists
+// them): clients branch on them, so they never change meaning.
+const (
+	codeInvalidRequest     = "invalid_request"
+	codeInvalidUserID      = "invalid_user_id"
+	codeInvalidAppID       = "invalid_app_id"
+	codeInvalidTTL         = "invalid_ttl"
+	codeInvalidRoom        = "invalid_room"
+	codeInvalidToken       = "invalid_token"
+	codeInvalidCredentials = "invalid_credentials"
+	codeTooManyUsers       = "too_many_users"
+	codeUserExists         = "user_exists"
+	codeUserNotFound       = "user_not_found"
+	codeUserDisabled       = "user_disabled"
+	codeUnauthorized       = "unauthorized"
+	codeForbidden          = "forbidden"
+	codeNotFound           = "not_found"
+	codeMethodNotAllowed   = "method_not_allowed"
+	codePayloadTooLarge    = "payload_too_large"
+	codeUnsupportedMedia   = "unsupported_media_type"
+	codeRateLimited        = "rate_limited"
+	codeNotReady           = "not_ready"
+	codeInternal           = "internal"
+)
+
+// fieldProblem is one invalid field of a request.
+type fieldProblem struct {
+	Field   string `json:"field"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// problem is an RFC 9457 problem detail, and the error type handlers return
+// for every failure that is the client's to fix.
+type problem struct {
+	Type      string         `json:"type"`
+	Title     string         `json:"title"`
+	Status    int            `json:"status"`
+	Detail    string         `json:"detail,omitempty"`
+	Code      string         `json:"code"`
+	Errors    []fieldProblem `json:"errors,omitempty"`
+	RequestID string         `json:"requestID,omitempty"`
+
+	// Token failures carry the client error codes an app would have seen.
+	Reason       string `json:"reason,omitempty"`
+	ZIMErrorCode int    `json:"zimErrorCode,omitempty"`
+	RTCErrorCode int    `json:"rtcErrorCode,omitempty"`
+
+	retryAfter int // seconds; sets Retry-After when positive
+}
+
+func (p *problem) Error() string { return p.Code + ": " + p.Detail }
+
+func newProblem(status int, code, format string, args ...any) *problem {
+	return &problem{Status: status, Code: code, Detail: fmt.Sprintf(format, args...)}
+}
+
+func invalidField(field, code, format string, args ...any) *problem {
+	msg := fmt.Sprintf(format, args...)
+	return &problem{
+		Status: http.StatusBadRequest, Code: code, Detail: msg,
+		Errors: []fieldProblem{{Field: field, Code: code, Message: msg}},
+	}
+}
+
+// toProblem maps any error a handler returns to the problem the client sees.
+// It is the one place where domain errors meet HTTP. ok is false for errors
+// that are not the client's fault.
+func toProblem(err error) (p *problem, ok bool) {
+	var ie *users.InvalidError
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &p):
+		return p, true
+	case errors.As(err, &ie):
+		p = &problem{Status: http.StatusBadRequest, Code: codeInvalidRequest, Detail: ie.Error()}
+		for _, f := range ie.Fields {
+			p.Errors = append(p.Errors, fieldProblem{Field: f.Field, Code: f.Code, Message: f.Message})
+		}
+		if len(ie.Fields) > 0 {
+			p.Code = ie.Fields[0].Code
+		}
+		return p, true
+	case errors.Is(err, users.ErrNotFound):
+		return newProblem(http.StatusNotFound, codeUserNotFound, "no such user"), true
+	case errors.Is(err, users.ErrExists):
+		return newProblem(http.StatusConflict, codeUserExists, "a user with this userID already exists"), true
+	case errors.Is(err, users.ErrInvalidCredentials):
+		return newProblem(http.StatusUnauthorized, codeInvalidCredentials, "unknown user or wrong password"), true
+	case errors.Is(err, users.ErrTooMany):
+		return newProblem(http.StatusBadRequest, codeTooManyUsers, "at most %d users per import", users.MaxImport), true
+	case errors.As(err, &mbe):
+		return newProblem(http.StatusRequestEntityTooLarge, codePayloadTooLarge, "request body is larger than %d bytes", mbe.Limit), true
+	}
+	return newProblem(http.StatusInternalServerError, codeInternal, "internal error"), false
+}
+
+// writeError answers a failed request. Errors that are not the client's
+// fault are logged once, here, with the request ID; the client learns only
+// that something went wrong and which request it was.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	p, ok := toProblem(err)
+	if !ok {
+		if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+			// The client went away; there is nobody to answer.
+			return
+		}
+		s.log.LogAttrs(r.Context(), slog.LevelError, "internal error",
+			slog.String("request_id", requestID(r.Context())), slog.String("error", err.Error()))
+	}
+	s.writeProblem(w, r, p)
+}
+
+func (s *Server) writeProblem(w http.ResponseWriter, r *http.Request, p *problem) {
+	out := *p
+	out.Type = "about:blank"
+	out.Title = http.StatusText(p.Status)
+	out.RequestID = requestID(r.Context())
+	h := w.Header()
+	h.Set("Content-Type", "application/problem+json")
+	h.Set("Cache-Control", "no-store")
+	if p.Status == http.StatusUnauthorized {
+		h.Set("WWW-Authenticate", `Bearer realm="authsvc"`)
+	}
+	if p.retryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(p.retryAfter))
+	}
+	w.WriteHeader(p.Status)
+	_ = json.NewEncoder(w).Encode(&out)
+}

@@ -1,0 +1,80 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/cors"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"authsvc/api"
+)
+
+// routes lists every route, in the order of api/openapi.yaml, with the
+// credential each one needs.
+func (s *Server) routes(reg *prometheus.Registry) http.Handler {
+	r := chi.NewRouter()
+	r.Use(s.observe(newRequestIDs()))
+	if len(s.cfg.CORSOrigins) > 0 {
+		r.Use(cors.Handler(cors.Options{
+			AllowedOrigins: s.cfg.CORSOrigins,
+			AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete},
+			AllowedHeaders: []string{"Authorization", "Content-Type", "X-Request-ID"},
+			ExposedHeaders: []string{"Retry-After", "X-Request-ID"},
+			MaxAge:         600,
+		}))
+	}
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		s.writeProblem(w, r, newProblem(http.StatusNotFound, codeNotFound, "no such route"))
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		s.writeProblem(w, r, newProblem(http.StatusMethodNotAllowed, codeMethodNotAllowed, "method not allowed on this route"))
+	})
+
+	admin := s.requireAuth(false)
+	userOrAdmin := s.requireAuth(true)
+
+	// Operations: no credential.
+	r.Get("/healthz", s.handle(s.healthz))
+	r.Get("/readyz", s.handle(s.readyz))
+	metricsHandler := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	r.Get("/metrics", func(w http.ResponseWriter, r *http.Request) {
+		if !s.cfg.ServeMetrics {
+			s.writeProblem(w, r, newProblem(http.StatusNotFound, codeNotFound, "metrics are served on their own listener"))
+			return
+		}
+		metricsHandler.ServeHTTP(w, r)
+	})
+	r.Get("/openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml")
+		_, _ = w.Write(api.Spec)
+	})
+
+	r.Group(func(r chi.Router) {
+		r.Use(limitBody(maxBody))
+		r.Post("/v1/sessions", s.handle(s.createSession))
+
+		r.With(userOrAdmin).Post("/v1/token", s.handle(s.issueToken))
+		r.With(userOrAdmin).Post("/v1/token/renew", s.handle(s.renewToken))
+		r.With(admin).Post("/v1/token/verify", s.handle(s.verifyToken))
+
+		r.With(admin).Post("/v1/users", s.handle(s.createUser))
+		r.With(admin).Get("/v1/users", s.handle(s.listUsers))
+		r.With(userOrAdmin).Get("/v1/users/{userID}", s.handle(s.getUser))
+		r.With(userOrAdmin).Patch("/v1/users/{userID}", s.handle(s.patchUser))
+		r.With(admin).Delete("/v1/users/{userID}", s.handle(s.deleteUser))
+	})
+	r.With(limitBody(maxImportBody), admin).Post("/v1/users/import", s.handle(s.importUsers))
+	return r
+}
+
+// handle adapts the one handler shape used everywhere: a handler returns an
+// error and writeError turns it into the response.
+func (s *Server) handle(h func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	}
+}

@@ -1,0 +1,211 @@
+// Package httpapi is authsvc's HTTP interface: token issuance and renewal,
+// user provisioning, sessions and operational endpoints. api/openapi.yaml is
+// the contract; routes.go lists every route in the spec's order.
+package httpapi
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"authsvc/internal/token"
+	"authsvc/internal/users"
+)
+
+// TTLBounds are the token lifetimes an app allows: requests may choose any
+// whole number of seconds in [Min, Max]; Default applies when they don't.
+type TTLBounds struct {
+	Default time.Duration
+	Min     time.Duration
+	Max     time.Duration
+}
+
+// Validate checks the bounds against each other and against what the ZIM SDK
+// accepts (token.MinEffectiveTime to token.MaxEffectiveTime seconds).
+func (b TTLBounds) Validate() error {
+	lo, hi := time.Duration(token.MinEffectiveTime)*time.Second, time.Duration(token.MaxEffectiveTime)*time.Second
+	for _, d := range []time.Duration{b.Default, b.Min, b.Max} {
+		if d%time.Second != 0 {
+			return fmt.Errorf("token lifetime %v is not a whole number of seconds", d)
+		}
+		if d < lo || d > hi {
+			return fmt.Errorf("token lifetime %v is outside %v..%v, the range the ZIM SDK accepts", d, lo, hi)
+		}
+	}
+	if b.Min > b.Default || b.Default > b.Max {
+		return fmt.Errorf("token lifetimes must satisfy min (%v) <= default (%v) <= max (%v)", b.Min, b.Default, b.Max)
+	}
+	return nil
+}
+
+// App is one ZEGO app the service mints tokens for.
+type App struct {
+	ID uint32
+	// Keys holds the current secret first, then previous ones that renew
+	// and verify still accept during a rotation. New tokens use Keys[0].
+	Keys    []*token.Key
+	TTL     TTLBounds
+	Variant token.Variant // token.GCM unless the app's SDKs need the legacy variant
+}
+
+// AdminKey is one accepted admin credential. Only its SHA-256 digest is
+// kept, so comparisons run over equal-length values in constant time.
+type AdminKey struct {
+	Label  string // shown in logs and the audit trail instead of the key
+	digest [sha256.Size]byte
+}
+
+// NewAdminKey prepares an admin credential. Its label is a fingerprint of the
+// key (a prefix of its SHA-256), which identifies it without revealing it.
+func NewAdminKey(key []byte) AdminKey {
+	d := sha256.Sum256(key)
+	return AdminKey{Label: "admin:" + hex.EncodeToString(d[:4]), digest: d}
+}
+
+// Credentials is everything a reload (SIGHUP) may replace while serving.
+type Credentials struct {
+	Apps       []App
+	DefaultApp uint32
+	AdminKeys  []AdminKey
+	SessionKey []byte // HMAC key for session tokens, at least 32 bytes
+}
+
+// Validate reports a configuration the server cannot run with.
+func (c *Credentials) Validate() error {
+	if len(c.Apps) == 0 {
+		return errors.New("no app configured")
+	}
+	seen := make(map[uint32]bool, len(c.Apps))
+	for _, a := range c.Apps {
+		if a.ID == 0 {
+			return errors.New("app ID 0 is not valid")
+		}
+		if seen[a.ID] {
+			return fmt.Errorf("app %d configured twice", a.ID)
+		}
+		seen[a.ID] = true
+		if len(a.Keys) == 0 {
+			return fmt.Errorf("app %d has no secret", a.ID)
+		}
+		if err := a.TTL.Validate(); err != nil {
+			return fmt.Errorf("app %d: %w", a.ID, err)
+		}
+		if a.Variant != token.GCM && a.Variant != token.CBC {
+			return fmt.Errorf("app %d: unknown token variant %d", a.ID, a.Variant)
+		}
+	}
+	if !seen[c.DefaultApp] {
+		return fmt.Errorf("default app %d is not configured", c.DefaultApp)
+	}
+	if len(c.SessionKey) < 32 {
+		return fmt.Errorf("session key must be at least 32 bytes, got %d", len(c.SessionKey))
+	}
+	return nil
+}
+
+func (c *Credentials) app(id uint32) *App {
+	for i := range c.Apps {
+		if c.Apps[i].ID == id {
+			return &c.Apps[i]
+		}
+	}
+	return nil
+}
+
+// admin returns the label of the admin key matching credential. Every key is
+// compared, each in constant time, so timing reveals neither which key
+// matched nor how much of it.
+func (c *Credentials) admin(credential string) (string, bool) {
+	d := sha256.Sum256([]byte(credential))
+	label, ok := "", false
+	for _, k := range c.AdminKeys {
+		if subtle.ConstantTimeCompare(d[:], k.digest[:]) == 1 {
+			label, ok = k.Label, true
+		}
+	}
+	return label, ok
+}
+
+// Config is the server's fixed configuration.
+type Config struct {
+	SessionTTL     time.Duration // lifetime of session tokens from POST /v1/sessions
+	RenewGrace     time.Duration // how long after expiry a token may still be renewed
+	CORSOrigins    []string      // browser origins allowed to call the API; empty = none
+	TrustedProxies []netip.Prefix
+	ServeMetrics   bool // false when metrics have their own listener
+	Version        string
+}
+
+// Server is the HTTP API. It is an http.Handler.
+type Server struct {
+	cfg     Config
+	creds   atomic.Pointer[Credentials]
+	store   *users.Store
+	db      pinger
+	log     *slog.Logger
+	metrics *metrics
+	now     func() time.Time
+	rand    io.Reader
+	handler http.Handler
+}
+
+// pinger is what readiness needs of the database.
+type pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Deps are the collaborators a Server uses.
+type Deps struct {
+	Store    *users.Store
+	DB       pinger // checked by /readyz
+	Logger   *slog.Logger
+	Registry *prometheus.Registry // the server registers its metrics here and serves it on /metrics
+	Now      func() time.Time     // clock; time.Now in production
+	Rand     io.Reader            // crypto/rand.Reader in production
+}
+
+// NewServer builds the API handler.
+func NewServer(cfg Config, creds *Credentials, d Deps) (*Server, error) {
+	if err := creds.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.SessionTTL <= 0 {
+		return nil, errors.New("session TTL must be positive")
+	}
+	if cfg.RenewGrace < 0 {
+		return nil, errors.New("renew grace must not be negative")
+	}
+	s := &Server{cfg: cfg, store: d.Store, db: d.DB, log: d.Logger, now: d.Now, rand: d.Rand}
+	s.creds.Store(creds)
+	m, err := newMetrics(d.Registry, d.Store, cfg.Version)
+	if err != nil {
+		return nil, err
+	}
+	s.metrics = m
+	s.handler = s.routes(d.Registry)
+	return s, nil
+}
+
+// Reload swaps in new credentials; requests in flight finish with the old.
+func (s *Server) Reload(creds *Credentials) error {
+	if err := creds.Validate(); err != nil {
+		return err
+	}
+	s.creds.Store(creds)
+	return nil
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.handler.ServeHTTP(w, r)
+}
