@@ -1,0 +1,396 @@
+package users
+
+import (
+	"crypto/rand"
+	"errors"
+	"io"
+	"regexp"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+func TestValidateID(t *testing.T) {
+	t.Parallel()
+	type want struct {
+		rule   string // "" = valid
+		offset int
+	}
+	tests := []struct {
+		name string
+		id   string
+		want want
+	}{
+		{"empty", "", want{RuleRequired, -1}},
+		{"one letter", "a", want{}},
+		{"one digit", "7", want{}},
+		{"letters digits", "Alice01", want{}},
+		{"32 bytes", strings.Repeat("x", 32), want{}},
+		{"33 bytes", strings.Repeat("x", 33), want{RuleTooLong, 32}},
+		{"1000 bytes", strings.Repeat("x", 1000), want{RuleTooLong, 32}},
+		{"bad char before the limit of a long ID", strings.Repeat("x", 5) + " " + strings.Repeat("x", 30), want{RuleInvalidChar, 5}},
+		{"bad char past the limit", strings.Repeat("x", 35) + " ", want{RuleTooLong, 32}},
+		{"bad char at the last allowed byte", strings.Repeat("x", 31) + "*", want{RuleInvalidChar, 31}},
+		{"NUL alone", "\x00", want{RuleInvalidChar, 0}},
+		{"NUL inside", "ab\x00c", want{RuleInvalidChar, 2}},
+		{"non-ASCII letter", "caf\u00e9", want{RuleInvalidChar, 3}},
+		{"non-ASCII first", "\u00e9", want{RuleInvalidChar, 0}},
+		{"invalid UTF-8", "ab\xff", want{RuleInvalidChar, 2}},
+		{"DEL", "a\x7f", want{RuleInvalidChar, 1}},
+		{"tab", "a\tb", want{RuleInvalidChar, 1}},
+		{"fullwidth letter", "\uff21", want{RuleInvalidChar, 0}},
+	}
+	for _, c := range IDPunctuation {
+		tests = append(tests, struct {
+			name string
+			id   string
+			want want
+		}{"allowed " + string(c), string(c), want{}})
+	}
+	// Every other printable ASCII character, alone and after a valid prefix.
+	for c := byte(0x20); c <= 0x7e; c++ {
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte(IDPunctuation, c) >= 0 {
+			continue
+		}
+		tests = append(tests,
+			struct {
+				name string
+				id   string
+				want want
+			}{"not allowed " + string(c), string(c), want{RuleInvalidChar, 0}},
+			struct {
+				name string
+				id   string
+				want want
+			}{"not allowed after prefix " + string(c), "ab" + string(c) + "cd", want{RuleInvalidChar, 2}},
+		)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			err := ValidateID(tt.id)
+			if tt.want.rule == "" {
+				if err != nil {
+					t.Errorf("ValidateID(%q) = %v, want nil", tt.id, err)
+				}
+				return
+			}
+			var fe *FieldError
+			if !errors.As(err, &fe) {
+				t.Fatalf("ValidateID(%q) = %v, want a *FieldError", tt.id, err)
+			}
+			got := want{fe.Rule, fe.Offset}
+			if got != tt.want {
+				t.Errorf("ValidateID(%q) rule, offset = %v, want %v (%s)", tt.id, got, tt.want, fe.Message)
+			}
+			if fe.Field != "userID" || fe.Code != CodeInvalidUserID || fe.Message == "" {
+				t.Errorf("ValidateID(%q) = %+v, want field userID, code %s, a message", tt.id, fe, CodeInvalidUserID)
+			}
+		})
+	}
+}
+
+// The allowed punctuation listed the way the ZIM documentation lists it,
+// independently of IDPunctuation.
+const zimPunctuation = `! # $ % & ( ) + - : ; < = . > ? @ [ ] ^ _ { } | ~`
+
+// refIDPrefix matches the longest prefix of up to 32 allowed characters. It
+// is built by a different route from the validator: a regexp character
+// class from the documented list, every punctuation character escaped (RE2
+// accepts \ before any punctuation; QuoteMeta would leave '-' a range).
+var refIDPrefix = regexp.MustCompile(`^[A-Za-z0-9` + `\` + strings.Join(strings.Fields(zimPunctuation), `\`) + `]{0,32}`)
+
+// refValidateID is the reference the fuzz target compares ValidateID with.
+func refValidateID(id string) (rule string, offset int) {
+	if len(id) == 0 {
+		return RuleRequired, -1
+	}
+	n := len(refIDPrefix.FindString(id))
+	switch {
+	case n == len(id):
+		return "", 0
+	case n == 32:
+		return RuleTooLong, 32
+	default:
+		return RuleInvalidChar, n
+	}
+}
+
+func TestIDPunctuationMatchesZIM(t *testing.T) {
+	t.Parallel()
+	got := IDPunctuation
+	want := strings.ReplaceAll(zimPunctuation, " ", "")
+	if got != want {
+		t.Errorf("IDPunctuation = %q, want %q", got, want)
+	}
+}
+
+func FuzzValidateID(f *testing.F) {
+	for _, s := range []string{"", "a", "alice", "A-b_c.d", strings.Repeat("z", 32), strings.Repeat("z", 33),
+		"a b", "a*b", "é", "\x00", "\xff", "%_[", "{}|~^", "a/b", `a\b`, "a'b", "a`b", `a"b`, "a,b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, id string) {
+		err := ValidateID(id)
+		rule, offset := refValidateID(id)
+		if rule == "" {
+			if err != nil {
+				t.Fatalf("ValidateID(%q) = %v, reference says valid", id, err)
+			}
+			return
+		}
+		var fe *FieldError
+		if !errors.As(err, &fe) {
+			t.Fatalf("ValidateID(%q) = %v, reference says %s at %d", id, err, rule, offset)
+		}
+		if fe.Rule != rule || fe.Offset != offset {
+			t.Fatalf("ValidateID(%q) = %s at %d, reference says %s at %d", id, fe.Rule, fe.Offset, rule, offset)
+		}
+		if !utf8.ValidString(fe.Message) {
+			t.Fatalf("ValidateID(%q) message is not UTF-8: %q", id, fe.Message)
+		}
+	})
+}
+
+func TestValidateName(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		in     string
+		rule   string
+		offset int
+	}{
+		{"empty means default", "", "", 0},
+		{"plain", "Alice Liddell", "", 0},
+		{"unicode", "李小龍 🐉", "", 0},
+		{"U+FFFD itself", "a\uFFFDb", "", 0},
+		{"256 bytes", strings.Repeat("é", 128), "", 0},
+		{"257 bytes", strings.Repeat("a", 257), RuleTooLong, 256},
+		{"NUL", "a\x00", RuleControlChar, 1},
+		{"newline", "a\nb", RuleControlChar, 1},
+		{"tab", "\t", RuleControlChar, 0},
+		{"DEL", "ab\x7f", RuleControlChar, 2},
+		{"C1 NEL", "a\u0085", RuleControlChar, 1},
+		{"C1 first", "\u0080", RuleControlChar, 0},
+		{"after C1", "\u00a0", "", 0},
+		{"invalid UTF-8", "ab\xc3", RuleInvalidUTF8, 2},
+		{"overlong", "\xc0\xaf", RuleInvalidUTF8, 0},
+		{"surrogate", "a\xed\xa0\x80", RuleInvalidUTF8, 1},
+	}
+	for _, tt := range tests {
+		err := ValidateName(tt.in)
+		checkFieldError(t, "ValidateName", tt.in, err, "userName", CodeInvalidUserName, tt.rule, tt.offset)
+	}
+}
+
+func TestValidateAvatarURL(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in   string
+		rule string
+	}{
+		{"", ""},
+		{"https://cdn.example.com/a.png", ""},
+		{"http://example.com", ""},
+		{"HTTPS://EXAMPLE.COM/X", ""},
+		{"https://example.com:8443/a?s=64#x", ""},
+		{"https://[::1]/a.png", ""},
+		{"https://example.com/" + strings.Repeat("a", MaxAvatarURLLen-20), ""},
+		{"https://example.com/" + strings.Repeat("a", MaxAvatarURLLen-19), RuleTooLong},
+		{"ftp://example.com/a.png", RuleInvalidURL},
+		{"javascript:alert(1)", RuleInvalidURL},
+		{"data:image/png;base64,AAAA", RuleInvalidURL},
+		{"/a.png", RuleInvalidURL},
+		{"//example.com/a.png", RuleInvalidURL},
+		{"https://", RuleInvalidURL},
+		{"https:///a.png", RuleInvalidURL},
+		{"https://:443/a.png", RuleInvalidURL},
+		{"https://user:secret@example.com/a.png", RuleInvalidURL},
+		{"https://example.com/a b.png", RuleInvalidURL},
+		{"https://example.com/%zz", RuleInvalidURL},
+		{"https://example.com/\x00", RuleControlChar},
+		{"https://example.com/\n", RuleControlChar},
+		{"https://example.com/\xff", RuleInvalidUTF8},
+	}
+	for _, tt := range tests {
+		err := ValidateAvatarURL(tt.in)
+		var fe *FieldError
+		if tt.rule == "" {
+			if err != nil {
+				t.Errorf("ValidateAvatarURL(%q) = %v, want nil", tt.in, err)
+			}
+			continue
+		}
+		if !errors.As(err, &fe) || fe.Rule != tt.rule || fe.Field != "avatarURL" || fe.Code != CodeInvalidAvatarURL {
+			t.Errorf("ValidateAvatarURL(%q) = %#v, want rule %s", tt.in, err, tt.rule)
+		}
+	}
+}
+
+func TestValidateExtendedData(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		in     string
+		rule   string
+		offset int
+	}{
+		{"empty", "", "", 0},
+		{"json", `{"level": 3,\n "tags": ["a"]}`, "", 0},
+		{"control chars allowed", "a\tb\nc\x7f", "", 0},
+		{"4096 bytes", strings.Repeat("x", 4096), "", 0},
+		{"4097 bytes", strings.Repeat("x", 4097), RuleTooLong, 4096},
+		{"NUL", "ab\x00", RuleControlChar, 2},
+		{"invalid UTF-8", "\xfe", RuleInvalidUTF8, 0},
+	}
+	for _, tt := range tests {
+		err := ValidateExtendedData(tt.in)
+		checkFieldError(t, "ValidateExtendedData", tt.name, err, "extendedData", CodeInvalidExtendedData, tt.rule, tt.offset)
+	}
+}
+
+func TestValidatePassword(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in   string
+		rule string
+	}{
+		{"1234567", RuleTooShort},
+		{"12345678", ""},
+		{"correct horse battery staple", ""},
+		{strings.Repeat("p", 1024), ""},
+		{strings.Repeat("p", 1025), RuleTooLong},
+		{"\x00\x00\x00\x00\x00\x00\x00\x00", ""}, // any bytes: a password is only hashed
+	}
+	for _, tt := range tests {
+		err := ValidatePassword(tt.in)
+		if tt.rule == "" {
+			if err != nil {
+				t.Errorf("ValidatePassword(%d bytes) = %v, want nil", len(tt.in), err)
+			}
+			continue
+		}
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Rule != tt.rule || fe.Field != "password" {
+			t.Fatalf("ValidatePassword(%d bytes) = %v, want rule %s", len(tt.in), err, tt.rule)
+		}
+		if strings.Contains(fe.Message, tt.in) {
+			t.Errorf("ValidatePassword message %q contains the password", fe.Message)
+		}
+	}
+}
+
+func cryptoRand() io.Reader { return rand.Reader }
+
+func TestNewID(t *testing.T) {
+	t.Parallel()
+	seen := make(map[string]bool)
+	for range 1000 {
+		id, err := NewID(cryptoRand())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ValidateID(id); err != nil {
+			t.Fatalf("NewID() = %q, invalid: %v", id, err)
+		}
+		if len(id) != 26 || strings.Trim(id, "abcdefghijklmnopqrstuvwxyz234567") != "" {
+			t.Fatalf("NewID() = %q, want 26 characters of [a-z2-7]", id)
+		}
+		if seen[id] {
+			t.Fatalf("NewID() repeated %q", id)
+		}
+		seen[id] = true
+	}
+	if _, err := NewID(strings.NewReader("short")); err == nil {
+		t.Error("NewID(short reader) = nil error, want one")
+	}
+	// 128 bits: two readers that differ in the last byte give different IDs.
+	a, _ := NewID(strings.NewReader(strings.Repeat("\x00", 16)))
+	b, _ := NewID(strings.NewReader(strings.Repeat("\x00", 15) + "\x01"))
+	if a == b {
+		t.Errorf("NewID ignores the 16th random byte: %q", a)
+	}
+}
+
+func TestInvalidErrorMessage(t *testing.T) {
+	t.Parallel()
+	err := validateNewUser(NewUser{ID: "a b", Password: "short", AvatarURL: "ftp://x"}, false)
+	var ie *InvalidError
+	if !errors.As(err, &ie) {
+		t.Fatalf("validateNewUser = %v, want *InvalidError", err)
+	}
+	var fields []string
+	for _, f := range ie.Fields {
+		fields = append(fields, f.Field)
+	}
+	if got, want := strings.Join(fields, ","), "userID,password,avatarURL"; got != want {
+		t.Errorf("invalid fields = %s, want %s", got, want)
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "short") {
+		t.Errorf("message %q contains the password", msg)
+	}
+	for _, f := range ie.Fields {
+		if !strings.Contains(msg, f.Message) {
+			t.Errorf("message %q lacks %q", msg, f.Message)
+		}
+	}
+}
+
+func TestValidateListOptions(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		o         ListOptions
+		wantLimit int
+		wantField []string
+	}{
+		{ListOptions{}, 100, nil},
+		{ListOptions{Limit: 1}, 1, nil},
+		{ListOptions{Limit: 1000}, 1000, nil},
+		{ListOptions{Limit: 1001}, 0, []string{"limit"}},
+		{ListOptions{Limit: -1}, 0, []string{"limit"}},
+		{ListOptions{After: "a b", Prefix: "x/"}, 0, []string{"after", "prefix"}},
+		{ListOptions{Prefix: strings.Repeat("p", 32)}, 100, nil},
+		{ListOptions{Prefix: strings.Repeat("p", 33)}, 0, []string{"prefix"}},
+		{ListOptions{After: "%_[", Prefix: "%"}, 100, nil},
+	}
+	for _, tt := range tests {
+		limit, err := validateListOptions(tt.o)
+		var got []string
+		var ie *InvalidError
+		if errors.As(err, &ie) {
+			for _, f := range ie.Fields {
+				got = append(got, f.Field)
+			}
+		} else if err != nil {
+			t.Fatalf("validateListOptions(%+v) = %v", tt.o, err)
+		}
+		if strings.Join(got, ",") != strings.Join(tt.wantField, ",") {
+			t.Errorf("validateListOptions(%+v) invalid fields = %v, want %v", tt.o, got, tt.wantField)
+		}
+		if err == nil && limit != tt.wantLimit {
+			t.Errorf("validateListOptions(%+v) limit = %d, want %d", tt.o, limit, tt.wantLimit)
+		}
+	}
+}
+
+// checkFieldError checks that err is nil when rule is "", else a *FieldError
+// for field with code, rule and offset.
+func checkFieldError(t *testing.T, fn, in string, err error, field, code, rule string, offset int) {
+	t.Helper()
+	if rule == "" {
+		if err != nil {
+			t.Errorf("%s(%q) = %v, want nil", fn, in, err)
+		}
+		return
+	}
+	var fe *FieldError
+	if !errors.As(err, &fe) {
+		t.Errorf("%s(%q) = %v, want a *FieldError", fn, in, err)
+		return
+	}
+	if fe.Field != field || fe.Code != code || fe.Rule != rule || fe.Offset != offset {
+		t.Errorf("%s(%q) = {%s %s %s %d}, want {%s %s %s %d}", fn, in,
+			fe.Field, fe.Code, fe.Rule, fe.Offset, field, code, rule, offset)
+	}
+}
