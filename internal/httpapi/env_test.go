@@ -1,0 +1,297 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"authsvc/api"
+	"authsvc/internal/sqlite"
+	"authsvc/internal/token"
+	"authsvc/internal/users"
+)
+
+// Test fixtures. The secrets are made up for the tests.
+const (
+	testAppID     = 1234567890
+	testSecret    = "0123456789abcdef0123456789abcdef"
+	testAdminKey  = "admin-key-for-tests-0123456789"
+	testAdminKey2 = "second-admin-key-for-rotation"
+	testPassword  = "correct horse battery"
+)
+
+var testHash = users.HashParams{Memory: 64, Time: 1, Threads: 1} // real argon2id, cheap enough for tests
+
+// clock is a settable test clock.
+type clock struct{ unix atomic.Int64 }
+
+func newClock() *clock {
+	c := &clock{}
+	c.unix.Store(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC).Unix())
+	return c
+}
+func (c *clock) Now() time.Time          { return time.Unix(c.unix.Load(), 0) }
+func (c *clock) Advance(d time.Duration) { c.unix.Add(int64(d / time.Second)) }
+
+// syncBuffer collects log output written from many goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// env is one server on a fresh database, reached over real HTTP.
+type env struct {
+	t      testing.TB
+	api    *Server
+	srv    *httptest.Server
+	store  *users.Store
+	db     *sqlite.DB
+	clock  *clock
+	logs   *syncBuffer
+	client *http.Client
+	key    *token.Key
+	reg    *prometheus.Registry
+}
+
+type envOption func(*Config, *Credentials)
+
+func newEnv(t testing.TB, opts ...envOption) *env {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "authsvc.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	store, err := users.NewStore(db, users.Options{Hash: testHash})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := token.NewKey([]byte(testSecret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{SessionTTL: 24 * time.Hour, RenewGrace: 5 * time.Minute, ServeMetrics: true, Version: "test"}
+	creds := &Credentials{
+		Apps: []App{{
+			ID: testAppID, Keys: []*token.Key{key}, Variant: token.GCM,
+			TTL: TTLBounds{Default: time.Hour, Min: time.Minute, Max: 24 * time.Hour},
+		}},
+		DefaultApp: testAppID,
+		AdminKeys:  []AdminKey{NewAdminKey([]byte(testAdminKey)), NewAdminKey([]byte(testAdminKey2))},
+		SessionKey: []byte("session-key-for-tests-0123456789abcdef"),
+	}
+	for _, o := range opts {
+		o(&cfg, creds)
+	}
+	e := &env{t: t, store: store, db: db, clock: newClock(), logs: &syncBuffer{}, key: key, reg: prometheus.NewRegistry()}
+	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	e.api, err = NewServer(cfg, creds, Deps{Store: store, DB: db, Logger: logger, Registry: e.reg, Now: e.clock.Now, Rand: rand.Reader})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv = httptest.NewServer(e.api)
+	t.Cleanup(e.srv.Close)
+	e.client = &http.Client{Timeout: 10 * time.Second, Transport: &specCheck{t: t, base: http.DefaultTransport}}
+	return e
+}
+
+// response is what a test got back, already checked against the spec.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r *response) decode(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.body, v); err != nil {
+		t.Fatalf("decode %s: %v", r.body, err)
+	}
+}
+
+// problem decodes a problem response and checks its status and code.
+func (r *response) problem(t testing.TB, status int, code string) problem {
+	t.Helper()
+	var p problem
+	r.decode(t, &p)
+	if r.status != status || p.Code != code {
+		t.Fatalf("got %d %q (%s), want %d %q", r.status, p.Code, r.body, status, code)
+	}
+	if ct := r.header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Errorf("problem Content-Type = %q", ct)
+	}
+	return p
+}
+
+// do sends a request; body is JSON-encoded unless it is a string or nil.
+func (e *env) do(method, path, credential string, body any) *response {
+	e.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		buf, err := json.Marshal(b)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		rd = bytes.NewReader(buf)
+	}
+	req, err := http.NewRequest(method, e.srv.URL+path, rd)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if credential != "" {
+		req.Header.Set("Authorization", "Bearer "+credential)
+	}
+	resp, err := e.client.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return &response{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+// want fails the test unless the response has the given status.
+func (r *response) want(t testing.TB, status int) *response {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status = %d (%s), want %d", r.status, r.body, status)
+	}
+	return r
+}
+
+// createUser provisions a user with the test password.
+func (e *env) createUser(id string) {
+	e.t.Helper()
+	e.do("POST", "/v1/users", testAdminKey, map[string]any{"userID": id, "password": testPassword}).want(e.t, http.StatusCreated)
+}
+
+// login returns a session token for a user with the test password.
+func (e *env) login(id string) string {
+	e.t.Helper()
+	var s sessionResponse
+	e.do("POST", "/v1/sessions", "", map[string]any{"userID": id, "password": testPassword}).want(e.t, http.StatusOK).decode(e.t, &s)
+	return s.AccessToken
+}
+
+// userWithSession creates a user and logs them in.
+func (e *env) userWithSession(id string) string {
+	e.t.Helper()
+	e.createUser(id)
+	return e.login(id)
+}
+
+// specCheck validates every response a test receives against
+// api/openapi.yaml, so the contract cannot drift from the code.
+type specCheck struct {
+	t    testing.TB
+	base http.RoundTripper
+}
+
+var (
+	specOnce   sync.Once
+	specDoc    *openapi3.T
+	specRouter routers.Router
+	specErr    error
+)
+
+func loadSpec() (*openapi3.T, routers.Router, error) {
+	specOnce.Do(func() {
+		loader := openapi3.NewLoader()
+		specDoc, specErr = loader.LoadFromData(api.Spec)
+		if specErr != nil {
+			return
+		}
+		if specErr = specDoc.Validate(context.Background()); specErr != nil {
+			return
+		}
+		specRouter, specErr = gorillamux.NewRouter(specDoc)
+	})
+	return specDoc, specRouter, specErr
+}
+
+func (c *specCheck) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := c.base.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	if err := validateResponse(req, resp, body); err != nil {
+		c.t.Errorf("%s %s -> %d %s\n  does not match api/openapi.yaml: %v", req.Method, req.URL.Path, resp.StatusCode, body, err)
+	}
+	return resp, nil
+}
+
+func validateResponse(req *http.Request, resp *http.Response, body []byte) error {
+	_, router, err := loadSpec()
+	if err != nil {
+		return err
+	}
+	route, params, err := router.FindRoute(req)
+	if err != nil {
+		// Unknown routes must answer with a problem document.
+		if resp.StatusCode != http.StatusNotFound && resp.StatusCode != http.StatusMethodNotAllowed {
+			return err
+		}
+		var p problem
+		if err := json.Unmarshal(body, &p); err != nil || p.Code == "" {
+			return err
+		}
+		return nil
+	}
+	in := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{
+			Request: req, PathParams: params, Route: route,
+			Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc},
+		},
+		Status:  resp.StatusCode,
+		Header:  resp.Header,
+		Body:    io.NopCloser(bytes.NewReader(body)),
+		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+	}
+	return openapi3filter.ValidateResponse(context.Background(), in)
+}

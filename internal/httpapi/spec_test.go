@@ -1,0 +1,40 @@
+package httpapi
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/go-chi/chi/v5"
+)
+
+// TestRoutesMatchSpec checks that the router serves exactly the operations
+// api/openapi.yaml describes, no more and no fewer.
+func TestRoutesMatchSpec(t *testing.T) {
+	t.Parallel()
+	doc, _, err := loadSpec()
+	if err != nil {
+		t.Fatalf("api/openapi.yaml: %v", err)
+	}
+	var inSpec []string
+	for path, item := range doc.Paths.Map() {
+		for method := range item.Operations() {
+			inSpec = append(inSpec, method+" "+path)
+		}
+	}
+	e := newEnv(t)
+	var inRouter []string
+	err = chi.Walk(e.api.handler.(chi.Routes), func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+		inRouter = append(inRouter, method+" "+strings.TrimSuffix(route, "/"))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(inSpec)
+	slices.Sort(inRouter)
+	if !slices.Equal(inSpec, inRouter) {
+		t.Errorf("router and spec differ\nrouter: %q\nspec:   %q", inRouter, inSpec)
+	}
+}
