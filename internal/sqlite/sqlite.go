@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"runtime"
+	"sync"
 
 	msqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -36,6 +37,9 @@ const busyTimeout = 5000
 type DB struct {
 	Reader *sql.DB
 	Writer *sql.DB
+
+	mu    sync.Mutex
+	stmts []*sql.Stmt // closed by Close
 }
 
 // Open opens the database file at path, creating it if needed, and applies
@@ -105,10 +109,34 @@ func open(ctx context.Context, path string, fsys fsReadDir) (*DB, error) {
 	return &DB{Reader: reader, Writer: writer}, nil
 }
 
-// Close closes both pools. Closing the last connection checkpoints the WAL
-// into the database file.
+// Close closes the statements prepared by PrepareReader and both pools.
+// Closing the last connection checkpoints the WAL into the database file.
 func (db *DB) Close() error {
-	return errors.Join(db.Reader.Close(), db.Writer.Close())
+	db.mu.Lock()
+	stmts := db.stmts
+	db.stmts = nil
+	db.mu.Unlock()
+	var errs []error
+	for _, st := range stmts {
+		errs = append(errs, st.Close())
+	}
+	errs = append(errs, db.Reader.Close(), db.Writer.Close())
+	return errors.Join(errs...)
+}
+
+// PrepareReader prepares a query for the reader pool, to be run many times:
+// parsing a statement costs SQLite more than running a primary-key lookup.
+// Close closes the statement; until then a connection that has it stays
+// open, so statements are prepared here rather than with Reader.Prepare.
+func (db *DB) PrepareReader(ctx context.Context, query string) (*sql.Stmt, error) {
+	st, err := db.Reader.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("prepare: %w", err)
+	}
+	db.mu.Lock()
+	db.stmts = append(db.stmts, st)
+	db.mu.Unlock()
+	return st, nil
 }
 
 // Ping checks that the database answers queries and accepts the write lock.

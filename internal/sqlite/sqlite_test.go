@@ -200,3 +200,32 @@ func TestIsUniqueViolation(t *testing.T) {
 		t.Error("IsUniqueViolation matched a message")
 	}
 }
+
+func TestPrepareReaderClosedByClose(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := db.PrepareReader(ctx, `SELECT n FROM user_count WHERE id = 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := st.QueryRowContext(ctx).Scan(&n); err != nil || n != 0 {
+		t.Errorf("prepared count = %d, %v", n, err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatalf("Close() = %v", err)
+	}
+	if err := st.QueryRowContext(ctx).Scan(&n); err == nil {
+		t.Error("statement still usable after Close")
+	}
+	if db.Reader.Stats().OpenConnections != 0 {
+		t.Errorf("Reader has %d open connections after Close", db.Reader.Stats().OpenConnections)
+	}
+	if _, err := db.PrepareReader(ctx, `SELECT 1`); err == nil {
+		t.Error("PrepareReader after Close = nil error")
+	}
+}
