@@ -1,0 +1,411 @@
+package users
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"authsvc/internal/sqlite"
+)
+
+// Options configure a Store. The zero value is the production setup.
+type Options struct {
+	Now  func() time.Time // default time.Now
+	Rand io.Reader        // default crypto/rand.Reader; need not be safe for concurrent use
+	Hash HashParams       // zero means DefaultHashParams; tests may pass cheaper ones
+}
+
+// Store keeps users in the SQLite database. It is safe for concurrent use.
+type Store struct {
+	db        *sqlite.DB
+	now       func() time.Time
+	rand      io.Reader
+	hash      HashParams
+	hashSlots chan struct{} // one token per password hash in progress
+	dummyHash string        // compared against when a user has no hash, so that costs the same
+
+	// Prepared statements of the hot paths, closed by db.Close.
+	get, getWithHash, count *sql.Stmt
+}
+
+// NewStore returns a Store on db, whose migrations must have been applied
+// (sqlite.Open does that).
+func NewStore(db *sqlite.DB, opts Options) (*Store, error) {
+	if db == nil {
+		return nil, errors.New("new user store: nil database")
+	}
+	s := &Store{db: db, now: opts.Now, rand: opts.Rand, hash: opts.Hash}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.rand == nil {
+		s.rand = rand.Reader
+	}
+	s.rand = &lockedReader{r: s.rand}
+	if s.hash == (HashParams{}) {
+		s.hash = DefaultHashParams
+	}
+	if err := s.hash.validate(); err != nil {
+		return nil, fmt.Errorf("new user store: %w", err)
+	}
+	s.hashSlots = make(chan struct{}, runtime.GOMAXPROCS(0))
+	// Any key would do: no password is checked against it to succeed. What
+	// matters is that checking costs what checking a real hash costs.
+	salt := make([]byte, saltLen)
+	if err := s.readRand(salt); err != nil {
+		return nil, fmt.Errorf("new user store: %w", err)
+	}
+	s.dummyHash = encodeHash(s.hash, salt, make([]byte, keyLen))
+
+	ctx := context.Background()
+	for _, p := range []struct {
+		st    **sql.Stmt
+		query string
+	}{
+		{&s.get, `SELECT ` + userColumns + ` FROM users WHERE id = ?`},
+		{&s.getWithHash, `SELECT ` + userColumns + `, password_hash FROM users WHERE id = ?`},
+		{&s.count, `SELECT n FROM user_count WHERE id = 1`},
+	} {
+		var err error
+		if *p.st, err = db.PrepareReader(ctx, p.query); err != nil {
+			return nil, fmt.Errorf("new user store: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// lockedReader makes a reader safe for concurrent use.
+type lockedReader struct {
+	mu sync.Mutex
+	r  io.Reader
+}
+
+func (l *lockedReader) Read(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.r.Read(p)
+}
+
+func (s *Store) readRand(b []byte) error {
+	if _, err := io.ReadFull(s.rand, b); err != nil {
+		return fmt.Errorf("read random bytes: %w", err)
+	}
+	return nil
+}
+
+// newEpoch returns a random, non-negative session epoch.
+func (s *Store) newEpoch() (int64, error) {
+	var b [8]byte
+	if err := s.readRand(b[:]); err != nil {
+		return 0, err
+	}
+	return int64(binary.BigEndian.Uint64(b[:]) >> 1), nil
+}
+
+// timestamp returns the current time as stored: UTC, to the microsecond.
+func (s *Store) timestamp() time.Time {
+	return s.now().UTC().Truncate(time.Microsecond)
+}
+
+const userColumns = `id, name, avatar_url, extended_data, disabled, password_hash IS NOT NULL, session_epoch, created_at, updated_at`
+
+// scanUser scans userColumns, then extra.
+func scanUser(row interface{ Scan(...any) error }, extra ...any) (User, error) {
+	var u User
+	var created, updated int64
+	dest := append([]any{&u.ID, &u.Name, &u.AvatarURL, &u.ExtendedData, &u.Disabled, &u.HasPassword,
+		&u.SessionEpoch, &created, &updated}, extra...)
+	if err := row.Scan(dest...); err != nil {
+		return User{}, err
+	}
+	u.CreatedAt = time.UnixMicro(created).UTC()
+	u.UpdatedAt = time.UnixMicro(updated).UTC()
+	return u, nil
+}
+
+const insertUser = `INSERT INTO users
+	(id, name, avatar_url, extended_data, disabled, password_hash, session_epoch, created_at, updated_at)
+	VALUES (?, ?, ?, ?, FALSE, ?, ?, ?, ?)`
+
+// newRow returns the user that inserting u with the given ID and password
+// hash creates.
+func (s *Store) newRow(id string, u NewUser, hash sql.NullString, now time.Time) (User, error) {
+	epoch, err := s.newEpoch()
+	if err != nil {
+		return User{}, err
+	}
+	name := u.Name
+	if name == "" {
+		name = id
+	}
+	return User{ID: id, Name: name, AvatarURL: u.AvatarURL, ExtendedData: u.ExtendedData,
+		HasPassword: hash.Valid, SessionEpoch: epoch, CreatedAt: now, UpdatedAt: now}, nil
+}
+
+// insertArgs are the arguments of insertUser for row.
+func insertArgs(row User, hash sql.NullString) []any {
+	t := row.CreatedAt.UnixMicro()
+	return []any{row.ID, row.Name, row.AvatarURL, row.ExtendedData, hash, row.SessionEpoch, t, t}
+}
+
+// Create stores a new user. It fails with an *InvalidError when a field is
+// invalid and ErrExists when the ID is taken. A user without an ID gets one
+// from NewID. The password, if any, is hashed before the write lock is taken.
+func (s *Store) Create(ctx context.Context, u NewUser) (User, error) {
+	if err := validateNewUser(u, false); err != nil {
+		return User{}, err
+	}
+	var hash sql.NullString
+	if u.Password != "" {
+		h, err := s.hashPassword(ctx, u.Password)
+		if err != nil {
+			return User{}, fmt.Errorf("create user: %w", err)
+		}
+		hash = sql.NullString{String: h, Valid: true}
+	}
+	// An assigned ID that collides (2^-128 per pair) gets another try
+	// rather than an ErrExists the caller could do nothing about.
+	for attempt := 1; ; attempt++ {
+		id := u.ID
+		if id == "" {
+			var err error
+			if id, err = NewID(s.rand); err != nil {
+				return User{}, fmt.Errorf("create user: %w", err)
+			}
+		}
+		row, err := s.newRow(id, u, hash, s.timestamp())
+		if err != nil {
+			return User{}, fmt.Errorf("create user: %w", err)
+		}
+		_, err = s.db.Writer.ExecContext(ctx, insertUser, insertArgs(row, hash)...)
+		switch {
+		case err == nil:
+			return row, nil
+		case sqlite.IsUniqueViolation(err) && u.ID == "" && attempt < 3:
+			continue
+		case sqlite.IsUniqueViolation(err):
+			return User{}, fmt.Errorf("create user %q: %w", id, ErrExists)
+		default:
+			return User{}, fmt.Errorf("create user: %w", err)
+		}
+	}
+}
+
+// Get returns the user with the given ID, or ErrNotFound.
+func (s *Store) Get(ctx context.Context, id string) (User, error) {
+	u, err := scanUser(s.get.QueryRowContext(ctx, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return User{}, fmt.Errorf("get user %q: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("get user %q: %w", id, err)
+	}
+	return u, nil
+}
+
+// List returns a page of users in byte order of their IDs. It fails with an
+// *InvalidError when an option is invalid.
+func (s *Store) List(ctx context.Context, o ListOptions) (Page, error) {
+	limit, err := validateListOptions(o)
+	if err != nil {
+		return Page{}, err
+	}
+	// The prefix is a range over the primary key, not LIKE: LIKE is
+	// case-insensitive for ASCII and takes % and _ in the prefix, both
+	// allowed in IDs, as wildcards.
+	var where []string
+	var args []any
+	if o.After != "" {
+		where = append(where, "id > ?")
+		args = append(args, o.After)
+	}
+	if o.Prefix != "" {
+		where = append(where, "id >= ?", "id < ?")
+		args = append(args, o.Prefix, prefixEnd(o.Prefix))
+	}
+	q := `SELECT ` + userColumns + ` FROM users`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	q += ` ORDER BY id LIMIT ?`
+	args = append(args, limit+1) // one more tells whether there is a next page
+
+	rows, err := s.db.Reader.QueryContext(ctx, q, args...)
+	if err != nil {
+		return Page{}, fmt.Errorf("list users: %w", err)
+	}
+	defer rows.Close()
+	var p Page
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return Page{}, fmt.Errorf("list users: %w", err)
+		}
+		p.Users = append(p.Users, u)
+	}
+	if err := rows.Err(); err != nil {
+		return Page{}, fmt.Errorf("list users: %w", err)
+	}
+	if len(p.Users) > limit {
+		p.Users = p.Users[:limit]
+		p.Next = p.Users[limit-1].ID
+	}
+	return p, nil
+}
+
+// prefixEnd returns the least string greater than every string starting with
+// prefix, which must be a valid ID prefix: its last byte is below 0x7f.
+func prefixEnd(prefix string) string {
+	b := []byte(prefix)
+	b[len(b)-1]++
+	return string(b)
+}
+
+// Update changes the fields of the user that p sets and returns the user as
+// stored. A new password, or a change of Disabled, gives the user a new
+// SessionEpoch, which revokes their sessions. It fails with an *InvalidError
+// when a field is invalid and ErrNotFound when there is no such user.
+func (s *Store) Update(ctx context.Context, id string, p Patch) (User, error) {
+	if err := validatePatch(p); err != nil {
+		return User{}, err
+	}
+	var hash sql.NullString
+	if p.Password != nil && *p.Password != "" {
+		h, err := s.hashPassword(ctx, *p.Password)
+		if err != nil {
+			return User{}, fmt.Errorf("update user %q: %w", id, err)
+		}
+		hash = sql.NullString{String: h, Valid: true}
+	}
+	var sets []string
+	var args []any
+	set := func(expr string, a ...any) {
+		sets = append(sets, expr)
+		args = append(args, a...)
+	}
+	if p.Name != nil {
+		if *p.Name == "" {
+			set("name = id")
+		} else {
+			set("name = ?", *p.Name)
+		}
+	}
+	if p.AvatarURL != nil {
+		set("avatar_url = ?", *p.AvatarURL)
+	}
+	if p.ExtendedData != nil {
+		set("extended_data = ?", *p.ExtendedData)
+	}
+	if p.Password != nil || p.Disabled != nil {
+		epoch, err := s.newEpoch()
+		if err != nil {
+			return User{}, fmt.Errorf("update user %q: %w", id, err)
+		}
+		// The right-hand sides see the row as it was before the update.
+		switch {
+		case p.Password != nil:
+			set("password_hash = ?", hash)
+			set("session_epoch = ?", epoch)
+		default:
+			set("session_epoch = CASE WHEN disabled = ? THEN session_epoch ELSE ? END", *p.Disabled, epoch)
+		}
+		if p.Disabled != nil {
+			set("disabled = ?", *p.Disabled)
+		}
+	}
+	if len(sets) == 0 {
+		return s.Get(ctx, id)
+	}
+	set("updated_at = ?", s.timestamp().UnixMicro())
+	args = append(args, id)
+
+	tx, err := s.db.Writer.BeginTx(ctx, nil)
+	if err != nil {
+		return User{}, fmt.Errorf("update user %q: %w", id, err)
+	}
+	defer tx.Rollback()
+	u, err := scanUser(tx.QueryRowContext(ctx,
+		`UPDATE users SET `+strings.Join(sets, ", ")+` WHERE id = ? RETURNING `+userColumns, args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return User{}, fmt.Errorf("update user %q: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("update user %q: %w", id, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return User{}, fmt.Errorf("update user %q: %w", id, err)
+	}
+	return u, nil
+}
+
+// SetDisabled disables or re-enables a user. A change gives the user a new
+// SessionEpoch; setting the state the user already has changes nothing but
+// UpdatedAt. It fails with ErrNotFound when there is no such user.
+func (s *Store) SetDisabled(ctx context.Context, id string, disabled bool) (User, error) {
+	return s.Update(ctx, id, Patch{Disabled: &disabled})
+}
+
+// Delete removes a user, or fails with ErrNotFound.
+func (s *Store) Delete(ctx context.Context, id string) error {
+	res, err := s.db.Writer.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, id)
+	if err != nil {
+		return fmt.Errorf("delete user %q: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("delete user %q: %w", id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("delete user %q: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// Count returns the number of users. It reads one counter row that triggers
+// keep up to date, so it costs the same with a million users as with one.
+func (s *Store) Count(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.count.QueryRowContext(ctx).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count users: %w", err)
+	}
+	return n, nil
+}
+
+// CheckPassword returns the user with the given ID if password is theirs,
+// even a disabled user: the caller decides what disabled means for it. An
+// unknown user, a user without a password and a wrong password all fail with
+// ErrInvalidCredentials, after the same work: without a hash to compare
+// against, the password is compared against a dummy one.
+func (s *Store) CheckPassword(ctx context.Context, id, password string) (User, error) {
+	var encoded sql.NullString
+	u, err := scanUser(s.getWithHash.QueryRowContext(ctx, id), &encoded)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return User{}, fmt.Errorf("check password of %q: %w", id, err)
+	}
+	hash := s.dummyHash
+	if encoded.Valid {
+		hash = encoded.String
+	}
+	// No stored password is longer than MaxPasswordLen; hashing a longer one
+	// would cost more and cannot match.
+	tooLong := len(password) > MaxPasswordLen
+	if tooLong {
+		password = ""
+	}
+	ok, err := s.verifyPassword(ctx, hash, password)
+	if err != nil {
+		return User{}, fmt.Errorf("check password of %q: %w", id, err)
+	}
+	if !ok || !encoded.Valid || tooLong {
+		return User{}, ErrInvalidCredentials
+	}
+	return u, nil
+}
