@@ -1,17 +1,383 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
+	"flag"
+	"fmt"
 	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+	"unicode"
+
+	"authsvc/internal/sqlite"
+	"authsvc/internal/users"
 )
+
+const userUsage = `Usage: authsvc user <command> [flags] [args]
+
+Manage users directly on the database file (for bootstrap and operations).
+
+Commands:
+  add [--user-id ID] [--name NAME] [--avatar-url URL] [--extended-data S] [--password-stdin]
+  get ID
+  list [--prefix P] [--limit N] [--after CURSOR]
+  disable ID
+  enable ID
+  delete ID
+  import FILE    JSON Lines, one user per line with the fields userID,
+                 userName, password, avatarURL, extendedData; - reads
+                 standard input
+
+Every command takes --db PATH (default $AUTHSVC_DB, else authsvc.db) and
+--json to print JSON instead of a table. Flags may follow arguments; an ID
+that starts with '-' goes after '--'.
+`
 
 // runUser implements "authsvc user ...".
 func runUser(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	return errors.New("user: not implemented yet")
+	if len(args) == 0 {
+		fmt.Fprint(stderr, userUsage)
+		return usageError("user: missing command")
+	}
+	name, args := args[0], args[1:]
+	switch name {
+	case "add":
+		return userAdd(ctx, args, getenv, stdin, stdout, stderr)
+	case "get":
+		return userGet(ctx, args, getenv, stdout, stderr)
+	case "list":
+		return userList(ctx, args, getenv, stdout, stderr)
+	case "disable", "enable":
+		return userSetDisabled(ctx, name, args, getenv, stdout, stderr)
+	case "delete":
+		return userDelete(ctx, args, getenv, stdout, stderr)
+	case "import":
+		return userImport(ctx, args, getenv, stdin, stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, userUsage)
+		return nil
+	default:
+		fmt.Fprint(stderr, userUsage)
+		return usageError("user: unknown command %q", name)
+	}
 }
 
-// runMigrate implements "authsvc migrate".
-func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	return errors.New("migrate: not implemented yet")
+// dbFlags are the flags every command on the database file has.
+type dbFlags struct {
+	fs     *flag.FlagSet
+	getenv func(string) string
+	db     string
+	json   bool
+}
+
+// newDBFlags returns the flag set of "authsvc <cmd>", with --db and, if
+// withJSON, --json. usage shows the command's arguments.
+func newDBFlags(cmd, usage string, withJSON bool, getenv func(string) string, stderr io.Writer) *dbFlags {
+	f := &dbFlags{fs: flag.NewFlagSet("authsvc "+cmd, flag.ContinueOnError), getenv: getenv}
+	f.fs.SetOutput(stderr)
+	f.fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: authsvc %s\n\nFlags:\n", usage)
+		f.fs.PrintDefaults()
+	}
+	f.fs.StringVar(&f.db, "db", "", "database file (default $AUTHSVC_DB, else authsvc.db)")
+	if withJSON {
+		f.fs.BoolVar(&f.json, "json", false, "print JSON instead of a table")
+	}
+	return f
+}
+
+// parse parses args, allowing flags after the positional arguments, and
+// checks that there are exactly nargs of those.
+func (f *dbFlags) parse(args []string, nargs int) ([]string, error) {
+	var pos []string
+	for {
+		if err := f.fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, flag.ErrHelp
+			}
+			return nil, &exitError{code: 2} // the flag package has said why
+		}
+		rest := f.fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			pos = append(pos, rest...)
+			break
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+	if len(pos) != nargs {
+		f.fs.Usage()
+		return nil, usageError("%s: want %d argument(s), got %d", f.fs.Name(), nargs, len(pos))
+	}
+	return pos, nil
+}
+
+// path returns the database file: --db, else $AUTHSVC_DB, else authsvc.db.
+func (f *dbFlags) path() string {
+	if f.db != "" {
+		return f.db
+	}
+	if p := f.getenv("AUTHSVC_DB"); p != "" {
+		return p
+	}
+	return "authsvc.db"
+}
+
+// openStore opens the database, migrating it, and the user store on it. The
+// caller closes the database.
+func (f *dbFlags) openStore(ctx context.Context) (*sqlite.DB, *users.Store, error) {
+	db, err := sqlite.Open(ctx, f.path())
+	if err != nil {
+		return nil, nil, err
+	}
+	store, err := users.NewStore(db, users.Options{})
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	return db, store, nil
+}
+
+// helpOr maps flag.ErrHelp, for which usage has been printed, to success.
+func helpOr(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	return err
+}
+
+func userAdd(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	f := newDBFlags("user add", "user add [flags]", true, getenv, stderr)
+	var nu users.NewUser
+	f.fs.StringVar(&nu.ID, "user-id", "", "the userID (default: a new random one)")
+	f.fs.StringVar(&nu.Name, "name", "", "the userName (default: the userID)")
+	f.fs.StringVar(&nu.AvatarURL, "avatar-url", "", "an http or https URL of the user's avatar")
+	f.fs.StringVar(&nu.ExtendedData, "extended-data", "", "free-form data the apps keep with the user")
+	passwordStdin := f.fs.Bool("password-stdin", false, "read the password from the first line of standard input")
+	if _, err := f.parse(args, 0); err != nil {
+		return helpOr(err)
+	}
+	if *passwordStdin {
+		p, err := readPasswordLine(stdin)
+		if err != nil {
+			return err
+		}
+		nu.Password = p
+	}
+	db, store, err := f.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	u, err := store.Create(ctx, nu)
+	if err != nil {
+		return err
+	}
+	return printUser(stdout, f.json, u)
+}
+
+// readPasswordLine reads a password from the first line of r, without its
+// line ending.
+func readPasswordLine(r io.Reader) (string, error) {
+	line, err := bufio.NewReader(io.LimitReader(r, users.MaxPasswordLen+3)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read password from standard input: %w", err)
+	}
+	if len(line) > users.MaxPasswordLen+2 {
+		return "", fmt.Errorf("read password from standard input: longer than %d bytes", users.MaxPasswordLen)
+	}
+	line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
+	if line == "" {
+		return "", errors.New("--password-stdin: standard input has no password")
+	}
+	return line, nil
+}
+
+func userGet(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	f := newDBFlags("user get", "user get [flags] ID", true, getenv, stderr)
+	pos, err := f.parse(args, 1)
+	if err != nil {
+		return helpOr(err)
+	}
+	if err := users.ValidateID(pos[0]); err != nil {
+		return err
+	}
+	db, store, err := f.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	u, err := store.Get(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	return printUser(stdout, f.json, u)
+}
+
+func userList(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	f := newDBFlags("user list", "user list [flags]", true, getenv, stderr)
+	var o users.ListOptions
+	f.fs.StringVar(&o.Prefix, "prefix", "", "only users whose ID starts with this (case-sensitive)")
+	f.fs.IntVar(&o.Limit, "limit", users.DefaultListLimit, fmt.Sprintf("page size, 1 to %d", users.MaxListLimit))
+	f.fs.StringVar(&o.After, "after", "", "cursor: list users after this ID (the previous page's next)")
+	if _, err := f.parse(args, 0); err != nil {
+		return helpOr(err)
+	}
+	db, store, err := f.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	page, err := store.List(ctx, o)
+	if err != nil {
+		return err
+	}
+	if f.json {
+		out := struct {
+			Users []userJSON `json:"users"`
+			Next  string     `json:"next"`
+		}{Users: make([]userJSON, len(page.Users)), Next: page.Next}
+		for i, u := range page.Users {
+			out.Users[i] = toUserJSON(u)
+		}
+		return writeJSON(stdout, out)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "USER ID\tNAME\tDISABLED\tPASSWORD\tCREATED")
+	for _, u := range page.Users {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", cell(u.ID), cell(u.Name), yesNo(u.Disabled), yesNo(u.HasPassword),
+			u.CreatedAt.Format(time.RFC3339))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if page.Next != "" {
+		fmt.Fprintf(stderr, "more users: authsvc user list --after %s\n", shellQuote(page.Next))
+	}
+	return nil
+}
+
+func userSetDisabled(ctx context.Context, name string, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	f := newDBFlags("user "+name, "user "+name+" [flags] ID", true, getenv, stderr)
+	pos, err := f.parse(args, 1)
+	if err != nil {
+		return helpOr(err)
+	}
+	if err := users.ValidateID(pos[0]); err != nil {
+		return err
+	}
+	db, store, err := f.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	u, err := store.SetDisabled(ctx, pos[0], name == "disable")
+	if err != nil {
+		return err
+	}
+	return printUser(stdout, f.json, u)
+}
+
+func userDelete(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	f := newDBFlags("user delete", "user delete [flags] ID", true, getenv, stderr)
+	pos, err := f.parse(args, 1)
+	if err != nil {
+		return helpOr(err)
+	}
+	if err := users.ValidateID(pos[0]); err != nil {
+		return err
+	}
+	db, store, err := f.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := store.Delete(ctx, pos[0]); err != nil {
+		return err
+	}
+	if f.json {
+		return writeJSON(stdout, struct {
+			UserID  string `json:"userID"`
+			Deleted bool   `json:"deleted"`
+		}{pos[0], true})
+	}
+	_, err = fmt.Fprintf(stdout, "deleted %s\n", cell(pos[0]))
+	return err
+}
+
+// userJSON is a user as the HTTP API shows it, plus hasPassword.
+type userJSON struct {
+	UserID       string    `json:"userID"`
+	UserName     string    `json:"userName"`
+	AvatarURL    string    `json:"avatarURL"`
+	ExtendedData string    `json:"extendedData"`
+	Disabled     bool      `json:"disabled"`
+	HasPassword  bool      `json:"hasPassword"`
+	CreatedAt    time.Time `json:"createdAt"`
+	UpdatedAt    time.Time `json:"updatedAt"`
+}
+
+func toUserJSON(u users.User) userJSON {
+	return userJSON{UserID: u.ID, UserName: u.Name, AvatarURL: u.AvatarURL, ExtendedData: u.ExtendedData,
+		Disabled: u.Disabled, HasPassword: u.HasPassword, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+}
+
+// printUser prints one user, as a two-column table or as JSON.
+func printUser(w io.Writer, asJSON bool, u users.User) error {
+	if asJSON {
+		return writeJSON(w, toUserJSON(u))
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, row := range [][2]string{
+		{"userID", cell(u.ID)},
+		{"userName", cell(u.Name)},
+		{"avatarURL", cell(u.AvatarURL)},
+		{"extendedData", cell(u.ExtendedData)},
+		{"disabled", yesNo(u.Disabled)},
+		{"password", yesNo(u.HasPassword)},
+		{"createdAt", u.CreatedAt.Format(time.RFC3339Nano)},
+		{"updatedAt", u.UpdatedAt.Format(time.RFC3339Nano)},
+	} {
+		fmt.Fprintf(tw, "%s\t%s\n", row[0], row[1])
+	}
+	return tw.Flush()
+}
+
+// writeJSON writes v as one line of JSON, leaving <, > and & as they are:
+// the output is for scripts, not for HTML.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// cell makes s safe for a table cell on a terminal: a value with control
+// characters (extendedData may have newlines, or escape sequences) is
+// quoted.
+func cell(s string) string {
+	if strings.ContainsFunc(s, unicode.IsControl) {
+		return strconv.Quote(s)
+	}
+	return s
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+// shellQuote quotes a userID for a shell command line, where characters
+// such as $, & and ; are special.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -1,0 +1,34 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"authsvc/internal/sqlite"
+)
+
+// runMigrate implements "authsvc migrate": it applies the pending migrations
+// to the database file and prints the schema version.
+func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	f := newDBFlags("migrate", "migrate [flags]", true, getenv, stderr)
+	if _, err := f.parse(args, 0); err != nil {
+		return helpOr(err)
+	}
+	db, err := sqlite.Open(ctx, f.path())
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	v, err := db.SchemaVersion(ctx)
+	if err != nil {
+		return err
+	}
+	if f.json {
+		return writeJSON(stdout, struct {
+			SchemaVersion int `json:"schemaVersion"`
+		}{v})
+	}
+	_, err = fmt.Fprintf(stdout, "%s: schema version %d\n", f.path(), v)
+	return err
+}

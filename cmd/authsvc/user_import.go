@@ -1,0 +1,275 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"text/tabwriter"
+
+	"authsvc/internal/users"
+)
+
+// maxImportLine bounds one line of an import file: a user's fields at their
+// longest, even with every character escaped, fit many times over.
+const maxImportLine = 1 << 20
+
+// importLine is one line of an import file: a user with the HTTP API's field
+// names.
+type importLine struct {
+	UserID       string `json:"userID"`
+	UserName     string `json:"userName"`
+	Password     string `json:"password"`
+	AvatarURL    string `json:"avatarURL"`
+	ExtendedData string `json:"extendedData"`
+}
+
+// importItem is a parsed line: a user, or why the line is not one.
+type importItem struct {
+	line int
+	user users.NewUser
+	err  error // the line is not a JSON object of importLine
+}
+
+// importBatch is up to users.MaxImport items, then possibly the error that
+// ended the reading.
+type importBatch struct {
+	items []importItem
+	err   error
+}
+
+// userImport implements "authsvc user import FILE". It imports the users in
+// batches of users.MaxImport, each in one transaction, and prints the result
+// of every line of a batch as soon as the batch is committed: a printed
+// "created" is durable. A line that is not a valid user is reported as
+// invalid and does not stop the import; the command then exits with status 1.
+func userImport(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	f := newDBFlags("user import", "user import [flags] FILE|-", true, getenv, stderr)
+	pos, err := f.parse(args, 1)
+	if err != nil {
+		return helpOr(err)
+	}
+	in := stdin
+	if pos[0] != "-" {
+		file, err := os.Open(pos[0])
+		if err != nil {
+			return err
+		}
+		defer file.Close()
+		in = file
+	}
+	db, store, err := f.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	// Reading runs ahead on its own goroutine, parsing the next batch while
+	// this one commits, and so that a cancel is not stuck behind a read from
+	// a terminal or a pipe. (A read that never returns keeps its goroutine
+	// until the process ends.)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan importBatch)
+	go readImport(ctx, in, batches)
+
+	out := &importPrinter{w: stdout, json: f.json}
+	for {
+		var b importBatch
+		var ok bool
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("user import: %w", ctx.Err())
+		case b, ok = <-batches:
+		}
+		if !ok {
+			break
+		}
+		if len(b.items) > 0 {
+			if err := importBatchOf(ctx, store, b.items, out); err != nil {
+				return err
+			}
+		}
+		if b.err != nil {
+			out.summary()
+			return fmt.Errorf("user import: %w", b.err)
+		}
+	}
+	if err := out.summary(); err != nil {
+		return err
+	}
+	if out.invalid > 0 {
+		return fmt.Errorf("user import: %d invalid line(s)", out.invalid)
+	}
+	return nil
+}
+
+// readImport parses r into batches of users.MaxImport items and sends them,
+// closing the channel at the end of r.
+func readImport(ctx context.Context, r io.Reader, batches chan<- importBatch) {
+	defer close(batches)
+	send := func(b importBatch) bool {
+		select {
+		case batches <- b:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), maxImportLine)
+	var items []importItem
+	line := 0
+	for sc.Scan() {
+		line++
+		text := bytes.TrimSpace(sc.Bytes())
+		if len(text) == 0 {
+			continue
+		}
+		items = append(items, parseImportLine(line, text))
+		if len(items) == users.MaxImport {
+			if !send(importBatch{items: items}) {
+				return
+			}
+			items = nil
+		}
+	}
+	var err error
+	if err = sc.Err(); err != nil {
+		err = fmt.Errorf("line %d: %w", line+1, err)
+	}
+	if len(items) > 0 || err != nil {
+		send(importBatch{items: items, err: err})
+	}
+}
+
+func parseImportLine(line int, text []byte) importItem {
+	dec := json.NewDecoder(bytes.NewReader(text))
+	dec.DisallowUnknownFields()
+	var l importLine
+	err := dec.Decode(&l)
+	if err == nil && dec.InputOffset() != int64(len(text)) {
+		err = errors.New("more than one JSON value on the line")
+	}
+	if err != nil {
+		return importItem{line: line, err: fmt.Errorf("not a JSON object of userID, userName, password, avatarURL, extendedData: %v", err)}
+	}
+	return importItem{line: line, user: users.NewUser{ID: l.UserID, Name: l.UserName, Password: l.Password,
+		AvatarURL: l.AvatarURL, ExtendedData: l.ExtendedData}}
+}
+
+// importBatchOf imports the users of items in one transaction and then
+// prints the result of every item.
+func importBatchOf(ctx context.Context, store *users.Store, items []importItem, out *importPrinter) error {
+	var nus []users.NewUser
+	for _, it := range items {
+		if it.err == nil {
+			nus = append(nus, it.user)
+		}
+	}
+	results, err := store.Import(ctx, nus)
+	if err != nil {
+		return fmt.Errorf("user import: lines %d to %d: %w", items[0].line, items[len(items)-1].line, err)
+	}
+	for _, it := range items {
+		if it.err != nil {
+			out.item(it.line, users.ImportResult{Status: users.ImportInvalid, Err: it.err})
+			continue
+		}
+		out.item(it.line, results[0])
+		results = results[1:]
+	}
+	return out.flush()
+}
+
+// importPrinter prints import results, as a table or as JSON Lines, and
+// counts them.
+type importPrinter struct {
+	w                        io.Writer
+	json                     bool
+	tw                       *tabwriter.Writer
+	created, exists, invalid int
+}
+
+// importProblem is one reason a line is invalid.
+type importProblem struct {
+	Field   string `json:"field,omitempty"`
+	Code    string `json:"code"`
+	Rule    string `json:"rule,omitempty"`
+	Offset  *int   `json:"offset,omitempty"`
+	Message string `json:"message"`
+}
+
+func (p *importPrinter) item(line int, r users.ImportResult) {
+	switch r.Status {
+	case users.ImportCreated:
+		p.created++
+	case users.ImportExists:
+		p.exists++
+	case users.ImportInvalid:
+		p.invalid++
+	}
+	problems := importProblems(r.Err)
+	if p.json {
+		writeJSON(p.w, struct {
+			Line   int             `json:"line"`
+			UserID string          `json:"userID"`
+			Status string          `json:"status"`
+			Errors []importProblem `json:"errors,omitempty"`
+		}{line, r.ID, string(r.Status), problems})
+		return
+	}
+	if p.tw == nil {
+		p.tw = tabwriter.NewWriter(p.w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(p.tw, "LINE\tUSER ID\tSTATUS\tREASON")
+	}
+	reason := ""
+	for i, pr := range problems {
+		if i > 0 {
+			reason += "; "
+		}
+		reason += pr.Message
+	}
+	fmt.Fprintf(p.tw, "%d\t%s\t%s\t%s\n", line, cell(r.ID), r.Status, cell(reason))
+}
+
+// importProblems lists why an item is invalid.
+func importProblems(err error) []importProblem {
+	if err == nil {
+		return nil
+	}
+	var ie *users.InvalidError
+	if !errors.As(err, &ie) {
+		return []importProblem{{Code: "invalid_json", Message: err.Error()}}
+	}
+	ps := make([]importProblem, len(ie.Fields))
+	for i, f := range ie.Fields {
+		ps[i] = importProblem{Field: f.Field, Code: f.Code, Rule: f.Rule, Message: f.Message}
+		if f.Offset >= 0 {
+			ps[i].Offset = &f.Offset
+		}
+	}
+	return ps
+}
+
+// flush writes out what the table holds so far.
+func (p *importPrinter) flush() error {
+	if p.tw == nil {
+		return nil
+	}
+	return p.tw.Flush()
+}
+
+func (p *importPrinter) summary() error {
+	if p.json {
+		return writeJSON(p.w, map[string]map[string]int{
+			"summary": {"created": p.created, "exists": p.exists, "invalid": p.invalid},
+		})
+	}
+	_, err := fmt.Fprintf(p.w, "%d created, %d existed, %d invalid\n", p.created, p.exists, p.invalid)
+	return err
+}

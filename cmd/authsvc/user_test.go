@@ -1,0 +1,492 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"authsvc/internal/sqlite"
+	"authsvc/internal/users"
+)
+
+// cli runs authsvc commands against one database file named by AUTHSVC_DB.
+type cli struct {
+	t   *testing.T
+	env map[string]string
+}
+
+func newCLI(t *testing.T) *cli {
+	t.Helper()
+	return &cli{t: t, env: map[string]string{"AUTHSVC_DB": filepath.Join(t.TempDir(), "cli.db")}}
+}
+
+// run runs "authsvc args..." with stdin and returns its output and exit
+// status as main would set it.
+func (c *cli) run(stdin string, args ...string) (stdout, stderr string, code int) {
+	c.t.Helper()
+	var out, errOut bytes.Buffer
+	getenv := func(k string) string { return c.env[k] }
+	err := run(context.Background(), append([]string{"authsvc"}, args...), getenv, strings.NewReader(stdin), &out, &errOut)
+	return out.String(), errOut.String() + errText(err), exitCode(err)
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+func exitCode(err error) int {
+	var ee *exitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		return ee.code
+	default:
+		return 1
+	}
+}
+
+// ok runs a command that must succeed and returns its standard output.
+func (c *cli) ok(stdin string, args ...string) string {
+	c.t.Helper()
+	out, errOut, code := c.run(stdin, args...)
+	if code != 0 {
+		c.t.Fatalf("authsvc %s: exit %d, stderr %q", strings.Join(args, " "), code, errOut)
+	}
+	return out
+}
+
+// fails runs a command that must exit with code and returns its standard
+// error, with the error main would print.
+func (c *cli) fails(code int, args ...string) string {
+	c.t.Helper()
+	out, errOut, got := c.run("", args...)
+	if got != code {
+		c.t.Fatalf("authsvc %s: exit %d, want %d; stdout %q, stderr %q", strings.Join(args, " "), got, code, out, errOut)
+	}
+	return errOut
+}
+
+func decodeUser(t *testing.T, s string) userJSON {
+	t.Helper()
+	var u userJSON
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&u); err != nil {
+		t.Fatalf("decode user from %q: %v", s, err)
+	}
+	return u
+}
+
+func TestMigrateCommand(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	out := c.ok("", "migrate")
+	if !strings.Contains(out, "schema version 1") {
+		t.Errorf("migrate printed %q, want the schema version", out)
+	}
+	// Again: nothing to do, same version.
+	out = c.ok("", "migrate", "--json")
+	if strings.TrimSpace(out) != `{"schemaVersion":1}` {
+		t.Errorf("migrate --json printed %q", out)
+	}
+	// --db wins over AUTHSVC_DB.
+	other := filepath.Join(t.TempDir(), "other.db")
+	c.ok("", "migrate", "--db", other)
+	if _, err := os.Stat(other); err != nil {
+		t.Errorf("migrate --db did not create %s: %v", other, err)
+	}
+	c.fails(2, "migrate", "extra")
+	c.fails(2, "migrate", "--bogus")
+}
+
+func TestSchemaTooNewCommand(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	c.ok("", "migrate")
+	db, err := sqlite.Open(context.Background(), c.env["AUTHSVC_DB"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Writer.Exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, 'future.sql', 0)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	for _, args := range [][]string{{"migrate"}, {"user", "list"}} {
+		if msg := c.fails(1, args...); !strings.Contains(msg, "upgrade the binary") {
+			t.Errorf("authsvc %v on a newer database: %q, want it to say to upgrade", args, msg)
+		}
+	}
+}
+
+func TestUserCommands(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+
+	alice := decodeUser(t, c.ok("", "user", "add", "--user-id", "alice", "--name", "Alice A.",
+		"--avatar-url", "https://a.example/alice.png", "--extended-data", "line1\nline2", "--json"))
+	if alice.UserID != "alice" || alice.UserName != "Alice A." || alice.HasPassword || alice.Disabled ||
+		alice.ExtendedData != "line1\nline2" || alice.CreatedAt.IsZero() {
+		t.Errorf("user add alice = %+v", alice)
+	}
+
+	// A password comes from standard input and is never printed.
+	out := c.ok("s3cret-passw0rd\n", "user", "add", "--user-id", "bob", "--password-stdin")
+	if strings.Contains(out, "s3cret") || strings.Contains(out, "argon2") {
+		t.Errorf("user add printed the password or its hash: %q", out)
+	}
+	if !strings.Contains(out, "password") || !strings.Contains(out, "yes") {
+		t.Errorf("user add --password-stdin printed %q, want password yes", out)
+	}
+	c.fails(1, "user", "add", "--user-id", "carol", "--password-stdin") // empty standard input
+
+	// An assigned ID.
+	anon := decodeUser(t, c.ok("", "user", "add", "--json"))
+	if err := users.ValidateID(anon.UserID); err != nil || anon.UserName != anon.UserID {
+		t.Errorf("user add without an ID = %+v (%v)", anon, err)
+	}
+
+	// get, as a table and as JSON; flags may follow the ID.
+	out = c.ok("", "user", "get", "alice")
+	for _, want := range []string{"alice", "Alice A.", "https://a.example/alice.png", `"line1\nline2"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("user get alice printed\n%s\nwant it to contain %q", out, want)
+		}
+	}
+	if got := decodeUser(t, c.ok("", "user", "get", "alice", "--json")); !cmp.Equal(got, alice) {
+		t.Errorf("user get alice --json = %+v, want %+v", got, alice)
+	}
+
+	// disable, enable.
+	if got := decodeUser(t, c.ok("", "user", "disable", "--json", "alice")); !got.Disabled {
+		t.Errorf("user disable alice = %+v", got)
+	}
+	if got := decodeUser(t, c.ok("", "user", "enable", "alice", "--json")); got.Disabled {
+		t.Errorf("user enable alice = %+v", got)
+	}
+
+	// list.
+	var page struct {
+		Users []userJSON `json:"users"`
+		Next  string     `json:"next"`
+	}
+	if err := json.Unmarshal([]byte(c.ok("", "user", "list", "--json")), &page); err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Users) != 3 || page.Next != "" {
+		t.Errorf("user list --json = %+v, want 3 users and no next page", page)
+	}
+	out, errOut, code := c.run("", "user", "list", "--limit", "1", "--prefix", "")
+	if code != 0 || !strings.Contains(out, "USER ID") || strings.Count(out, "\n") != 2 || !strings.Contains(errOut, "--after") {
+		t.Errorf("user list --limit 1 = %q, %q, exit %d; want a header, one user and a hint for the next page", out, errOut, code)
+	}
+	out = c.ok("", "user", "list", "--prefix", "b")
+	if !strings.Contains(out, "bob") || strings.Contains(out, "alice") {
+		t.Errorf("user list --prefix b = %q", out)
+	}
+	out = c.ok("", "user", "list", "--after", "alice", "--prefix", "a")
+	if strings.Contains(out, "alice") {
+		t.Errorf("user list --after alice = %q", out)
+	}
+
+	// delete.
+	if out := c.ok("", "user", "delete", "bob"); strings.TrimSpace(out) != "deleted bob" {
+		t.Errorf("user delete bob printed %q", out)
+	}
+	if msg := c.fails(1, "user", "get", "bob"); !strings.Contains(msg, "not found") {
+		t.Errorf("user get of a deleted user: %q", msg)
+	}
+	c.fails(1, "user", "delete", "bob")
+	c.fails(1, "user", "disable", "bob")
+
+	// An ID that looks like a flag.
+	c.ok("", "user", "add", "--user-id=-dash")
+	if got := decodeUser(t, c.ok("", "user", "get", "--json", "--", "-dash")); got.UserID != "-dash" {
+		t.Errorf("user get -- -dash = %+v", got)
+	}
+}
+
+func TestUserCommandErrors(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	c.ok("", "user", "add", "--user-id", "taken")
+	tests := []struct {
+		args []string
+		code int
+		want string // in the error output
+	}{
+		{[]string{"user"}, 2, "missing command"},
+		{[]string{"user", "bogus"}, 2, "unknown command"},
+		{[]string{"user", "get"}, 2, "want 1 argument"},
+		{[]string{"user", "get", "a", "b"}, 2, "want 1 argument"},
+		{[]string{"user", "add", "extra"}, 2, "want 0 argument"},
+		{[]string{"user", "add", "--bogus"}, 2, "flag provided but not defined"},
+		{[]string{"user", "list", "--limit", "many"}, 2, "invalid value"},
+		{[]string{"user", "get", "a b"}, 1, "byte offset 1"},
+		{[]string{"user", "get", "nobody"}, 1, "user not found"},
+		{[]string{"user", "add", "--user-id", "taken"}, 1, "already exists"},
+		{[]string{"user", "add", "--user-id", "a/b", "--avatar-url", "ftp://x"}, 1, "avatarURL"},
+		{[]string{"user", "list", "--limit", "5000"}, 1, "limit must be from 1 to 1000"},
+		{[]string{"user", "list", "--prefix", "a b"}, 1, "prefix"},
+		{[]string{"user", "import"}, 2, "want 1 argument"},
+		{[]string{"user", "import", filepath.Join(t.TempDir(), "missing.jsonl")}, 1, "no such file"},
+	}
+	for _, tt := range tests {
+		msg := c.fails(tt.code, tt.args...)
+		if !strings.Contains(msg, tt.want) {
+			t.Errorf("authsvc %v: error output %q, want it to contain %q", tt.args, msg, tt.want)
+		}
+	}
+	// Help is not an error.
+	for _, args := range [][]string{{"user", "help"}, {"user", "get", "-h"}, {"migrate", "--help"}} {
+		out, errOut, code := c.run("", args...)
+		if code != 0 || !strings.Contains(out+errOut, "Usage") {
+			t.Errorf("authsvc %v: exit %d, output %q", args, code, out+errOut)
+		}
+	}
+}
+
+func TestDBPath(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		flag string
+		env  map[string]string
+		want string
+	}{
+		{"", nil, "authsvc.db"},
+		{"", map[string]string{"AUTHSVC_DB": "env.db"}, "env.db"},
+		{"flag.db", map[string]string{"AUTHSVC_DB": "env.db"}, "flag.db"},
+	}
+	for _, tt := range tests {
+		f := newDBFlags("x", "x", false, func(k string) string { return tt.env[k] }, &bytes.Buffer{})
+		f.db = tt.flag
+		if got := f.path(); got != tt.want {
+			t.Errorf("path(flag %q, env %v) = %q, want %q", tt.flag, tt.env, got, tt.want)
+		}
+	}
+}
+
+type importOut struct {
+	Line   int    `json:"line"`
+	UserID string `json:"userID"`
+	Status string `json:"status"`
+	Errors []struct {
+		Field string `json:"field"`
+		Code  string `json:"code"`
+	} `json:"errors"`
+	Summary map[string]int `json:"summary"`
+}
+
+func parseImportOutput(t *testing.T, out string) (lines []importOut, summary map[string]int) {
+	t.Helper()
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		var o importOut
+		if err := json.Unmarshal([]byte(l), &o); err != nil {
+			t.Fatalf("import output line %q: %v", l, err)
+		}
+		if o.Summary != nil {
+			summary = o.Summary
+			continue
+		}
+		lines = append(lines, o)
+	}
+	return lines, summary
+}
+
+func TestUserImportCommand(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	c.ok("", "user", "add", "--user-id", "old", "--name", "Old")
+	file := filepath.Join(t.TempDir(), "users.jsonl")
+	input := `{"userID":"a1","userName":"A One","password":"password-a1","avatarURL":"https://a.example/1.png","extendedData":"x"}
+
+{"userID":"old","userName":"New"}
+not json
+{"userID":"a2","colour":"blue"}
+{"userID":"bad id","password":"sh0rt!"}
+{"userID":"a3"} {"userID":"a4"}
+{"userID":"a1"}
+  {"userID":"a5"}  
+`
+	if err := os.WriteFile(file, []byte(input), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := c.run("", "user", "import", "--json", file)
+	if code != 1 || !strings.Contains(errOut, "4 invalid") {
+		t.Errorf("import with invalid lines: exit %d, stderr %q; want exit 1 naming 4 invalid lines", code, errOut)
+	}
+	lines, summary := parseImportOutput(t, out)
+	type res struct {
+		Line           int
+		UserID, Status string
+		Codes          string
+	}
+	var got []res
+	for _, l := range lines {
+		var codes []string
+		for _, e := range l.Errors {
+			codes = append(codes, e.Field+":"+e.Code)
+		}
+		got = append(got, res{l.Line, l.UserID, l.Status, strings.Join(codes, ",")})
+	}
+	want := []res{
+		{1, "a1", "created", ""},
+		{3, "old", "exists", ""},
+		{4, "", "invalid", ":invalid_json"},
+		{5, "", "invalid", ":invalid_json"},
+		{6, "bad id", "invalid", "userID:invalid_user_id,password:invalid_password"},
+		{7, "", "invalid", ":invalid_json"},
+		{8, "a1", "exists", ""},
+		{9, "a5", "created", ""},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("import results (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(map[string]int{"created": 2, "exists": 2, "invalid": 4}, summary); diff != "" {
+		t.Errorf("import summary (-want +got):\n%s", diff)
+	}
+	if strings.Contains(out+errOut, "password-a1") || strings.Contains(out+errOut, "sh0rt!") {
+		t.Errorf("import output shows a password:\n%s\n%s", out, errOut)
+	}
+	if got := decodeUser(t, c.ok("", "user", "get", "old", "--json")); got.UserName != "Old" {
+		t.Errorf("import changed an existing user: %+v", got)
+	}
+	if got := decodeUser(t, c.ok("", "user", "get", "a1", "--json")); !got.HasPassword || got.UserName != "A One" {
+		t.Errorf("imported a1 = %+v", got)
+	}
+
+	// From standard input, several batches, as a table; then again, harmless.
+	var sb strings.Builder
+	const n = users.MaxImport*2 + 500
+	for i := range n {
+		fmt.Fprintf(&sb, `{"userID":"bulk%05d"}`+"\n", i)
+	}
+	out = c.ok(sb.String(), "user", "import", "-")
+	if !strings.Contains(out, fmt.Sprintf("%d created, 0 existed, 0 invalid", n)) || strings.Count(out, "created") != n+1 {
+		t.Errorf("import of %d users printed %d lines ending %q", n, strings.Count(out, "\n"), out[max(0, len(out)-200):])
+	}
+	out = c.ok(sb.String(), "user", "import", "-", "--json")
+	if _, summary := parseImportOutput(t, out); summary["exists"] != n || summary["created"] != 0 {
+		t.Errorf("import again: summary %v, want all %d existing", summary, n)
+	}
+}
+
+// TestUserImportSurvivesSIGKILL runs "authsvc user import -" in a child
+// process (this test binary, re-executed), feeds it users without end, kills
+// it with SIGKILL after it has acknowledged a few batches, and checks that
+// every user it acknowledged as created is in the database.
+func TestUserImportSurvivesSIGKILL(t *testing.T) {
+	if path := os.Getenv("AUTHSVC_TEST_IMPORT_CHILD_DB"); path != "" {
+		// The child: import standard input until killed.
+		getenv := func(string) string { return "" }
+		err := run(context.Background(), []string{"authsvc", "user", "import", "--json", "--db", path, "-"},
+			getenv, os.Stdin, os.Stdout, os.Stderr)
+		fmt.Fprintln(os.Stderr, "child import ended:", err)
+		return
+	}
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("starts a subprocess")
+	}
+	path := filepath.Join(t.TempDir(), "killed.db")
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, exe, "-test.run=^TestUserImportSurvivesSIGKILL$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "AUTHSVC_TEST_IMPORT_CHILD_DB="+path)
+	var childErr bytes.Buffer
+	cmd.Stderr = &childErr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { // users without end, until the pipe breaks
+		w := bufio.NewWriter(stdin)
+		for i := 0; ; i++ {
+			if _, err := fmt.Fprintf(w, `{"userID":"k%08d","userName":"Killed Import %d"}`+"\n", i, i); err != nil {
+				return
+			}
+		}
+	}()
+
+	// Read acknowledgments until a few batches are in, then kill the
+	// child: it is reading and importing the next batch.
+	const killAfter = 3*users.MaxImport + 1
+	var acked []string
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		var o importOut
+		if json.Unmarshal(sc.Bytes(), &o) != nil || o.Status == "" {
+			continue
+		}
+		if o.Status != "created" {
+			t.Fatalf("child reported %+v", o)
+		}
+		acked = append(acked, o.UserID)
+		if len(acked) == killAfter {
+			// A random moment in the next batch or two: reading,
+			// inserting or committing.
+			go func() {
+				time.Sleep(rand.N(20 * time.Millisecond))
+				cmd.Process.Kill() // SIGKILL
+			}()
+		}
+	}
+	werr := cmd.Wait()
+	stdin.Close()
+	if len(acked) < killAfter {
+		t.Fatalf("child acknowledged %d users, want %d; wait: %v; stderr:\n%s", len(acked), killAfter, werr, childErr.String())
+	}
+	if strings.Contains(childErr.String(), "child import ended") {
+		t.Fatalf("the child finished instead of being killed:\n%s", childErr.String())
+	}
+
+	db, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatalf("reopen after SIGKILL: %v", err)
+	}
+	defer db.Close()
+	var check string
+	if err := db.Reader.QueryRow(`PRAGMA integrity_check`).Scan(&check); err != nil || check != "ok" {
+		t.Errorf("integrity_check = %q, %v", check, err)
+	}
+	store, err := users.NewStore(db, users.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range acked {
+		if _, err := store.Get(context.Background(), id); err != nil {
+			t.Fatalf("acknowledged user %s lost: %v", id, err)
+		}
+	}
+	n, err := store.Count(context.Background())
+	if err != nil || n < int64(len(acked)) || n%users.MaxImport != 0 {
+		t.Errorf("Count() = %d, %v; want whole batches, at least the %d acknowledged", n, err, len(acked))
+	}
+	t.Logf("killed after %d acknowledged users; %d in the database", len(acked), n)
+}
