@@ -39,7 +39,7 @@ func knownVersions(tb testing.TB) int {
 func TestOpenAppliesMigrations(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "a b?c#d.db") // characters a DSN must escape
+	path := filepath.Join(t.TempDir(), "a b?c#d%41.db") // characters a DSN must escape
 	db := mustOpen(t, path)
 	if _, err := os.Stat(path); err != nil {
 		t.Fatalf("database file not created at the path given: %v", err)

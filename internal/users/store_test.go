@@ -3,6 +3,7 @@ package users
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -482,6 +483,30 @@ func TestImport(t *testing.T) {
 	rs, err := s.Import(ctx, big[:MaxImport])
 	if err != nil || len(rs) != MaxImport || rs[MaxImport-1].Status != ImportCreated {
 		t.Errorf("Import(%d users) = %d results, %v", MaxImport, len(rs), err)
+	}
+}
+
+// TestImportUserDeletedMeanwhile covers a user that existed when Import
+// looked, so its password was not hashed, and was gone by the time the
+// transaction ran.
+func TestImportUserDeletedMeanwhile(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newTestStore(t, Options{})
+	mustCreate(t, s, NewUser{ID: "stays"})
+	us := []NewUser{{ID: "gone", Password: "password-gone"}, {ID: "stays", Password: "password-stays"}}
+	results := make([]ImportResult, len(us))
+	if err := s.insertAll(ctx, us, make([]sql.NullString, len(us)), results); err != nil {
+		t.Fatal(err)
+	}
+	if results[0].Status != ImportCreated || results[1].Status != ImportExists {
+		t.Errorf("insertAll results = %+v, want created, exists", results)
+	}
+	if _, err := s.CheckPassword(ctx, "gone", "password-gone"); err != nil {
+		t.Errorf("CheckPassword(gone) = %v", err)
+	}
+	if _, err := s.CheckPassword(ctx, "stays", "password-stays"); err != ErrInvalidCredentials {
+		t.Errorf("CheckPassword(stays) = %v: an existing user was changed", err)
 	}
 }
 

@@ -118,22 +118,11 @@ func addField(fields []FieldError, err error) []FieldError {
 	return fields
 }
 
-// idChar says which bytes a userID may contain.
-var idChar = func() (t [256]bool) {
-	for c := 'a'; c <= 'z'; c++ {
-		t[c] = true
-	}
-	for c := 'A'; c <= 'Z'; c++ {
-		t[c] = true
-	}
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for i := 0; i < len(IDPunctuation); i++ {
-		t[IDPunctuation[i]] = true
-	}
-	return t
-}()
+// isIDChar reports whether a userID may contain c.
+func isIDChar(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+		strings.IndexByte(IDPunctuation, c) >= 0
+}
 
 // ValidateID reports whether id follows the ZIM userID rule: 1 to MaxIDLen
 // bytes, each an ASCII letter, digit or one of IDPunctuation. It returns nil
@@ -159,7 +148,7 @@ func validateIDChars(field, code, id string) error {
 			return &FieldError{Field: field, Code: code, Rule: RuleTooLong, Offset: i,
 				Message: fmt.Sprintf("%s is %d bytes, longer than the maximum of %d", field, len(id), MaxIDLen)}
 		}
-		if c := id[i]; !idChar[c] {
+		if c := id[i]; !isIDChar(c) {
 			return &FieldError{Field: field, Code: code, Rule: RuleInvalidChar, Offset: i,
 				Message: fmt.Sprintf("%s has %s at byte offset %d; allowed are ASCII letters, digits and %s",
 					field, describeByte(c), i, IDPunctuation)}
@@ -328,9 +317,9 @@ func validateListOptions(o ListOptions) (int, error) {
 	return limit, invalid(fields)
 }
 
-// idEncoding writes assigned IDs: lower-case letters and the digits 2-7, so
+// idAlphabet writes assigned IDs: lower-case letters and the digits 2-7, so
 // an ID survives being read aloud, lower-cased or put in a URL path as is.
-var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+const idAlphabet = "abcdefghijklmnopqrstuvwxyz234567"
 
 // NewID returns a fresh userID for a user created without one: 128 bits from
 // rnd in 26 characters of [a-z2-7], within the userID rule and safe in a URL
@@ -340,5 +329,5 @@ func NewID(rnd io.Reader) (string, error) {
 	if _, err := io.ReadFull(rnd, b[:]); err != nil {
 		return "", fmt.Errorf("new user ID: %w", err)
 	}
-	return idEncoding.EncodeToString(b[:]), nil
+	return base32.NewEncoding(idAlphabet).WithPadding(base32.NoPadding).EncodeToString(b[:]), nil
 }
