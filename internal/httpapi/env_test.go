@@ -82,7 +82,14 @@ type env struct {
 	reg    *prometheus.Registry
 }
 
-type envOption func(*Config, *Credentials)
+type envOption func(*envSetup)
+
+type envSetup struct {
+	cfg      Config
+	creds    *Credentials
+	logLevel slog.Level
+	logTo    io.Writer // the env's syncBuffer unless set
+}
 
 func newEnv(t testing.TB, opts ...envOption) *env {
 	t.Helper()
@@ -110,11 +117,13 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		AdminKeys:  []AdminKey{NewAdminKey([]byte(testAdminKey)), NewAdminKey([]byte(testAdminKey2))},
 		SessionKey: []byte("session-key-for-tests-0123456789abcdef"),
 	}
-	for _, o := range opts {
-		o(&cfg, creds)
-	}
 	e := &env{t: t, store: store, db: db, clock: newClock(), logs: &syncBuffer{}, key: key, reg: prometheus.NewRegistry()}
-	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	setup := envSetup{cfg: cfg, creds: creds, logLevel: slog.LevelDebug, logTo: e.logs}
+	for _, o := range opts {
+		o(&setup)
+	}
+	cfg, creds = setup.cfg, setup.creds
+	logger := slog.New(slog.NewJSONHandler(setup.logTo, &slog.HandlerOptions{Level: setup.logLevel}))
 	e.api, err = NewServer(cfg, creds, Deps{Store: store, DB: db, Logger: logger, Registry: e.reg, Now: e.clock.Now, Rand: rand.Reader})
 	if err != nil {
 		t.Fatal(err)

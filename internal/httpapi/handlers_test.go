@@ -66,7 +66,7 @@ func TestMetricsAfterTraffic(t *testing.T) {
 
 func TestMetricsOnOwnListener(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, func(c *Config, _ *Credentials) { c.ServeMetrics = false })
+	e := newEnv(t, func(s *envSetup) { s.cfg.ServeMetrics = false })
 	e.do("GET", "/metrics", "", nil).problem(t, http.StatusNotFound, codeNotFound)
 }
 
@@ -761,7 +761,7 @@ func TestVerifyToken(t *testing.T) {
 
 func TestCORS(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, func(c *Config, _ *Credentials) { c.CORSOrigins = []string{"https://app.example.com"} })
+	e := newEnv(t, func(s *envSetup) { s.cfg.CORSOrigins = []string{"https://app.example.com"} })
 	preflight := func(origin string) http.Header {
 		req, _ := http.NewRequest("OPTIONS", e.srv.URL+"/v1/token", nil)
 		req.Header.Set("Origin", origin)

@@ -1,0 +1,312 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer collects output written by the server's goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func envFunc(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+// server is "authsvc serve" started by run, as main would, on a free port.
+type server struct {
+	url    string
+	stdout *syncBuffer
+	stderr *syncBuffer
+	stop   func() error
+}
+
+func startServer(t *testing.T, env map[string]string, args ...string) *server {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &server{stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+	done := make(chan error, 1)
+	argv := append([]string{"authsvc", "serve", "--addr", "127.0.0.1:0"}, args...)
+	go func() { done <- run(ctx, argv, envFunc(env), strings.NewReader(""), s.stdout, s.stderr) }()
+	var once sync.Once
+	var stopErr error
+	s.stop = func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case stopErr = <-done:
+			case <-time.After(20 * time.Second):
+				stopErr = fmt.Errorf("server did not stop")
+			}
+		})
+		return stopErr
+	}
+	t.Cleanup(func() { _ = s.stop() })
+
+	deadline := time.Now().Add(15 * time.Second)
+	for s.url == "" {
+		select {
+		case err := <-done:
+			t.Fatalf("serve stopped: %v\n%s", err, s.stderr)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server did not start:\n%s", s.stderr)
+		}
+		time.Sleep(10 * time.Millisecond)
+		sc := bufio.NewScanner(strings.NewReader(s.stderr.String()))
+		for sc.Scan() {
+			var line struct{ Msg, Addr string }
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" {
+				s.url = "http://" + line.Addr
+			}
+		}
+	}
+	// Poll /healthz until it answers.
+	for {
+		resp, err := http.Get(s.url + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return s
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/healthz never answered: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// call sends a JSON request and decodes the JSON answer into out.
+func call(t *testing.T, method, url, credential string, body any, want int, out any) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if credential != "" {
+		req.Header.Set("Authorization", "Bearer "+credential)
+	}
+	client := &http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != want {
+		t.Fatalf("%s %s: status %d (%s), want %d", method, url, resp.StatusCode, b, want)
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("%s %s: %v in %s", method, url, err, b)
+		}
+	}
+}
+
+const (
+	e2eSecret   = "e2e0123456789abcdef0123456789abc"
+	e2eAdminKey = "e2e-admin-key-0123456789abcdef"
+	e2ePassword = "e2e password that is long"
+)
+
+func productionEnv(t *testing.T) map[string]string {
+	return map[string]string{
+		"AUTHSVC_DB":            filepath.Join(t.TempDir(), "authsvc.db"),
+		"AUTHSVC_APP_ID":        "1234567890",
+		"AUTHSVC_SERVER_SECRET": e2eSecret,
+		"AUTHSVC_ADMIN_TOKEN":   "old-admin-key-0123456789abcdef," + e2eAdminKey,
+		"AUTHSVC_SESSION_KEY":   "e2e-session-key-0123456789abcdef0123456789",
+	}
+}
+
+type tokenJSON struct {
+	Token     string `json:"token"`
+	AppID     uint32 `json:"appID"`
+	UserID    string `json:"userID"`
+	ExpiresAt int64  `json:"expiresAt"`
+	Room      *struct {
+		RoomID  string `json:"roomID"`
+		Login   bool   `json:"login"`
+		Publish bool   `json:"publish"`
+	} `json:"room"`
+}
+
+// TestEndToEnd runs the whole flow against a server started by run: an
+// admin creates a user, the user logs in, gets a token, renews it; the admin
+// verifies both; metrics count it all; and no log line carries a secret.
+func TestEndToEnd(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, productionEnv(t))
+
+	call(t, "POST", srv.url+"/v1/users", e2eAdminKey, map[string]any{"userID": "alice", "password": e2ePassword}, 201, nil)
+	var session struct{ AccessToken string }
+	call(t, "POST", srv.url+"/v1/sessions", "", map[string]any{"userID": "alice", "password": e2ePassword}, 200, &session)
+
+	var first, renewed tokenJSON
+	room := map[string]any{"roomID": "room-7", "login": true, "publish": true}
+	call(t, "POST", srv.url+"/v1/token", session.AccessToken, map[string]any{"room": room, "effectiveTimeInSeconds": 7200}, 200, &first)
+	call(t, "POST", srv.url+"/v1/token/renew", session.AccessToken, map[string]any{"token": first.Token, "effectiveTimeInSeconds": 600}, 200, &renewed)
+	if renewed.ExpiresAt < first.ExpiresAt {
+		t.Errorf("renewal moved expiry back from %d to %d", first.ExpiresAt, renewed.ExpiresAt)
+	}
+	if renewed.Room == nil || renewed.Room.RoomID != "room-7" || !renewed.Room.Login || !renewed.Room.Publish {
+		t.Errorf("renewal lost the room privileges: %+v", renewed.Room)
+	}
+	for _, tok := range []tokenJSON{first, renewed} {
+		var v struct {
+			Valid  bool
+			UserID string
+			Room   *struct{ RoomID string }
+		}
+		call(t, "POST", srv.url+"/v1/token/verify", e2eAdminKey, map[string]any{"token": tok.Token, "userID": "alice"}, 200, &v)
+		if !v.Valid || v.UserID != "alice" || v.Room == nil || v.Room.RoomID != "room-7" {
+			t.Errorf("verify = %+v", v)
+		}
+	}
+
+	resp, err := http.Get(srv.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`authsvc_tokens_issued_total{app_id="1234567890",kind="issue",variant="gcm"} 1`,
+		`authsvc_tokens_issued_total{app_id="1234567890",kind="renew",variant="gcm"} 1`,
+		`authsvc_users 1`,
+		`go_goroutines`,
+		`process_resident_memory_bytes`,
+	} {
+		if !bytes.Contains(metrics, []byte(want)) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+
+	if err := srv.stop(); err != nil {
+		t.Fatalf("run returned %v after cancellation", err)
+	}
+	logs := srv.stderr.String() + srv.stdout.String()
+	if !strings.Contains(logs, `"route":"/v1/token/renew"`) {
+		t.Fatalf("access log missing; got:\n%s", logs)
+	}
+	for name, secret := range map[string]string{
+		"server secret":   e2eSecret,
+		"admin key":       e2eAdminKey,
+		"password":        e2ePassword,
+		"session token":   session.AccessToken,
+		"token":           first.Token,
+		"renewed token":   renewed.Token,
+		"token body":      first.Token[2:40],
+		"session payload": session.AccessToken[:30],
+	} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("the logs contain the %s", name)
+		}
+	}
+}
+
+func TestServeDev(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	srv := startServer(t, map[string]string{"AUTHSVC_DB": filepath.Join(dir, "dev.db")}, "--dev")
+	out := srv.stdout.String()
+	var admin string
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == "admin" && f[1] == "key" {
+			admin = f[2]
+		}
+	}
+	if admin == "" {
+		t.Fatalf("dev banner shows no admin key:\n%s", out)
+	}
+	call(t, "POST", srv.url+"/v1/users", admin, map[string]any{"userID": "dev-user", "password": e2ePassword}, 201, nil)
+	var session struct{ AccessToken string }
+	call(t, "POST", srv.url+"/v1/sessions", "", map[string]any{"userID": "dev-user", "password": e2ePassword}, 200, &session)
+	call(t, "POST", srv.url+"/v1/token", session.AccessToken, nil, 200, nil)
+	if strings.Contains(srv.stderr.String(), admin) {
+		t.Error("the generated admin key is in the logs")
+	}
+}
+
+func TestServeConfigErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		change map[string]string
+		args   []string
+		want   string
+	}{
+		{"no app id", map[string]string{"AUTHSVC_APP_ID": ""}, nil, "AUTHSVC_APP_ID"},
+		{"bad app id", map[string]string{"AUTHSVC_APP_ID": "0"}, nil, "AUTHSVC_APP_ID"},
+		{"no secret", map[string]string{"AUTHSVC_SERVER_SECRET": ""}, nil, "AUTHSVC_SERVER_SECRET"},
+		{"short secret", map[string]string{"AUTHSVC_SERVER_SECRET": "tooshort"}, nil, "got 8"},
+		{"missing secret file", map[string]string{"AUTHSVC_SERVER_SECRET": "", "AUTHSVC_SERVER_SECRET_FILE": "/nonexistent/secret"}, nil, "AUTHSVC_SERVER_SECRET"},
+		{"no admin key", map[string]string{"AUTHSVC_ADMIN_TOKEN": ""}, nil, "AUTHSVC_ADMIN_TOKEN"},
+		{"short admin key", map[string]string{"AUTHSVC_ADMIN_TOKEN": "short"}, nil, "AUTHSVC_ADMIN_TOKEN"},
+		{"short session key", map[string]string{"AUTHSVC_SESSION_KEY": "short"}, nil, "AUTHSVC_SESSION_KEY"},
+		{"bad ttl", map[string]string{"AUTHSVC_TOKEN_TTL": "soon"}, nil, "AUTHSVC_TOKEN_TTL"},
+		{"ttl above 24 days", map[string]string{"AUTHSVC_TOKEN_MAX_TTL": "600h"}, nil, "AUTHSVC_TOKEN_MAX_TTL"},
+		{"min above default", map[string]string{"AUTHSVC_TOKEN_MIN_TTL": "2h"}, nil, "AUTHSVC_TOKEN_MIN_TTL"},
+		{"bad flag value", nil, []string{"--token-ttl", "x"}, "--token-ttl"},
+		{"bad log level", map[string]string{"AUTHSVC_LOG_LEVEL": "loud"}, nil, "AUTHSVC_LOG_LEVEL"},
+		{"bad cors origin", map[string]string{"AUTHSVC_CORS_ORIGINS": "app.example.com"}, nil, "AUTHSVC_CORS_ORIGINS"},
+		{"bad proxy", map[string]string{"AUTHSVC_TRUSTED_PROXIES": "10.0.0.0/33"}, nil, "AUTHSVC_TRUSTED_PROXIES"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			env := productionEnv(t)
+			for k, v := range tt.change {
+				env[k] = v
+			}
+			var stdout, stderr bytes.Buffer
+			err := run(context.Background(), append([]string{"authsvc", "serve"}, tt.args...), envFunc(env), strings.NewReader(""), &stdout, &stderr)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("run = %v, want an error naming %s", err, tt.want)
+			}
+			if strings.Contains(err.Error(), e2eSecret) || strings.Contains(err.Error(), e2eAdminKey) {
+				t.Errorf("error reveals a secret: %v", err)
+			}
+		})
+	}
+}
