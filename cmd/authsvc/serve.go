@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,7 +11,10 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,8 +22,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"authsvc/internal/httpapi"
+	"authsvc/internal/ratelimit"
 	"authsvc/internal/sqlite"
-	"authsvc/internal/token"
 	"authsvc/internal/users"
 )
 
@@ -32,8 +34,9 @@ func serveSettings(fs *flag.FlagSet, getenv func(string) string) *settings {
 	s.addBool("dev", "AUTHSVC_DEV", "run with no configuration: generated secret, admin key and session key, printed once")
 	s.add("addr", "AUTHSVC_ADDR", ":8080", "address to listen on (127.0.0.1:8080 with --dev)")
 	s.add("db", "AUTHSVC_DB", "authsvc.db", "path of the SQLite database file")
-	s.add("app-id", "AUTHSVC_APP_ID", "", "ZEGO appID tokens are minted for (required without --dev)")
+	s.add("app-id", "AUTHSVC_APP_ID", "", "ZEGO appID tokens are minted for (required without --dev or --apps-file)")
 	s.add("server-secret-file", "AUTHSVC_SERVER_SECRET_FILE", "", "file holding the app's 32-byte ServerSecret (or set AUTHSVC_SERVER_SECRET)")
+	s.add("apps-file", "AUTHSVC_APPS_FILE", "", "JSON file listing several apps with their secrets, previous secrets and lifetimes")
 	s.add("admin-token-file", "AUTHSVC_ADMIN_TOKEN_FILE", "", "file holding admin keys, one per line or comma-separated (or set AUTHSVC_ADMIN_TOKEN)")
 	s.add("session-key-file", "AUTHSVC_SESSION_KEY_FILE", "", "file holding the key, at least 32 bytes, that signs session tokens (or set AUTHSVC_SESSION_KEY)")
 	s.add("session-ttl", "AUTHSVC_SESSION_TTL", "1h", "lifetime of session tokens from POST /v1/sessions")
@@ -43,6 +46,9 @@ func serveSettings(fs *flag.FlagSet, getenv func(string) string) *settings {
 	s.add("renew-grace", "AUTHSVC_RENEW_GRACE", "5m", "how long after expiry a token may still be renewed")
 	s.add("cors-origins", "AUTHSVC_CORS_ORIGINS", "", "comma-separated browser origins allowed to call the API, e.g. https://app.example.com")
 	s.add("trusted-proxies", "AUTHSVC_TRUSTED_PROXIES", "", "comma-separated proxy addresses or CIDRs whose X-Forwarded-For is believed")
+	s.add("rate-token", "AUTHSVC_RATE_TOKEN", "60/1m", "token issues and renewals per user, as N/DURATION or off")
+	s.add("rate-login-ip", "AUTHSVC_RATE_LOGIN_IP", "60/1m", "POST /v1/sessions attempts per client IP, as N/DURATION or off")
+	s.add("rate-login-user", "AUTHSVC_RATE_LOGIN_USER", "10/1m", "POST /v1/sessions attempts per userID, as N/DURATION or off")
 	s.add("metrics-addr", "AUTHSVC_METRICS_ADDR", "", "serve /metrics on this address instead of the main listener")
 	s.add("log-level", "AUTHSVC_LOG_LEVEL", "info", "debug, info, warn or error")
 	s.add("shutdown-timeout", "AUTHSVC_SHUTDOWN_TIMEOUT", "15s", "how long SIGTERM waits for requests in flight")
@@ -57,8 +63,9 @@ type serveConfig struct {
 	shutdownTimeout       time.Duration
 	http                  httpapi.Config
 	creds                 *httpapi.Credentials
-	// Generated in --dev mode only, to be shown once at startup.
-	devSecret, devAdminKey string
+	// Generated in --dev mode only, to be shown once at startup and
+	// kept across reloads.
+	devSecret, devAdminKey, devSessionKey string
 }
 
 func loadServeConfig(s *settings, getenv func(string) string) (*serveConfig, error) {
@@ -106,104 +113,25 @@ func loadServeConfig(s *settings, getenv func(string) string) (*serveConfig, err
 		}
 		c.http.TrustedProxies = append(c.http.TrustedProxies, prefix.Masked())
 	}
+	for _, l := range []struct {
+		name string
+		dst  *ratelimit.Limit
+	}{
+		{"rate-token", &c.http.Limits.Token},
+		{"rate-login-ip", &c.http.Limits.LoginIP},
+		{"rate-login-user", &c.http.Limits.LoginUser},
+	} {
+		v, src := s.get(l.name)
+		if *l.dst, err = ratelimit.ParseLimit(v); err != nil {
+			return nil, fmt.Errorf("%s: %w", src, err)
+		}
+	}
 	c.http.ServeMetrics = c.metricsAddr == ""
 	c.http.Version = version()
 	if c.creds, err = c.loadCredentials(s, getenv); err != nil {
 		return nil, err
 	}
 	return c, nil
-}
-
-// loadCredentials reads the secrets. In --dev mode, what is missing is
-// generated (and kept for the life of the process).
-func (c *serveConfig) loadCredentials(s *settings, getenv func(string) string) (*httpapi.Credentials, error) {
-	var ttl httpapi.TTLBounds
-	var err error
-	if ttl.Default, err = s.duration("token-ttl"); err != nil {
-		return nil, err
-	}
-	if ttl.Min, err = s.duration("token-min-ttl"); err != nil {
-		return nil, err
-	}
-	if ttl.Max, err = s.duration("token-max-ttl"); err != nil {
-		return nil, err
-	}
-	if err := ttl.Validate(); err != nil {
-		return nil, fmt.Errorf("AUTHSVC_TOKEN_TTL, AUTHSVC_TOKEN_MIN_TTL, AUTHSVC_TOKEN_MAX_TTL: %w", err)
-	}
-
-	var appID uint32 = 1
-	if s.explicit("app-id") || !c.dev {
-		if !s.explicit("app-id") {
-			return nil, errors.New("AUTHSVC_APP_ID is required (the ZEGO appID from the ZEGO console)")
-		}
-		if appID, err = s.uint32("app-id"); err != nil {
-			return nil, err
-		}
-	}
-
-	secret, err := readSecret(getenv, "AUTHSVC_SERVER_SECRET", s.str("server-secret-file"))
-	if err != nil {
-		return nil, err
-	}
-	if secret == nil && c.dev {
-		if c.devSecret == "" {
-			c.devSecret = randomHex(16) // ZEGO secrets are 32 hex characters
-		}
-		secret = []byte(c.devSecret)
-	}
-	if secret == nil {
-		return nil, errors.New("AUTHSVC_SERVER_SECRET or AUTHSVC_SERVER_SECRET_FILE is required (the app's ServerSecret from the ZEGO console)")
-	}
-	key, err := token.NewKey(secret)
-	if err != nil {
-		return nil, fmt.Errorf("AUTHSVC_SERVER_SECRET: %w", err)
-	}
-
-	adminRaw, err := readSecret(getenv, "AUTHSVC_ADMIN_TOKEN", s.str("admin-token-file"))
-	if err != nil {
-		return nil, err
-	}
-	if adminRaw == nil && c.dev {
-		if c.devAdminKey == "" {
-			c.devAdminKey = randomHex(24)
-		}
-		adminRaw = []byte(c.devAdminKey)
-	}
-	adminKeys := splitList(string(adminRaw))
-	if len(adminKeys) == 0 {
-		return nil, errors.New("AUTHSVC_ADMIN_TOKEN or AUTHSVC_ADMIN_TOKEN_FILE is required: at least one admin key")
-	}
-	creds := &httpapi.Credentials{DefaultApp: appID}
-	for i, k := range adminKeys {
-		if len(k) < 16 {
-			return nil, fmt.Errorf("AUTHSVC_ADMIN_TOKEN: key %d is %d bytes; use at least 16 (e.g. openssl rand -hex 32)", i+1, len(k))
-		}
-		creds.AdminKeys = append(creds.AdminKeys, httpapi.NewAdminKey([]byte(k)))
-	}
-
-	sessionKey, err := readSecret(getenv, "AUTHSVC_SESSION_KEY", s.str("session-key-file"))
-	if err != nil {
-		return nil, err
-	}
-	if sessionKey == nil && c.dev {
-		sessionKey = []byte(randomHex(32))
-	}
-	if len(sessionKey) < 32 {
-		return nil, fmt.Errorf("AUTHSVC_SESSION_KEY or AUTHSVC_SESSION_KEY_FILE is required: at least 32 bytes, got %d", len(sessionKey))
-	}
-	creds.SessionKey = sessionKey
-	creds.Apps = []httpapi.App{{ID: appID, Keys: []*token.Key{key}, TTL: ttl, Variant: token.GCM}}
-	if err := creds.Validate(); err != nil {
-		return nil, err
-	}
-	return creds, nil
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
-	return hex.EncodeToString(b)
 }
 
 // runServe implements "authsvc serve".
@@ -250,6 +178,23 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 
+	// SIGHUP re-reads the secrets from their files; a bad reload is logged
+	// and the running configuration stays.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	reload := func() {
+		creds, err := cfg.loadCredentials(s, getenv)
+		if err == nil {
+			err = api.Reload(creds)
+		}
+		if err != nil {
+			logger.Error("reload failed; keeping the running configuration", "error", err.Error())
+			return
+		}
+		logger.Info("reloaded credentials", "apps", len(creds.Apps), "admin_keys", len(creds.AdminKeys))
+	}
+
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return fmt.Errorf("AUTHSVC_ADDR: %w", err)
@@ -276,10 +221,16 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	for i, srv := range servers {
 		go func() { errc <- srv.Serve(listeners[i]) }()
 	}
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
+wait:
+	for {
+		select {
+		case err := <-errc:
+			return fmt.Errorf("serve: %w", err)
+		case <-hup:
+			reload()
+		case <-ctx.Done():
+			break wait
+		}
 	}
 	logger.Info("shutting down", "timeout", cfg.shutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)

@@ -24,6 +24,14 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &req, false); err != nil {
 		return err
 	}
+	// Limits come before the password hash, so guessing costs the
+	// attacker requests without costing us CPU.
+	if err := s.limit(s.loginIPLimit, clientIP(r.Context()).String()); err != nil {
+		return err
+	}
+	if err := s.limit(s.loginUserLimit, req.UserID); err != nil {
+		return err
+	}
 	u, err := s.store.CheckPassword(r.Context(), req.UserID, req.Password)
 	if err != nil {
 		return err

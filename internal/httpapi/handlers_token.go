@@ -108,6 +108,9 @@ func (s *Server) issue(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := s.limit(s.tokenLimit, target.ID); err != nil {
+		return err
+	}
 	creds := s.creds.Load()
 	app, err := pickApp(creds, req.AppID)
 	if err != nil {
@@ -239,6 +242,9 @@ func (s *Server) renew(w http.ResponseWriter, r *http.Request) error {
 			return errForbidden
 		}
 		target = p.user
+	}
+	if err := s.limit(s.tokenLimit, target.ID); err != nil {
+		return err
 	}
 	ttl, err := effectiveTime(app, req.EffectiveTimeInSeconds)
 	if err != nil {

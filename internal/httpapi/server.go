@@ -19,6 +19,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"authsvc/internal/ratelimit"
 	"authsvc/internal/token"
 	"authsvc/internal/users"
 )
@@ -145,6 +146,16 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	ServeMetrics   bool // false when metrics have their own listener
 	Version        string
+	Limits         Limits
+}
+
+// Limits are the request rate limits, per process. A zero ratelimit.Limit
+// switches that limit off.
+type Limits struct {
+	Token     ratelimit.Limit // per user, on token issue and renew
+	LoginIP   ratelimit.Limit // per client IP, on POST /v1/sessions
+	LoginUser ratelimit.Limit // per userID, on POST /v1/sessions
+	MaxKeys   int             // buckets each limit keeps in memory; 0 means 100,000
 }
 
 // Server is the HTTP API. It is an http.Handler.
@@ -158,6 +169,8 @@ type Server struct {
 	now     func() time.Time
 	rand    io.Reader
 	handler http.Handler
+
+	tokenLimit, loginIPLimit, loginUserLimit *ratelimit.Limiter // nil = off
 }
 
 // pinger is what readiness needs of the database.
@@ -188,6 +201,23 @@ func NewServer(cfg Config, creds *Credentials, d Deps) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, store: d.Store, db: d.DB, log: d.Logger, now: d.Now, rand: d.Rand}
 	s.creds.Store(creds)
+	maxKeys := cfg.Limits.MaxKeys
+	if maxKeys == 0 {
+		maxKeys = 100_000
+	}
+	var err error
+	for _, l := range []struct {
+		limit ratelimit.Limit
+		dst   **ratelimit.Limiter
+	}{
+		{cfg.Limits.Token, &s.tokenLimit},
+		{cfg.Limits.LoginIP, &s.loginIPLimit},
+		{cfg.Limits.LoginUser, &s.loginUserLimit},
+	} {
+		if *l.dst, err = ratelimit.New(l.limit, maxKeys); err != nil {
+			return nil, err
+		}
+	}
 	m, err := newMetrics(d.Registry, d.Store, cfg.Version)
 	if err != nil {
 		return nil, err
@@ -195,6 +225,18 @@ func NewServer(cfg Config, creds *Credentials, d Deps) (*Server, error) {
 	s.metrics = m
 	s.handler = s.routes(d.Registry)
 	return s, nil
+}
+
+// limit takes a token from key's bucket, or says when to come back.
+func (s *Server) limit(l *ratelimit.Limiter, key string) error {
+	ok, retry := l.Allow(key, s.now())
+	if ok {
+		return nil
+	}
+	secs := int((retry + time.Second - 1) / time.Second)
+	p := newProblem(http.StatusTooManyRequests, codeRateLimited, "too many requests; retry in %d s", secs)
+	p.retryAfter = secs
+	return p
 }
 
 // Reload swaps in new credentials; requests in flight finish with the old.

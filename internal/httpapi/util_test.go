@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -25,6 +26,11 @@ func mustJSON(t testing.TB, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+func jsonBody(t testing.TB, v any) io.Reader {
+	t.Helper()
+	return bytes.NewReader(mustJSON(t, v))
 }
 
 func mustPrefix(t testing.TB, s string) netip.Prefix {

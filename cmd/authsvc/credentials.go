@@ -1,0 +1,256 @@
+package main
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"authsvc/internal/httpapi"
+	"authsvc/internal/token"
+)
+
+// loadCredentials reads everything a SIGHUP reloads: the apps and their
+// secrets, the admin keys and the session key. In --dev mode, what is
+// missing is generated once and kept for the life of the process.
+func (c *serveConfig) loadCredentials(s *settings, getenv func(string) string) (*httpapi.Credentials, error) {
+	ttl, err := ttlBounds(s)
+	if err != nil {
+		return nil, err
+	}
+	creds := &httpapi.Credentials{}
+	if file := s.str("apps-file"); file != "" {
+		if s.explicit("app-id") || getenv("AUTHSVC_SERVER_SECRET") != "" || s.explicit("server-secret-file") {
+			return nil, errors.New("AUTHSVC_APPS_FILE: set either it or AUTHSVC_APP_ID and AUTHSVC_SERVER_SECRET, not both")
+		}
+		if creds.Apps, creds.DefaultApp, err = loadAppsFile(file, ttl); err != nil {
+			return nil, fmt.Errorf("AUTHSVC_APPS_FILE: %w", err)
+		}
+	} else {
+		app, err := c.singleApp(s, getenv, ttl)
+		if err != nil {
+			return nil, err
+		}
+		creds.Apps, creds.DefaultApp = []httpapi.App{app}, app.ID
+	}
+
+	adminRaw, err := readSecret(getenv, "AUTHSVC_ADMIN_TOKEN", s.str("admin-token-file"))
+	if err != nil {
+		return nil, err
+	}
+	if adminRaw == nil && c.dev {
+		if c.devAdminKey == "" {
+			c.devAdminKey = randomHex(24)
+		}
+		adminRaw = []byte(c.devAdminKey)
+	}
+	adminKeys := splitList(string(adminRaw))
+	if len(adminKeys) == 0 {
+		return nil, errors.New("AUTHSVC_ADMIN_TOKEN or AUTHSVC_ADMIN_TOKEN_FILE is required: at least one admin key")
+	}
+	for i, k := range adminKeys {
+		if len(k) < 16 {
+			return nil, fmt.Errorf("AUTHSVC_ADMIN_TOKEN: key %d is %d bytes; use at least 16 (e.g. openssl rand -hex 32)", i+1, len(k))
+		}
+		creds.AdminKeys = append(creds.AdminKeys, httpapi.NewAdminKey([]byte(k)))
+	}
+
+	sessionKey, err := readSecret(getenv, "AUTHSVC_SESSION_KEY", s.str("session-key-file"))
+	if err != nil {
+		return nil, err
+	}
+	if sessionKey == nil && c.dev {
+		if c.devSessionKey == "" {
+			c.devSessionKey = randomHex(32)
+		}
+		sessionKey = []byte(c.devSessionKey)
+	}
+	if len(sessionKey) < 32 {
+		return nil, fmt.Errorf("AUTHSVC_SESSION_KEY or AUTHSVC_SESSION_KEY_FILE is required: at least 32 bytes, got %d", len(sessionKey))
+	}
+	creds.SessionKey = sessionKey
+	if err := creds.Validate(); err != nil {
+		return nil, err
+	}
+	return creds, nil
+}
+
+// ttlBounds reads the service-wide token lifetimes, the defaults of every app.
+func ttlBounds(s *settings) (httpapi.TTLBounds, error) {
+	var ttl httpapi.TTLBounds
+	var err error
+	if ttl.Default, err = s.duration("token-ttl"); err != nil {
+		return ttl, err
+	}
+	if ttl.Min, err = s.duration("token-min-ttl"); err != nil {
+		return ttl, err
+	}
+	if ttl.Max, err = s.duration("token-max-ttl"); err != nil {
+		return ttl, err
+	}
+	if err := ttl.Validate(); err != nil {
+		return ttl, fmt.Errorf("AUTHSVC_TOKEN_TTL, AUTHSVC_TOKEN_MIN_TTL, AUTHSVC_TOKEN_MAX_TTL: %w", err)
+	}
+	return ttl, nil
+}
+
+// singleApp is the app configured by AUTHSVC_APP_ID and AUTHSVC_SERVER_SECRET.
+func (c *serveConfig) singleApp(s *settings, getenv func(string) string, ttl httpapi.TTLBounds) (httpapi.App, error) {
+	var appID uint32 = 1
+	var err error
+	if s.explicit("app-id") || !c.dev {
+		if !s.explicit("app-id") {
+			return httpapi.App{}, errors.New("AUTHSVC_APP_ID is required (the ZEGO appID from the ZEGO console), or AUTHSVC_APPS_FILE")
+		}
+		if appID, err = s.uint32("app-id"); err != nil {
+			return httpapi.App{}, err
+		}
+	}
+	secret, err := readSecret(getenv, "AUTHSVC_SERVER_SECRET", s.str("server-secret-file"))
+	if err != nil {
+		return httpapi.App{}, err
+	}
+	if secret == nil && c.dev {
+		if c.devSecret == "" {
+			c.devSecret = randomHex(16) // ZEGO secrets are 32 hex characters
+		}
+		secret = []byte(c.devSecret)
+	}
+	if secret == nil {
+		return httpapi.App{}, errors.New("AUTHSVC_SERVER_SECRET or AUTHSVC_SERVER_SECRET_FILE is required (the app's ServerSecret from the ZEGO console)")
+	}
+	key, err := token.NewKey(secret)
+	if err != nil {
+		return httpapi.App{}, fmt.Errorf("AUTHSVC_SERVER_SECRET: %w", err)
+	}
+	return httpapi.App{ID: appID, Keys: []*token.Key{key}, TTL: ttl, Variant: token.GCM}, nil
+}
+
+// appsFile is the format of AUTHSVC_APPS_FILE. Secrets may be inline (then
+// the file is itself a secret) or in files of their own; relative paths are
+// relative to the apps file.
+type appsFile struct {
+	Default uint32 `json:"default"`
+	Apps    []struct {
+		AppID               uint32   `json:"appID"`
+		Secret              string   `json:"secret"`
+		SecretFile          string   `json:"secretFile"`
+		PreviousSecrets     []string `json:"previousSecrets"`
+		PreviousSecretFiles []string `json:"previousSecretFiles"`
+		TokenTTL            string   `json:"tokenTTL"`
+		TokenMinTTL         string   `json:"tokenMinTTL"`
+		TokenMaxTTL         string   `json:"tokenMaxTTL"`
+		Variant             string   `json:"variant"`
+	} `json:"apps"`
+}
+
+func loadAppsFile(path string, defaults httpapi.TTLBounds) ([]httpapi.App, uint32, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	var f appsFile
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return nil, 0, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(f.Apps) == 0 {
+		return nil, 0, fmt.Errorf("%s lists no apps", path)
+	}
+	dir := filepath.Dir(path)
+	apps := make([]httpapi.App, 0, len(f.Apps))
+	for i, a := range f.Apps {
+		where := fmt.Sprintf("apps[%d] (appID %d)", i, a.AppID)
+		if a.AppID == 0 {
+			return nil, 0, fmt.Errorf("%s: appID is required", where)
+		}
+		var secrets [][]byte
+		switch {
+		case a.Secret != "" && a.SecretFile != "":
+			return nil, 0, fmt.Errorf("%s: set secret or secretFile, not both", where)
+		case a.Secret != "":
+			secrets = append(secrets, []byte(a.Secret))
+		case a.SecretFile != "":
+			b, err := readSecretFile(dir, a.SecretFile)
+			if err != nil {
+				return nil, 0, fmt.Errorf("%s: %w", where, err)
+			}
+			secrets = append(secrets, b)
+		default:
+			return nil, 0, fmt.Errorf("%s: secret or secretFile is required", where)
+		}
+		for _, p := range a.PreviousSecrets {
+			secrets = append(secrets, []byte(p))
+		}
+		for _, pf := range a.PreviousSecretFiles {
+			b, err := readSecretFile(dir, pf)
+			if err != nil {
+				return nil, 0, fmt.Errorf("%s: %w", where, err)
+			}
+			secrets = append(secrets, b)
+		}
+		app := httpapi.App{ID: a.AppID, TTL: defaults, Variant: token.GCM}
+		for j, sec := range secrets {
+			k, err := token.NewKey(sec)
+			if err != nil {
+				return nil, 0, fmt.Errorf("%s: secret %d: %w", where, j+1, err)
+			}
+			app.Keys = append(app.Keys, k)
+		}
+		for _, d := range []struct {
+			text string
+			dst  *time.Duration
+		}{{a.TokenTTL, &app.TTL.Default}, {a.TokenMinTTL, &app.TTL.Min}, {a.TokenMaxTTL, &app.TTL.Max}} {
+			if d.text == "" {
+				continue
+			}
+			if *d.dst, err = time.ParseDuration(d.text); err != nil {
+				return nil, 0, fmt.Errorf("%s: %q is not a duration", where, d.text)
+			}
+		}
+		if err := app.TTL.Validate(); err != nil {
+			return nil, 0, fmt.Errorf("%s: %w", where, err)
+		}
+		if a.Variant != "" {
+			if app.Variant, err = token.ParseVariant(a.Variant); err != nil {
+				return nil, 0, fmt.Errorf("%s: variant: %w", where, err)
+			}
+		}
+		apps = append(apps, app)
+	}
+	def := f.Default
+	if def == 0 {
+		if len(apps) > 1 {
+			return nil, 0, fmt.Errorf("%s lists several apps: name the default one with \"default\"", path)
+		}
+		def = apps[0].ID
+	}
+	return apps, def, nil
+}
+
+func readSecretFile(dir, name string) ([]byte, error) {
+	if !filepath.IsAbs(name) {
+		name = filepath.Join(dir, name)
+	}
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return nil, err
+	}
+	b = bytes.TrimRight(b, " \t\r\n")
+	if len(b) == 0 {
+		return nil, fmt.Errorf("secret file %s is empty", name)
+	}
+	return b, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
+	return hex.EncodeToString(b)
+}
