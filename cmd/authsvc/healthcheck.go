@@ -3,10 +3,128 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
+	"fmt"
 	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"os"
+	"strconv"
+	"time"
 )
 
-// runHealthcheck implements "authsvc healthcheck".
+// runHealthcheck implements "authsvc healthcheck": it probes a running
+// server's /healthz and succeeds only on 200 OK. It is the container's
+// HEALTHCHECK, since a minimal image has no curl; Docker reads exit status 0
+// as healthy and 1 as unhealthy.
+//
+// Without a URL it probes the server this environment would start: the port
+// of AUTHSVC_ADDR on loopback, or on AUTHSVC_ADDR's host when that is a
+// specific IP address.
 func runHealthcheck(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	return errors.New("healthcheck: not implemented yet")
+	fs := flag.NewFlagSet("authsvc healthcheck", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "Usage: authsvc healthcheck [--timeout 3s] [--url URL | URL]\n\n"+
+			"Exits 0 when the server answers 200 to GET /healthz, 1 otherwise.\n\n")
+		fs.PrintDefaults()
+	}
+	rawURL := fs.String("url", "", "URL to probe (default: /healthz on loopback at the port of AUTHSVC_ADDR)")
+	timeout := fs.Duration("timeout", 3*time.Second, "how long to wait for the answer")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return &exitError{code: 2} // the flag package has said why
+	}
+	// The URL may also be given as the only argument.
+	switch {
+	case fs.NArg() > 1:
+		return usageError("healthcheck takes at most one URL, got %q", fs.Args())
+	case fs.NArg() == 1 && *rawURL != "":
+		return usageError("healthcheck: give the URL either as --url or as an argument, not both")
+	case fs.NArg() == 1:
+		*rawURL = fs.Arg(0)
+	}
+	if *timeout <= 0 {
+		return usageError("healthcheck: --timeout must be positive, got %v", *timeout)
+	}
+
+	target := *rawURL
+	if target == "" {
+		var err error
+		if target, err = healthzURL(getenv("AUTHSVC_ADDR")); err != nil {
+			// Not a usage error: Docker reserves exit status 2, and what is
+			// wrong here is the container's environment, not the command.
+			return &exitError{code: 1, err: fmt.Errorf("healthcheck: %w", err)}
+		}
+	} else if u, err := url.Parse(target); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return usageError("healthcheck: --url %q is not an http or https URL", target)
+	}
+
+	if err := probe(ctx, target, *timeout); err != nil {
+		return &exitError{code: 1, err: fmt.Errorf("healthcheck: GET %s: %w", target, err)}
+	}
+	return nil
+}
+
+// healthzURL is the /healthz URL of a server listening on addr (the syntax of
+// AUTHSVC_ADDR; empty means serve's default, ":8080"). A wildcard or named
+// host is probed on 127.0.0.1; a specific IP address is probed as it is.
+func healthzURL(addr string) (string, error) {
+	if addr == "" {
+		addr = ":8080"
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("AUTHSVC_ADDR %q is not host:port: %w", addr, err)
+	}
+	n, err := net.LookupPort("tcp", port)
+	if err != nil || n == 0 {
+		return "", fmt.Errorf("AUTHSVC_ADDR %q has no port to probe", addr)
+	}
+	probeHost := "127.0.0.1"
+	if ip, err := netip.ParseAddr(host); err == nil && !ip.IsUnspecified() {
+		probeHost = ip.String()
+	}
+	u := url.URL{Scheme: "http", Host: net.JoinHostPort(probeHost, strconv.Itoa(n)), Path: "/healthz"}
+	return u.String(), nil
+}
+
+// probe GETs target once and reports why it is not healthy. It follows no
+// redirect and uses no proxy: a health check asks this server, directly.
+func probe(ctx context.Context, target string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	if err != nil {
+		return err
+	}
+	client := &http.Client{
+		Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true},
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
+			return fmt.Errorf("no answer within %v", timeout)
+		}
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // the URL is already in the message
+		}
+		return err
+	}
+	defer resp.Body.Close()
+	// Drain a little, so the server sees a clean close; the body says nothing
+	// the status does not.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("status %s", resp.Status)
+	}
+	return nil
 }
