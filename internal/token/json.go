@@ -2,6 +2,7 @@ package token
 
 import (
 	"errors"
+	"math/bits"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -24,15 +25,21 @@ const hexDigits = "0123456789abcdef"
 func quotedLen(s string) int {
 	n := len(s) + 2
 	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t':
-			n++
-		case c < 0x20:
-			n += 5
-		}
+		n += int(escapeExtra[s[i]])
 	}
 	return n
 }
+
+// escapeExtra is how many more bytes than one appendQuoted writes for a byte.
+var escapeExtra = func() (t [256]uint8) {
+	for c := range ' ' {
+		t[c] = uint8(len(`\u00XX`) - 1)
+	}
+	for _, c := range "\"\\\n\r\t" {
+		t[c] = 1
+	}
+	return t
+}()
 
 // appendQuoted appends s as a JSON string. Bytes are copied as they are apart
 // from the escapes JSON requires, so s must be valid UTF-8 for the result to be
@@ -42,7 +49,7 @@ func appendQuoted(b []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
+		if plain[c] {
 			continue
 		}
 		b = append(b, s[start:i]...)
@@ -66,18 +73,24 @@ func appendQuoted(b []byte, s string) []byte {
 
 // intLen returns the number of bytes strconv.AppendInt writes for v.
 func intLen(v int64) int {
-	n := 1
-	u := uint64(v)
 	if v < 0 {
-		n++
-		u = -u
+		return 1 + uintLen(-uint64(v))
 	}
-	for u >= 10 {
-		u /= 10
-		n++
-	}
-	return n
+	return uintLen(uint64(v))
 }
+
+// uintLen returns the number of decimal digits of u, without the divisions
+// a digit loop costs.
+func uintLen(u uint64) int {
+	n := bits.Len64(u) * 1233 >> 12 // 1233/4096 approximates log10(2), from below
+	if n < len(pow10) && u >= pow10[n] {
+		n++
+	}
+	return max(n, 1)
+}
+
+var pow10 = [...]uint64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19}
 
 var errSyntax = errors.New("invalid JSON")
 
@@ -101,6 +114,10 @@ func (s *scanner) skipSpace() {
 
 // peek returns the next byte after white space, or 0 at the end.
 func (s *scanner) peek() byte {
+	// Generators write no white space; check for none first, inline.
+	if s.pos < len(s.buf) && s.buf[s.pos] > ' ' {
+		return s.buf[s.pos]
+	}
 	s.skipSpace()
 	if s.pos < len(s.buf) {
 		return s.buf[s.pos]
@@ -157,6 +174,15 @@ func (s *scanner) object(member func(key []byte) error) error {
 	}
 }
 
+// plain marks the bytes that stand for themselves inside a JSON string: all
+// but control characters, quote and backslash.
+var plain = func() (t [256]bool) {
+	for c := ' '; c < 256; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // str reads a JSON string at the current position and returns its unescaped
 // contents, which alias s.buf.
 func (s *scanner) str() ([]byte, error) {
@@ -167,8 +193,7 @@ func (s *scanner) str() ([]byte, error) {
 	}
 	i++
 	start := i
-	// Fast path: no escapes.
-	for i < len(b) && b[i] != '"' && b[i] != '\\' && b[i] >= 0x20 {
+	for i < len(b) && plain[b[i]] {
 		i++
 	}
 	if i < len(b) && b[i] == '"' {
@@ -179,22 +204,14 @@ func (s *scanner) str() ([]byte, error) {
 	// long as what it stands for.
 	w := i
 	for {
-		if i >= len(b) {
+		if i >= len(b) || b[i] < ' ' {
 			return nil, errSyntax
 		}
-		c := b[i]
-		switch {
-		case c == '"':
+		if b[i] == '"' {
 			s.pos = i + 1
 			return b[start:w], nil
-		case c < 0x20:
-			return nil, errSyntax
-		case c != '\\':
-			b[w] = c
-			w++
-			i++
-			continue
 		}
+		// b[i] is a backslash.
 		if i+1 >= len(b) {
 			return nil, errSyntax
 		}
@@ -232,13 +249,23 @@ func (s *scanner) str() ([]byte, error) {
 				}
 			}
 			w += utf8.EncodeRune(b[w:], r)
+			i, w = s.copyPlain(i, w)
 			continue
 		default:
 			return nil, errSyntax
 		}
-		w++
-		i += 2
+		i, w = s.copyPlain(i+2, w+1)
 	}
+}
+
+// copyPlain moves the run of plain bytes at s.buf[i:] down to s.buf[w:].
+func (s *scanner) copyPlain(i, w int) (int, int) {
+	j := i
+	for j < len(s.buf) && plain[s.buf[j]] {
+		j++
+	}
+	copy(s.buf[w:], s.buf[i:j])
+	return j, w + j - i
 }
 
 // hex4 parses four hex digits at the start of b.
@@ -313,27 +340,32 @@ var errRange = errors.New("number out of range")
 // integer reads a JSON number that must be an integer in [lo, hi]; a fraction
 // or exponent is an error even when its value is whole.
 func (s *scanner) integer(lo, hi int64) (int64, error) {
-	t, err := s.number()
-	if err != nil {
-		return 0, err
-	}
-	neg := t[0] == '-'
+	b := s.buf
+	i := s.pos
+	neg := i < len(b) && b[i] == '-'
 	if neg {
-		t = t[1:]
+		i++
 	}
+	start := i
 	var u uint64
-	for _, c := range t {
-		if c < '0' || c > '9' {
-			return 0, errRange
-		}
+	for ; i < len(b) && '0' <= b[i] && b[i] <= '9'; i++ {
 		if u > (1<<63)/10 {
 			return 0, errRange
 		}
-		u = u*10 + uint64(c-'0')
+		u = u*10 + uint64(b[i]-'0')
 		if u > 1<<63 {
 			return 0, errRange
 		}
 	}
+	switch {
+	case i == start:
+		return 0, errSyntax
+	case b[start] == '0' && i-start > 1:
+		return 0, errSyntax // leading zero
+	case i < len(b) && (b[i] == '.' || b[i] == 'e' || b[i] == 'E'):
+		return 0, errRange // not an integer
+	}
+	s.pos = i
 	var v int64
 	switch {
 	case !neg && u <= 1<<63-1:

@@ -3,7 +3,7 @@ package token
 import (
 	"crypto/aes"
 	"crypto/cipher"
-	"encoding/base64"
+	"crypto/subtle"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -79,12 +79,8 @@ const (
 	// maxBinLen bounds a well-formed binary token; maxTextLen bounds its
 	// text, so that Decode never allocates for more.
 	maxBinLen  = headerLen + cbcIVLen + 2 + maxCipherLen + 1
-	maxTextLen = len(version) + (maxBinLen+2)/3*4
+	maxTextLen = len(version) + (maxBinLen+2)/3*4 // b64EncodedLen(maxBinLen)
 )
-
-// b64 is the standard alphabet with padding, strict about the unused bits of
-// the last character so that each token has exactly one text form.
-var b64 = base64.StdEncoding.Strict()
 
 // Key is one 32-byte ServerSecret with its AES key schedule and GCM instance
 // built once. It is safe for concurrent use. Formatting a Key prints nothing
@@ -192,10 +188,9 @@ func (k *Key) Mint(rnd io.Reader, now time.Time, p Params) (string, Claims, erro
 	bodyAt := headerLen + ivLen + 2
 	maxBin := bodyAt + maxCipher + trailer
 
-	// One buffer: the binary token, then its text. The random bytes land in
-	// the binary token at the nonce, followed by the four bytes of the JSON
-	// nonce, which the ciphertext then overwrites.
-	buf := make([]byte, maxBin+len(version)+b64.EncodedLen(maxBin))
+	// The random bytes land in the binary token at the nonce, followed by
+	// the four bytes of the JSON nonce, which the ciphertext then overwrites.
+	buf := make([]byte, maxBin)
 	iv := buf[headerLen : headerLen+ivLen]
 	if _, err := io.ReadFull(rnd, buf[headerLen:headerLen+ivLen+4]); err != nil {
 		return "", Claims{}, fmt.Errorf("token: read randomness: %w", err)
@@ -219,16 +214,29 @@ func (k *Key) Mint(rnd io.Reader, now time.Time, p Params) (string, Claims, erro
 		for i := len(body); i < n; i++ {
 			pt[i] = pad
 		}
-		cipher.NewCBCEncrypter(k.block, iv).CryptBlocks(pt, pt)
+		k.encryptCBC(iv, pt)
 		binary.BigEndian.PutUint16(buf[bodyAt-2:], uint16(n))
 		bin = buf[:bodyAt+n]
 	}
+	return encodeText(bin), c, nil
+}
 
-	text := buf[maxBin:]
-	copy(text, version)
-	n := len(version) + b64.EncodedLen(len(bin))
-	b64.Encode(text[len(version):n], bin)
-	return string(text[:n]), c, nil
+// encodeText returns "04" and the base64 of bin. The text is built in a
+// strings.Builder through a stack buffer, so the string costs one allocation
+// of its own size and no copy.
+func encodeText(bin []byte) string {
+	var sb strings.Builder
+	sb.Grow(len(version) + b64EncodedLen(len(bin)))
+	sb.WriteString(version)
+	var chunk [128]byte // 96 bytes of binary at a time; a multiple of 3 keeps padding to the end
+	for len(bin) > 0 {
+		n := min(len(bin), len(chunk)/4*3)
+		m := b64EncodedLen(n)
+		encodeBase64(chunk[:m], bin[:n])
+		sb.Write(chunk[:m])
+		bin = bin[n:]
+	}
+	return sb.String()
 }
 
 // cbcPaddedLen is the length of n bytes after PKCS#7 padding.
@@ -241,8 +249,9 @@ type frame struct {
 	variant Variant
 	expire  int64
 	nonce   []byte // GCM nonce or CBC IV
-	cipher  []byte
-	scratch []byte // len(cipher) bytes of the caller's own for the plaintext
+	cipher  []byte // decrypted in place
+	text    string // the base64 text, to restore bin for another key
+	bin     []byte
 }
 
 // parseFrame decodes tok's text and checks its layout. Every length is
@@ -259,31 +268,18 @@ func parseFrame(tok string) (frame, error) {
 		return frame{}, fmt.Errorf("%w: no version prefix", ErrMalformed)
 	}
 	text := tok[len(version):]
-	switch {
-	case len(text) > maxTextLen:
+	if len(text) > maxTextLen {
 		return frame{}, fmt.Errorf("%w: %d characters, too long", ErrMalformed, len(tok))
-	case len(text) == 0 || len(text)%4 != 0:
-		return frame{}, fmt.Errorf("%w: bad base64 length", ErrMalformed)
-	case strings.ContainsAny(text, "\r\n"):
-		// The base64 decoder skips line breaks; a token has none.
-		return frame{}, fmt.Errorf("%w: line break", ErrMalformed)
 	}
-	// One buffer: a copy of the text (the decoder wants bytes), the binary
-	// token, and room for the plaintext.
-	binMax := len(text) / 4 * 3
-	buf := make([]byte, len(text)+2*binMax)
-	src := buf[:len(text)]
-	copy(src, text)
-	n, err := b64.Decode(buf[len(text):len(text)+binMax], src)
-	if err != nil {
+	bin := make([]byte, b64DecodedLen(text))
+	if _, ok := decodeBase64(bin, text); !ok {
 		return frame{}, fmt.Errorf("%w: bad base64", ErrMalformed)
 	}
-	bin := buf[len(text) : len(text)+n]
 
 	if len(bin) < headerLen {
 		return frame{}, fmt.Errorf("%w: truncated header", ErrMalformed)
 	}
-	f := frame{expire: int64(binary.BigEndian.Uint64(bin))}
+	f := frame{expire: int64(binary.BigEndian.Uint64(bin)), text: text, bin: bin}
 	rest := bin[8:]
 	var ok bool
 	if f.nonce, rest, ok = lengthPrefixed(rest); !ok {
@@ -306,8 +302,14 @@ func parseFrame(tok string) (frame, error) {
 	default:
 		return frame{}, fmt.Errorf("%w: %d bytes after the ciphertext", ErrMalformed, len(rest))
 	}
-	f.scratch = buf[len(text)+binMax:][:len(f.cipher)]
 	return f, nil
+}
+
+// restore undoes a decryption in place, so that another key can be tried.
+// Decoding the text again is cheaper than keeping a copy of the ciphertext
+// for the rare token that the first key does not open.
+func (f frame) restore() {
+	decodeBase64(f.bin, f.text)
 }
 
 // lengthPrefixed splits a uint16 BE length and that many bytes off b,
@@ -325,33 +327,13 @@ func lengthPrefixed(b []byte) (field, rest []byte, ok bool) {
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
-// open decrypts and parses f with k. It returns ErrBadSecret when k does not
-// authenticate f, so the caller may try another key.
+// open decrypts and parses f with k, overwriting f.cipher. It returns
+// ErrBadSecret when k does not authenticate f, so that the caller may restore
+// f and try another key.
 func (k *Key) open(f frame) (Claims, error) {
-	if k == nil {
-		return Claims{}, fmt.Errorf("%w: no key", ErrBadSecret)
-	}
-	var body []byte
-	switch f.variant {
-	case GCM:
-		pt, err := k.gcm.Open(f.scratch[:0], f.nonce, f.cipher, nil)
-		if err != nil {
-			return Claims{}, ErrBadSecret
-		}
-		body = pt
-	case CBC:
-		pt := f.scratch
-		cipher.NewCBCDecrypter(k.block, f.nonce).CryptBlocks(pt, f.cipher)
-		pad := int(pt[len(pt)-1])
-		if pad == 0 || pad > aes.BlockSize {
-			return Claims{}, ErrBadSecret
-		}
-		for _, b := range pt[len(pt)-pad:] {
-			if int(b) != pad {
-				return Claims{}, ErrBadSecret
-			}
-		}
-		body = pt[:len(pt)-pad]
+	body, err := k.decrypt(f)
+	if err != nil {
+		return Claims{}, err
 	}
 	c, err := parseClaims(body)
 	if err != nil {
@@ -366,6 +348,60 @@ func (k *Key) open(f frame) (Claims, error) {
 		return Claims{}, fmt.Errorf("%w: header expire %d differs from body expire %d", ErrMalformed, f.expire, c.ExpiresAt)
 	}
 	return c, nil
+}
+
+// decrypt returns f's plaintext body, decrypted in place, or ErrBadSecret.
+func (k *Key) decrypt(f frame) ([]byte, error) {
+	if k == nil {
+		return nil, fmt.Errorf("%w: no key", ErrBadSecret)
+	}
+	if f.variant == GCM {
+		// Exact overlap of output and input is allowed. On failure Open
+		// clears the output, hence restore.
+		body, err := k.gcm.Open(f.cipher[:0], f.nonce, f.cipher, nil)
+		if err != nil {
+			return nil, ErrBadSecret
+		}
+		return body, nil
+	}
+	pt := f.cipher
+	k.decryptCBC(f.nonce, pt)
+	pad := int(pt[len(pt)-1])
+	if pad == 0 || pad > aes.BlockSize {
+		return nil, ErrBadSecret
+	}
+	for _, b := range pt[len(pt)-pad:] {
+		if int(b) != pad {
+			return nil, ErrBadSecret
+		}
+	}
+	return pt[:len(pt)-pad], nil
+}
+
+// encryptCBC encrypts b in place in CBC mode. crypto/cipher's CBC mode
+// would copy the whole AES key schedule into a fresh allocation per token.
+func (k *Key) encryptCBC(iv, b []byte) {
+	prev := iv
+	for i := 0; i < len(b); i += aes.BlockSize {
+		blk := b[i : i+aes.BlockSize]
+		subtle.XORBytes(blk, blk, prev)
+		k.block.Encrypt(blk, blk)
+		prev = blk
+	}
+}
+
+// decryptCBC decrypts b in place in CBC mode, last block first, so that each
+// block's predecessor is still ciphertext when it is needed.
+func (k *Key) decryptCBC(iv, b []byte) {
+	for i := len(b) - aes.BlockSize; i >= 0; i -= aes.BlockSize {
+		blk := b[i : i+aes.BlockSize]
+		k.block.Decrypt(blk, blk)
+		prev := iv
+		if i > 0 {
+			prev = b[i-aes.BlockSize : i]
+		}
+		subtle.XORBytes(blk, blk, prev)
+	}
 }
 
 // Decode authenticates tok with k and returns what it says. It checks neither

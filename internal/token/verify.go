@@ -38,6 +38,9 @@ func Verify(tok string, keys []*Key, now time.Time, want Expect) (Verified, erro
 	}
 	v := Verified{KeyIndex: -1}
 	for i, k := range keys {
+		if i > 0 {
+			f.restore()
+		}
 		c, err := k.open(f)
 		if errors.Is(err, ErrBadSecret) {
 			continue
