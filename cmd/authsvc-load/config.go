@@ -1,0 +1,177 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+// The modes: which route the clients call.
+const (
+	modeToken   = "token"
+	modeRenew   = "renew"
+	modeHealthz = "healthz"
+)
+
+// Bounds on what a run may ask for. They keep a mistyped flag from turning
+// into an hour of load on a shared machine.
+const (
+	maxDuration    = 10 * time.Minute // hard cap on the measured phase, whatever the flags say
+	maxWarmup      = time.Minute
+	maxConcurrency = 1024
+	maxUsers       = 10000
+	minProgress    = 100 * time.Millisecond
+)
+
+// config is the validated command line.
+type config struct {
+	url         *url.URL // scheme and host only; checked to be loopback by checkLoopback
+	adminKey    string   // "" in healthz mode
+	mode        string
+	users       int // 0 in healthz mode
+	concurrency int
+	duration    time.Duration // 0: bounded by requests (and maxDuration)
+	requests    int64         // 0: bounded by duration
+	warmup      time.Duration
+	progress    time.Duration // 0: no progress lines
+	jsonPath    string
+}
+
+const usageHeader = `authsvc-load drives an authsvc server on this machine and reports
+throughput, latency percentiles and errors.
+
+Usage:
+  AUTHSVC_ADMIN_TOKEN=<admin key> authsvc-load [flags]
+
+The token and renew modes provision --users users through the admin API
+(the key comes from --admin-key-file or AUTHSVC_ADMIN_TOKEN, never from a
+flag) and log them in first; healthz needs neither. The run stops after
+--duration or --requests, whichever comes first (--duration 0 to stop on the
+count alone), and never measures for more than 10 minutes.
+
+Flags:
+`
+
+// parseConfig parses and validates the whole command line, and reads the
+// admin key, before anything starts. args[0] is the program name.
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
+	fs := flag.NewFlagSet("authsvc-load", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usageHeader)
+		fs.PrintDefaults()
+	}
+	rawURL := fs.String("url", "http://127.0.0.1:8080", "base URL of the server; must be 127.0.0.0/8, ::1 or localhost")
+	keyFile := fs.String("admin-key-file", "", "file holding the admin key (or set AUTHSVC_ADMIN_TOKEN); token and renew modes need it")
+	mode := fs.String("mode", modeToken, "what each client calls: token, renew or healthz")
+	nUsers := fs.Int("users", 64, "users to provision and log in (token and renew modes); clients share them round-robin")
+	concurrency := fs.Int("concurrency", 16, "concurrent clients, each with one request in flight")
+	duration := fs.Duration("duration", 10*time.Second, "how long to measure, after the warmup; 0 to stop on --requests alone")
+	requests := fs.Int64("requests", 0, "stop after this many measured requests; 0 for no count limit")
+	warmup := fs.Duration("warmup", time.Second, "load before measuring, not counted")
+	progress := fs.Duration("progress", time.Second, "interval of the progress line on stderr; 0 for none")
+	jsonPath := fs.String("json", "", "also write the report as JSON to this file")
+
+	if len(args) == 0 {
+		args = []string{"authsvc-load"}
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("invalid command line: %w", err)
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments %q; everything is a flag (see -h)", fs.Args())
+	}
+
+	c := &config{
+		mode: *mode, users: *nUsers, concurrency: *concurrency, duration: *duration, requests: *requests,
+		warmup: *warmup, progress: *progress, jsonPath: *jsonPath,
+	}
+	switch c.mode {
+	case modeToken, modeRenew:
+	case modeHealthz:
+		c.users = 0
+	default:
+		return nil, fmt.Errorf("--mode: %q is not one of token, renew, healthz", c.mode)
+	}
+	if c.concurrency < 1 || c.concurrency > maxConcurrency {
+		return nil, fmt.Errorf("--concurrency: %d is not from 1 to %d", c.concurrency, maxConcurrency)
+	}
+	if c.mode != modeHealthz && (c.users < 1 || c.users > maxUsers) {
+		return nil, fmt.Errorf("--users: %d is not from 1 to %d", c.users, maxUsers)
+	}
+	if c.duration < 0 || c.duration > maxDuration {
+		return nil, fmt.Errorf("--duration: %v is not from 0 to %v", c.duration, maxDuration)
+	}
+	if c.requests < 0 {
+		return nil, fmt.Errorf("--requests: %d is negative", c.requests)
+	}
+	if c.duration == 0 && c.requests == 0 {
+		return nil, errors.New("--duration 0 needs --requests: a run must be bounded by one or the other")
+	}
+	if c.warmup < 0 || c.warmup > maxWarmup {
+		return nil, fmt.Errorf("--warmup: %v is not from 0 to %v", c.warmup, maxWarmup)
+	}
+	if c.progress != 0 && c.progress < minProgress {
+		return nil, fmt.Errorf("--progress: %v is shorter than %v (0 turns it off)", c.progress, minProgress)
+	}
+	var err error
+	if c.url, err = parseBaseURL(*rawURL); err != nil {
+		return nil, err
+	}
+	if c.mode != modeHealthz {
+		if c.adminKey, err = readAdminKey(*keyFile, getenv); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// parseBaseURL accepts a URL of a scheme and a host only, so that every
+// route is reached at the path the contract gives it. Whether the host is
+// loopback is checkLoopback's business.
+func parseBaseURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("--url: %w", err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("--url %q: the scheme must be http or https", raw)
+	}
+	if u.Host == "" || u.User != nil || u.Opaque != "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("--url %q: give a scheme, host and port only, such as http://127.0.0.1:8080", u.Redacted())
+	}
+	return &url.URL{Scheme: u.Scheme, Host: u.Host}, nil
+}
+
+// readAdminKey returns the admin key from the file, else from
+// AUTHSVC_ADMIN_TOKEN. Like the server's, the file or variable may list
+// several keys, one per line or comma-separated; the first is used, so the
+// server's own key file will do. Errors never include the key.
+func readAdminKey(file string, getenv func(string) string) (string, error) {
+	raw, src := getenv("AUTHSVC_ADMIN_TOKEN"), "AUTHSVC_ADMIN_TOKEN"
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("--admin-key-file: %w", err)
+		}
+		raw, src = string(b), "--admin-key-file "+file
+	}
+	for _, k := range strings.FieldsFunc(raw, func(r rune) bool { return r == ',' || r == '\n' }) {
+		if k = strings.TrimSpace(k); k != "" {
+			return k, nil
+		}
+	}
+	if file == "" {
+		return "", errors.New("the token and renew modes need an admin key to provision users: " +
+			"set AUTHSVC_ADMIN_TOKEN or pass --admin-key-file")
+	}
+	return "", fmt.Errorf("%s holds no admin key", src)
+}

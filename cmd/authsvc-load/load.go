@@ -1,0 +1,209 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// requestTimeout bounds one measured request, from sending it to reading
+// the last byte of the answer. A request that takes longer is a "timeout".
+const requestTimeout = 10 * time.Second
+
+// target is the route under load.
+type target struct {
+	hc     *http.Client
+	mode   string
+	method string
+	path   string
+	url    string
+}
+
+func newTarget(hc *http.Client, base, mode string) *target {
+	t := &target{hc: hc, mode: mode, method: http.MethodPost}
+	switch mode {
+	case modeToken:
+		t.path = "/v1/token"
+	case modeRenew:
+		t.path = "/v1/token/renew"
+	default:
+		t.method, t.path = http.MethodGet, "/healthz"
+	}
+	t.url = base + t.path
+	return t
+}
+
+// client is one simulated client with one request in flight at a time. Only
+// its own worker goroutine touches it while the load runs.
+type client struct {
+	session string    // bearer credential; "" in healthz mode
+	token   string    // renew mode: the latest token, renewed next
+	rec     *recorder // nil during the warmup
+}
+
+// Error kinds besides "http_<status>".
+const (
+	kindTimeout     = "timeout"
+	kindRefused     = "conn_refused"
+	kindReset       = "conn_reset"
+	kindNoAddr      = "addr_unavailable" // out of ephemeral ports, typically
+	kindEOF         = "eof"              // the server closed the connection mid-exchange
+	kindTransport   = "transport"        // any other failure to exchange a request and answer
+	kindBadResponse = "bad_response"     // 200, but not a token the renew mode can use
+)
+
+// do sends one request and reads the whole answer, so the connection can be
+// reused. It returns "" when the answer was a 200, else the kind of error.
+// Only the renew mode decodes the answer, since it needs the new token;
+// the others leave the client's CPU to the server.
+func (t *target) do(ctx context.Context, c *client) string {
+	var body io.Reader
+	if t.mode == modeRenew {
+		b, err := json.Marshal(struct {
+			Token string `json:"token"`
+		}{c.token})
+		if err != nil {
+			return kindTransport
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, t.method, t.url, body)
+	if err != nil {
+		return kindTransport
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.session != "" {
+		req.Header.Set("Authorization", "Bearer "+c.session)
+	}
+	resp, err := t.hc.Do(req)
+	if err != nil {
+		return errorKind(err)
+	}
+	defer resp.Body.Close()
+	if t.mode == modeRenew && resp.StatusCode == http.StatusOK {
+		b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+		if err != nil {
+			return errorKind(err)
+		}
+		var a tokenAnswer
+		if json.Unmarshal(b, &a) != nil || a.Token == "" {
+			return kindBadResponse
+		}
+		c.token = a.Token
+		return ""
+	}
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		return errorKind(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "http_" + strconv.Itoa(resp.StatusCode)
+	}
+	return ""
+}
+
+// errorKind classifies a failed exchange.
+func errorKind(err error) string {
+	var ne net.Error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return kindTimeout
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return kindRefused
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		return kindReset
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return kindNoAddr
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return kindEOF
+	}
+	return kindTransport
+}
+
+// phase is one stretch of load: the warmup or the measurement. Workers
+// start a request only while the phase lasts and, with a limit, only while
+// requests remain; requests in flight at the end are finished and counted.
+type phase struct {
+	length time.Duration // wall-clock bound
+	limit  int64         // requests to send; 0 for no limit
+
+	deadline time.Time
+	issued   atomic.Int64 // requests started, counted against limit
+	done     atomic.Int64 // requests answered or failed, for the progress line
+	failed   atomic.Int64
+}
+
+// run runs one worker per client until the phase is over and returns how
+// long it took, from its start to the last answer. Every `every` (unless
+// 0) it writes a progress line to w.
+func (p *phase) run(ctx context.Context, t *target, clients []*client, every time.Duration, w io.Writer) time.Duration {
+	start := time.Now()
+	p.deadline = start.Add(p.length)
+	var workers sync.WaitGroup
+	for _, c := range clients {
+		workers.Go(func() { p.work(ctx, t, c) })
+	}
+	stop := make(chan struct{})
+	var progress sync.WaitGroup
+	if every > 0 {
+		progress.Go(func() { p.progress(start, every, w, stop) })
+	}
+	workers.Wait()
+	elapsed := time.Since(start)
+	close(stop)
+	progress.Wait()
+	return elapsed
+}
+
+func (p *phase) work(ctx context.Context, t *target, c *client) {
+	for ctx.Err() == nil && time.Now().Before(p.deadline) {
+		if p.limit > 0 && p.issued.Add(1) > p.limit {
+			return
+		}
+		start := time.Now()
+		kind := t.do(ctx, c)
+		d := time.Since(start)
+		if ctx.Err() != nil {
+			return // interrupted: this request says nothing about the server
+		}
+		p.done.Add(1)
+		if kind != "" {
+			p.failed.Add(1)
+		}
+		if c.rec != nil {
+			c.rec.add(d, kind)
+		}
+	}
+}
+
+// progress writes one line per interval: elapsed time, requests so far,
+// the rate over the last interval, and errors so far.
+func (p *phase) progress(start time.Time, every time.Duration, w io.Writer, stop <-chan struct{}) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	var last int64
+	lastAt := start
+	for {
+		select {
+		case <-stop:
+			return
+		case now := <-tick.C:
+			n, errs := p.done.Load(), p.failed.Load()
+			rps := float64(n-last) / now.Sub(lastAt).Seconds()
+			fmt.Fprintf(w, "authsvc-load: %6.1fs %10d requests %9.0f req/s %8d errors\n",
+				now.Sub(start).Seconds(), n, rps, errs)
+			last, lastAt = n, now
+		}
+	}
+}

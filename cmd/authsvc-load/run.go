@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"runtime"
+	"time"
+)
+
+// run is the whole program; main only wires it to the process. args[0] is
+// the program name; the environment is read only through getenv.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := parseConfig(args, getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := checkLoopback(ctx, cfg.url, net.DefaultResolver.LookupNetIP); err != nil {
+		return err
+	}
+	logf := func(format string, args ...any) {
+		fmt.Fprintf(stderr, "authsvc-load: "+format+"\n", args...)
+	}
+
+	// One transport, so setup and load share the keep-alive connections.
+	// Setup calls are bounded by setupTimeout (an import hashes passwords
+	// and may take seconds); measured requests by requestTimeout each.
+	tr := newTransport(cfg.concurrency)
+	defer tr.CloseIdleConnections()
+	base := cfg.url.String()
+	setup := &api{hc: newClient(tr, 0), base: base, logf: logf}
+	t := newTarget(newClient(tr, requestTimeout), base, cfg.mode)
+
+	hctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	err = healthz(hctx, setup)
+	cancel()
+	if err != nil {
+		return err
+	}
+
+	clients := make([]*client, cfg.concurrency)
+	for i := range clients {
+		clients[i] = &client{}
+	}
+	if cfg.mode != modeHealthz {
+		sctx, cancel := context.WithTimeout(ctx, setupTimeout)
+		defer cancel()
+		sessions, err := provision(sctx, setup, cfg.adminKey, randomHex(4), cfg.users)
+		if err != nil {
+			return err
+		}
+		for i, c := range clients {
+			c.session = sessions[i%len(sessions)]
+		}
+		if cfg.mode == modeRenew {
+			if err := firstTokens(sctx, setup, clients); err != nil {
+				return err
+			}
+		}
+		cancel()
+	}
+
+	if cfg.warmup > 0 {
+		logf("warming up for %v", cfg.warmup)
+		warm := &phase{length: cfg.warmup}
+		warm.run(ctx, t, clients, 0, stderr)
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("interrupted during the warmup: %w", err)
+		}
+		if n := warm.failed.Load(); n > 0 {
+			logf("warning: %d of %d warmup requests failed", n, warm.done.Load())
+		}
+	}
+
+	measure := &phase{length: cfg.duration, limit: cfg.requests}
+	if measure.length == 0 {
+		measure.length = maxDuration
+	}
+	for _, c := range clients {
+		c.rec = newRecorder(maxExactSamples / cfg.concurrency)
+	}
+	logf("measuring %s at %d clients for %s", t.path, cfg.concurrency, bound(cfg))
+	rep := &Report{
+		Mode: cfg.mode, URL: base, Concurrency: cfg.concurrency, Users: cfg.users,
+		StartedAt: time.Now().UTC().Round(0), GoVersion: runtime.Version(), NumCPU: runtime.NumCPU(),
+	}
+	elapsed := measure.run(ctx, t, clients, cfg.progress, stderr)
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("interrupted after %v of measurement: %w", elapsed.Round(time.Millisecond), err)
+	}
+
+	recs := make([]*recorder, len(clients))
+	for i, c := range clients {
+		recs[i] = c.rec
+	}
+	rep.fill(summarize(recs), elapsed)
+	rep.print(stdout, t.method+" "+t.path, cfg.warmup)
+	if cfg.jsonPath != "" {
+		if err := rep.writeJSON(cfg.jsonPath); err != nil {
+			return err
+		}
+	}
+	if rep.Requests > 0 && rep.Successes == 0 {
+		return fmt.Errorf("no request succeeded (%d errors)", rep.Errors)
+	}
+	return nil
+}
+
+// bound describes when the measurement stops.
+func bound(c *config) string {
+	switch {
+	case c.requests == 0:
+		return c.duration.String()
+	case c.duration == 0:
+		return fmt.Sprintf("%d requests (at most %v)", c.requests, maxDuration)
+	}
+	return fmt.Sprintf("%v or %d requests, whichever comes first", c.duration, c.requests)
+}
