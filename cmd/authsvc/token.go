@@ -2,11 +2,290 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/json"
 	"errors"
+	"flag"
+	"fmt"
 	"io"
+	"math"
+	"strings"
+	"time"
+
+	"authsvc/internal/token"
 )
+
+const tokenUsage = `Usage: authsvc token <command> [flags]
+
+Mint or inspect a ZEGO Token04 offline.
+
+Commands:
+  mint --app-id N --user-id U [--ttl 1h] [--legacy] [--json]
+       [--room R [--login] [--publish] [--stream S]... | --payload STRING]
+  decode TOKEN      decode and check TOKEN; - reads it from standard input
+
+The ServerSecret comes from --secret-file F, else $AUTHSVC_SERVER_SECRET,
+else the file named by $AUTHSVC_SERVER_SECRET_FILE; never from a plain flag.
+Run 'authsvc token <command> -h' for the flags of a command.
+`
+
+const secretEnv = "AUTHSVC_SERVER_SECRET"
 
 // runToken implements "authsvc token mint|decode".
 func runToken(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	return errors.New("token: not implemented yet")
+	c := tokenCmd{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr, now: time.Now, rand: rand.Reader}
+	return c.run(args)
+}
+
+// tokenCmd is "authsvc token" with its clock and randomness as fields, so
+// that tests can fix them.
+type tokenCmd struct {
+	getenv         func(string) string
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	now            func() time.Time
+	rand           io.Reader
+}
+
+func (c tokenCmd) run(args []string) error {
+	if len(args) == 0 {
+		fmt.Fprint(c.stderr, tokenUsage)
+		return usageError("token: missing command")
+	}
+	switch args[0] {
+	case "mint":
+		return c.mint(args[1:])
+	case "decode":
+		return c.decode(args[1:])
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(c.stdout, tokenUsage)
+		return nil
+	default:
+		fmt.Fprint(c.stderr, tokenUsage)
+		return usageError("token: unknown command %q", args[0])
+	}
+}
+
+// newFlagSet returns the flag set of "authsvc token <cmd>".
+func (c tokenCmd) newFlagSet(cmd, usage string) *flag.FlagSet {
+	fs := flag.NewFlagSet("authsvc token "+cmd, flag.ContinueOnError)
+	fs.SetOutput(c.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(c.stderr, "Usage: authsvc token %s\n\nFlags:\n", usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args with fs; help is not an error.
+func parseFlags(fs *flag.FlagSet, args []string) (help bool, err error) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return true, nil
+		}
+		return false, &exitError{code: 2} // the flag package has said why
+	}
+	return false, nil
+}
+
+// key reads the ServerSecret and prepares it. A nil key with a nil error
+// means no secret is configured.
+func (c tokenCmd) key(file string) (*token.Key, error) {
+	secret, err := readSecret(c.getenv, secretEnv, file)
+	if err != nil || secret == nil {
+		return nil, err
+	}
+	return token.NewKey(secret)
+}
+
+const noSecret = "no ServerSecret: set " + secretEnv + " or " + secretEnv + "_FILE, or pass --secret-file"
+
+// stringsFlag is a flag that may be repeated.
+type stringsFlag []string
+
+func (s *stringsFlag) String() string     { return strings.Join(*s, ",") }
+func (s *stringsFlag) Set(v string) error { *s = append(*s, v); return nil }
+
+func (c tokenCmd) mint(args []string) error {
+	fs := c.newFlagSet("mint", "mint --app-id N --user-id U [flags]")
+	appID := fs.Uint64("app-id", 0, "ZEGO appID, 1 to 4294967295 (required)")
+	userID := fs.String("user-id", "", "user ID, 1 to 64 bytes (required)")
+	ttl := fs.Duration("ttl", time.Hour, "lifetime in whole seconds, from 31s to 576h (24 days)")
+	legacy := fs.Bool("legacy", false, "mint the legacy AES-CBC variant, for old SDKs only")
+	room := fs.String("room", "", "RTC room ID: carry room privileges as the payload")
+	login := fs.Bool("login", false, "with --room: may log in to the room")
+	publish := fs.Bool("publish", false, "with --room: may publish streams")
+	var streams stringsFlag
+	fs.Var(&streams, "stream", "with --room: a stream ID that may be published; repeat for more")
+	payload := fs.String("payload", "", "raw payload string, passed on as it is (not with --room)")
+	asJSON := fs.Bool("json", false, "print JSON instead of the bare token")
+	secretFile := fs.String("secret-file", "", "file holding the 32-byte ServerSecret")
+	if help, err := parseFlags(fs, args); help || err != nil {
+		return err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	switch {
+	case fs.NArg() > 0:
+		return usageError("token mint: unexpected argument %q", fs.Arg(0))
+	case !set["app-id"] || *userID == "":
+		fs.Usage()
+		return usageError("token mint: --app-id and --user-id are required")
+	case *appID == 0 || *appID > math.MaxUint32:
+		return usageError("token mint: --app-id must be from 1 to %d, got %d", uint32(math.MaxUint32), *appID)
+	case *ttl%time.Second != 0:
+		return usageError("token mint: --ttl must be whole seconds, got %v", *ttl)
+	case set["room"] && set["payload"]:
+		return usageError("token mint: --room and --payload exclude each other")
+	case !set["room"] && (set["login"] || set["publish"] || set["stream"]):
+		return usageError("token mint: --login, --publish and --stream need --room")
+	case set["room"] && *room == "":
+		return usageError("token mint: --room must not be empty")
+	}
+	p := token.Params{
+		AppID:         uint32(*appID),
+		UserID:        *userID,
+		EffectiveTime: int64(*ttl / time.Second),
+		Payload:       *payload,
+		Variant:       token.GCM,
+	}
+	if *legacy {
+		p.Variant = token.CBC
+	}
+	if set["room"] {
+		r := token.Room{RoomID: *room, Login: *login, Publish: *publish}
+		if len(streams) > 0 {
+			r.StreamIDs = streams
+		}
+		p.Payload = r.Payload()
+	}
+
+	key, err := c.key(*secretFile)
+	switch {
+	case err != nil:
+		return &exitError{code: 1, err: fmt.Errorf("token mint: %w", err)}
+	case key == nil:
+		return usageError("token mint: %s", noSecret)
+	}
+	tok, claims, err := key.Mint(c.rand, c.now(), p)
+	if err != nil {
+		var te *token.Error
+		if errors.As(err, &te) {
+			// Every *token.Error from Mint is about a flag's value.
+			return usageError("token mint: %w", err)
+		}
+		return &exitError{code: 1, err: fmt.Errorf("token mint: %w", err)}
+	}
+	if !*asJSON {
+		_, err = fmt.Fprintln(c.stdout, tok)
+		return err
+	}
+	return writeJSON(c.stdout, struct {
+		Token     string `json:"token"`
+		AppID     uint32 `json:"appID"`
+		UserID    string `json:"userID"`
+		IssuedAt  int64  `json:"issuedAt"`
+		ExpiresAt int64  `json:"expiresAt"`
+		Variant   string `json:"variant"`
+	}{tok, claims.AppID, claims.UserID, claims.IssuedAt, claims.ExpiresAt, p.Variant.String()})
+}
+
+// decoded is what "token decode" prints for an authentic token.
+type decoded struct {
+	Variant   string    `json:"variant"`
+	AppID     uint32    `json:"appID"`
+	UserID    string    `json:"userID"`
+	Ctime     int64     `json:"ctime"`
+	Expire    int64     `json:"expire"`
+	Nonce     int32     `json:"nonce"`
+	Payload   string    `json:"payload"`
+	Room      *roomJSON `json:"room,omitempty"`
+	Expired   bool      `json:"expired"`
+	ExpiresIn int64     `json:"expiresIn"` // seconds, negative once expired
+}
+
+// roomJSON is a payload that parses as RTC room privileges.
+type roomJSON struct {
+	RoomID    string   `json:"roomID"`
+	Login     bool     `json:"login"`
+	Publish   bool     `json:"publish"`
+	StreamIDs []string `json:"streamIDs"`
+}
+
+// header is what "token decode" prints without a secret.
+type header struct {
+	Expire    int64 `json:"expire"`
+	Expired   bool  `json:"expired"`
+	ExpiresIn int64 `json:"expiresIn"`
+}
+
+// maxTokenInput bounds what decode reads from standard input; real tokens
+// are well under a kilobyte, the format's limit under 90 KB.
+const maxTokenInput = 1 << 20
+
+func (c tokenCmd) decode(args []string) error {
+	fs := c.newFlagSet("decode", "decode [--secret-file F] TOKEN\n\nA TOKEN of - is read from standard input.\n"+
+		"Exit status: 0 valid and unexpired, 1 invalid or expired, 2 usage error.")
+	secretFile := fs.String("secret-file", "", "file holding the 32-byte ServerSecret")
+	if help, err := parseFlags(fs, args); help || err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return usageError("token decode: want one TOKEN after the flags, got %d arguments", fs.NArg())
+	}
+	tok := fs.Arg(0)
+	if tok == "-" {
+		b, err := io.ReadAll(io.LimitReader(c.stdin, maxTokenInput))
+		if err != nil {
+			return &exitError{code: 1, err: fmt.Errorf("token decode: read standard input: %w", err)}
+		}
+		tok = strings.TrimSpace(string(b))
+	}
+	if tok == "" {
+		return usageError("token decode: empty token")
+	}
+
+	key, err := c.key(*secretFile)
+	if err != nil {
+		return &exitError{code: 1, err: fmt.Errorf("token decode: %w", err)}
+	}
+	now := c.now().Unix()
+	if key == nil {
+		exp, err := token.Expiry(tok)
+		if err != nil {
+			return &exitError{code: 1, err: fmt.Errorf("token decode: %w", err)}
+		}
+		if err := writeIndented(c.stdout, header{Expire: exp, Expired: exp <= now, ExpiresIn: exp - now}); err != nil {
+			return err
+		}
+		return &exitError{code: 1, err: errors.New("token decode: authenticity not checked: " + noSecret)}
+	}
+
+	v, err := token.Verify(tok, []*token.Key{key}, time.Unix(now, 0), token.Expect{})
+	if v.Variant != 0 { // authentic, even if err says it is expired
+		out := decoded{
+			Variant: v.Variant.String(), AppID: v.AppID, UserID: v.UserID, Ctime: v.IssuedAt, Expire: v.ExpiresAt,
+			Nonce: v.Nonce, Payload: v.Payload, Expired: v.ExpiresAt <= now, ExpiresIn: v.ExpiresAt - now,
+		}
+		if r, err := token.ParseRoom(v.Payload); err == nil {
+			out.Room = &roomJSON{RoomID: r.RoomID, Login: r.Login, Publish: r.Publish, StreamIDs: r.StreamIDs}
+		}
+		if err := writeIndented(c.stdout, out); err != nil {
+			return err
+		}
+	}
+	if err != nil {
+		return &exitError{code: 1, err: fmt.Errorf("token decode: %w", err)}
+	}
+	return nil
+}
+
+// writeIndented writes v as indented JSON for people, leaving <, > and & as
+// they are.
+func writeIndented(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
