@@ -122,6 +122,9 @@ func (s *jwksSource) refresh(ctx context.Context, wait bool) error {
 // old keys stay. It closes done when the new keys, if any, are in place.
 func (s *jwksSource) refetch(ctx context.Context, done chan struct{}) {
 	set, err := s.fetch(ctx)
+	if err != nil {
+		s.log.WarnContext(ctx, "idp: JWKS refresh failed; keeping the previous keys", "url", s.url, "error", err)
+	}
 	s.mu.Lock()
 	if err == nil {
 		s.set.Store(set)
@@ -129,9 +132,6 @@ func (s *jwksSource) refetch(ctx context.Context, done chan struct{}) {
 	s.inflight = nil
 	s.mu.Unlock()
 	close(done)
-	if err != nil {
-		s.log.WarnContext(ctx, "idp: JWKS refresh failed; keeping the previous keys", "url", s.url, "error", err)
-	}
 }
 
 // fetch gets and parses the set. Keys it skips are logged, each with why.
