@@ -43,7 +43,8 @@ type config struct {
 }
 
 const usageHeader = `authsvc-load drives an authsvc server on this machine and reports
-throughput, latency percentiles and errors.
+throughput, latency percentiles and errors. It connects to loopback
+addresses only.
 
 Usage:
   AUTHSVC_ADMIN_TOKEN=<admin key> authsvc-load [flags]
@@ -69,7 +70,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	rawURL := fs.String("url", "http://127.0.0.1:8080", "base URL of the server; must be 127.0.0.0/8, ::1 or localhost")
 	keyFile := fs.String("admin-key-file", "", "file holding the admin key (or set AUTHSVC_ADMIN_TOKEN); token and renew modes need it")
 	mode := fs.String("mode", modeToken, "what each client calls: token, renew or healthz")
-	nUsers := fs.Int("users", 64, "users to provision and log in (token and renew modes); clients share them round-robin")
+	nUsers := fs.Int("users", 64, "users to provision and log in (token and renew modes); client i acts as users i, i+C, i+2C, ... in turn")
 	concurrency := fs.Int("concurrency", 16, "concurrent clients, each with one request in flight")
 	duration := fs.Duration("duration", 10*time.Second, "how long to measure, after the warmup; 0 to stop on --requests alone")
 	requests := fs.Int64("requests", 0, "stop after this many measured requests; 0 for no count limit")

@@ -46,9 +46,30 @@ func newTarget(hc *http.Client, base, mode string) *target {
 // client is one simulated client with one request in flight at a time. Only
 // its own worker goroutine touches it while the load runs.
 type client struct {
-	session string    // bearer credential; "" in healthz mode
-	token   string    // renew mode: the latest token, renewed next
-	rec     *recorder // nil during the warmup
+	sessions []string  // the users it acts as, in turn; none in healthz mode
+	next     int       // index in sessions of the next request's user
+	token    string    // renew mode: the latest token, renewed next
+	rec      *recorder // nil during the warmup
+}
+
+// assignSessions shares the users' sessions out among the clients: client
+// i acts as users i, i+C, i+2C, ... in turn, so every user is used when
+// there are more users than clients, and each user by the same number of
+// clients when there are fewer. In renew mode a client keeps to one user,
+// since only its owner may renew a token.
+func assignSessions(clients []*client, sessions []string, mode string) {
+	for i, c := range clients {
+		c.sessions, c.next = nil, 0
+		for j := i; j < len(sessions); j += len(clients) {
+			c.sessions = append(c.sessions, sessions[j])
+		}
+		if len(c.sessions) == 0 {
+			c.sessions = []string{sessions[i%len(sessions)]}
+		}
+		if mode == modeRenew {
+			c.sessions = c.sessions[:1]
+		}
+	}
 }
 
 // Error kinds besides "http_<status>".
@@ -84,8 +105,9 @@ func (t *target) do(ctx context.Context, c *client) string {
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if c.session != "" {
-		req.Header.Set("Authorization", "Bearer "+c.session)
+	if len(c.sessions) > 0 {
+		req.Header.Set("Authorization", "Bearer "+c.sessions[c.next])
+		c.next = (c.next + 1) % len(c.sessions)
 	}
 	resp, err := t.hc.Do(req)
 	if err != nil {

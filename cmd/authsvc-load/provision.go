@@ -238,7 +238,7 @@ func healthz(ctx context.Context, a *api) error {
 func firstTokens(ctx context.Context, a *api, clients []*client) error {
 	for _, c := range clients {
 		var t tokenAnswer
-		if err := a.call(ctx, http.MethodPost, "/v1/token", c.session, nil, &t); err != nil {
+		if err := a.call(ctx, http.MethodPost, "/v1/token", c.sessions[0], nil, &t); err != nil {
 			return fmt.Errorf("first token: %w", err)
 		}
 		if t.Token == "" {

@@ -64,7 +64,7 @@ func (r *Report) print(w io.Writer, route string, warmup time.Duration) {
 	fmt.Fprintf(w, "mode          %s (%s)\n", r.Mode, route)
 	fmt.Fprintf(w, "url           %s\n", r.URL)
 	if r.Users > 0 {
-		fmt.Fprintf(w, "concurrency   %d clients, sharing %d users\n", r.Concurrency, r.Users)
+		fmt.Fprintf(w, "concurrency   %d clients, acting as %d users\n", r.Concurrency, r.Users)
 	} else {
 		fmt.Fprintf(w, "concurrency   %d clients\n", r.Concurrency)
 	}

@@ -55,9 +55,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err != nil {
 			return err
 		}
-		for i, c := range clients {
-			c.session = sessions[i%len(sessions)]
-		}
+		assignSessions(clients, sessions, cfg.mode)
 		if cfg.mode == modeRenew {
 			if err := firstTokens(sctx, setup, clients); err != nil {
 				return err
