@@ -1,0 +1,304 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"authsvc/internal/httpapi"
+	"authsvc/internal/ratelimit"
+	"authsvc/internal/sqlite"
+	"authsvc/internal/token"
+	"authsvc/internal/users"
+)
+
+// Test fixtures; the secrets are made up.
+const (
+	testAdminKey   = "load-test-admin-key-0123456789"
+	testSecret     = "0123456789abcdef0123456789abcdef"
+	testSessionKey = "load-test-session-key-0123456789abcdef"
+	testAppID      = 1234567890
+)
+
+func envFunc(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+// newTestServer serves the real HTTP API over a fresh database on
+// 127.0.0.1, with cheap password hashing and the given rate limits (none
+// when zero).
+func newTestServer(t testing.TB, limits httpapi.Limits) (string, *users.Store) {
+	t.Helper()
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "authsvc.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	store, err := users.NewStore(db, users.Options{Hash: users.HashParams{Memory: 64, Time: 1, Threads: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := token.NewKey([]byte(testSecret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds := &httpapi.Credentials{
+		Apps: []httpapi.App{{
+			ID: testAppID, Keys: []*token.Key{key}, Variant: token.GCM,
+			TTL: httpapi.TTLBounds{Default: time.Hour, Min: time.Minute, Max: 24 * time.Hour},
+		}},
+		DefaultApp: testAppID,
+		AdminKeys:  []httpapi.AdminKey{httpapi.NewAdminKey([]byte(testAdminKey))},
+		SessionKey: []byte(testSessionKey),
+	}
+	api, err := httpapi.NewServer(
+		httpapi.Config{SessionTTL: time.Hour, RenewGrace: 5 * time.Minute, Version: "test", Limits: limits},
+		creds,
+		httpapi.Deps{
+			Store: store, DB: db, Logger: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry(),
+			Now: time.Now, Rand: rand.Reader,
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(api)
+	t.Cleanup(srv.Close)
+	return srv.URL, store
+}
+
+// TestRunAgainstServer runs each mode through run against the real API and
+// checks that the report adds up and that stdout and the JSON file agree.
+func TestRunAgainstServer(t *testing.T) {
+	t.Parallel()
+	keyFile := filepath.Join(t.TempDir(), "admin-keys")
+	// Like the server's own key file: several keys, the first is used.
+	if err := os.WriteFile(keyFile, []byte(testAdminKey+"\nsome-older-admin-key-0123456\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name      string
+		env       map[string]string
+		args      []string
+		users     int
+		minTime   time.Duration // the measured phase lasts at least this
+		requests  int64         // the exact count, for a run bounded by --requests
+		wantLines []string      // on stderr
+	}{
+		{
+			name:      "token",
+			env:       map[string]string{"AUTHSVC_ADMIN_TOKEN": testAdminKey},
+			args:      []string{"--mode", "token", "--users", "6", "--concurrency", "4", "--duration", "2s", "--warmup", "200ms", "--progress", "500ms"},
+			users:     6,
+			minTime:   2 * time.Second,
+			wantLines: []string{"created 6 users", "logged in 6 users", "warming up for 200ms", "req/s"},
+		},
+		{
+			name:    "healthz",
+			args:    []string{"--mode", "healthz", "--concurrency", "4", "--duration", "1500ms", "--warmup", "100ms", "--progress", "0"},
+			minTime: 1500 * time.Millisecond,
+		},
+		{
+			name:     "renew",
+			args:     []string{"--mode", "renew", "--users", "2", "--concurrency", "3", "--requests", "300", "--warmup", "0", "--admin-key-file", keyFile},
+			users:    2,
+			requests: 300,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			url, store := newTestServer(t, httpapi.Limits{})
+			jsonPath := filepath.Join(t.TempDir(), "report.json")
+			args := append([]string{"authsvc-load", "--url", url, "--json", jsonPath}, tt.args...)
+			var stdout, stderr bytes.Buffer
+			before := time.Now()
+			if err := run(context.Background(), args, envFunc(tt.env), &stdout, &stderr); err != nil {
+				t.Fatalf("run = %v\nstderr:\n%s", err, stderr.String())
+			}
+			after := time.Now()
+
+			b, err := os.ReadFile(jsonPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var rep Report
+			dec := json.NewDecoder(bytes.NewReader(b))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&rep); err != nil {
+				t.Fatalf("decode --json file: %v\n%s", err, b)
+			}
+			checkReport(t, rep)
+			if rep.Mode != tt.name || rep.URL != url || rep.Concurrency < 1 || rep.Users != tt.users {
+				t.Errorf("report names mode %q, url %q, %d clients, %d users; want %q, %q, %d users",
+					rep.Mode, rep.URL, rep.Concurrency, rep.Users, tt.name, url, tt.users)
+			}
+			if rep.Errors != 0 {
+				t.Errorf("errors = %d %v, want none", rep.Errors, rep.ErrorsByKind)
+			}
+			if tt.requests > 0 && rep.Requests != tt.requests {
+				t.Errorf("requests = %d, want exactly --requests %d", rep.Requests, tt.requests)
+			}
+			if d := time.Duration(rep.DurationSeconds * float64(time.Second)); d < tt.minTime || d > after.Sub(before) {
+				t.Errorf("durationSeconds = %v, want from %v to the %v run took", d, tt.minTime, after.Sub(before))
+			}
+			if rep.StartedAt.Before(before) || rep.StartedAt.After(after) {
+				t.Errorf("startedAt = %v, not within the run (%v to %v)", rep.StartedAt, before, after)
+			}
+			if rep.GoVersion != runtime.Version() || rep.NumCPU != runtime.NumCPU() {
+				t.Errorf("goVersion, numCPU = %q, %d; want %q, %d", rep.GoVersion, rep.NumCPU, runtime.Version(), runtime.NumCPU())
+			}
+
+			// The summary shows the numbers the file holds.
+			out := stdout.String()
+			for _, want := range []string{
+				"mode          " + tt.name,
+				fmt.Sprintf("requests      %d\n", rep.Requests),
+				fmt.Sprintf("successes     %d\n", rep.Successes),
+				"errors        0\n",
+				fmt.Sprintf("throughput    %.1f req/s", rep.Throughput),
+				fmt.Sprintf("p50 %.3f  p90 %.3f  p99 %.3f  max %.3f", rep.LatencyMs.P50, rep.LatencyMs.P90, rep.LatencyMs.P99, rep.LatencyMs.Max),
+			} {
+				if !strings.Contains(out, want) {
+					t.Errorf("stdout lacks %q:\n%s", want, out)
+				}
+			}
+			for _, want := range tt.wantLines {
+				if !strings.Contains(stderr.String(), want) {
+					t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+				}
+			}
+			if strings.Contains(stdout.String()+stderr.String(), testAdminKey) {
+				t.Error("the output shows the admin key")
+			}
+
+			n, err := store.Count(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n != int64(tt.users) {
+				t.Errorf("the server has %d users, want the %d provisioned", n, tt.users)
+			}
+		})
+	}
+}
+
+// checkReport checks the invariants every report must satisfy.
+func checkReport(t testing.TB, r Report) {
+	t.Helper()
+	if r.Requests != r.Successes+r.Errors {
+		t.Errorf("requests %d != successes %d + errors %d", r.Requests, r.Successes, r.Errors)
+	}
+	var byKind int64
+	for _, n := range r.ErrorsByKind {
+		byKind += n
+	}
+	if byKind != r.Errors {
+		t.Errorf("errorsByKind %v adds up to %d, want errors %d", r.ErrorsByKind, byKind, r.Errors)
+	}
+	if r.Requests <= 0 || r.Throughput <= 0 || r.DurationSeconds <= 0 {
+		t.Errorf("requests %d, throughput %v, durationSeconds %v; want all positive", r.Requests, r.Throughput, r.DurationSeconds)
+	}
+	if want := float64(r.Requests) / r.DurationSeconds; r.Throughput < want*0.999 || r.Throughput > want*1.001 {
+		t.Errorf("throughput = %v, want requests/durationSeconds = %v", r.Throughput, want)
+	}
+	l := r.LatencyMs
+	if !(0 < l.P50 && l.P50 <= l.P90 && l.P90 <= l.P99 && l.P99 <= l.Max) {
+		t.Errorf("latency p50 %v, p90 %v, p99 %v, max %v; want 0 < p50 <= p90 <= p99 <= max", l.P50, l.P90, l.P99, l.Max)
+	}
+	if !(0 < l.Mean && l.Mean <= l.Max) {
+		t.Errorf("latency mean %v, max %v; want 0 < mean <= max", l.Mean, l.Max)
+	}
+	if !r.LatencyExact {
+		t.Error("latencyExact = false for a run far below the sample budget")
+	}
+}
+
+// TestRunServerErrors: problems on the server side are clear errors before
+// any load is sent, and never show the admin key.
+func TestRunServerErrors(t *testing.T) {
+	t.Parallel()
+	url, _ := newTestServer(t, httpapi.Limits{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + ln.Addr().String()
+	ln.Close()
+
+	tests := []struct {
+		name string
+		url  string
+		key  string
+		want string
+	}{
+		{"wrong admin key", url, "not-the-admin-key-0123456789", "401"},
+		{"nothing listening", closed, testAdminKey, "not answering"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var stdout, stderr bytes.Buffer
+			args := []string{"authsvc-load", "--url", tt.url, "--duration", "1s", "--warmup", "0"}
+			err := run(context.Background(), args, envFunc(map[string]string{"AUTHSVC_ADMIN_TOKEN": tt.key}), &stdout, &stderr)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("run = %v, want an error saying %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), tt.key) {
+				t.Errorf("the error shows the admin key: %v", err)
+			}
+			if stdout.Len() > 0 {
+				t.Errorf("a report was printed after a failed setup:\n%s", stdout.String())
+			}
+		})
+	}
+}
+
+// TestRunRateLimited: rate-limited logins wait as Retry-After says, and
+// rate-limited token requests are counted as errors by status, with a hint.
+func TestRunRateLimited(t *testing.T) {
+	t.Parallel()
+	url, _ := newTestServer(t, httpapi.Limits{
+		LoginIP: ratelimit.Limit{Count: 2, Per: time.Second}, // the 3rd and 4th login wait a second
+		Token:   ratelimit.Limit{Count: 5, Per: time.Hour},   // 5 tokens per user, then 429
+	})
+	jsonPath := filepath.Join(t.TempDir(), "report.json")
+	args := []string{"authsvc-load", "--url", url, "--users", "4", "--concurrency", "2", "--requests", "50",
+		"--warmup", "0", "--progress", "0", "--json", jsonPath}
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), args, envFunc(map[string]string{"AUTHSVC_ADMIN_TOKEN": testAdminKey}), &stdout, &stderr); err != nil {
+		t.Fatalf("run = %v\nstderr:\n%s", err, stderr.String())
+	}
+	b, err := os.ReadFile(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	checkReport(t, rep)
+	if rep.Requests != 50 || rep.Successes != 4*5 || !maps.Equal(rep.ErrorsByKind, map[string]int64{"http_429": 30}) {
+		t.Errorf("requests %d, successes %d, errorsByKind %v; want 50, 20, 30 http_429",
+			rep.Requests, rep.Successes, rep.ErrorsByKind)
+	}
+	if !strings.Contains(stderr.String(), "/v1/sessions is rate limited") {
+		t.Errorf("stderr does not say the logins were rate limited:\n%s", stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "errors        30 (http_429 30)") || !strings.Contains(stdout.String(), "--rate-token off") {
+		t.Errorf("summary does not explain the 429s:\n%s", stdout.String())
+	}
+}
