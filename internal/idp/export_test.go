@@ -31,3 +31,6 @@ func ParseJWKS(body []byte) (kids []string, skipped int, err error) {
 	}
 	return kids, len(sk), nil
 }
+
+// PlainNumber exposes plainNumber for its fuzz test.
+var PlainNumber = plainNumber

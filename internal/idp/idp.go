@@ -217,10 +217,13 @@ func newJWKSSource(cfg Config) (*jwksSource, error) {
 // members jku, x5u, jwk and x5c are never followed: keys come only from
 // Config.
 //
-// Failures are *Error values matching one of the sentinels, checked in this
-// order: ErrMalformed, ErrAlgorithm, ErrUnknownKey, ErrSignature, ErrIssuer,
-// ErrAudience, ErrMissingExp, ErrExpired, ErrNotYetValid. A zero now is a
-// programming error and returned as a plain error.
+// Failures are *Error values matching one of the sentinels. The token's form,
+// alg, key and signature are checked before its claims, so a forged token
+// never learns which claim would have failed; among the claims the first
+// failure in this order is reported: ErrMalformed (a registered claim of the
+// wrong type), ErrIssuer, ErrAudience, ErrMissingExp, ErrExpired,
+// ErrNotYetValid. A zero now is a programming error, returned as a plain
+// error.
 func (v *Verifier) Verify(ctx context.Context, token string, now time.Time) (Claims, error) {
 	if now.IsZero() {
 		return Claims{}, errors.New("idp: Verify called with a zero time")
