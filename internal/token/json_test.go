@@ -121,56 +121,60 @@ func checkParseClaims(tb testing.TB, body []byte) {
 	}
 }
 
+const claimsBase = `"user_id":"u","nonce":1,"ctime":2,"expire":3`
+
+// claimsCases are bodies with what parseClaims must make of them; they seed
+// FuzzParseClaims and FuzzSealedBody too.
+var claimsCases = []struct {
+	body string
+	want Claims // zero: want an error
+}{
+	{`{"app_id":1,` + claimsBase + `}`, Claims{AppID: 1, UserID: "u", Nonce: 1, IssuedAt: 2, ExpiresAt: 3}},
+	{` { "expire" : 3 , "ctime":2,"nonce":1,"user_id":"u","app_id":4294967295,"payload":"p" } `, Claims{AppID: math.MaxUint32, UserID: "u", Nonce: 1, IssuedAt: 2, ExpiresAt: 3, Payload: "p"}},
+	{"{\"app_id\":1,\t\r\n" + claimsBase + `,"x":{"a":[1,-2.5e+3,true,false,null,"\u00e9"]}}`, Claims{AppID: 1, UserID: "u", Nonce: 1, IssuedAt: 2, ExpiresAt: 3}},
+	{`{"app\u005fid":1,` + claimsBase + `}`, Claims{AppID: 1, UserID: "u", Nonce: 1, IssuedAt: 2, ExpiresAt: 3}},
+	{`{"app_id":1,"user_id":"\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00\ud800\u0041\udc00x","nonce":-2147483648,"ctime":-9223372036854775808,"expire":9223372036854775807}`,
+		Claims{AppID: 1, UserID: "\"\\/\b\f\n\r\té😀\ufffdA\ufffdx", Nonce: math.MinInt32, IssuedAt: math.MinInt64, ExpiresAt: math.MaxInt64}},
+	{`{"app_id":1,` + claimsBase + `,"nonce2":-0}`, Claims{AppID: 1, UserID: "u", Nonce: 1, IssuedAt: 2, ExpiresAt: 3}},
+	{`{"app_id":1,"user_id":"u","nonce":-0,"ctime":2,"expire":3}`, Claims{AppID: 1, UserID: "u", IssuedAt: 2, ExpiresAt: 3}},
+	{`{"app_id":0,` + claimsBase + `}`, Claims{UserID: "u", Nonce: 1, IssuedAt: 2, ExpiresAt: 3}},
+	{`{"app_id":-0,` + claimsBase + `}`, Claims{}},
+	{`{"app_id":4294967296,` + claimsBase + `}`, Claims{}},
+	{`{"app_id":-1,` + claimsBase + `}`, Claims{}},
+	{`{"app_id":1.0,` + claimsBase + `}`, Claims{}},
+	{`{"app_id":1e2,` + claimsBase + `}`, Claims{}},
+	{`{"app_id":"1",` + claimsBase + `}`, Claims{}},
+	{`{"app_id":null,` + claimsBase + `}`, Claims{}},
+	{`{"app_id":01,` + claimsBase + `}`, Claims{}},
+	{`{"app_id":1,"user_id":"u","nonce":2147483648,"ctime":2,"expire":3}`, Claims{}},
+	{`{"app_id":1,"user_id":"u","nonce":1,"ctime":9223372036854775808,"expire":3}`, Claims{}},
+	{`{"app_id":1,"user_id":"u","nonce":1,"ctime":-9223372036854775809,"expire":3}`, Claims{}},
+	{`{"app_id":1,"user_id":"u","nonce":1,"ctime":99999999999999999999,"expire":3}`, Claims{}},
+	{`{"app_id":1,"user_id":1,"nonce":1,"ctime":2,"expire":3}`, Claims{}},
+	{`{"app_id":1,` + claimsBase + `,"payload":null}`, Claims{}},
+	{`{"app_id":1,` + claimsBase + `,"app_id":1}`, Claims{}},
+	{`{"app_id":1,` + claimsBase + `,"app\u005fid":1}`, Claims{}},
+	{`{"APP_ID":1,` + claimsBase + `}`, Claims{}},
+	{`{"app_id":1,` + claimsBase + `,}`, Claims{}},
+	{`{"app_id":1,` + claimsBase + `}x`, Claims{}},
+	{`{"app_id":1,` + claimsBase + `}{}`, Claims{}},
+	{`{"app_id":1,` + claimsBase + `,"x":[1,]}`, Claims{}},
+	{`{"app_id":1,` + claimsBase + `,"x":tru}`, Claims{}},
+	{`{"app_id":1,` + claimsBase + `,"x":"\x"}`, Claims{}},
+	{`{"app_id":1,` + claimsBase + `,"x":"\u12"}`, Claims{}},
+	{"{\"app_id\":1," + claimsBase + ",\"x\":\"\x01\"}", Claims{}},
+	{"{\"app_id\":1," + claimsBase + ",\"x\":\"\xff\"}", Claims{}},
+	{`{"app_id":1,` + claimsBase + `,"x":-}`, Claims{}},
+	{`{"app_id":1,` + claimsBase + `,"x":1.}`, Claims{}},
+	{`{"app_id":1,` + claimsBase + `,"x":1e}`, Claims{}},
+	{`[]`, Claims{}},
+	{``, Claims{}},
+	{`{"app_id":1,"user_id":"u"`, Claims{}},
+}
+
 func TestParseClaims(t *testing.T) {
 	t.Parallel()
-	const base = `"user_id":"u","nonce":1,"ctime":2,"expire":3`
-	tests := []struct {
-		body string
-		want Claims // zero: want an error
-	}{
-		{`{"app_id":1,` + base + `}`, Claims{AppID: 1, UserID: "u", Nonce: 1, IssuedAt: 2, ExpiresAt: 3}},
-		{` { "expire" : 3 , "ctime":2,"nonce":1,"user_id":"u","app_id":4294967295,"payload":"p" } `, Claims{AppID: math.MaxUint32, UserID: "u", Nonce: 1, IssuedAt: 2, ExpiresAt: 3, Payload: "p"}},
-		{"{\"app_id\":1,\t\r\n" + base + `,"x":{"a":[1,-2.5e+3,true,false,null,"\u00e9"]}}`, Claims{AppID: 1, UserID: "u", Nonce: 1, IssuedAt: 2, ExpiresAt: 3}},
-		{`{"app\u005fid":1,` + base + `}`, Claims{AppID: 1, UserID: "u", Nonce: 1, IssuedAt: 2, ExpiresAt: 3}},
-		{`{"app_id":1,"user_id":"\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00\ud800\u0041\udc00x","nonce":-2147483648,"ctime":-9223372036854775808,"expire":9223372036854775807}`,
-			Claims{AppID: 1, UserID: "\"\\/\b\f\n\r\té😀\ufffdA\ufffdx", Nonce: math.MinInt32, IssuedAt: math.MinInt64, ExpiresAt: math.MaxInt64}},
-		{`{"app_id":1,` + base + `,"nonce2":-0}`, Claims{AppID: 1, UserID: "u", Nonce: 1, IssuedAt: 2, ExpiresAt: 3}},
-		{`{"app_id":1,"user_id":"u","nonce":-0,"ctime":2,"expire":3}`, Claims{AppID: 1, UserID: "u", IssuedAt: 2, ExpiresAt: 3}},
-		{`{"app_id":0,` + base + `}`, Claims{UserID: "u", Nonce: 1, IssuedAt: 2, ExpiresAt: 3}},
-		{`{"app_id":-0,` + base + `}`, Claims{}},
-		{`{"app_id":4294967296,` + base + `}`, Claims{}},
-		{`{"app_id":-1,` + base + `}`, Claims{}},
-		{`{"app_id":1.0,` + base + `}`, Claims{}},
-		{`{"app_id":1e2,` + base + `}`, Claims{}},
-		{`{"app_id":"1",` + base + `}`, Claims{}},
-		{`{"app_id":null,` + base + `}`, Claims{}},
-		{`{"app_id":01,` + base + `}`, Claims{}},
-		{`{"app_id":1,"user_id":"u","nonce":2147483648,"ctime":2,"expire":3}`, Claims{}},
-		{`{"app_id":1,"user_id":"u","nonce":1,"ctime":9223372036854775808,"expire":3}`, Claims{}},
-		{`{"app_id":1,"user_id":"u","nonce":1,"ctime":-9223372036854775809,"expire":3}`, Claims{}},
-		{`{"app_id":1,"user_id":"u","nonce":1,"ctime":99999999999999999999,"expire":3}`, Claims{}},
-		{`{"app_id":1,"user_id":1,"nonce":1,"ctime":2,"expire":3}`, Claims{}},
-		{`{"app_id":1,` + base + `,"payload":null}`, Claims{}},
-		{`{"app_id":1,` + base + `,"app_id":1}`, Claims{}},
-		{`{"app_id":1,` + base + `,"app\u005fid":1}`, Claims{}},
-		{`{"APP_ID":1,` + base + `}`, Claims{}},
-		{`{"app_id":1,` + base + `,}`, Claims{}},
-		{`{"app_id":1,` + base + `}x`, Claims{}},
-		{`{"app_id":1,` + base + `}{}`, Claims{}},
-		{`{"app_id":1,` + base + `,"x":[1,]}`, Claims{}},
-		{`{"app_id":1,` + base + `,"x":tru}`, Claims{}},
-		{`{"app_id":1,` + base + `,"x":"\x"}`, Claims{}},
-		{`{"app_id":1,` + base + `,"x":"\u12"}`, Claims{}},
-		{"{\"app_id\":1," + base + ",\"x\":\"\x01\"}", Claims{}},
-		{"{\"app_id\":1," + base + ",\"x\":\"\xff\"}", Claims{}},
-		{`{"app_id":1,` + base + `,"x":-}`, Claims{}},
-		{`{"app_id":1,` + base + `,"x":1.}`, Claims{}},
-		{`{"app_id":1,` + base + `,"x":1e}`, Claims{}},
-		{`[]`, Claims{}},
-		{``, Claims{}},
-		{`{"app_id":1,"user_id":"u"`, Claims{}},
-	}
-	for _, tt := range tests {
+	for _, tt := range claimsCases {
 		got, err := parseClaims([]byte(tt.body))
 		if tt.want == (Claims{}) {
 			if err == nil {

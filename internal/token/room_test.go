@@ -33,38 +33,41 @@ func TestRoomPayload(t *testing.T) {
 	}
 }
 
+// roomCases are payloads with what ParseRoom must make of them; they seed
+// FuzzParseRoom too.
+var roomCases = []struct {
+	payload string
+	want    *Room // nil: want ErrInvalidPayload
+}{
+	{` {"stream_id_list" : [ "a" , "b" ] , "privilege":{"2":1,"1":0}, "room_id":"r\u00e9"} `, &Room{RoomID: "ré", Publish: true, StreamIDs: []string{"a", "b"}}},
+	{``, nil},
+	{`null`, nil},
+	{`{"room_id":"r","privilege":{"1":1,"2":0}}`, nil},
+	{`{"room_id":"r","stream_id_list":null}`, nil},
+	{`{"privilege":{"1":1,"2":0},"stream_id_list":null}`, nil},
+	{`{"room_id":"r","privilege":{"1":1},"stream_id_list":null}`, nil},
+	{`{"room_id":"r","privilege":{"1":1,"2":0,"3":1},"stream_id_list":null}`, nil},
+	{`{"room_id":"r","privilege":{"1":1,"2":0,"1":0},"stream_id_list":null}`, nil},
+	{`{"room_id":"r","privilege":{"1":2,"2":0},"stream_id_list":null}`, nil},
+	{`{"room_id":"r","privilege":{"1":-0,"2":0},"stream_id_list":null}`, nil},
+	{`{"room_id":"r","privilege":{"1":1.0,"2":0},"stream_id_list":null}`, nil},
+	{`{"room_id":"r","privilege":{"1":true,"2":0},"stream_id_list":null}`, nil},
+	{`{"room_id":"r","privilege":{"1":"1","2":0},"stream_id_list":null}`, nil},
+	{`{"room_id":"r","privilege":null,"stream_id_list":null}`, nil},
+	{`{"room_id":1,"privilege":{"1":1,"2":0},"stream_id_list":null}`, nil},
+	{`{"room_id":null,"privilege":{"1":1,"2":0},"stream_id_list":null}`, nil},
+	{`{"room_id":"r","privilege":{"1":1,"2":0},"stream_id_list":[null]}`, nil},
+	{`{"room_id":"r","privilege":{"1":1,"2":0},"stream_id_list":"s"}`, nil},
+	{`{"room_id":"r","privilege":{"1":1,"2":0},"stream_id_list":["s",]}`, nil},
+	{`{"room_id":"r","privilege":{"1":1,"2":0},"stream_id_list":null,"x":1}`, nil},
+	{`{"room_id":"r","privilege":{"1":1,"2":0},"stream_id_list":null,"room_id":"s"}`, nil},
+	{`{"room_id":"r","privilege":{"1":1,"2":0},"stream_id_list":null}x`, nil},
+	{"{\"room_id\":\"\xff\",\"privilege\":{\"1\":1,\"2\":0},\"stream_id_list\":null}", nil},
+}
+
 func TestParseRoom(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		payload string
-		want    *Room // nil: want ErrInvalidPayload
-	}{
-		{` {"stream_id_list" : [ "a" , "b" ] , "privilege":{"2":1,"1":0}, "room_id":"r\u00e9"} `, &Room{RoomID: "ré", Publish: true, StreamIDs: []string{"a", "b"}}},
-		{``, nil},
-		{`null`, nil},
-		{`{"room_id":"r","privilege":{"1":1,"2":0}}`, nil},
-		{`{"room_id":"r","stream_id_list":null}`, nil},
-		{`{"privilege":{"1":1,"2":0},"stream_id_list":null}`, nil},
-		{`{"room_id":"r","privilege":{"1":1},"stream_id_list":null}`, nil},
-		{`{"room_id":"r","privilege":{"1":1,"2":0,"3":1},"stream_id_list":null}`, nil},
-		{`{"room_id":"r","privilege":{"1":1,"2":0,"1":0},"stream_id_list":null}`, nil},
-		{`{"room_id":"r","privilege":{"1":2,"2":0},"stream_id_list":null}`, nil},
-		{`{"room_id":"r","privilege":{"1":-0,"2":0},"stream_id_list":null}`, nil},
-		{`{"room_id":"r","privilege":{"1":1.0,"2":0},"stream_id_list":null}`, nil},
-		{`{"room_id":"r","privilege":{"1":true,"2":0},"stream_id_list":null}`, nil},
-		{`{"room_id":"r","privilege":{"1":"1","2":0},"stream_id_list":null}`, nil},
-		{`{"room_id":"r","privilege":null,"stream_id_list":null}`, nil},
-		{`{"room_id":1,"privilege":{"1":1,"2":0},"stream_id_list":null}`, nil},
-		{`{"room_id":null,"privilege":{"1":1,"2":0},"stream_id_list":null}`, nil},
-		{`{"room_id":"r","privilege":{"1":1,"2":0},"stream_id_list":[null]}`, nil},
-		{`{"room_id":"r","privilege":{"1":1,"2":0},"stream_id_list":"s"}`, nil},
-		{`{"room_id":"r","privilege":{"1":1,"2":0},"stream_id_list":["s",]}`, nil},
-		{`{"room_id":"r","privilege":{"1":1,"2":0},"stream_id_list":null,"x":1}`, nil},
-		{`{"room_id":"r","privilege":{"1":1,"2":0},"stream_id_list":null,"room_id":"s"}`, nil},
-		{`{"room_id":"r","privilege":{"1":1,"2":0},"stream_id_list":null}x`, nil},
-		{"{\"room_id\":\"\xff\",\"privilege\":{\"1\":1,\"2\":0},\"stream_id_list\":null}", nil},
-	}
-	for _, tt := range tests {
+	for _, tt := range roomCases {
 		got, err := ParseRoom(tt.payload)
 		if tt.want == nil {
 			if !errors.Is(err, ErrInvalidPayload) {

@@ -58,9 +58,10 @@ const (
 	// MaxUserIDLen is the longest userID Mint accepts, in bytes.
 	MaxUserIDLen = 64
 	// ClockSkew is how many seconds a token's ctime may lie ahead of now before
-	// Verify says ErrNotYetValid. A minute absorbs the drift of a host whose
-	// clock sync lags, while a token stamped further ahead points at a broken
-	// clock or a forged ctime, and gains at most a minute of life from it.
+	// Verify says ErrNotYetValid. Tokens are minted and verified on different
+	// hosts; a minute covers clocks kept by NTP with room to spare, while a
+	// ctime further ahead means the minting host's clock is wrong, and its
+	// tokens then also live longer than intended: worth an error to notice.
 	ClockSkew = 60
 )
 
@@ -125,8 +126,11 @@ type Params struct {
 }
 
 // Mint makes a token for p, issued at now. It reads all its randomness, the
-// GCM nonce or CBC IV and the JSON nonce, from rnd in one io.ReadFull; pass
-// crypto/rand.Reader. It returns the token and the claims it carries.
+// GCM nonce or CBC IV and the JSON nonce, from rnd in one io.ReadFull. Outside
+// tests rnd must be crypto/rand.Reader: two GCM tokens with the same nonce
+// under one secret reveal the XOR of their bodies and GCM's authentication
+// key, with which anyone can forge tokens. It returns the token and the
+// claims it carries.
 //
 // Mint rejects appID 0 (ErrInvalidAppID), a userID that is empty, longer than
 // MaxUserIDLen bytes or not valid UTF-8 (ErrInvalidUserID), an effective time
