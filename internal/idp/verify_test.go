@@ -122,9 +122,12 @@ func TestVerifyJWKS(t *testing.T) {
 	}
 	_, err = verify(t, v, s)
 	wantReason(t, err, "malformed")
-	if got := srv.fetches.Load(); got != 1 {
-		t.Errorf("JWKS fetched %d times, want 1 (no refetch for known kids or a missing kid)", got)
-	}
+	wantFetches(t, srv, 1) // no refetch for known kids or a missing kid
+
+	// A kid not in the set: one refetch, which does not find it either.
+	_, err = verify(t, v, sign(t, jwt.SigningMethodES256, newEC(t, elliptic.P256()), "ec-2", claims(nil)))
+	wantReason(t, err, "unknown_key")
+	wantFetches(t, srv, 2)
 }
 
 func TestVerifyJWKSSingleKeyWithoutKid(t *testing.T) {
