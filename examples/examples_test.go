@@ -57,7 +57,8 @@ const (
 )
 
 // The example's scripts, in the order index.html loads them.
-var exampleScripts = []string{"zim-web/authsvc-client.js", "zim-web/zim-login.js", "zim-web/rtc-room.js"}
+// page.js, which needs a DOM, is only compiled.
+var exampleScripts = []string{"zim-web/authsvc-client.js", "zim-web/zim-login.js", "zim-web/rtc-room.js", "zim-web/app.js"}
 
 // clock is the server's clock, which tests move forward to bring a token
 // near its expiry.
@@ -658,6 +659,38 @@ func TestRTCFlow(t *testing.T) {
 	}
 	if len(b.consoleErrors) > 0 {
 		t.Errorf("console.error: %q", b.consoleErrors)
+	}
+}
+
+// TestAppConnect runs the page's whole flow, connect in app.js, with the
+// SDK globals the page expects.
+func TestAppConnect(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t)
+	srv.admin(t, "POST", "/v1/users", map[string]any{"userID": "alice", "password": testPassword}, nil)
+	b := newBrowser(t)
+	must(t, b.vm.Set("authsvcURL", srv.url))
+	must(t, b.vm.Set("password", testPassword))
+	b.await(fmt.Sprintf(`var ZIM = FakeZIM, ZegoExpressEngine = FakeExpressEngine, shown = [];
+		connect(authsvcURL, 'alice', password, { appID: %d, server: 'wss://rtc.example.invalid', roomID: 'room-1' },
+			(line) => shown.push(line))`, testAppID))
+	want := []string{"POST /v1/sessions 200", "POST /v1/token 200", "POST /v1/token 200"}
+	if diff := cmp.Diff(want, b.paths()); diff != "" {
+		t.Fatalf("calls to authsvc (-want +got):\n%s", diff)
+	}
+	if _, ok := b.exchanges[1].Request["room"]; ok {
+		t.Errorf("the ZIM token request names a room: %v", b.exchanges[1].Request)
+	}
+	var room roomJSON
+	remarshal(t, b.exchanges[2].Request["room"], &room)
+	if diff := cmp.Diff(roomJSON{RoomID: "room-1", Login: true, Publish: true}, room); diff != "" {
+		t.Errorf("the RTC token request's room (-want +got):\n%s", diff)
+	}
+	var shown []string
+	b.get("shown", &shown)
+	if len(shown) != 3 || !strings.HasPrefix(shown[0], "authsvc: logged in as alice") ||
+		!strings.HasPrefix(shown[1], "ZIM: logged in") || !strings.HasPrefix(shown[2], "RTC: in room room-1 until 2026-") {
+		t.Errorf("connect showed %q", shown)
 	}
 }
 

@@ -1,38 +1,22 @@
-// app.js: the demo page's wiring. It logs in to authsvc with the form's
-// credentials, then to ZIM, then, when a room is given and the Express SDK is
-// loaded, to that RTC room.
+// app.js: the whole flow as the demo page runs it. page.js calls connect with
+// the form's values; the SDKs are the globals ZIM and ZegoExpressEngine.
 
-const form = document.getElementById('connect');
-const logLines = document.getElementById('log');
+// README:begin usage
+// connect logs the user in to authsvc, then ZIM, then, when rtc names a room,
+// that RTC room. show reports each step.
+async function connect(server, userID, password, rtc, show) {
+  const client = new AuthsvcClient(server);
+  const session = await client.logIn(userID, password);
+  show('authsvc: logged in as ' + session.userID + ' for ' + session.expiresIn + ' s');
 
-function show(line) {
-  logLines.textContent += line + '\n';
-}
+  await connectZIM(ZIM, client);
+  show('ZIM: logged in; the token is renewed before it expires');
 
-form.addEventListener('submit', async (event) => {
-  event.preventDefault();
-  const f = form.elements;
-  const client = new AuthsvcClient(f.server.value);
-  try {
-    const session = await client.logIn(f.userID.value, f.password.value);
-    show('authsvc: logged in as ' + session.userID + ' for ' + session.expiresIn + ' s');
-
-    await connectZIM(ZIM, client);
-    show('ZIM: logged in; the token is renewed before it expires');
-
-    const roomID = f.roomID.value.trim();
-    if (roomID === '') {
-      return;
-    }
-    if (typeof ZegoExpressEngine !== 'function') {
-      show('RTC: the Express SDK is not loaded (see README.md)');
-      return;
-    }
-    const engine = new ZegoExpressEngine(Number(f.appID.value), f.rtcServer.value);
-    const room = { roomID, login: true, publish: true, streamIDs: null };
+  if (rtc) {
+    const engine = new ZegoExpressEngine(rtc.appID, rtc.server);
+    const room = { roomID: rtc.roomID, login: true, publish: true, streamIDs: null };
     const token = await joinRoom(engine, client, room);
-    show('RTC: in room ' + roomID + ' until ' + new Date(token.expiresAt * 1000).toISOString() + ', then renewed');
-  } catch (err) {
-    show('error: ' + (err.code ? err.code + ': ' : '') + err.message);
+    show('RTC: in room ' + room.roomID + ' until ' + new Date(token.expiresAt * 1000).toISOString());
   }
-});
+}
+// README:end usage
