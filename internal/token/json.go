@@ -203,16 +203,19 @@ func (s *scanner) str() ([]byte, error) {
 	// Unescape in place: w never passes i, since every escape is at least as
 	// long as what it stands for.
 	w := i
-	for {
-		if i >= len(b) || b[i] < ' ' {
-			return nil, errSyntax
+	for i < len(b) {
+		c := b[i]
+		if plain[c] {
+			b[w] = c
+			w++
+			i++
+			continue
 		}
-		if b[i] == '"' {
+		if c == '"' {
 			s.pos = i + 1
 			return b[start:w], nil
 		}
-		// b[i] is a backslash.
-		if i+1 >= len(b) {
+		if c != '\\' || i+1 >= len(b) {
 			return nil, errSyntax
 		}
 		switch e := b[i+1]; e {
@@ -249,23 +252,14 @@ func (s *scanner) str() ([]byte, error) {
 				}
 			}
 			w += utf8.EncodeRune(b[w:], r)
-			i, w = s.copyPlain(i, w)
 			continue
 		default:
 			return nil, errSyntax
 		}
-		i, w = s.copyPlain(i+2, w+1)
+		w++
+		i += 2
 	}
-}
-
-// copyPlain moves the run of plain bytes at s.buf[i:] down to s.buf[w:].
-func (s *scanner) copyPlain(i, w int) (int, int) {
-	j := i
-	for j < len(s.buf) && plain[s.buf[j]] {
-		j++
-	}
-	copy(s.buf[w:], s.buf[i:j])
-	return j, w + j - i
+	return nil, errSyntax
 }
 
 // hex4 parses four hex digits at the start of b.
@@ -349,13 +343,13 @@ func (s *scanner) integer(lo, hi int64) (int64, error) {
 	start := i
 	var u uint64
 	for ; i < len(b) && '0' <= b[i] && b[i] <= '9'; i++ {
-		if u > (1<<63)/10 {
+		d := uint64(b[i] - '0')
+		// Eighteen digits cannot pass 1<<63, the magnitude of the
+		// smallest int64; from the nineteenth on, check.
+		if i-start >= 18 && u > (1<<63-d)/10 {
 			return 0, errRange
 		}
-		u = u*10 + uint64(b[i]-'0')
-		if u > 1<<63 {
-			return 0, errRange
-		}
+		u = u*10 + d
 	}
 	switch {
 	case i == start:
