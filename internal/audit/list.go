@@ -1,0 +1,182 @@
+package audit
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"authsvc/internal/sqlite"
+)
+
+// Page sizes of List.
+const (
+	DefaultListLimit = 100
+	MaxListLimit     = 1000
+)
+
+// Query selects a page of events, newest first: by Time, then by ID among
+// events of the same microsecond. Its filters combine with AND.
+type Query struct {
+	UserID string    // only this user's events; "" = all users
+	Event  string    // only this event, one of the constants; "" = all events
+	Since  time.Time // only events at or after Since; zero = no bound
+	Until  time.Time // only events before Until; zero = no bound
+	// Limit is the page size: 0 means DefaultListLimit; at most MaxListLimit.
+	Limit int
+	// After is the cursor: only events that come after the event with this
+	// ID, which must exist, in the order of the listing. Pass the previous
+	// Page's Next; 0 starts from the newest.
+	After int64
+}
+
+// Page is one page of events.
+type Page struct {
+	Events []Event
+	// Next is the cursor for the next page, 0 when this is the last one.
+	Next int64
+}
+
+// QueryError is a Query that List refuses: the caller's mistake.
+type QueryError struct {
+	// Field is the query parameter at fault, as the HTTP API names it:
+	// "userID", "event", "since", "until", "limit" or "after".
+	Field   string
+	Message string
+}
+
+func (e *QueryError) Error() string { return e.Message }
+
+// validate returns the page size of q, or a *QueryError.
+func (q Query) validate() (int, error) {
+	switch {
+	case q.Limit < 0 || q.Limit > MaxListLimit:
+		return 0, &QueryError{Field: "limit", Message: fmt.Sprintf("limit must be from 1 to %d", MaxListLimit)}
+	case q.After < 0:
+		return 0, &QueryError{Field: "after", Message: "after must be a cursor from a previous page"}
+	case q.Event != "" && !knownEvent(q.Event):
+		return 0, &QueryError{Field: "event", Message: fmt.Sprintf("unknown event %q", q.Event)}
+	case !q.Since.IsZero() && !q.Until.IsZero() && q.Until.Before(q.Since):
+		return 0, &QueryError{Field: "until", Message: "until must not be before since"}
+	}
+	if q.Limit == 0 {
+		return DefaultListLimit, nil
+	}
+	return q.Limit, nil
+}
+
+const eventColumns = `id, occurred_at, event, app_id, user_id, actor, client_ip, request_id, expire, nonce, reason`
+
+// List returns a page of the events stored in db that q selects, newest
+// first. It fails with a *QueryError when q is invalid, or when the event of
+// the cursor is gone (pruned, as the oldest events are). Events still queued
+// in a Recorder are not listed yet.
+func List(ctx context.Context, db *sqlite.DB, q Query) (Page, error) {
+	limit, err := q.validate()
+	if err != nil {
+		return Page{}, err
+	}
+	var where []string
+	var args []any
+	if q.UserID != "" {
+		where = append(where, "user_id = ?")
+		args = append(args, q.UserID)
+	}
+	switch {
+	case q.Event != "" && q.UserID != "":
+		// The unary + keeps SQLite, which has no statistics, off the event
+		// index: a user has far fewer events than an event has.
+		where = append(where, "+event = ?")
+		args = append(args, q.Event)
+	case q.Event != "":
+		where = append(where, "event = ?")
+		args = append(args, q.Event)
+	}
+	if !q.Since.IsZero() {
+		where = append(where, "occurred_at >= ?")
+		args = append(args, ceilMicro(q.Since))
+	}
+	// One upper bound, the tighter of Until and the cursor, so that the
+	// index range starts where the page does.
+	until := int64(math.MaxInt64)
+	if !q.Until.IsZero() {
+		until = ceilMicro(q.Until)
+	}
+	var cursorAt int64
+	if q.After > 0 {
+		err := db.Reader.QueryRowContext(ctx, `SELECT occurred_at FROM audit_events WHERE id = ?`, q.After).Scan(&cursorAt)
+		if errors.Is(err, sql.ErrNoRows) {
+			return Page{}, &QueryError{Field: "after", Message: "after is not the cursor of a stored event; it may have been pruned"}
+		}
+		if err != nil {
+			return Page{}, fmt.Errorf("list audit events: %w", err)
+		}
+	}
+	switch {
+	case q.After > 0 && cursorAt < until:
+		where = append(where, "(occurred_at, id) < (?, ?)")
+		args = append(args, cursorAt, q.After)
+	case until != math.MaxInt64:
+		where = append(where, "occurred_at < ?")
+		args = append(args, until)
+	}
+	query := `SELECT ` + eventColumns + ` FROM audit_events`
+	if len(where) > 0 {
+		query += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	query += ` ORDER BY occurred_at DESC, id DESC LIMIT ?`
+	args = append(args, limit+1) // one more tells whether there is a next page
+
+	rows, err := db.Reader.QueryContext(ctx, query, args...)
+	if err != nil {
+		return Page{}, fmt.Errorf("list audit events: %w", err)
+	}
+	defer rows.Close()
+	var p Page
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return Page{}, fmt.Errorf("list audit events: %w", err)
+		}
+		p.Events = append(p.Events, e)
+	}
+	if err := rows.Err(); err != nil {
+		return Page{}, fmt.Errorf("list audit events: %w", err)
+	}
+	if len(p.Events) > limit {
+		p.Events = p.Events[:limit]
+		p.Next = p.Events[limit-1].ID
+	}
+	return p, nil
+}
+
+// ceilMicro returns t in Unix microseconds, rounded up: times are stored to
+// the microsecond, so a stored time s is at or after t exactly when
+// s >= ceilMicro(t), and before t exactly when s < ceilMicro(t).
+func ceilMicro(t time.Time) int64 {
+	us := t.UnixMicro() // rounds down
+	if t.After(time.UnixMicro(us)) {
+		us++
+	}
+	return us
+}
+
+func scanEvent(row interface{ Scan(...any) error }) (Event, error) {
+	var e Event
+	var at, appID int64
+	var nonce sql.NullInt32
+	err := row.Scan(&e.ID, &at, &e.Event, &appID, &e.UserID, &e.Actor, &e.ClientIP, &e.RequestID,
+		&e.Expire, &nonce, &e.Reason)
+	if err != nil {
+		return Event{}, err
+	}
+	e.Time = time.UnixMicro(at).UTC()
+	e.AppID = uint32(appID)
+	if nonce.Valid {
+		e.Nonce = &nonce.Int32
+	}
+	return e, nil
+}
