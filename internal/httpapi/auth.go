@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 
+	"authsvc/internal/idp"
 	"authsvc/internal/users"
 )
 
@@ -13,17 +14,31 @@ import (
 type principal struct {
 	admin string     // label of the matching admin key; "" for users
 	user  users.User // the caller's current record, for user principals
+	idp   string     // "idp:<issuer>#<subject>" when an identity provider vouched for the user
 }
 
 func (p *principal) isAdmin() bool { return p.admin != "" }
 
 // actor names the caller for logs and the audit trail.
 func (p *principal) actor() string {
-	if p.isAdmin() {
+	switch {
+	case p.isAdmin():
 		return p.admin
+	case p.idp != "":
+		return p.idp
 	}
 	return "user:" + p.user.ID
 }
+
+// access says which credentials a route accepts. Admin keys are always
+// accepted.
+type access int
+
+const (
+	adminOnly   access = iota
+	sessions           // also users' session tokens
+	sessionsIdP        // also identity provider tokens (the token routes)
+)
 
 func principalFrom(ctx context.Context) *principal {
 	p, _ := ctx.Value(principalKey).(*principal)
@@ -45,7 +60,7 @@ func bearer(r *http.Request) (string, bool) {
 
 // authenticate resolves the bearer credential to a principal. Unknown,
 // expired and revoked credentials all look the same to the caller: 401.
-func (s *Server) authenticate(r *http.Request) (*principal, error) {
+func (s *Server) authenticate(r *http.Request, acc access) (*principal, error) {
 	cred, ok := bearer(r)
 	if !ok {
 		return nil, errNoCredential
@@ -56,6 +71,9 @@ func (s *Server) authenticate(r *http.Request) (*principal, error) {
 	}
 	claims, err := parseSession(creds.SessionKey, cred, s.now())
 	if err != nil {
+		if acc == sessionsIdP && creds.IdP != nil && idp.LooksLikeJWT(cred) {
+			return s.authenticateIdP(r, creds.IdP, cred)
+		}
 		return nil, errNoCredential
 	}
 	u, err := s.store.Get(r.Context(), claims.Subject)
@@ -70,17 +88,17 @@ func (s *Server) authenticate(r *http.Request) (*principal, error) {
 	return &principal{user: u}, nil
 }
 
-// requireAuth admits admins, and users too when allowUsers is set; a valid
-// user credential on an admin-only route gets 403.
-func (s *Server) requireAuth(allowUsers bool) func(http.Handler) http.Handler {
+// requireAuth admits the credentials acc allows; a valid user credential on
+// an admin-only route gets 403.
+func (s *Server) requireAuth(acc access) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			p, err := s.authenticate(r)
+			p, err := s.authenticate(r, acc)
 			if err != nil {
 				s.writeError(w, r, err)
 				return
 			}
-			if !p.isAdmin() && !allowUsers {
+			if !p.isAdmin() && acc == adminOnly {
 				s.writeError(w, r, newProblem(http.StatusForbidden, codeForbidden, "this route needs an admin credential"))
 				return
 			}

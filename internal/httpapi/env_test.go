@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"authsvc/api"
+	"authsvc/internal/audit"
 	"authsvc/internal/sqlite"
 	"authsvc/internal/token"
 	"authsvc/internal/users"
@@ -80,6 +81,7 @@ type env struct {
 	client *http.Client
 	key    *token.Key
 	reg    *prometheus.Registry
+	audit  *audit.Recorder
 }
 
 type envOption func(*envSetup)
@@ -124,7 +126,9 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	}
 	cfg, creds = setup.cfg, setup.creds
 	logger := slog.New(slog.NewJSONHandler(setup.logTo, &slog.HandlerOptions{Level: setup.logLevel}))
-	e.api, err = NewServer(cfg, creds, Deps{Store: store, DB: db, Logger: logger, Registry: e.reg, Now: e.clock.Now, Rand: rand.Reader})
+	e.audit = audit.NewRecorder(db, audit.Options{FlushInterval: 10 * time.Millisecond, Logger: logger})
+	t.Cleanup(func() { e.audit.Close(context.Background()) }) // before the database closes: cleanups run last-in first-out
+	e.api, err = NewServer(cfg, creds, Deps{Store: store, DB: db, Audit: e.audit, Logger: logger, Registry: e.reg, Now: e.clock.Now, Rand: rand.Reader})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"net/http"
+
+	"authsvc/internal/audit"
 )
 
 type sessionRequest struct {
@@ -24,6 +26,14 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &req, false); err != nil {
 		return err
 	}
+	err := s.login(w, r, req)
+	if err != nil {
+		s.record(r, audit.Event{Event: audit.SessionFailed, UserID: req.UserID, Reason: failureReason(err)})
+	}
+	return err
+}
+
+func (s *Server) login(w http.ResponseWriter, r *http.Request, req sessionRequest) error {
 	// Limits come before the password hash, so guessing costs the
 	// attacker requests without costing us CPU.
 	if err := s.limit(s.loginIPLimit, clientIP(r.Context()).String()); err != nil {

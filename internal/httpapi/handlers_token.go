@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"authsvc/internal/audit"
 	"authsvc/internal/token"
 	"authsvc/internal/users"
 )
@@ -131,6 +132,7 @@ func (s *Server) issue(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.metrics.tokensIssued.WithLabelValues(strconv.FormatUint(uint64(app.ID), 10), "issue", app.Variant.String()).Inc()
+	s.record(r, tokenEvent(audit.TokenIssued, claims))
 	return writeToken(w, tok, claims, target, req.Room)
 }
 
@@ -206,18 +208,23 @@ type renewRequest struct {
 // room privileges, whose expiry never moves backwards (the ZIM SDK rejects a
 // renewal that expires earlier than the token it replaces, error 6000106).
 func (s *Server) renewToken(w http.ResponseWriter, r *http.Request) error {
-	err := s.renew(w, r)
-	s.countFailure(err)
+	old, err := s.renew(w, r)
+	if err != nil {
+		s.countFailure(err)
+		s.record(r, audit.Event{Event: audit.TokenRenewFailed, AppID: old.AppID, UserID: old.UserID, Reason: failureReason(err)})
+	}
 	return err
 }
 
-func (s *Server) renew(w http.ResponseWriter, r *http.Request) error {
+// renew serves renewToken. It returns the presented token's claims, as far
+// as they are known, for the audit trail.
+func (s *Server) renew(w http.ResponseWriter, r *http.Request) (token.Claims, error) {
 	var req renewRequest
 	if err := decode(r, &req, false); err != nil {
-		return err
+		return token.Claims{}, err
 	}
 	if req.Token == "" {
-		return invalidField("token", codeInvalidToken, "token is required")
+		return token.Claims{}, invalidField("token", codeInvalidToken, "token is required")
 	}
 	now := s.now()
 	creds := s.creds.Load()
@@ -226,8 +233,17 @@ func (s *Server) renew(w http.ResponseWriter, r *http.Request) error {
 		err = nil // within the grace period
 	}
 	if err != nil {
-		return tokenProblem(err)
+		return old.Claims, tokenProblem(err)
 	}
+	if err := s.renewed(w, r, app, old, req.EffectiveTimeInSeconds, now); err != nil {
+		return old.Claims, err
+	}
+	return old.Claims, nil
+}
+
+// renewed mints the renewal of old, which has been verified.
+func (s *Server) renewed(w http.ResponseWriter, r *http.Request, app *App, old token.Verified, requested *int64, now time.Time) error {
+	var err error
 	p := principalFrom(r.Context())
 	var target users.User
 	if p.isAdmin() {
@@ -246,7 +262,7 @@ func (s *Server) renew(w http.ResponseWriter, r *http.Request) error {
 	if err := s.limit(s.tokenLimit, target.ID); err != nil {
 		return err
 	}
-	ttl, err := effectiveTime(app, req.EffectiveTimeInSeconds)
+	ttl, err := effectiveTime(app, requested)
 	if err != nil {
 		return err
 	}
@@ -260,6 +276,7 @@ func (s *Server) renew(w http.ResponseWriter, r *http.Request) error {
 		return tokenProblem(err)
 	}
 	s.metrics.tokensIssued.WithLabelValues(strconv.FormatUint(uint64(app.ID), 10), "renew", old.Variant.String()).Inc()
+	s.record(r, tokenEvent(audit.TokenRenewed, claims))
 	return writeToken(w, tok, claims, target, roomFromPayload(old.Payload))
 }
 
@@ -304,17 +321,9 @@ func tokenProblem(err error) error {
 
 // countFailure records a failed token request by a bounded reason.
 func (s *Server) countFailure(err error) {
-	if err == nil {
-		return
+	if err != nil {
+		s.metrics.tokenFailures.WithLabelValues(failureReason(err)).Inc()
 	}
-	reason := "internal"
-	if p, ok := toProblem(err); ok {
-		reason = p.Code
-		if p.Reason != "" {
-			reason = p.Reason
-		}
-	}
-	s.metrics.tokenFailures.WithLabelValues(reason).Inc()
 }
 
 type verifyRequest struct {
@@ -392,6 +401,7 @@ func (s *Server) verifyToken(w http.ResponseWriter, r *http.Request) error {
 		}
 		resp.Reason, resp.ZIMErrorCode, resp.RTCErrorCode = te.Reason, te.ZIMCode, te.RTCCode
 		s.metrics.tokenFailures.WithLabelValues(te.Reason).Inc()
+		s.record(r, audit.Event{Event: audit.TokenVerifyFailed, AppID: v.AppID, UserID: v.UserID, Expire: resp.ExpiresAt, Nonce: resp.Nonce, Reason: te.Reason})
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	return encode(w, http.StatusOK, resp)

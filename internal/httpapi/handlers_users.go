@@ -5,10 +5,12 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 
+	"authsvc/internal/audit"
 	"authsvc/internal/users"
 )
 
@@ -55,6 +57,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	s.record(r, audit.Event{Event: audit.UserCreated, UserID: u.ID})
 	w.Header().Set("Location", "/v1/users/"+url.PathEscape(u.ID))
 	return encode(w, http.StatusCreated, toUserResponse(u))
 }
@@ -89,6 +92,9 @@ func (s *Server) importUsers(w http.ResponseWriter, r *http.Request) error {
 	resp := importResponse{Results: make([]importResult, len(results))}
 	for i, res := range results {
 		resp.Results[i] = importResult{UserID: res.ID, Status: string(res.Status)}
+		if res.Status == users.ImportCreated {
+			s.record(r, audit.Event{Event: audit.UserImported, UserID: res.ID})
+		}
 		if res.Err != nil {
 			resp.Results[i].Error = firstFieldProblem(res.Err)
 		}
@@ -222,6 +228,12 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 	}
+	before := p.user
+	if p.isAdmin() && req.Disabled != nil {
+		if before, err = s.store.Get(r.Context(), id); err != nil {
+			return err
+		}
+	}
 	u, err := s.store.Update(r.Context(), id, users.Patch{
 		Name: req.UserName, Password: req.Password, AvatarURL: req.AvatarURL,
 		ExtendedData: req.ExtendedData, Disabled: req.Disabled,
@@ -229,7 +241,35 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if changed := req.changedFields(); changed != "" {
+		s.record(r, audit.Event{Event: audit.UserUpdated, UserID: id, Reason: changed})
+	}
+	if req.Disabled != nil && *req.Disabled != before.Disabled {
+		event := audit.UserEnabled
+		if *req.Disabled {
+			event = audit.UserDisabled
+		}
+		s.record(r, audit.Event{Event: event, UserID: id})
+	}
 	return encode(w, http.StatusOK, toUserResponse(u))
+}
+
+// changedFields names the fields a patch sets, other than disabled, for
+// the audit trail (never their values).
+func (req *patchUserRequest) changedFields() string {
+	var names []string
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{
+		{"userName", req.UserName != nil}, {"password", req.Password != nil},
+		{"avatarURL", req.AvatarURL != nil}, {"extendedData", req.ExtendedData != nil},
+	} {
+		if f.set {
+			names = append(names, f.name)
+		}
+	}
+	return strings.Join(names, ",")
 }
 
 func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) error {
@@ -240,6 +280,7 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) error {
 	if err := s.store.Delete(r.Context(), id); err != nil {
 		return err
 	}
+	s.record(r, audit.Event{Event: audit.UserDeleted, UserID: id})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

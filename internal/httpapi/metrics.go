@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"authsvc/internal/audit"
 	"authsvc/internal/users"
 )
 
@@ -21,7 +22,7 @@ type metrics struct {
 	tokenFailures *prometheus.CounterVec
 }
 
-func newMetrics(reg *prometheus.Registry, store *users.Store, version string) (*metrics, error) {
+func newMetrics(reg *prometheus.Registry, store *users.Store, rec *audit.Recorder, version string) (*metrics, error) {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "authsvc_http_requests_total",
@@ -59,7 +60,28 @@ func newMetrics(reg *prometheus.Registry, store *users.Store, version string) (*
 	}, []string{"version", "goversion"})
 	buildInfo.WithLabelValues(version, runtime.Version()).Set(1)
 
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.tokensIssued, m.tokenFailures, usersGauge, buildInfo} {
+	collectors := []prometheus.Collector{m.requests, m.duration, m.tokensIssued, m.tokenFailures, usersGauge, buildInfo}
+	if rec != nil {
+		for _, c := range []struct {
+			result string
+			value  func(audit.Stats) uint64
+		}{
+			{"written", func(s audit.Stats) uint64 { return s.Written }},
+			{"dropped", func(s audit.Stats) uint64 { return s.Dropped }},
+			{"failed", func(s audit.Stats) uint64 { return s.Failed }},
+		} {
+			collectors = append(collectors, prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name:        "authsvc_audit_events_total",
+				Help:        "Audit events by what became of them: written, dropped (never written) or failed (write error).",
+				ConstLabels: prometheus.Labels{"result": c.result},
+			}, func() float64 { return float64(c.value(rec.Stats())) }))
+		}
+		collectors = append(collectors, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "authsvc_audit_queue",
+			Help: "Audit events waiting to be written.",
+		}, func() float64 { return float64(rec.Stats().Queued) }))
+	}
+	for _, c := range collectors {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"authsvc/internal/audit"
 	"authsvc/internal/users"
 )
 
@@ -83,9 +84,19 @@ func invalidField(field, code, format string, args ...any) *problem {
 func toProblem(err error) (p *problem, ok bool) {
 	var ie *users.InvalidError
 	var mbe *http.MaxBytesError
+	var qe *audit.QueryError
 	switch {
 	case errors.As(err, &p):
 		return p, true
+	case errors.As(err, &qe):
+		code := codeInvalidRequest
+		switch qe.Field {
+		case "limit":
+			code = "invalid_limit"
+		case "after":
+			code = "invalid_after"
+		}
+		return invalidField(qe.Field, code, "%s", qe.Message), true
 	case errors.As(err, &ie):
 		p = &problem{Status: http.StatusBadRequest, Code: codeInvalidRequest, Detail: ie.Error()}
 		for _, f := range ie.Fields {

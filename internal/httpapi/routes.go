@@ -32,8 +32,9 @@ func (s *Server) routes(reg *prometheus.Registry) http.Handler {
 		s.writeProblem(w, r, newProblem(http.StatusMethodNotAllowed, codeMethodNotAllowed, "method not allowed on this route"))
 	})
 
-	admin := s.requireAuth(false)
-	userOrAdmin := s.requireAuth(true)
+	admin := s.requireAuth(adminOnly)
+	userOrAdmin := s.requireAuth(sessions)
+	tokenCaller := s.requireAuth(sessionsIdP)
 
 	// Operations: no credential.
 	r.Get("/healthz", s.handle(s.healthz))
@@ -55,8 +56,8 @@ func (s *Server) routes(reg *prometheus.Registry) http.Handler {
 		r.Use(limitBody(maxBody))
 		r.Post("/v1/sessions", s.handle(s.createSession))
 
-		r.With(userOrAdmin).Post("/v1/token", s.handle(s.issueToken))
-		r.With(userOrAdmin).Post("/v1/token/renew", s.handle(s.renewToken))
+		r.With(tokenCaller).Post("/v1/token", s.handle(s.issueToken))
+		r.With(tokenCaller).Post("/v1/token/renew", s.handle(s.renewToken))
 		r.With(admin).Post("/v1/token/verify", s.handle(s.verifyToken))
 
 		r.With(admin).Post("/v1/users", s.handle(s.createUser))
@@ -66,6 +67,7 @@ func (s *Server) routes(reg *prometheus.Registry) http.Handler {
 		r.With(admin).Delete("/v1/users/{userID}", s.handle(s.deleteUser))
 	})
 	r.With(limitBody(maxImportBody), admin).Post("/v1/users/import", s.handle(s.importUsers))
+	r.With(admin).Get("/v1/audit", s.handle(s.listAudit))
 	return r
 }
 

@@ -4,7 +4,6 @@
 package httpapi
 
 import (
-	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
@@ -19,7 +18,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"authsvc/internal/audit"
 	"authsvc/internal/ratelimit"
+	"authsvc/internal/sqlite"
 	"authsvc/internal/token"
 	"authsvc/internal/users"
 )
@@ -79,7 +80,8 @@ type Credentials struct {
 	Apps       []App
 	DefaultApp uint32
 	AdminKeys  []AdminKey
-	SessionKey []byte // HMAC key for session tokens, at least 32 bytes
+	SessionKey []byte            // HMAC key for session tokens, at least 32 bytes
+	IdP        *IdentityProvider // nil unless tokens from the business's identity provider are accepted
 }
 
 // Validate reports a configuration the server cannot run with.
@@ -108,6 +110,9 @@ func (c *Credentials) Validate() error {
 	}
 	if !seen[c.DefaultApp] {
 		return fmt.Errorf("default app %d is not configured", c.DefaultApp)
+	}
+	if c.IdP != nil && c.IdP.Verifier == nil {
+		return errors.New("identity provider without a verifier")
 	}
 	if len(c.SessionKey) < 32 {
 		return fmt.Errorf("session key must be at least 32 bytes, got %d", len(c.SessionKey))
@@ -163,7 +168,8 @@ type Server struct {
 	cfg     Config
 	creds   atomic.Pointer[Credentials]
 	store   *users.Store
-	db      pinger
+	db      *sqlite.DB
+	audit   *audit.Recorder
 	log     *slog.Logger
 	metrics *metrics
 	now     func() time.Time
@@ -173,15 +179,11 @@ type Server struct {
 	tokenLimit, loginIPLimit, loginUserLimit *ratelimit.Limiter // nil = off
 }
 
-// pinger is what readiness needs of the database.
-type pinger interface {
-	Ping(ctx context.Context) error
-}
-
 // Deps are the collaborators a Server uses.
 type Deps struct {
 	Store    *users.Store
-	DB       pinger // checked by /readyz
+	DB       *sqlite.DB      // checked by /readyz; holds the audit trail
+	Audit    *audit.Recorder // nil switches the audit trail off
 	Logger   *slog.Logger
 	Registry *prometheus.Registry // the server registers its metrics here and serves it on /metrics
 	Now      func() time.Time     // clock; time.Now in production
@@ -199,7 +201,7 @@ func NewServer(cfg Config, creds *Credentials, d Deps) (*Server, error) {
 	if cfg.RenewGrace < 0 {
 		return nil, errors.New("renew grace must not be negative")
 	}
-	s := &Server{cfg: cfg, store: d.Store, db: d.DB, log: d.Logger, now: d.Now, rand: d.Rand}
+	s := &Server{cfg: cfg, store: d.Store, db: d.DB, audit: d.Audit, log: d.Logger, now: d.Now, rand: d.Rand}
 	s.creds.Store(creds)
 	maxKeys := cfg.Limits.MaxKeys
 	if maxKeys == 0 {
@@ -218,7 +220,7 @@ func NewServer(cfg Config, creds *Credentials, d Deps) (*Server, error) {
 			return nil, err
 		}
 	}
-	m, err := newMetrics(d.Registry, d.Store, cfg.Version)
+	m, err := newMetrics(d.Registry, d.Store, d.Audit, cfg.Version)
 	if err != nil {
 		return nil, err
 	}
