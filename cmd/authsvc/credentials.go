@@ -2,23 +2,26 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
 
 	"authsvc/internal/httpapi"
+	"authsvc/internal/idp"
 	"authsvc/internal/token"
 )
 
 // loadCredentials reads everything a SIGHUP reloads: the apps and their
 // secrets, the admin keys and the session key. In --dev mode, what is
 // missing is generated once and kept for the life of the process.
-func (c *serveConfig) loadCredentials(s *settings, getenv func(string) string) (*httpapi.Credentials, error) {
+func (c *serveConfig) loadCredentials(ctx context.Context, s *settings, getenv func(string) string) (*httpapi.Credentials, error) {
 	ttl, err := ttlBounds(s)
 	if err != nil {
 		return nil, err
@@ -74,10 +77,58 @@ func (c *serveConfig) loadCredentials(s *settings, getenv func(string) string) (
 		return nil, fmt.Errorf("AUTHSVC_SESSION_KEY or AUTHSVC_SESSION_KEY_FILE is required: at least 32 bytes, got %d", len(sessionKey))
 	}
 	creds.SessionKey = sessionKey
+	if creds.IdP, err = loadIdentityProvider(ctx, s, getenv, c.logger); err != nil {
+		return nil, err
+	}
 	if err := creds.Validate(); err != nil {
 		return nil, err
 	}
 	return creds, nil
+}
+
+// loadIdentityProvider configures identity provider JWTs when a key source
+// is set; it returns nil otherwise.
+func loadIdentityProvider(ctx context.Context, s *settings, getenv func(string) string, logger *slog.Logger) (*httpapi.IdentityProvider, error) {
+	hs, err := readSecret(getenv, "AUTHSVC_JWT_HS256_SECRET", s.str("jwt-hs256-secret-file"))
+	if err != nil {
+		return nil, err
+	}
+	cfg := idp.Config{HMACSecret: hs, JWKSURL: s.str("jwks-url"), Logger: logger}
+	if f := s.str("jwt-public-key-file"); f != "" {
+		if cfg.PublicKeyPEM, err = os.ReadFile(f); err != nil {
+			return nil, fmt.Errorf("AUTHSVC_JWT_PUBLIC_KEY_FILE: %w", err)
+		}
+	}
+	if cfg.HMACSecret == nil && cfg.PublicKeyPEM == nil && cfg.JWKSURL == "" {
+		return nil, nil
+	}
+	if cfg.Issuer = s.str("jwt-issuer"); cfg.Issuer == "" {
+		return nil, errors.New("AUTHSVC_JWT_ISSUER is required with identity provider JWTs")
+	}
+	if cfg.Audience = s.str("jwt-audience"); cfg.Audience == "" {
+		return nil, errors.New("AUTHSVC_JWT_AUDIENCE is required with identity provider JWTs")
+	}
+	if cfg.Leeway, err = s.duration("jwt-leeway"); err != nil {
+		return nil, err
+	}
+	if cfg.JWKSMinRefresh, err = s.duration("jwks-refresh-interval"); err != nil {
+		return nil, err
+	}
+	ip := &httpapi.IdentityProvider{UserClaim: s.str("jwt-user-claim"), NameClaim: s.str("jwt-name-claim")}
+	switch mode, src := s.get("jwt-user-id"); mode {
+	case "claim":
+	case "hash":
+		ip.HashUserIDs = true
+	default:
+		return nil, fmt.Errorf("%s: %q is neither claim nor hash", src, mode)
+	}
+	if ip.AutoProvision, err = s.boolean("jwt-auto-provision"); err != nil {
+		return nil, err
+	}
+	if ip.Verifier, err = idp.New(ctx, cfg); err != nil {
+		return nil, fmt.Errorf("identity provider (AUTHSVC_JWT_*, AUTHSVC_JWKS_URL): %w", err)
+	}
+	return ip, nil
 }
 
 // ttlBounds reads the service-wide token lifetimes, the defaults of every app.

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"authsvc/internal/audit"
 	"authsvc/internal/httpapi"
 	"authsvc/internal/ratelimit"
 	"authsvc/internal/sqlite"
@@ -46,9 +47,21 @@ func serveSettings(fs *flag.FlagSet, getenv func(string) string) *settings {
 	s.add("renew-grace", "AUTHSVC_RENEW_GRACE", "5m", "how long after expiry a token may still be renewed")
 	s.add("cors-origins", "AUTHSVC_CORS_ORIGINS", "", "comma-separated browser origins allowed to call the API, e.g. https://app.example.com")
 	s.add("trusted-proxies", "AUTHSVC_TRUSTED_PROXIES", "", "comma-separated proxy addresses or CIDRs whose X-Forwarded-For is believed")
+	s.add("jwt-hs256-secret-file", "AUTHSVC_JWT_HS256_SECRET_FILE", "", "file holding the HMAC secret of identity provider JWTs (or set AUTHSVC_JWT_HS256_SECRET)")
+	s.add("jwt-public-key-file", "AUTHSVC_JWT_PUBLIC_KEY_FILE", "", "PEM public key (RSA, ECDSA or Ed25519) of identity provider JWTs")
+	s.add("jwks-url", "AUTHSVC_JWKS_URL", "", "JWKS URL of the identity provider, fetched at startup and on unknown key IDs")
+	s.add("jwks-refresh-interval", "AUTHSVC_JWKS_REFRESH_INTERVAL", "1m", "an unknown key ID refetches the JWKS at most once per this interval")
+	s.add("jwt-issuer", "AUTHSVC_JWT_ISSUER", "", "required iss of identity provider JWTs")
+	s.add("jwt-audience", "AUTHSVC_JWT_AUDIENCE", "", "required aud of identity provider JWTs")
+	s.add("jwt-leeway", "AUTHSVC_JWT_LEEWAY", "30s", "clock skew allowed on identity provider JWTs' exp, nbf and iat")
+	s.add("jwt-user-claim", "AUTHSVC_JWT_USER_CLAIM", "sub", "claim of identity provider JWTs that identifies the user")
+	s.add("jwt-user-id", "AUTHSVC_JWT_USER_ID", "claim", "claim: use the claim as the userID; hash: derive a userID from it")
+	s.addBool("jwt-auto-provision", "AUTHSVC_JWT_AUTO_PROVISION", "create users on their first identity provider token")
+	s.add("jwt-name-claim", "AUTHSVC_JWT_NAME_CLAIM", "name", "claim that names auto-provisioned users")
 	s.add("rate-token", "AUTHSVC_RATE_TOKEN", "60/1m", "token issues and renewals per user, as N/DURATION or off")
 	s.add("rate-login-ip", "AUTHSVC_RATE_LOGIN_IP", "60/1m", "POST /v1/sessions attempts per client IP, as N/DURATION or off")
 	s.add("rate-login-user", "AUTHSVC_RATE_LOGIN_USER", "10/1m", "POST /v1/sessions attempts per userID, as N/DURATION or off")
+	s.add("audit-retention", "AUTHSVC_AUDIT_RETENTION", "720h", "how long the audit trail keeps events (720h is 30 days)")
 	s.add("metrics-addr", "AUTHSVC_METRICS_ADDR", "", "serve /metrics on this address instead of the main listener")
 	s.add("log-level", "AUTHSVC_LOG_LEVEL", "info", "debug, info, warn or error")
 	s.add("shutdown-timeout", "AUTHSVC_SHUTDOWN_TIMEOUT", "15s", "how long SIGTERM waits for requests in flight")
@@ -59,17 +72,18 @@ func serveSettings(fs *flag.FlagSet, getenv func(string) string) *settings {
 type serveConfig struct {
 	addr, db, metricsAddr string
 	dev                   bool
-	logLevel              slog.Level
+	auditRetention        time.Duration
 	shutdownTimeout       time.Duration
 	http                  httpapi.Config
 	creds                 *httpapi.Credentials
+	logger                *slog.Logger
 	// Generated in --dev mode only, to be shown once at startup and
 	// kept across reloads.
 	devSecret, devAdminKey, devSessionKey string
 }
 
-func loadServeConfig(s *settings, getenv func(string) string) (*serveConfig, error) {
-	c := &serveConfig{db: s.str("db"), metricsAddr: s.str("metrics-addr"), addr: s.str("addr")}
+func loadServeConfig(ctx context.Context, s *settings, getenv func(string) string, logger *slog.Logger) (*serveConfig, error) {
+	c := &serveConfig{db: s.str("db"), metricsAddr: s.str("metrics-addr"), addr: s.str("addr"), logger: logger}
 	var err error
 	if c.dev, err = s.boolean("dev"); err != nil {
 		return nil, err
@@ -77,12 +91,14 @@ func loadServeConfig(s *settings, getenv func(string) string) (*serveConfig, err
 	if c.dev && !s.explicit("addr") {
 		c.addr = "127.0.0.1:8080"
 	}
-	lvl, src := s.get("log-level")
-	if err := c.logLevel.UnmarshalText([]byte(lvl)); err != nil {
-		return nil, fmt.Errorf("%s: %q is not one of debug, info, warn, error", src, lvl)
-	}
 	if c.shutdownTimeout, err = s.duration("shutdown-timeout"); err != nil {
 		return nil, err
+	}
+	if c.auditRetention, err = s.duration("audit-retention"); err != nil {
+		return nil, err
+	}
+	if c.auditRetention < time.Hour {
+		return nil, fmt.Errorf("AUTHSVC_AUDIT_RETENTION: %v is shorter than an hour", c.auditRetention)
 	}
 	if c.http.SessionTTL, err = s.duration("session-ttl"); err != nil {
 		return nil, err
@@ -128,7 +144,7 @@ func loadServeConfig(s *settings, getenv func(string) string) (*serveConfig, err
 	}
 	c.http.ServeMetrics = c.metricsAddr == ""
 	c.http.Version = version()
-	if c.creds, err = c.loadCredentials(s, getenv); err != nil {
+	if c.creds, err = c.loadCredentials(ctx, s, getenv); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -148,11 +164,15 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if fs.NArg() > 0 {
 		return usageError("serve takes no arguments, got %q", fs.Args())
 	}
-	cfg, err := loadServeConfig(s, getenv)
+	var level slog.Level
+	if v, src := s.get("log-level"); level.UnmarshalText([]byte(v)) != nil {
+		return fmt.Errorf("%s: %q is not one of debug, info, warn, error", src, v)
+	}
+	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	cfg, err := loadServeConfig(ctx, s, getenv, logger)
 	if err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
 
 	db, err := sqlite.Open(ctx, cfg.db)
 	if err != nil {
@@ -171,8 +191,18 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})); err != nil {
 		return err
 	}
+	recorder := audit.NewRecorder(db, audit.Options{Retention: cfg.auditRetention, Logger: logger})
+	// Runs before db.Close (deferred earlier): every event recorded by a
+	// request that finished is written before the process exits.
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+		defer cancel()
+		if err := recorder.Close(ctx); err != nil {
+			logger.Error("audit trail not fully written", "error", err.Error())
+		}
+	}()
 	api, err := httpapi.NewServer(cfg.http, cfg.creds, httpapi.Deps{
-		Store: store, DB: db, Logger: logger, Registry: reg, Now: time.Now, Rand: rand.Reader,
+		Store: store, DB: db, Audit: recorder, Logger: logger, Registry: reg, Now: time.Now, Rand: rand.Reader,
 	})
 	if err != nil {
 		return err
@@ -184,7 +214,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	reload := func() {
-		creds, err := cfg.loadCredentials(s, getenv)
+		creds, err := cfg.loadCredentials(ctx, s, getenv)
 		if err == nil {
 			err = api.Reload(creds)
 		}

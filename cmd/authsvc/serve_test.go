@@ -310,3 +310,11 @@ func TestServeConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+// runQuiet runs a command that is expected to fail before serving.
+func runQuiet(env map[string]string, args ...string) error {
+	var out, errOut bytes.Buffer
+	return run(context.Background(), append([]string{"authsvc"}, args...), envFunc(env), strings.NewReader(""), &out, &errOut)
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"authsvc/internal/audit"
+	"authsvc/internal/sqlite"
+)
+
+// TestAuditSurvivesShutdownUnderLoad: clients keep getting tokens while the
+// server is told to stop; every token a client received has its event in
+// the audit trail after run returns.
+func TestAuditSurvivesShutdownUnderLoad(t *testing.T) {
+	t.Parallel()
+	env := productionEnv(t)
+	env["AUTHSVC_RATE_TOKEN"] = "off"
+	srv := startServer(t, env)
+	call(t, "POST", srv.url+"/v1/users", e2eAdminKey, map[string]any{"userID": "loaded"}, 201, nil)
+
+	var issued atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	client := &http.Client{Timeout: 10 * time.Second}
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			body, _ := json.Marshal(map[string]any{"userID": "loaded"})
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				req, _ := http.NewRequest("POST", srv.url+"/v1/token", bytes.NewReader(body))
+				req.Header.Set("Authorization", "Bearer "+e2eAdminKey)
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := client.Do(req)
+				if err != nil {
+					continue // the server is going away
+				}
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					issued.Add(1)
+				}
+			}
+		}()
+	}
+	time.Sleep(500 * time.Millisecond)
+	if err := srv.stop(); err != nil { // shuts down while the clients are busy
+		t.Fatal(err)
+	}
+	close(stop)
+	wg.Wait()
+	if issued.Load() == 0 {
+		t.Fatal("no token was issued")
+	}
+
+	db, err := sqlite.Open(context.Background(), env["AUTHSVC_DB"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var written int64
+	for after := int64(0); ; {
+		page, err := audit.List(context.Background(), db, audit.Query{Event: audit.TokenIssued, Limit: audit.MaxListLimit, After: after})
+		if err != nil {
+			t.Fatal(err)
+		}
+		written += int64(len(page.Events))
+		if page.Next == 0 {
+			break
+		}
+		after = page.Next
+	}
+	if written != issued.Load() {
+		t.Errorf("%d tokens issued, %d token.issued events written", issued.Load(), written)
+	}
+}
