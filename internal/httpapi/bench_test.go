@@ -12,21 +12,27 @@ import (
 
 // The token route against a trivial route (/healthz) on the same handler
 // stack: middleware, router, access log at the production level (info, to
-// io.Discard) and metrics. "inprocess" calls ServeHTTP directly and shows
+// io.Discard), metrics and the audit trail; and the token route with the
+// audit trail switched off, to show what auditing costs. "inprocess" calls ServeHTTP directly and shows
 // what our code costs; "loopback" goes through net/http on 127.0.0.1 with
 // parallel keep-alive clients, which is what a deployment sees.
 //
 //	go test -run '^$' -bench 'Route' -benchmem ./internal/httpapi/
 func BenchmarkRoute(b *testing.B) {
-	e := newEnv(b, func(s *envSetup) { s.logLevel = slog.LevelInfo; s.logTo = io.Discard })
+	quiet := func(s *envSetup) { s.logLevel = slog.LevelInfo; s.logTo = io.Discard }
+	e := newEnv(b, quiet)
 	session := e.userWithSession("bench-user")
+	noAudit := newEnv(b, quiet, func(s *envSetup) { s.noAudit = true })
+	noAuditSession := noAudit.userWithSession("bench-user")
 	routes := []struct {
 		name, method, path, credential, body string
 		want                                 int
+		env                                  *env
 	}{
-		{"healthz", "GET", "/healthz", "", "", http.StatusOK},
-		{"token", "POST", "/v1/token", session, "", http.StatusOK},
-		{"token-room", "POST", "/v1/token", session, `{"effectiveTimeInSeconds":3600,"room":{"roomID":"r1","login":true,"publish":true}}`, http.StatusOK},
+		{"healthz", "GET", "/healthz", "", "", http.StatusOK, e},
+		{"token", "POST", "/v1/token", session, "", http.StatusOK, e},
+		{"token-room", "POST", "/v1/token", session, `{"effectiveTimeInSeconds":3600,"room":{"roomID":"r1","login":true,"publish":true}}`, http.StatusOK, e},
+		{"token-no-audit", "POST", "/v1/token", noAuditSession, "", http.StatusOK, noAudit},
 	}
 	for _, rt := range routes {
 		b.Run("inprocess/"+rt.name, func(b *testing.B) {
@@ -38,7 +44,7 @@ func BenchmarkRoute(b *testing.B) {
 					req.Header.Set("Authorization", "Bearer "+rt.credential)
 				}
 				w := httptest.NewRecorder()
-				e.api.ServeHTTP(w, req)
+				rt.env.api.ServeHTTP(w, req)
 				if w.Code != rt.want {
 					b.Fatalf("status %d: %s", w.Code, w.Body)
 				}
@@ -51,7 +57,7 @@ func BenchmarkRoute(b *testing.B) {
 			b.SetParallelism(8) // 8 clients per core
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					req, _ := http.NewRequest(rt.method, e.srv.URL+rt.path, strings.NewReader(rt.body))
+					req, _ := http.NewRequest(rt.method, rt.env.srv.URL+rt.path, strings.NewReader(rt.body))
 					if rt.credential != "" {
 						req.Header.Set("Authorization", "Bearer "+rt.credential)
 					}

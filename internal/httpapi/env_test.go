@@ -91,6 +91,7 @@ type envSetup struct {
 	creds    *Credentials
 	logLevel slog.Level
 	logTo    io.Writer // the env's syncBuffer unless set
+	noAudit  bool
 }
 
 func newEnv(t testing.TB, opts ...envOption) *env {
@@ -126,9 +127,13 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	}
 	cfg, creds = setup.cfg, setup.creds
 	logger := slog.New(slog.NewJSONHandler(setup.logTo, &slog.HandlerOptions{Level: setup.logLevel}))
-	e.audit = audit.NewRecorder(db, audit.Options{FlushInterval: 10 * time.Millisecond, Logger: logger})
-	t.Cleanup(func() { e.audit.Close(context.Background()) }) // before the database closes: cleanups run last-in first-out
-	e.api, err = NewServer(cfg, creds, Deps{Store: store, DB: db, Audit: e.audit, Logger: logger, Registry: e.reg, Now: e.clock.Now, Rand: rand.Reader})
+	deps := Deps{Store: store, DB: db, Logger: logger, Registry: e.reg, Now: e.clock.Now, Rand: rand.Reader}
+	if !setup.noAudit {
+		e.audit = audit.NewRecorder(db, audit.Options{FlushInterval: 10 * time.Millisecond, Logger: logger})
+		t.Cleanup(func() { e.audit.Close(context.Background()) }) // before the database closes: cleanups run last-in first-out
+		deps.Audit = e.audit
+	}
+	e.api, err = NewServer(cfg, creds, deps)
 	if err != nil {
 		t.Fatal(err)
 	}
