@@ -301,8 +301,9 @@ func argDefaults(stages []stage) map[string]string {
 var shellName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // shellWords splits a simple POSIX shell command line, expanding $NAME and
-// ${NAME} from vars outside single quotes. It knows no more shell than the
-// Dockerfile's build command needs, and says so when it meets more.
+// ${NAME} from vars outside single quotes; an unquoted | is a word of its
+// own. It knows no more shell than the Dockerfile's build command and the
+// README's quickstart need, and says so when it meets more.
 func shellWords(line string, vars map[string]string) ([]string, error) {
 	var words []string
 	var cur strings.Builder
@@ -343,13 +344,24 @@ func shellWords(line string, vars map[string]string) ([]string, error) {
 		case c == '"':
 			double, inWord = !double, true
 			i++
+		case double && c == '\\' && i+1 < len(line) && strings.IndexByte(`"\\$`, line[i+1]) >= 0:
+			cur.WriteByte(line[i+1])
+			i += 2
+		case !double && c == '|':
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+			words = append(words, "|")
+			i++
 		case c == '$':
 			j, err := expand(i)
 			if err != nil {
 				return nil, err
 			}
 			inWord, i = true, j
-		case c == '\\' || (!double && strings.ContainsRune(";&|<>`()", rune(c))):
+		case c == '\\' || (!double && strings.ContainsRune(";&<>`()", rune(c))):
 			return nil, fmt.Errorf("shell syntax %q is beyond this test's parser", c)
 		case !double && (c == ' ' || c == '\t'):
 			if inWord {
@@ -378,7 +390,12 @@ func TestShellWords(t *testing.T) {
 	vars := map[string]string{"VERSION": "v1.2.3", "GOOS": "linux"}
 	got, err := shellWords(`A=0 GOOS=$GOOS go build -ldflags "-s -X main.v=${VERSION}" 'lit $X' -o /x`, vars)
 	want := []string{"A=0", "GOOS=linux", "go", "build", "-ldflags", "-s -X main.v=v1.2.3", "lit $X", "-o", "/x"}
-	if err != nil || strings.Join(got, "|") != strings.Join(want, "|") {
+	if err != nil || strings.Join(got, "\x00") != strings.Join(want, "\x00") {
+		t.Errorf("shellWords = %q, %v, want %q", got, err, want)
+	}
+	got, err = shellWords(`curl -d "{\"t\":\"$GOOS\"}"| jq -r .b`, vars)
+	want = []string{"curl", "-d", `{"t":"linux"}`, "|", "jq", "-r", ".b"}
+	if err != nil || strings.Join(got, "\x00") != strings.Join(want, "\x00") {
 		t.Errorf("shellWords = %q, %v, want %q", got, err, want)
 	}
 	for _, bad := range []string{`go build && rm -rf /`, `echo "open`, `echo $(id)`, `echo ${`} {

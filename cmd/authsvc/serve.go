@@ -68,6 +68,12 @@ func serveSettings(fs *flag.FlagSet, getenv func(string) string) *settings {
 	return s
 }
 
+// secretVariables carry a secret's value. They have no flag twin (flags
+// show up in ps and shell history); each has a --*-file flag instead.
+func secretVariables() []string {
+	return []string{"AUTHSVC_SERVER_SECRET", "AUTHSVC_ADMIN_TOKEN", "AUTHSVC_SESSION_KEY", "AUTHSVC_JWT_HS256_SECRET"}
+}
+
 // serveConfig is the validated configuration of "authsvc serve".
 type serveConfig struct {
 	addr, db, metricsAddr string
@@ -154,6 +160,18 @@ func loadServeConfig(ctx context.Context, s *settings, getenv func(string) strin
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("authsvc serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, `Usage: authsvc serve [flags]
+
+Runs the HTTP service. Every flag has an environment twin (shown as env);
+a flag given on the command line wins. Secrets come from files (the
+--*-file flags) or from the variables %s,
+never from plain flags.
+
+Flags:
+`, strings.Join(secretVariables(), ", "))
+		fs.PrintDefaults()
+	}
 	s := serveSettings(fs, getenv)
 	if err := s.parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
