@@ -515,3 +515,21 @@ func TestRecorderPrunesOnItsOwn(t *testing.T) {
 	})
 	mustClose(t, r)
 }
+
+func TestRecordDoesNotAllocate(t *testing.T) {
+	// Not parallel: testing.AllocsPerRun counts every goroutine's
+	// allocations. The writer waits for the connection meanwhile.
+	db := mustOpenDB(t)
+	r := newTestRecorder(t, db, Options{QueueSize: 1000, BatchSize: 1})
+	release := holdWriter(t, db)
+	defer release()
+	ctx, cancel := context.WithCancel(context.Background()) // as a request's
+	defer cancel()
+	e := Event{Event: TokenIssued, AppID: 1, UserID: "alice", Actor: "user:alice", ClientIP: "203.0.113.7",
+		RequestID: "r", Expire: 1767323045, Nonce: ptr[int32](7)}
+	r.Record(ctx, e)
+	waitFor(t, "the writer waits for the connection", func() bool { return r.Stats().Queued == 0 })
+	if n := testing.AllocsPerRun(500, func() { r.Record(ctx, e) }); n != 0 {
+		t.Errorf("Record allocates %v times per call, want 0", n)
+	}
+}

@@ -1,0 +1,160 @@
+package audit
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"math/rand/v2"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// The benchmarks run on a real database file in b.TempDir(), with the
+// production settings (WAL, synchronous=FULL).
+//
+//	go test -run '^$' -bench . -benchmem ./internal/audit/
+
+// benchEvents returns n token events, with every field set as the token
+// route sets them, of users drawn at random from users.
+func benchEvents(n, users int) []Event {
+	rnd := rand.New(rand.NewPCG(1, 2))
+	nonce := int32(-1234567)
+	es := make([]Event, n)
+	for i := range es {
+		u := fmt.Sprintf("user%05d", rnd.IntN(users))
+		es[i] = Event{
+			Event:     TokenIssued,
+			AppID:     1234567890,
+			UserID:    u,
+			Actor:     "user:" + u,
+			ClientIP:  "203.0.113.7",
+			RequestID: "01J9Z3W6Q2Y8R4T0V5X7N1M3K9",
+			Expire:    1767323045,
+			Nonce:     &nonce,
+		}
+	}
+	return es
+}
+
+// BenchmarkWrite measures one batch written in one transaction, as the
+// Recorder writes them; a full batch is DefaultBatchSize events. With users
+// drawn from 10,000, as in production, the events of a batch land on
+// different pages of the user index, which costs most of the write; with one
+// user, as in a load test, they share one. cpu-ns/event is the CPU time of
+// the whole process per event, the cost that competes with request
+// handling; events/s also depends on the disk.
+func BenchmarkWrite(b *testing.B) {
+	for _, users := range []int{1, 10000} {
+		for _, n := range []int{1, DefaultBatchSize, 1024} {
+			b.Run(fmt.Sprintf("users=%d/batch=%d", users, n), func(b *testing.B) {
+				db := mustOpenDB(b)
+				r := newTestRecorder(b, db, Options{})
+				batches := make([][]Event, 64)
+				all := benchEvents(len(batches)*n, users)
+				for j := range batches {
+					batches[j] = all[j*n : (j+1)*n]
+					for i := range batches[j] {
+						batches[j][i].Time = time.Now()
+					}
+				}
+				b.ReportAllocs()
+				cpu := processCPU()
+				j := 0
+				for b.Loop() {
+					if err := r.write(context.Background(), batches[j%len(batches)]); err != nil {
+						b.Fatal(err)
+					}
+					j++
+				}
+				cpu = processCPU() - cpu
+				events := float64(b.N * n)
+				b.ReportMetric(events/b.Elapsed().Seconds(), "events/s")
+				b.ReportMetric(float64(cpu.Nanoseconds())/events, "cpu-ns/event")
+			})
+		}
+	}
+}
+
+// BenchmarkRecord calls Record from parallel goroutines as fast as they
+// can, then Close, which the time includes: the queue fills, so this is the
+// event rate the Recorder sustains, the writer being the bottleneck, and
+// B/op and allocs/op are the writer's. Record itself allocates nothing
+// (TestRecordDoesNotAllocate).
+func BenchmarkRecord(b *testing.B) {
+	es := benchEvents(1024, 10000)
+	db := mustOpenDB(b)
+	r := newTestRecorder(b, db, Options{})
+	var next atomic.Uint64
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		ctx := context.Background()
+		i := next.Add(1) * 997
+		for pb.Next() {
+			r.Record(ctx, es[i%uint64(len(es))])
+			i++
+		}
+	})
+	mustClose(b, r)
+	b.StopTimer()
+	s := r.Stats()
+	if s.Written != uint64(b.N) || s.Dropped != 0 || s.Failed != 0 {
+		b.Fatalf("Stats() = %+v after %d Records", s, b.N)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkRequest compares the throughput of parallel "requests" that each
+// cost about 40µs of CPU, what the token route costs in process (see
+// internal/httpapi BenchmarkRoute/inprocess/token), without and with one
+// audit event each: the ratio of their req/s is the throughput that
+// auditing keeps when the requests saturate every CPU, the writer competing
+// with them. It is a bound from below: through net/http a request costs
+// more, and the share of auditing is smaller.
+func BenchmarkRequest(b *testing.B) {
+	work := calibrate(40 * time.Microsecond)
+	for _, users := range []int{0, 1, 10000} {
+		name := fmt.Sprintf("users=%d", users)
+		if users == 0 {
+			name = "audit=off"
+		}
+		b.Run(name, func(b *testing.B) {
+			es := benchEvents(1024, max(users, 1))
+			db := mustOpenDB(b)
+			r := newTestRecorder(b, db, Options{})
+			var next atomic.Uint64
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				ctx := context.Background()
+				var buf [1024]byte
+				i := next.Add(1) * 997
+				for pb.Next() {
+					for range work {
+						s := sha256.Sum256(buf[:])
+						copy(buf[:], s[:])
+					}
+					if users > 0 {
+						r.Record(ctx, es[i%uint64(len(es))])
+					}
+					i++
+				}
+			})
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+			mustClose(b, r)
+		})
+	}
+}
+
+// calibrate returns how many SHA-256 sums of 1 KiB take about d.
+func calibrate(d time.Duration) int {
+	var buf [1024]byte
+	const n = 2000
+	start := time.Now()
+	for range n {
+		s := sha256.Sum256(buf[:])
+		copy(buf[:], s[:])
+	}
+	per := time.Since(start) / n
+	return max(1, int(d/per))
+}

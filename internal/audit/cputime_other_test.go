@@ -1,0 +1,8 @@
+//go:build !unix
+
+package audit
+
+import "time"
+
+// processCPU is not measured here: the cpu-ns metrics read 0.
+func processCPU() time.Duration { return 0 }
