@@ -304,10 +304,11 @@ func (r *Recorder) flush(batch []Event) []Event {
 	return batch[:0]
 }
 
-// insertEvent stores one event. Batches reuse it, prepared once per
-// transaction: a multi-row INSERT saved little CPU in BenchmarkWrite, as
-// SQLite must then keep a statement journal, and the cost of an event is
-// mostly the index pages its commit writes.
+// insertEvent stores one event. A batch reuses it, prepared once per
+// transaction. A 32-row INSERT took more CPU per event in BenchmarkWrite:
+// SQLite keeps a statement journal for a statement that may fail partway
+// through its rows. Most of an event's cost is the index pages its commit
+// writes anyway.
 const insertEvent = `INSERT INTO audit_events
 	(occurred_at, event, app_id, user_id, actor, client_ip, request_id, expire, nonce, reason)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
