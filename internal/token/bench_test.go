@@ -109,7 +109,7 @@ func BenchmarkParseClaims(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	src := body(b, k, tok)
+	src := plaintextOf(b, k, tok)
 	buf := make([]byte, len(src))
 	b.ReportAllocs()
 	for b.Loop() {

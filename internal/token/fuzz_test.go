@@ -61,7 +61,7 @@ func firstSentinel(err error) error {
 func FuzzSealedBody(f *testing.F) {
 	k := mustKey(f, testSecret)
 	for _, v := range loadVectors(f) {
-		body := body(f, mustKey(f, v.Secret), v.Token)
+		body := plaintextOf(f, mustKey(f, v.Secret), v.Token)
 		addTruncations(f, body, func(b []byte) { f.Add(v.Want.Expire, v.Want.Variant == "cbc", bytes.Clone(b)) })
 	}
 	for _, tt := range claimsCases {
@@ -97,7 +97,7 @@ func FuzzSealedBody(f *testing.F) {
 // FuzzParseClaims compares the hand-written JSON reader with encoding/json.
 func FuzzParseClaims(f *testing.F) {
 	for _, v := range loadVectors(f) {
-		addTruncations(f, body(f, mustKey(f, v.Secret), v.Token), func(b []byte) { f.Add(bytes.Clone(b)) })
+		addTruncations(f, plaintextOf(f, mustKey(f, v.Secret), v.Token), func(b []byte) { f.Add(bytes.Clone(b)) })
 	}
 	for _, tt := range claimsCases {
 		f.Add([]byte(tt.body))

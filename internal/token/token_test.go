@@ -33,8 +33,8 @@ func seeded(seed uint64) io.Reader {
 	return mrand.NewChaCha8(s)
 }
 
-// body returns tok's decrypted JSON body.
-func body(tb testing.TB, k *Key, tok string) []byte {
+// plaintextOf returns tok's decrypted JSON body.
+func plaintextOf(tb testing.TB, k *Key, tok string) []byte {
 	tb.Helper()
 	f, err := parseFrame(tok)
 	if err != nil {
@@ -200,7 +200,7 @@ func TestMintReadsRandomnessOnce(t *testing.T) {
 			t.Errorf("Mint(%v) reads %v, want one read of %d bytes", v, r.sizes, want)
 		}
 	}
-	_, _, err := k.Mint(iotestErrReader{}, testNow, Params{AppID: 1, UserID: "u", EffectiveTime: 60})
+	_, _, err := k.Mint(failingReader{}, testNow, Params{AppID: 1, UserID: "u", EffectiveTime: 60})
 	if !errors.Is(err, errNoEntropy) {
 		t.Errorf("Mint with a failing reader = %v, want it wrapped", err)
 	}
@@ -208,9 +208,9 @@ func TestMintReadsRandomnessOnce(t *testing.T) {
 
 var errNoEntropy = errors.New("no entropy")
 
-type iotestErrReader struct{}
+type failingReader struct{}
 
-func (iotestErrReader) Read([]byte) (int, error) { return 0, errNoEntropy }
+func (failingReader) Read([]byte) (int, error) { return 0, errNoEntropy }
 
 // TestMintMatchesReference builds the same token with encoding/json and
 // crypto/cipher directly, from the format description alone.
@@ -369,7 +369,7 @@ func TestRoundTrip(t *testing.T) {
 		if exp, err := Expiry(tok); exp != c.ExpiresAt || err != nil {
 			t.Fatalf("%d: Expiry = %d, %v; want %d", i, exp, err, c.ExpiresAt)
 		}
-		if ref, err := referenceClaims(body(t, k, tok)); err != nil || ref != c {
+		if ref, err := referenceClaims(plaintextOf(t, k, tok)); err != nil || ref != c {
 			t.Fatalf("%d: encoding/json reads the body as %+v, %v; want %+v", i, ref, err, c)
 		}
 	}
