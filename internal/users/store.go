@@ -34,6 +34,8 @@ type Store struct {
 
 	// Prepared statements of the hot paths, closed by db.Close.
 	get, getWithHash, count *sql.Stmt
+
+	cache *userCache // Get's
 }
 
 // NewStore returns a Store on db, whose migrations must have been applied
@@ -42,7 +44,7 @@ func NewStore(db *sqlite.DB, opts Options) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("new user store: nil database")
 	}
-	s := &Store{db: db, now: opts.Now, rand: opts.Rand, hash: opts.Hash}
+	s := &Store{db: db, now: opts.Now, rand: opts.Rand, hash: opts.Hash, cache: newUserCache()}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -199,8 +201,14 @@ func (s *Store) Create(ctx context.Context, u NewUser) (User, error) {
 	}
 }
 
-// Get returns the user with the given ID, or ErrNotFound.
+// Get returns the user with the given ID, or ErrNotFound. It may answer
+// from a short-lived cache; see cacheTTL for what that means for writes by
+// other processes.
 func (s *Store) Get(ctx context.Context, id string) (User, error) {
+	if u, ok := s.cache.get(id); ok {
+		return u, nil
+	}
+	gen := s.cache.generation()
 	u, err := scanUser(s.get.QueryRowContext(ctx, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, fmt.Errorf("get user %q: %w", id, ErrNotFound)
@@ -208,6 +216,7 @@ func (s *Store) Get(ctx context.Context, id string) (User, error) {
 	if err != nil {
 		return User{}, fmt.Errorf("get user %q: %w", id, err)
 	}
+	s.cache.put(u, gen)
 	return u, nil
 }
 
@@ -332,6 +341,7 @@ func (s *Store) Update(ctx context.Context, id string, p Patch) (User, error) {
 		return User{}, fmt.Errorf("update user %q: %w", id, err)
 	}
 	defer tx.Rollback()
+	defer s.cache.evict(id) // after the commit (or the rollback)
 	u, err := scanUser(tx.QueryRowContext(ctx,
 		`UPDATE users SET `+strings.Join(sets, ", ")+` WHERE id = ? RETURNING `+userColumns, args...))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -355,6 +365,7 @@ func (s *Store) SetDisabled(ctx context.Context, id string, disabled bool) (User
 
 // Delete removes a user, or fails with ErrNotFound.
 func (s *Store) Delete(ctx context.Context, id string) error {
+	defer s.cache.evict(id)
 	res, err := s.db.Writer.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, id)
 	if err != nil {
 		return fmt.Errorf("delete user %q: %w", id, err)
