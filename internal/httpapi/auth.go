@@ -69,20 +69,20 @@ func (s *Server) authenticate(r *http.Request, acc access) (*principal, error) {
 	if label, ok := creds.admin(cred); ok {
 		return &principal{admin: label}, nil
 	}
-	claims, err := parseSession(creds.SessionKey, cred, s.now())
+	subject, epoch, err := creds.sessions.verify(creds.SessionKey, cred, s.now())
 	if err != nil {
 		if acc == sessionsIdP && creds.IdP != nil && idp.LooksLikeJWT(cred) {
 			return s.authenticateIdP(r, creds.IdP, cred)
 		}
 		return nil, errNoCredential
 	}
-	u, err := s.store.Get(r.Context(), claims.Subject)
+	u, err := s.store.Get(r.Context(), subject)
 	switch {
 	case errors.Is(err, users.ErrNotFound):
 		return nil, errNoCredential // deleted since the session began
 	case err != nil:
 		return nil, err
-	case u.Disabled || u.SessionEpoch != claims.Epoch:
+	case u.Disabled || u.SessionEpoch != epoch:
 		return nil, errNoCredential // disabled, or password changed: revoked
 	}
 	return &principal{user: u}, nil

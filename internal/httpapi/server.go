@@ -82,6 +82,8 @@ type Credentials struct {
 	AdminKeys  []AdminKey
 	SessionKey []byte            // HMAC key for session tokens, at least 32 bytes
 	IdP        *IdentityProvider // nil unless tokens from the business's identity provider are accepted
+
+	sessions *sessionCache // for SessionKey; set when the server takes these credentials
 }
 
 // Validate reports a configuration the server cannot run with.
@@ -202,6 +204,7 @@ func NewServer(cfg Config, creds *Credentials, d Deps) (*Server, error) {
 		return nil, errors.New("renew grace must not be negative")
 	}
 	s := &Server{cfg: cfg, store: d.Store, db: d.DB, audit: d.Audit, log: d.Logger, now: d.Now, rand: d.Rand}
+	creds.sessions = newSessionCache()
 	s.creds.Store(creds)
 	maxKeys := cfg.Limits.MaxKeys
 	if maxKeys == 0 {
@@ -246,6 +249,7 @@ func (s *Server) Reload(creds *Credentials) error {
 	if err := creds.Validate(); err != nil {
 		return err
 	}
+	creds.sessions = newSessionCache()
 	s.creds.Store(creds)
 	return nil
 }
