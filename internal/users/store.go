@@ -209,6 +209,15 @@ func (s *Store) Get(ctx context.Context, id string) (User, error) {
 		return u, nil
 	}
 	gen := s.cache.generation()
+	u, err := s.load(ctx, id)
+	if err == nil {
+		s.cache.put(u, gen)
+	}
+	return u, err
+}
+
+// load reads a user from the database, past the cache.
+func (s *Store) load(ctx context.Context, id string) (User, error) {
 	u, err := scanUser(s.get.QueryRowContext(ctx, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, fmt.Errorf("get user %q: %w", id, ErrNotFound)
@@ -216,7 +225,6 @@ func (s *Store) Get(ctx context.Context, id string) (User, error) {
 	if err != nil {
 		return User{}, fmt.Errorf("get user %q: %w", id, err)
 	}
-	s.cache.put(u, gen)
 	return u, nil
 }
 
