@@ -228,7 +228,7 @@ func loadAppsFile(path string, defaults httpapi.TTLBounds) ([]httpapi.App, uint3
 		case a.Secret != "":
 			secrets = append(secrets, []byte(a.Secret))
 		case a.SecretFile != "":
-			b, err := readSecretFile(dir, a.SecretFile)
+			b, err := readSecretFile(inDir(dir, a.SecretFile))
 			if err != nil {
 				return nil, 0, fmt.Errorf("%s: %w", where, err)
 			}
@@ -240,7 +240,7 @@ func loadAppsFile(path string, defaults httpapi.TTLBounds) ([]httpapi.App, uint3
 			secrets = append(secrets, []byte(p))
 		}
 		for _, pf := range a.PreviousSecretFiles {
-			b, err := readSecretFile(dir, pf)
+			b, err := readSecretFile(inDir(dir, pf))
 			if err != nil {
 				return nil, 0, fmt.Errorf("%s: %w", where, err)
 			}
@@ -285,19 +285,12 @@ func loadAppsFile(path string, defaults httpapi.TTLBounds) ([]httpapi.App, uint3
 	return apps, def, nil
 }
 
-func readSecretFile(dir, name string) ([]byte, error) {
-	if !filepath.IsAbs(name) {
-		name = filepath.Join(dir, name)
+// inDir resolves a path of the apps file relative to the file's folder.
+func inDir(dir, name string) string {
+	if filepath.IsAbs(name) {
+		return name
 	}
-	b, err := os.ReadFile(name)
-	if err != nil {
-		return nil, err
-	}
-	b = bytes.TrimRight(b, " \t\r\n")
-	if len(b) == 0 {
-		return nil, fmt.Errorf("secret file %s is empty", name)
-	}
-	return b, nil
+	return filepath.Join(dir, name)
 }
 
 func randomHex(n int) string {

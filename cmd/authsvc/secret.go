@@ -22,13 +22,23 @@ func readSecret(getenv func(string) string, env, file string) ([]byte, error) {
 			return nil, nil
 		}
 	}
-	b, err := os.ReadFile(file)
+	b, err := readSecretFile(file)
 	if err != nil {
-		return nil, fmt.Errorf("read secret file for %s: %w", env, err)
+		return nil, fmt.Errorf("%s: %w", env, err)
+	}
+	return b, nil
+}
+
+// readSecretFile reads a secret from a file, without the trailing
+// whitespace editors add. An empty file is an error.
+func readSecretFile(name string) ([]byte, error) {
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return nil, fmt.Errorf("read secret file: %w", err)
 	}
 	b = bytes.TrimRight(b, " \t\r\n")
 	if len(b) == 0 {
-		return nil, fmt.Errorf("secret file for %s is empty", env)
+		return nil, fmt.Errorf("secret file %s is empty", name)
 	}
 	return b, nil
 }

@@ -201,8 +201,11 @@ func readPasswordLine(r io.Reader) (string, error) {
 	return line, nil
 }
 
-func userGet(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	f := newDBFlags("user get", "user get [flags] ID", true, getenv, stderr)
+// onUser runs one of the commands that take a single userID: it parses the
+// flags, checks the ID, opens the store and hands them to act.
+func onUser(ctx context.Context, name string, args []string, getenv func(string) string, stderr io.Writer,
+	act func(f *dbFlags, store *users.Store, id string) error) error {
+	f := newDBFlags("user "+name, "user "+name+" [flags] ID", true, getenv, stderr)
 	pos, err := f.parse(args, 1)
 	if err != nil {
 		return helpOr(err)
@@ -215,11 +218,17 @@ func userGet(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	defer db.Close()
-	u, err := store.Get(ctx, pos[0])
-	if err != nil {
-		return err
-	}
-	return printUser(stdout, f.json, u)
+	return act(f, store, pos[0])
+}
+
+func userGet(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	return onUser(ctx, "get", args, getenv, stderr, func(f *dbFlags, store *users.Store, id string) error {
+		u, err := store.Get(ctx, id)
+		if err != nil {
+			return err
+		}
+		return printUser(stdout, f.json, u)
+	})
 }
 
 func userList(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -266,51 +275,29 @@ func userList(ctx context.Context, args []string, getenv func(string) string, st
 }
 
 func userSetDisabled(ctx context.Context, name string, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	f := newDBFlags("user "+name, "user "+name+" [flags] ID", true, getenv, stderr)
-	pos, err := f.parse(args, 1)
-	if err != nil {
-		return helpOr(err)
-	}
-	if err := users.ValidateID(pos[0]); err != nil {
-		return err
-	}
-	db, store, err := f.openStore(ctx)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	u, err := store.SetDisabled(ctx, pos[0], name == "disable")
-	if err != nil {
-		return err
-	}
-	return printUser(stdout, f.json, u)
+	return onUser(ctx, name, args, getenv, stderr, func(f *dbFlags, store *users.Store, id string) error {
+		u, err := store.SetDisabled(ctx, id, name == "disable")
+		if err != nil {
+			return err
+		}
+		return printUser(stdout, f.json, u)
+	})
 }
 
 func userDelete(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	f := newDBFlags("user delete", "user delete [flags] ID", true, getenv, stderr)
-	pos, err := f.parse(args, 1)
-	if err != nil {
-		return helpOr(err)
-	}
-	if err := users.ValidateID(pos[0]); err != nil {
+	return onUser(ctx, "delete", args, getenv, stderr, func(f *dbFlags, store *users.Store, id string) error {
+		if err := store.Delete(ctx, id); err != nil {
+			return err
+		}
+		if f.json {
+			return writeJSON(stdout, struct {
+				UserID  string `json:"userID"`
+				Deleted bool   `json:"deleted"`
+			}{id, true})
+		}
+		_, err := fmt.Fprintf(stdout, "deleted %s\n", cell(id))
 		return err
-	}
-	db, store, err := f.openStore(ctx)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	if err := store.Delete(ctx, pos[0]); err != nil {
-		return err
-	}
-	if f.json {
-		return writeJSON(stdout, struct {
-			UserID  string `json:"userID"`
-			Deleted bool   `json:"deleted"`
-		}{pos[0], true})
-	}
-	_, err = fmt.Fprintf(stdout, "deleted %s\n", cell(pos[0]))
-	return err
+	})
 }
 
 // userJSON is a user as the HTTP API shows it, plus hasPassword.
