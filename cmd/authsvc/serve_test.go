@@ -318,3 +318,33 @@ func runQuiet(env map[string]string, args ...string) error {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// TestMetricsListener: with AUTHSVC_METRICS_ADDR, metrics move to their own
+// listener and the main one no longer serves them.
+func TestMetricsListener(t *testing.T) {
+	t.Parallel()
+	env := productionEnv(t)
+	env["AUTHSVC_METRICS_ADDR"] = "127.0.0.1:0"
+	srv := startServer(t, env)
+	var metricsURL string
+	sc := bufio.NewScanner(strings.NewReader(srv.stderr.String()))
+	for sc.Scan() {
+		var line struct{ Msg, Addr string }
+		if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "metrics listening" {
+			metricsURL = "http://" + line.Addr + "/metrics"
+		}
+	}
+	if metricsURL == "" {
+		t.Fatalf("no metrics listener logged:\n%s", srv.stderr)
+	}
+	resp, err := http.Get(metricsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "authsvc_build_info") {
+		t.Errorf("metrics listener: %d %.200s", resp.StatusCode, body)
+	}
+	call(t, "GET", srv.url+"/metrics", "", nil, http.StatusNotFound, nil)
+}

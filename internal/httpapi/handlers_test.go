@@ -380,6 +380,8 @@ func TestListUsers(t *testing.T) {
 	}
 	e.do("GET", "/v1/users?limit=1001", testAdminKey, nil).problem(t, http.StatusBadRequest, "invalid_limit")
 	e.do("GET", "/v1/users?limit=ten", testAdminKey, nil).problem(t, http.StatusBadRequest, "invalid_limit")
+	e.do("GET", "/v1/users?prefix=a%20b", testAdminKey, nil).problem(t, http.StatusBadRequest, "invalid_prefix")
+	e.do("GET", "/v1/users?after=a%2Fb", testAdminKey, nil).problem(t, http.StatusBadRequest, "invalid_after")
 }
 
 func TestImportUsers(t *testing.T) {
