@@ -231,6 +231,16 @@ func (e *env) login(id string) string {
 	return s.AccessToken
 }
 
+// wantNoUsers fails the test, saying why, if the registry holds any user.
+func (e *env) wantNoUsers(why string) {
+	e.t.Helper()
+	var list listResponse
+	e.do("GET", "/v1/users", testAdminKey, nil).want(e.t, http.StatusOK).decode(e.t, &list)
+	if len(list.Users) != 0 {
+		e.t.Errorf("%s: %+v", why, list.Users)
+	}
+}
+
 // userWithSession creates a user and logs them in.
 func (e *env) userWithSession(id string) string {
 	e.t.Helper()

@@ -243,10 +243,10 @@ func (s *Server) renew(w http.ResponseWriter, r *http.Request) (token.Claims, er
 
 // renewed mints the renewal of old, which has been verified.
 func (s *Server) renewed(w http.ResponseWriter, r *http.Request, app *App, old token.Verified, requested *int64, now time.Time) error {
-	var err error
 	p := principalFrom(r.Context())
 	var target users.User
 	if p.isAdmin() {
+		var err error
 		if target, err = s.store.Get(r.Context(), old.UserID); err != nil {
 			return err
 		}
@@ -285,7 +285,6 @@ func (s *Server) renewed(w http.ResponseWriter, r *http.Request, app *App, old t
 // claims are returned whenever some secret authenticated the token, even
 // when err reports it expired or otherwise unacceptable.
 func verifyWith(creds *Credentials, tok string, now time.Time, appID uint32) (*App, token.Verified, error) {
-	var lastErr error = token.ErrBadSecret
 	for i := range creds.Apps {
 		app := &creds.Apps[i]
 		if appID != 0 && app.ID != appID {
@@ -300,7 +299,7 @@ func verifyWith(creds *Credentials, tok string, now time.Time, appID uint32) (*A
 		}
 		return app, v, err
 	}
-	return nil, token.Verified{}, lastErr
+	return nil, token.Verified{}, token.ErrBadSecret
 }
 
 // tokenProblem explains why a presented token was refused, with the error
