@@ -3,7 +3,6 @@ package httpapi
 import (
 	"errors"
 	"net/http"
-	"strconv"
 	"time"
 
 	"authsvc/internal/audit"
@@ -131,7 +130,7 @@ func (s *Server) issue(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.metrics.tokensIssued.WithLabelValues(strconv.FormatUint(uint64(app.ID), 10), "issue", app.Variant.String()).Inc()
+	s.metrics.tokenIssued(app, "issue", app.Variant)
 	s.record(r, tokenEvent(audit.TokenIssued, claims))
 	return writeToken(w, tok, claims, target, req.Room)
 }
@@ -275,7 +274,7 @@ func (s *Server) renewed(w http.ResponseWriter, r *http.Request, app *App, old t
 	if err != nil {
 		return tokenProblem(err)
 	}
-	s.metrics.tokensIssued.WithLabelValues(strconv.FormatUint(uint64(app.ID), 10), "renew", old.Variant.String()).Inc()
+	s.metrics.tokenIssued(app, "renew", old.Variant)
 	s.record(r, tokenEvent(audit.TokenRenewed, claims))
 	return writeToken(w, tok, claims, target, roomFromPayload(old.Payload))
 }
@@ -321,7 +320,7 @@ func tokenProblem(err error) error {
 // countFailure records a failed token request by a bounded reason.
 func (s *Server) countFailure(err error) {
 	if err != nil {
-		s.metrics.tokenFailures.WithLabelValues(failureReason(err)).Inc()
+		s.metrics.tokenFailed(failureReason(err))
 	}
 }
 
@@ -399,7 +398,7 @@ func (s *Server) verifyToken(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		resp.Reason, resp.ZIMErrorCode, resp.RTCErrorCode = te.Reason, te.ZIMCode, te.RTCCode
-		s.metrics.tokenFailures.WithLabelValues(te.Reason).Inc()
+		s.metrics.tokenFailed(te.Reason)
 		s.record(r, audit.Event{Event: audit.TokenVerifyFailed, AppID: v.AppID, UserID: v.UserID, Expire: resp.ExpiresAt, Nonce: resp.Nonce, Reason: te.Reason})
 	}
 	w.Header().Set("Cache-Control", "no-store")

@@ -2,25 +2,42 @@ package httpapi
 
 import (
 	"context"
+	"net/http"
 	"runtime"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"authsvc/internal/audit"
+	"authsvc/internal/token"
 	"authsvc/internal/users"
 )
 
 // metrics are the server's Prometheus collectors. Labels take values from
-// small fixed sets only: route patterns, methods, status codes, configured
-// app IDs, token variants and failure reasons.
+// small fixed sets only, whatever a client sends: route patterns or
+// "unmatched", the standard methods or "other", status codes the server
+// chose, configured app IDs, token variants and failure reasons that are
+// constants. Each label has one setter below that enforces its set, since a
+// series, once created, lives as long as the process.
 type metrics struct {
 	requests      *prometheus.CounterVec
 	duration      *prometheus.HistogramVec
 	tokensIssued  *prometheus.CounterVec
 	tokenFailures *prometheus.CounterVec
+
+	mu      sync.Mutex
+	reasons map[string]bool // failure reasons seen, at most maxReasons
 }
+
+// maxReasons caps the distinct failure reasons. Reasons are constants, so
+// the cap is never reached unless a future change passes something else;
+// then the excess is counted as "other" instead of growing the registry.
+const maxReasons = 64
+
+// labelOther stands for any value outside a label's fixed set.
+const labelOther = "other"
 
 func newMetrics(reg *prometheus.Registry, store *users.Store, rec *audit.Recorder, version string) (*metrics, error) {
 	m := &metrics{
@@ -41,6 +58,7 @@ func newMetrics(reg *prometheus.Registry, store *users.Store, rec *audit.Recorde
 			Name: "authsvc_token_failures_total",
 			Help: "Token requests, renewals and verifications that failed, by reason.",
 		}, []string{"reason"}),
+		reasons: make(map[string]bool),
 	}
 	usersGauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "authsvc_users",
@@ -89,8 +107,44 @@ func newMetrics(reg *prometheus.Registry, store *users.Store, rec *audit.Recorde
 	return m, nil
 }
 
+// observeRequest counts a request. route must be a pattern of the router or
+// "unmatched"; the method is reduced to methodLabel's set here.
 func (m *metrics) observeRequest(route, method string, status int, d time.Duration) {
 	code := strconv.Itoa(status)
+	method = methodLabel(method)
 	m.requests.WithLabelValues(route, method, code).Inc()
 	m.duration.WithLabelValues(route, method, code).Observe(d.Seconds())
+}
+
+// tokenIssued counts a minted token. It takes the *App the token was minted
+// with, which only ever comes from the configured Credentials, so an appID
+// a client wrote cannot become a label value.
+func (m *metrics) tokenIssued(app *App, kind string, v token.Variant) {
+	m.tokensIssued.WithLabelValues(strconv.FormatUint(uint64(app.ID), 10), kind, v.String()).Inc()
+}
+
+// tokenFailed counts a failed token request by its reason, a constant.
+func (m *metrics) tokenFailed(reason string) {
+	m.mu.Lock()
+	if !m.reasons[reason] {
+		if len(m.reasons) >= maxReasons {
+			reason = labelOther
+		} else {
+			m.reasons[reason] = true
+		}
+	}
+	m.mu.Unlock()
+	m.tokenFailures.WithLabelValues(reason).Inc()
+}
+
+// methodLabel maps an HTTP method to a bounded label value: the methods of
+// RFC 9110 and PATCH keep their name, anything else (any token is a valid
+// method on the wire) becomes "other".
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return method
+	}
+	return labelOther
 }

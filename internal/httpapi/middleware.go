@@ -134,10 +134,7 @@ func (s *Server) observe(ids *requestIDs) func(http.Handler) http.Handler {
 				if status == 0 {
 					status = http.StatusOK
 				}
-				route := chi.RouteContext(ctx).RoutePattern()
-				if route == "" {
-					route = "unmatched"
-				}
+				route := s.routeOf(r)
 				elapsed := time.Since(start)
 				s.metrics.observeRequest(route, r.Method, status, elapsed)
 				level := slog.LevelInfo
@@ -147,7 +144,7 @@ func (s *Server) observe(ids *requestIDs) func(http.Handler) http.Handler {
 				if s.log.Enabled(ctx, level) {
 					s.log.LogAttrs(ctx, level, "request",
 						slog.String("request_id", id),
-						slog.String("method", r.Method),
+						slog.String("method", logMethod(r.Method)),
 						slog.String("route", route),
 						slog.Int("status", status),
 						slog.Int("bytes", sw.bytes),
@@ -158,6 +155,34 @@ func (s *Server) observe(ids *requestIDs) func(http.Handler) http.Handler {
 			next.ServeHTTP(sw, r)
 		})
 	}
+}
+
+// routeOf names the route pattern that served r, for metrics and logs. A
+// CORS preflight, answered before routing, is named by the route it asks
+// about. Anything else that matched no route is "unmatched".
+func (s *Server) routeOf(r *http.Request) string {
+	if route := chi.RouteContext(r.Context()).RoutePattern(); route != "" {
+		return route
+	}
+	if m := r.Header.Get("Access-Control-Request-Method"); r.Method == http.MethodOptions && m != "" && s.mux != nil {
+		if route := s.mux.Find(chi.NewRouteContext(), m, r.URL.Path); route != "" {
+			return route
+		}
+	}
+	return "unmatched"
+}
+
+// maxLogMethod bounds the method echoed in the access log: any token is a
+// valid method on the wire, up to the header size limit.
+const maxLogMethod = 16
+
+// logMethod is the method as the access log shows it: standard methods as
+// they are, others cut to maxLogMethod bytes and marked when cut.
+func logMethod(m string) string {
+	if len(m) > maxLogMethod {
+		return m[:maxLogMethod] + "..."
+	}
+	return m
 }
 
 // clientIPOf returns the peer address, or — only when the peer is a trusted

@@ -15,6 +15,7 @@ import (
 // credential each one needs.
 func (s *Server) routes(reg *prometheus.Registry) http.Handler {
 	r := chi.NewRouter()
+	s.mux = r // routeOf names CORS preflights by the route they ask about
 	r.Use(s.observe(newRequestIDs()))
 	if len(s.cfg.CORSOrigins) > 0 {
 		r.Use(cors.Handler(cors.Options{

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"authsvc/internal/audit"
@@ -177,6 +178,7 @@ type Server struct {
 	now     func() time.Time
 	rand    io.Reader
 	handler http.Handler
+	mux     *chi.Mux // the router behind handler
 
 	tokenLimit, loginIPLimit, loginUserLimit *ratelimit.Limiter // nil = off
 }

@@ -1,0 +1,157 @@
+package httpapi
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// seriesCount is the number of series the registry would expose.
+func (e *env) seriesCount() int {
+	e.t.Helper()
+	fams, err := e.reg.Gather()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	n := 0
+	for _, f := range fams {
+		n += len(f.GetMetric())
+	}
+	return n
+}
+
+// send makes a request whose method need not be a standard one; e.do
+// would reject nothing, but this skips the JSON helpers.
+func (e *env) send(method, path, credential, body string) int {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.srv.URL+path, strings.NewReader(body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if credential != "" {
+		req.Header.Set("Authorization", "Bearer "+credential)
+	}
+	resp, err := e.client.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestMetricsCardinalityBounded sends requests with distinct methods, paths
+// and appIDs: after a first round has created every series those shapes of
+// request can reach, further rounds must not add any.
+func TestMetricsCardinalityBounded(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(s *envSetup) { s.logLevel = 100 }) // no access log: 10,000 lines would only cost time
+	e.createUser("alice")
+	round := func(from, to int) {
+		for i := from; i < to; i++ {
+			method := fmt.Sprintf("M%dX", i)
+			switch i % 5 {
+			case 0:
+				e.send(method, fmt.Sprintf("/no/such/%d", i), "", "")
+			case 1:
+				e.send(method, "/v1/users", testAdminKey, "")
+			case 2:
+				e.send("GET", fmt.Sprintf("/v1/users/u%d", i), testAdminKey, "")
+			case 3:
+				e.send("GET", fmt.Sprintf("/x%d", i), "", "")
+			case 4:
+				// An appID the service does not mint for: refused, and its
+				// number must not become a label.
+				body := fmt.Sprintf(`{"userID":"alice","appID":%d}`, 1000+i)
+				if got := e.send("POST", "/v1/token", testAdminKey, body); got != http.StatusBadRequest {
+					t.Fatalf("POST /v1/token with appID %d = %d, want 400", 1000+i, got)
+				}
+			}
+		}
+	}
+	round(0, 50)
+	before := e.seriesCount()
+	round(50, 10_050)
+	if after := e.seriesCount(); after != before {
+		t.Errorf("series after 10,000 distinct requests = %d, want %d as after the first round", after, before)
+	}
+	m := string(e.do("GET", "/metrics", testAdminKey, nil).want(t, http.StatusOK).body)
+	for _, want := range []string{
+		// chi answers an unknown method with 405 before matching a route.
+		`authsvc_http_requests_total{method="other",route="unmatched",status="405"} 4020`,
+		`authsvc_http_requests_total{method="GET",route="/v1/users/{userID}",status="404"} 2010`,
+		`authsvc_token_failures_total{reason="invalid_app_id"} 2010`,
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %s\n%s", want, m)
+		}
+	}
+	if strings.Contains(m, "M51X") || strings.Contains(m, `app_id="1004"`) {
+		t.Error("a client-chosen method or appID became a label value")
+	}
+}
+
+func TestMethodLabel(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ in, want string }{
+		{"GET", "GET"}, {"HEAD", "HEAD"}, {"POST", "POST"}, {"PUT", "PUT"}, {"PATCH", "PATCH"},
+		{"DELETE", "DELETE"}, {"OPTIONS", "OPTIONS"}, {"CONNECT", "CONNECT"}, {"TRACE", "TRACE"},
+		{"get", "other"}, {"PROPFIND", "other"}, {"M1X", "other"}, {"", "other"},
+	}
+	for _, tt := range tests {
+		if got := methodLabel(tt.in); got != tt.want {
+			t.Errorf("methodLabel(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestAccessLogMethodBounded: a 4 KB method is cut in the access log.
+func TestAccessLogMethodBounded(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	long := strings.Repeat("M", 4096)
+	if got := e.send(long, "/healthz", "", ""); got != http.StatusMethodNotAllowed {
+		t.Fatalf("%.8s... /healthz = %d, want 405", long, got)
+	}
+	logs := e.logs.String()
+	if !strings.Contains(logs, `"method":"`+long[:maxLogMethod]+`..."`) {
+		t.Errorf("access log lacks the cut method:\n%s", logs)
+	}
+	if strings.Contains(logs, long[:maxLogMethod+1]) {
+		t.Error("access log echoes the whole method")
+	}
+}
+
+// TestPreflightRouteLabel: a CORS preflight is counted under the route it
+// asks about, or as unmatched when there is none.
+func TestPreflightRouteLabel(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(s *envSetup) { s.cfg.CORSOrigins = []string{"https://app.example.com"} })
+	for _, path := range []string{"/v1/token", "/v1/users/alice", "/nowhere"} {
+		req, err := http.NewRequest("OPTIONS", e.srv.URL+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Origin", "https://app.example.com")
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		resp, err := e.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	m := string(e.do("GET", "/metrics", testAdminKey, nil).want(t, http.StatusOK).body)
+	for _, want := range []string{
+		`authsvc_http_requests_total{method="OPTIONS",route="/v1/token",status="200"} 1`,
+		`authsvc_http_requests_total{method="OPTIONS",route="unmatched",status="200"} 2`,
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %s\n%s", want, m)
+		}
+	}
+}
