@@ -39,7 +39,9 @@ func (s *Server) routes(reg *prometheus.Registry) http.Handler {
 
 	// Operations: no credential.
 	r.Get("/healthz", s.handle(s.healthz))
+	r.Head("/healthz", s.handle(s.healthz)) // many probes send HEAD; net/http drops the body
 	r.Get("/readyz", s.handle(s.readyz))
+	r.Head("/readyz", s.handle(s.readyz))
 	metricsHandler := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	r.Get("/metrics", func(w http.ResponseWriter, r *http.Request) {
 		if !s.cfg.ServeMetrics {
