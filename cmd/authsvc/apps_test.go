@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -113,7 +114,10 @@ func TestSeveralApps(t *testing.T) {
 // new secret. A broken file on a later SIGHUP keeps the running setup.
 func TestRotationWithSIGHUP(t *testing.T) {
 	env, dir := appsEnv(t)
+	writeFile(t, filepath.Join(dir, "metrics-token"), "old-metrics-token-0123456789\n")
+	env["AUTHSVC_METRICS_TOKEN_FILE"] = filepath.Join(dir, "metrics-token")
 	srv := startServer(t, env)
+	getMetrics(t, srv.url+"/metrics", "old-metrics-token-0123456789", http.StatusOK)
 	call(t, "POST", srv.url+"/v1/users", e2eAdminKey, map[string]any{"userID": "alice"}, 201, nil)
 	var old tokenJSON
 	call(t, "POST", srv.url+"/v1/token", e2eAdminKey, map[string]any{"userID": "alice"}, 200, &old)
@@ -123,7 +127,10 @@ func TestRotationWithSIGHUP(t *testing.T) {
 	apps := `{"default":222,"apps":[{"appID":111,"secret":"` + secretA + `"},
 		{"appID":222,"secretFile":"b.new.secret","previousSecretFiles":["b.secret"]}]}`
 	writeFile(t, filepath.Join(dir, "apps.json"), apps)
+	writeFile(t, filepath.Join(dir, "metrics-token"), "new-metrics-token-0123456789\n")
 	sighup(t, srv, 1)
+	getMetrics(t, srv.url+"/metrics", "new-metrics-token-0123456789", http.StatusOK)
+	getMetrics(t, srv.url+"/metrics", "old-metrics-token-0123456789", http.StatusUnauthorized)
 
 	var renewed tokenJSON
 	call(t, "POST", srv.url+"/v1/token/renew", e2eAdminKey, map[string]any{"token": old.Token}, 200, &renewed)

@@ -19,8 +19,9 @@ import (
 )
 
 // loadCredentials reads everything a SIGHUP reloads: the apps and their
-// secrets, the admin keys and the session key. In --dev mode, what is
-// missing is generated once and kept for the life of the process.
+// secrets, the admin keys, the session key and the metrics token. In --dev
+// mode, what is missing is generated once and kept for the life of the
+// process.
 func (c *serveConfig) loadCredentials(ctx context.Context, s *settings, getenv func(string) string) (*httpapi.Credentials, error) {
 	ttl, err := ttlBounds(s)
 	if err != nil {
@@ -77,6 +78,12 @@ func (c *serveConfig) loadCredentials(ctx context.Context, s *settings, getenv f
 		return nil, fmt.Errorf("AUTHSVC_SESSION_KEY or AUTHSVC_SESSION_KEY_FILE is required: at least 32 bytes, got %d", len(sessionKey))
 	}
 	creds.SessionKey = sessionKey
+	if creds.MetricsToken, err = readSecret(getenv, "AUTHSVC_METRICS_TOKEN", s.str("metrics-token-file")); err != nil {
+		return nil, err
+	}
+	if n := len(creds.MetricsToken); creds.MetricsToken != nil && n < 16 {
+		return nil, fmt.Errorf("AUTHSVC_METRICS_TOKEN: %d bytes; use at least 16 (e.g. openssl rand -hex 32)", n)
+	}
 	if creds.IdP, err = loadIdentityProvider(ctx, s, getenv, c.logger); err != nil {
 		return nil, err
 	}

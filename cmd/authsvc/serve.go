@@ -63,6 +63,7 @@ func serveSettings(fs *flag.FlagSet, getenv func(string) string) *settings {
 	s.add("rate-login-user", "AUTHSVC_RATE_LOGIN_USER", "10/1m", "POST /v1/sessions attempts per userID, as N/DURATION or off")
 	s.add("audit-retention", "AUTHSVC_AUDIT_RETENTION", "720h", "how long the audit trail keeps events (720h is 30 days)")
 	s.add("metrics-addr", "AUTHSVC_METRICS_ADDR", "", "serve /metrics on this address instead of the main listener")
+	s.add("metrics-token-file", "AUTHSVC_METRICS_TOKEN_FILE", "", "file holding a bearer, at least 16 bytes, that may read /metrics on the main listener besides admin keys (or set AUTHSVC_METRICS_TOKEN)")
 	s.add("log-level", "AUTHSVC_LOG_LEVEL", "info", "debug, info, warn or error")
 	s.add("shutdown-timeout", "AUTHSVC_SHUTDOWN_TIMEOUT", "15s", "how long SIGTERM waits for requests in flight")
 	return s
@@ -71,7 +72,7 @@ func serveSettings(fs *flag.FlagSet, getenv func(string) string) *settings {
 // secretVariables carry a secret's value. They have no flag twin (flags
 // show up in ps and shell history); each has a --*-file flag instead.
 func secretVariables() []string {
-	return []string{"AUTHSVC_SERVER_SECRET", "AUTHSVC_ADMIN_TOKEN", "AUTHSVC_SESSION_KEY", "AUTHSVC_JWT_HS256_SECRET"}
+	return []string{"AUTHSVC_SERVER_SECRET", "AUTHSVC_ADMIN_TOKEN", "AUTHSVC_SESSION_KEY", "AUTHSVC_JWT_HS256_SECRET", "AUTHSVC_METRICS_TOKEN"}
 }
 
 // serveConfig is the validated configuration of "authsvc serve".
@@ -149,6 +150,7 @@ func loadServeConfig(ctx context.Context, s *settings, getenv func(string) strin
 		}
 	}
 	c.http.ServeMetrics = c.metricsAddr == ""
+	c.http.OpenMetrics = c.dev
 	c.http.Version = version()
 	if c.creds, err = c.loadCredentials(ctx, s, getenv); err != nil {
 		return nil, err

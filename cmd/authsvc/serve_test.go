@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -204,12 +205,7 @@ func TestEndToEnd(t *testing.T) {
 		}
 	}
 
-	resp, err := http.Get(srv.url + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	metrics, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	metrics := getMetrics(t, srv.url+"/metrics", e2eAdminKey, http.StatusOK)
 	for _, want := range []string{
 		`authsvc_tokens_issued_total{app_id="1234567890",kind="issue",variant="gcm"} 1`,
 		`authsvc_tokens_issued_total{app_id="1234567890",kind="renew",variant="gcm"} 1`,
@@ -217,7 +213,7 @@ func TestEndToEnd(t *testing.T) {
 		`go_goroutines`,
 		`process_resident_memory_bytes`,
 	} {
-		if !bytes.Contains(metrics, []byte(want)) {
+		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %s", want)
 		}
 	}
@@ -263,6 +259,7 @@ func TestServeDev(t *testing.T) {
 	var session struct{ AccessToken string }
 	call(t, "POST", srv.url+"/v1/sessions", "", map[string]any{"userID": "dev-user", "password": e2ePassword}, 200, &session)
 	call(t, "POST", srv.url+"/v1/token", session.AccessToken, nil, 200, nil)
+	getMetrics(t, srv.url+"/metrics", "", http.StatusOK) // --dev keeps /metrics open
 	if strings.Contains(srv.stderr.String(), admin) {
 		t.Error("the generated admin key is in the logs")
 	}
@@ -347,4 +344,61 @@ func TestMetricsListener(t *testing.T) {
 		t.Errorf("metrics listener: %d %.200s", resp.StatusCode, body)
 	}
 	call(t, "GET", srv.url+"/metrics", "", nil, http.StatusNotFound, nil)
+}
+
+// getMetrics fetches a metrics exposition with an optional bearer.
+func getMetrics(t *testing.T, url, credential string, want int) string {
+	t.Helper()
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if credential != "" {
+		req.Header.Set("Authorization", "Bearer "+credential)
+	}
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != want {
+		t.Fatalf("GET %s: status %d (%.200s), want %d", url, resp.StatusCode, b, want)
+	}
+	return string(b)
+}
+
+// TestMetricsBearer: outside --dev, /metrics on the main listener takes an
+// admin key or AUTHSVC_METRICS_TOKEN(_FILE), and refuses anything else.
+func TestMetricsBearer(t *testing.T) {
+	t.Parallel()
+	const metricsToken = "e2e-metrics-token-0123456789"
+	env := productionEnv(t)
+	file := filepath.Join(t.TempDir(), "metrics-token")
+	if err := os.WriteFile(file, []byte(metricsToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env["AUTHSVC_METRICS_TOKEN_FILE"] = file
+	srv := startServer(t, env)
+	if m := getMetrics(t, srv.url+"/metrics", metricsToken, http.StatusOK); !strings.Contains(m, "authsvc_build_info") {
+		t.Errorf("metrics token: got %.200s", m)
+	}
+	getMetrics(t, srv.url+"/metrics", e2eAdminKey, http.StatusOK)
+	for _, cred := range []string{"", "wrong-token-0123456789", metricsToken + "x"} {
+		if m := getMetrics(t, srv.url+"/metrics", cred, http.StatusUnauthorized); !strings.Contains(m, `"code":"unauthorized"`) {
+			t.Errorf("bearer %.6q: got %.200s, want an unauthorized problem", cred, m)
+		}
+	}
+	if strings.Contains(srv.stderr.String(), metricsToken) {
+		t.Error("the logs contain the metrics token")
+	}
+
+	env = productionEnv(t)
+	env["AUTHSVC_METRICS_TOKEN"] = "short"
+	if err := runQuiet(env, "serve", "--addr", "127.0.0.1:0"); err == nil || !strings.Contains(err.Error(), "AUTHSVC_METRICS_TOKEN") || strings.Contains(err.Error(), "short") {
+		t.Errorf("a 5-byte metrics token: %v, want an error naming the variable, not the value", err)
+	}
 }

@@ -108,3 +108,20 @@ func (s *Server) requireAuth(acc access) func(http.Handler) http.Handler {
 }
 
 var errForbidden = newProblem(http.StatusForbidden, codeForbidden, "a user may act only on their own record and tokens")
+
+// requireScraper guards /metrics on the main listener: the exposition tells
+// who is using the service and how much, so it needs an admin key or the
+// metrics token unless the server runs with OpenMetrics, and when metrics
+// live on their own listener the route only answers 404.
+func (s *Server) requireScraper(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.cfg.ServeMetrics && !s.cfg.OpenMetrics {
+			cred, ok := bearer(r)
+			if !ok || !s.creds.Load().scraper(cred) {
+				s.writeError(w, r, errNoCredential)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}

@@ -46,7 +46,7 @@ func TestMetricsAfterTraffic(t *testing.T) {
 	session := e.userWithSession("alice")
 	e.do("POST", "/v1/token", session, nil).want(t, http.StatusOK)
 	e.do("POST", "/v1/token", session, map[string]any{"effectiveTimeInSeconds": 5}).problem(t, http.StatusBadRequest, codeInvalidTTL)
-	m := string(e.do("GET", "/metrics", "", nil).want(t, http.StatusOK).body)
+	m := string(e.do("GET", "/metrics", testAdminKey, nil).want(t, http.StatusOK).body)
 	for _, want := range []string{
 		fmt.Sprintf(`authsvc_tokens_issued_total{app_id="%d",kind="issue",variant="gcm"} 1`, testAppID),
 		`authsvc_token_failures_total{reason="invalid_ttl"} 1`,

@@ -155,3 +155,42 @@ func TestPreflightRouteLabel(t *testing.T) {
 		}
 	}
 }
+
+const testMetricsToken = "metrics-token-for-tests-0123"
+
+// TestMetricsNeedBearer: on the main listener /metrics takes an admin key
+// or the metrics token, nothing else, unless OpenMetrics (--dev) is set.
+func TestMetricsNeedBearer(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(s *envSetup) { s.creds.MetricsToken = []byte(testMetricsToken) })
+	session := e.userWithSession("alice")
+	for _, cred := range []string{testAdminKey, testAdminKey2, testMetricsToken} {
+		if r := e.do("GET", "/metrics", cred, nil).want(t, http.StatusOK); !strings.Contains(string(r.body), "authsvc_build_info") {
+			t.Errorf("GET /metrics with %.6s... served %.100q", cred, r.body)
+		}
+	}
+	for _, cred := range []string{"", session, testMetricsToken + "x", testMetricsToken[:len(testMetricsToken)-1], "metrics"} {
+		r := e.do("GET", "/metrics", cred, nil)
+		r.problem(t, http.StatusUnauthorized, codeUnauthorized)
+		if strings.Contains(string(r.body), "authsvc_") {
+			t.Errorf("GET /metrics with %.6q leaked metrics", cred)
+		}
+	}
+
+	open := newEnv(t, func(s *envSetup) { s.cfg.OpenMetrics = true })
+	open.do("GET", "/metrics", "", nil).want(t, http.StatusOK)
+	open.do("GET", "/metrics", "wrong", nil).want(t, http.StatusOK)
+}
+
+func TestMetricsTokenTooShort(t *testing.T) {
+	t.Parallel()
+	c := *newEnv(t).api.creds.Load()
+	c.MetricsToken = []byte(testMetricsToken)
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Validate with a %d-byte metrics token: %v", len(c.MetricsToken), err)
+	}
+	c.MetricsToken = []byte("short")
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "metrics token") {
+		t.Errorf("Validate with a 5-byte metrics token = %v, want an error naming it", err)
+	}
+}

@@ -37,13 +37,14 @@ func (s *Server) routes(reg *prometheus.Registry) http.Handler {
 	userOrAdmin := s.requireAuth(sessions)
 	tokenCaller := s.requireAuth(sessionsIdP)
 
-	// Operations: no credential.
+	// Operations: no credential, except /metrics (an admin key or the
+	// metrics token, unless OpenMetrics).
 	r.Get("/healthz", s.handle(s.healthz))
 	r.Head("/healthz", s.handle(s.healthz)) // many probes send HEAD; net/http drops the body
 	r.Get("/readyz", s.handle(s.readyz))
 	r.Head("/readyz", s.handle(s.readyz))
 	metricsHandler := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
-	r.Get("/metrics", func(w http.ResponseWriter, r *http.Request) {
+	r.With(s.requireScraper).Get("/metrics", func(w http.ResponseWriter, r *http.Request) {
 		if !s.cfg.ServeMetrics {
 			s.writeProblem(w, r, newProblem(http.StatusNotFound, codeNotFound, "metrics are served on their own listener"))
 			return

@@ -84,6 +84,10 @@ type Credentials struct {
 	SessionKey []byte            // HMAC key for session tokens, at least 32 bytes
 	IdP        *IdentityProvider // nil unless tokens from the business's identity provider are accepted
 
+	// MetricsToken is a bearer accepted on /metrics besides the admin keys,
+	// so a scraper needs no admin power; nil accepts admin keys only.
+	MetricsToken []byte
+
 	sessions *sessionCache // for SessionKey; set when the server takes these credentials
 }
 
@@ -117,6 +121,9 @@ func (c *Credentials) Validate() error {
 	if c.IdP != nil && c.IdP.Verifier == nil {
 		return errors.New("identity provider without a verifier")
 	}
+	if c.MetricsToken != nil && len(c.MetricsToken) < 16 {
+		return fmt.Errorf("metrics token must be at least 16 bytes, got %d", len(c.MetricsToken))
+	}
 	if len(c.SessionKey) < 32 {
 		return fmt.Errorf("session key must be at least 32 bytes, got %d", len(c.SessionKey))
 	}
@@ -146,6 +153,20 @@ func (c *Credentials) admin(credential string) (string, bool) {
 	return label, ok
 }
 
+// scraper reports whether credential may read /metrics: an admin key or the
+// metrics token, each compared in constant time over SHA-256 digests, so
+// timing reveals neither which matched nor how much of it.
+func (c *Credentials) scraper(credential string) bool {
+	_, ok := c.admin(credential)
+	if c.MetricsToken != nil {
+		d, want := sha256.Sum256([]byte(credential)), sha256.Sum256(c.MetricsToken)
+		if subtle.ConstantTimeCompare(d[:], want[:]) == 1 {
+			ok = true
+		}
+	}
+	return ok
+}
+
 // Config is the server's fixed configuration.
 type Config struct {
 	SessionTTL     time.Duration // lifetime of session tokens from POST /v1/sessions
@@ -153,6 +174,7 @@ type Config struct {
 	CORSOrigins    []string      // browser origins allowed to call the API; empty = none
 	TrustedProxies []netip.Prefix
 	ServeMetrics   bool // false when metrics have their own listener
+	OpenMetrics    bool // /metrics needs no bearer on this handler (--dev)
 	Version        string
 	Limits         Limits
 }
