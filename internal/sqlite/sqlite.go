@@ -7,7 +7,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 	"path/filepath"
 	"runtime"
 	"sync"
@@ -38,9 +40,24 @@ type DB struct {
 	Reader *sql.DB
 	Writer *sql.DB
 
+	path    string      // absolute path of the file
+	file    os.FileInfo // the file as it was at open, for Ready
+	created bool        // the file did not exist before Open
+
 	mu    sync.Mutex
 	stmts []*sql.Stmt // closed by Close
 }
+
+// Errors of Ready, for a file that was changed under the running process.
+var (
+	// ErrFileReplaced: the path no longer names the file that was opened (it
+	// was deleted, or another file was moved there). Writes still go to the
+	// open file, where nobody will find them after a restart.
+	ErrFileReplaced = errors.New("database file was deleted or replaced")
+	// ErrReadOnly: nobody may write the file any more. The open connections
+	// may still manage to, but the next connection or restart cannot.
+	ErrReadOnly = errors.New("database file is read-only")
+)
 
 // Open opens the database file at path, creating it if needed, and applies
 // the pending migrations from migrations.FS. It refuses, with an error
@@ -65,6 +82,8 @@ func open(ctx context.Context, path string, fsys fsReadDir) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
+	_, err = os.Stat(abs)
+	created := errors.Is(err, fs.ErrNotExist)
 	base := "file:" + (&url.URL{Path: filepath.ToSlash(abs)}).EscapedPath() +
 		"?_pragma=busy_timeout(" + fmt.Sprint(busyTimeout) + ")" +
 		"&_pragma=journal_mode(WAL)" +
@@ -106,8 +125,21 @@ func open(ctx context.Context, path string, fsys fsReadDir) (*DB, error) {
 		writer.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	return &DB{Reader: reader, Writer: writer}, nil
+	// Taken after the connections opened the file, so it is the file they
+	// hold.
+	file, err := os.Stat(abs)
+	if err != nil {
+		reader.Close()
+		writer.Close()
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	return &DB{Reader: reader, Writer: writer, path: abs, file: file, created: created}, nil
 }
+
+// Created reports whether Open created the file: it did not exist before.
+// A service that expected its data finds an empty database instead, which
+// usually means a wrong path or a volume that was not mounted.
+func (db *DB) Created() bool { return db.created }
 
 // Close closes the statements prepared by PrepareReader and both pools.
 // Closing the last connection checkpoints the WAL into the database file.
@@ -146,6 +178,33 @@ func (db *DB) Ping(ctx context.Context) error {
 	}
 	if err := db.Writer.PingContext(ctx); err != nil {
 		return fmt.Errorf("ping database: %w", err)
+	}
+	return nil
+}
+
+// Ready checks that the database can take writes now: the path still names
+// the file that was opened, the file is writable, and a one-row write
+// commits (which fails on a full disk, a read-only or failing file system).
+// It writes, so callers that may be called often should cache its result.
+func (db *DB) Ready(ctx context.Context) error {
+	fi, err := os.Stat(db.path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return ErrFileReplaced
+	case err != nil:
+		return fmt.Errorf("ready: %w", err)
+	case !os.SameFile(fi, db.file):
+		return ErrFileReplaced
+	case fi.Mode().Perm()&0o222 == 0:
+		return ErrReadOnly
+	}
+	if err := db.Reader.PingContext(ctx); err != nil {
+		return fmt.Errorf("ready: %w", err)
+	}
+	_, err = db.Writer.ExecContext(ctx, `INSERT INTO readiness (id, probes) VALUES (1, 1)
+		ON CONFLICT (id) DO UPDATE SET probes = probes + 1`)
+	if err != nil {
+		return fmt.Errorf("ready: write: %w", err)
 	}
 	return nil
 }

@@ -1,0 +1,98 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestCreated(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "authsvc.db")
+	db, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !db.Created() {
+		t.Error("Created() = false for a file Open made")
+	}
+	db.Close()
+	if db := mustOpen(t, path); db.Created() {
+		t.Error("Created() = true for a file that existed")
+	}
+}
+
+// TestReady: a healthy database is ready and the probe's write commits; a
+// file deleted, replaced or made read-only under the open database, or a
+// write that fails, is not ready.
+func TestReady(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	t.Run("healthy", func(t *testing.T) {
+		t.Parallel()
+		db := mustOpen(t, filepath.Join(t.TempDir(), "authsvc.db"))
+		for want := 1; want <= 2; want++ {
+			if err := db.Ready(ctx); err != nil {
+				t.Fatalf("Ready() = %v", err)
+			}
+			var probes int
+			if err := db.Reader.QueryRowContext(ctx, `SELECT probes FROM readiness`).Scan(&probes); err != nil {
+				t.Fatal(err)
+			}
+			if probes != want {
+				t.Errorf("after %d probes the row says %d: the write did not commit", want, probes)
+			}
+		}
+	})
+
+	tests := []struct {
+		name   string
+		change func(t *testing.T, db *DB, path string)
+		want   error // nil: any error will do
+	}{
+		{"deleted", func(t *testing.T, _ *DB, path string) {
+			if err := os.Remove(path); err != nil {
+				t.Fatal(err)
+			}
+		}, ErrFileReplaced},
+		{"replaced", func(t *testing.T, _ *DB, path string) {
+			other := filepath.Join(filepath.Dir(path), "other.db")
+			if err := os.WriteFile(other, nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Rename(other, path); err != nil {
+				t.Fatal(err)
+			}
+		}, ErrFileReplaced},
+		{"read-only", func(t *testing.T, _ *DB, path string) {
+			if err := os.Chmod(path, 0o444); err != nil {
+				t.Fatal(err)
+			}
+		}, ErrReadOnly},
+		{"write fails", func(t *testing.T, db *DB, _ string) {
+			// The writer pool has one connection, so this reaches it: every
+			// write on it now fails as on a read-only file system.
+			if _, err := db.Writer.ExecContext(ctx, `PRAGMA query_only = 1`); err != nil {
+				t.Fatal(err)
+			}
+		}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), "authsvc.db")
+			db := mustOpen(t, path)
+			if err := db.Ready(ctx); err != nil {
+				t.Fatalf("Ready() before the change = %v", err)
+			}
+			tt.change(t, db, path)
+			err := db.Ready(ctx)
+			if err == nil || tt.want != nil && !errors.Is(err, tt.want) {
+				t.Errorf("Ready() = %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
