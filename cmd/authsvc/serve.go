@@ -199,6 +199,11 @@ Flags:
 		return err
 	}
 	defer db.Close()
+	if db.Created() {
+		// Expected on a first start; otherwise a wrong path or a volume
+		// that was not mounted, and every user seems gone.
+		logger.Warn("created a new, empty database; if one was expected here, check AUTHSVC_DB and the volume", "db", cfg.db)
+	}
 	store, err := users.NewStore(db, users.Options{})
 	if err != nil {
 		return err

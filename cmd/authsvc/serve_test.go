@@ -402,3 +402,25 @@ func TestMetricsBearer(t *testing.T) {
 		t.Errorf("a 5-byte metrics token: %v, want an error naming the variable, not the value", err)
 	}
 }
+
+// TestNewDatabaseWarning: serve warns when it had to create the database
+// file, and not when the file was there.
+func TestNewDatabaseWarning(t *testing.T) {
+	t.Parallel()
+	env := productionEnv(t)
+	const warning = "created a new, empty database"
+	first := startServer(t, env)
+	if err := first.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(first.stderr.String(), warning) || !strings.Contains(first.stderr.String(), `"level":"WARN"`) {
+		t.Errorf("first start on a new file did not warn:\n%s", first.stderr)
+	}
+	second := startServer(t, env)
+	if err := second.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(second.stderr.String(), warning) {
+		t.Errorf("start on an existing file warned:\n%s", second.stderr)
+	}
+}

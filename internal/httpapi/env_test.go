@@ -76,6 +76,7 @@ type env struct {
 	srv    *httptest.Server
 	store  *users.Store
 	db     *sqlite.DB
+	dbPath string
 	clock  *clock
 	logs   *syncBuffer
 	client *http.Client
@@ -97,7 +98,8 @@ type envSetup struct {
 func newEnv(t testing.TB, opts ...envOption) *env {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "authsvc.db"))
+	dbPath := filepath.Join(t.TempDir(), "authsvc.db")
+	db, err := sqlite.Open(ctx, dbPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +122,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		AdminKeys:  []AdminKey{NewAdminKey([]byte(testAdminKey)), NewAdminKey([]byte(testAdminKey2))},
 		SessionKey: []byte("session-key-for-tests-0123456789abcdef"),
 	}
-	e := &env{t: t, store: store, db: db, clock: newClock(), logs: &syncBuffer{}, key: key, reg: prometheus.NewRegistry()}
+	e := &env{t: t, store: store, db: db, dbPath: dbPath, clock: newClock(), logs: &syncBuffer{}, key: key, reg: prometheus.NewRegistry()}
 	setup := envSetup{cfg: cfg, creds: creds, logLevel: slog.LevelDebug, logTo: e.logs}
 	for _, o := range opts {
 		o(&setup)

@@ -2,8 +2,12 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"net/http"
+	"sync"
 	"time"
+
+	"authsvc/internal/sqlite"
 )
 
 type statusResponse struct {
@@ -16,17 +20,50 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
 	return encode(w, http.StatusOK, statusResponse{Status: "ok"})
 }
 
-// readyz says whether the server can do its job: the store answers and an
-// app secret is configured.
+// readyz says whether the server can do its job: the store takes writes and
+// an app secret is configured.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	if err := s.db.Ping(ctx); err != nil {
-		return newProblem(http.StatusServiceUnavailable, codeNotReady, "the user store is not reachable")
+	if err := s.ready.check(r.Context(), s.db, s.now()); err != nil {
+		detail := "the user store cannot be written"
+		switch {
+		case errors.Is(err, sqlite.ErrFileReplaced):
+			detail = "the database file was deleted or replaced while serving"
+		case errors.Is(err, sqlite.ErrReadOnly):
+			detail = "the database file is read-only"
+		}
+		return newProblem(http.StatusServiceUnavailable, codeNotReady, "%s", detail)
 	}
 	creds := s.creds.Load()
 	if len(creds.Apps) == 0 || len(creds.Apps[0].Keys) == 0 {
 		return newProblem(http.StatusServiceUnavailable, codeNotReady, "no app secret is configured")
 	}
 	return encode(w, http.StatusOK, statusResponse{Status: "ready"})
+}
+
+// readyFor is how long a readiness probe's result is reused. The probe
+// writes, so a flood of /readyz becomes at most one write per this period.
+const readyFor = time.Second
+
+// readiness caches the store's readiness probe. One probe runs at a time;
+// requests arriving meanwhile wait for it and share its result.
+type readiness struct {
+	mu  sync.Mutex
+	at  time.Time // when err was found; zero before the first probe
+	err error
+}
+
+func (c *readiness) check(ctx context.Context, db *sqlite.DB, now time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.at.IsZero() && !now.Before(c.at) && now.Sub(c.at) < readyFor {
+		return c.err
+	}
+	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	err := db.Ready(pctx)
+	if ctx.Err() != nil {
+		return err // this caller went away: its cut-short probe says nothing about the store
+	}
+	c.at, c.err = now, err
+	return err
 }

@@ -34,8 +34,9 @@ func TestOperations(t *testing.T) {
 	e.do("GET", "/no/such/route", "", nil).problem(t, http.StatusNotFound, codeNotFound)
 	e.do("PUT", "/v1/token", testAdminKey, nil).problem(t, http.StatusMethodNotAllowed, codeMethodNotAllowed)
 
-	// Readiness follows the store.
+	// Readiness follows the store, once the cached probe is stale.
 	e.db.Close()
+	e.clock.Advance(readyFor)
 	e.do("GET", "/readyz", "", nil).problem(t, http.StatusServiceUnavailable, codeNotReady)
 	e.do("GET", "/healthz", "", nil).want(t, http.StatusOK)
 }

@@ -201,6 +201,7 @@ type Server struct {
 	rand    io.Reader
 	handler http.Handler
 	mux     *chi.Mux // the router behind handler
+	ready   readiness
 
 	tokenLimit, loginIPLimit, loginUserLimit *ratelimit.Limiter // nil = off
 }
