@@ -1,11 +1,15 @@
 package httpapi
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/go-chi/chi/v5"
 )
 
 // seriesCount is the number of series the registry would expose.
@@ -193,4 +197,48 @@ func TestMetricsTokenTooShort(t *testing.T) {
 	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "metrics token") {
 		t.Errorf("Validate with a 5-byte metrics token = %v, want an error naming it", err)
 	}
+}
+
+// FuzzRequestLabels: whatever method, path and preflight header a client
+// sends, the route and method labels stay in their fixed sets and the
+// logged method stays short.
+func FuzzRequestLabels(f *testing.F) {
+	e := newEnv(f, func(s *envSetup) { s.cfg.CORSOrigins = []string{"https://app.example.com"} })
+	routes := map[string]bool{"unmatched": true}
+	err := chi.Walk(e.api.mux, func(_, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+		routes[route] = true
+		return nil
+	})
+	if err != nil {
+		f.Fatal(err)
+	}
+	methods := map[string]bool{labelOther: true}
+	for _, m := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"} {
+		methods[m] = true
+	}
+	f.Add("GET", "/v1/users/alice", "")
+	f.Add("OPTIONS", "/v1/token", "POST")
+	f.Add("OPTIONS", "/v1/users/x/y", "DELETE")
+	f.Add("M1X", "/no/such", "M2X")
+	f.Fuzz(func(t *testing.T, method, path, preflight string) {
+		if !strings.HasPrefix(path, "/") {
+			path = "/" + path
+		}
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Method, r.URL.Path = method, path
+		if preflight != "" {
+			r.Header.Set("Access-Control-Request-Method", preflight)
+		}
+		rctx := chi.NewRouteContext()
+		r = r.WithContext(context.WithValue(r.Context(), chi.RouteCtxKey, rctx))
+		if route := e.api.routeOf(r); !routes[route] {
+			t.Errorf("routeOf(%q %q, preflight %q) = %q, not a route pattern", method, path, preflight, route)
+		}
+		if got := methodLabel(method); !methods[got] {
+			t.Errorf("methodLabel(%q) = %q", method, got)
+		}
+		if got := logMethod(method); len(got) > maxLogMethod+len("...") {
+			t.Errorf("logMethod(%q) is %d bytes", method, len(got))
+		}
+	})
 }
