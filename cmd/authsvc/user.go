@@ -165,6 +165,13 @@ func userAdd(ctx context.Context, args []string, getenv func(string) string, std
 	if _, err := f.parse(args, 0); err != nil {
 		return helpOr(err)
 	}
+	// An empty --user-id is most likely an unset shell variable: refuse it
+	// rather than create a user with a random ID.
+	idGiven := false
+	f.fs.Visit(func(fl *flag.Flag) { idGiven = idGiven || fl.Name == "user-id" })
+	if idGiven && nu.ID == "" {
+		return usageError("user add: --user-id is empty; leave the flag out to have a userID assigned")
+	}
 	if *passwordStdin {
 		p, err := readPasswordLine(stdin)
 		if err != nil {

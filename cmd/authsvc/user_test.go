@@ -247,6 +247,8 @@ func TestUserCommandErrors(t *testing.T) {
 		{[]string{"user", "get", "a b"}, 1, "byte offset 1"},
 		{[]string{"user", "get", "nobody"}, 1, "user not found"},
 		{[]string{"user", "add", "--user-id", "taken"}, 1, "already exists"},
+		{[]string{"user", "add", "--user-id", ""}, 2, "--user-id is empty"},
+		{[]string{"user", "add", "--user-id=", "--name", "X"}, 2, "--user-id is empty"},
 		{[]string{"user", "add", "--user-id", "a/b", "--avatar-url", "ftp://x"}, 1, "avatarURL"},
 		{[]string{"user", "list", "--limit", "5000"}, 1, "limit must be from 1 to 1000"},
 		{[]string{"user", "list", "--prefix", "a b"}, 1, "prefix"},
@@ -258,6 +260,14 @@ func TestUserCommandErrors(t *testing.T) {
 		if !strings.Contains(msg, tt.want) {
 			t.Errorf("authsvc %v: error output %q, want it to contain %q", tt.args, msg, tt.want)
 		}
+	}
+	// None of them created a user.
+	var page struct{ Users []userJSON }
+	if err := json.Unmarshal([]byte(c.ok("", "user", "list", "--json")), &page); err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Users) != 1 || page.Users[0].UserID != "taken" {
+		t.Errorf("after the failed commands, users = %+v, want only taken", page.Users)
 	}
 	// Help is not an error.
 	for _, args := range [][]string{{"user", "help"}, {"user", "get", "-h"}, {"migrate", "--help"}} {

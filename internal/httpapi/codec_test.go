@@ -144,3 +144,33 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestExplicitEmptyUserID: only a userID left out is assigned; an explicit
+// "" (an unset variable in a script, say) is refused and creates nobody.
+func TestExplicitEmptyUserID(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for _, body := range []string{`{"userID":""}`, `{"userID":"","userName":"A","password":"correct horse battery"}`} {
+		p := e.do("POST", "/v1/users", testAdminKey, body).problem(t, http.StatusBadRequest, codeInvalidUserID)
+		if len(p.Errors) != 1 || p.Errors[0].Field != "userID" {
+			t.Errorf("POST /v1/users %s: errors = %+v, want one naming userID", body, p.Errors)
+		}
+	}
+	// An import needs its users listed: {} is not an empty import.
+	p := e.do("POST", "/v1/users/import", testAdminKey, `{}`).problem(t, http.StatusBadRequest, codeInvalidRequest)
+	if len(p.Errors) != 1 || p.Errors[0].Field != "users" {
+		t.Errorf("import {}: errors = %+v, want one naming users", p.Errors)
+	}
+	e.wantNoUsers("an explicit empty userID created a user")
+
+	var u userResponse
+	e.do("POST", "/v1/users", testAdminKey, `{}`).want(t, http.StatusCreated).decode(t, &u)
+	if len(u.UserID) != 26 {
+		t.Errorf("POST /v1/users {}: userID = %q, want an assigned one", u.UserID)
+	}
+	var imp importResponse
+	e.do("POST", "/v1/users/import", testAdminKey, `{"users":[]}`).want(t, http.StatusOK).decode(t, &imp)
+	if len(imp.Results) != 0 {
+		t.Errorf("empty import: results = %+v", imp.Results)
+	}
+}

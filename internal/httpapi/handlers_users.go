@@ -37,21 +37,31 @@ func toUserResponse(u users.User) userResponse {
 }
 
 type newUserRequest struct {
-	UserID       string `json:"userID"`
-	UserName     string `json:"userName"`
-	Password     string `json:"password"`
-	AvatarURL    string `json:"avatarURL"`
-	ExtendedData string `json:"extendedData"`
+	// UserID is nil when the field is left out: only then is an ID
+	// assigned. An explicit "" is a mistake, such as an unset variable in
+	// a script, and must not create a user with a random ID.
+	UserID       *string `json:"userID"`
+	UserName     string  `json:"userName"`
+	Password     string  `json:"password"`
+	AvatarURL    string  `json:"avatarURL"`
+	ExtendedData string  `json:"extendedData"`
 }
 
 func (n newUserRequest) toNewUser() users.NewUser {
-	return users.NewUser{ID: n.UserID, Name: n.UserName, Password: n.Password, AvatarURL: n.AvatarURL, ExtendedData: n.ExtendedData}
+	var id string
+	if n.UserID != nil {
+		id = *n.UserID
+	}
+	return users.NewUser{ID: id, Name: n.UserName, Password: n.Password, AvatarURL: n.AvatarURL, ExtendedData: n.ExtendedData}
 }
 
 func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 	var req newUserRequest
 	if err := decode(r, &req, false); err != nil {
 		return err
+	}
+	if req.UserID != nil && *req.UserID == "" {
+		return invalidField("userID", codeInvalidUserID, "userID is empty; leave it out to have one assigned")
 	}
 	u, err := s.store.Create(r.Context(), req.toNewUser())
 	if err != nil {
@@ -80,6 +90,9 @@ func (s *Server) importUsers(w http.ResponseWriter, r *http.Request) error {
 	var req importRequest
 	if err := decode(r, &req, false); err != nil {
 		return err
+	}
+	if req.Users == nil { // decode refuses null, so the field is missing
+		return invalidField("users", codeInvalidRequest, "users is required")
 	}
 	batch := make([]users.NewUser, len(req.Users))
 	for i, u := range req.Users {
