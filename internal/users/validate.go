@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/url"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -60,6 +61,7 @@ const (
 	RuleInvalidChar = "invalid_char" // a character outside the allowed set; Offset is where
 	RuleInvalidUTF8 = "invalid_utf8" // the bytes are not UTF-8; Offset is the first bad byte
 	RuleControlChar = "control_char" // a control character (C0, DEL, C1) or NUL; Offset is where
+	RuleFormatChar  = "format_char"  // an invisible format character (Unicode Cf), such as a bidi control; Offset is where
 	RuleInvalidURL  = "invalid_url"  // not an absolute http or https URL with a host and no user info
 	RuleOutOfRange  = "out_of_range" // a number outside its allowed range
 )
@@ -169,16 +171,45 @@ func describeByte(c byte) string {
 }
 
 // ValidateName reports whether name is a valid userName: at most MaxNameLen
-// bytes of UTF-8 without control characters (C0 including NUL, DEL, C1). The
-// empty name is valid: it stands for the default, the userID. It returns nil
-// or a *FieldError.
+// bytes of UTF-8 without control characters (C0 including NUL, DEL, C1) and
+// without invisible format characters (Unicode category Cf: bidi controls,
+// zero-width spaces and joiners, BOM, soft hyphen, tags), which let one
+// name display as another. The one exception is ZERO WIDTH JOINER inside an
+// emoji sequence such as 👩‍💻, between an emoji (with its modifier or
+// variation selector) and another emoji. The empty name is valid: it stands
+// for the default, the userID. It returns nil or a *FieldError.
 func ValidateName(name string) error {
 	const field, code = "userName", CodeInvalidUserName
 	if len(name) > MaxNameLen {
 		return &FieldError{Field: field, Code: code, Rule: RuleTooLong, Offset: MaxNameLen,
 			Message: fmt.Sprintf("userName is %d bytes, longer than the maximum of %d", len(name), MaxNameLen)}
 	}
-	return validateText(field, code, name, true)
+	if err := validateText(field, code, name, true); err != nil {
+		return err
+	}
+	for i, r := range name {
+		if r < utf8.RuneSelf || !unicode.Is(unicode.Cf, r) || r == zeroWidthJoiner && joinsEmoji(name, i) {
+			continue
+		}
+		return &FieldError{Field: field, Code: code, Rule: RuleFormatChar, Offset: i,
+			Message: fmt.Sprintf("userName has the invisible format character %U at byte offset %d", r, i)}
+	}
+	return nil
+}
+
+const zeroWidthJoiner = '\u200d'
+
+// joinsEmoji reports whether the ZERO WIDTH JOINER at s[i] stands between two
+// parts of an emoji ZWJ sequence. Emoji are category So; the part before may
+// end in a skin tone modifier (Sk) or the emoji variation selector.
+func joinsEmoji(s string, i int) bool {
+	prev, n := utf8.DecodeLastRuneInString(s[:i])
+	next, m := utf8.DecodeRuneInString(s[i+utf8.RuneLen(zeroWidthJoiner):])
+	if n == 0 || m == 0 || prev == utf8.RuneError || next == utf8.RuneError { // U+FFFD is So too
+		return false
+	}
+	emojiEnd := unicode.Is(unicode.So, prev) || prev == '\ufe0f' || '\U0001F3FB' <= prev && prev <= '\U0001F3FF'
+	return emojiEnd && unicode.Is(unicode.So, next)
 }
 
 // validateText checks that s is UTF-8 without NUL and, if noControl, without

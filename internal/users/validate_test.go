@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -127,10 +128,12 @@ func TestIDPunctuationMatchesZIM(t *testing.T) {
 
 func FuzzValidateID(f *testing.F) {
 	for _, s := range []string{"", "a", "alice", "A-b_c.d", strings.Repeat("z", 32), strings.Repeat("z", 33),
-		"a b", "a*b", "é", "\x00", "\xff", "%_[", "{}|~^", "a/b", `a\b`, "a'b", "a`b", `a"b`, "a,b"} {
+		"a b", "a*b", "é", "\x00", "\xff", "%_[", "{}|~^", "a/b", `a\b`, "a'b", "a`b", `a"b`, "a,b",
+		"evil\u202egnp.exe", "a\u200bb", "👩\u200d💻", "a\u200db", "\u200d💻", "\ufeffx", "👩🏽\u200d💻"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, id string) {
+		checkName(t, id)
 		err := ValidateID(id)
 		rule, offset := refValidateID(id)
 		if rule == "" {
@@ -176,6 +179,33 @@ func TestValidateName(t *testing.T) {
 		{"invalid UTF-8", "ab\xc3", RuleInvalidUTF8, 2},
 		{"overlong", "\xc0\xaf", RuleInvalidUTF8, 0},
 		{"surrogate", "a\xed\xa0\x80", RuleInvalidUTF8, 1},
+		{"right-to-left override", "evil\u202egnp.exe", RuleFormatChar, 4},
+		{"left-to-right embedding", "\u202aa", RuleFormatChar, 0},
+		{"pop directional formatting", "a\u202c", RuleFormatChar, 1},
+		{"right-to-left isolate", "ab\u2067c", RuleFormatChar, 2},
+		{"pop directional isolate", "a\u2069", RuleFormatChar, 1},
+		{"left-to-right mark", "a\u200e", RuleFormatChar, 1},
+		{"right-to-left mark", "\u200fa", RuleFormatChar, 0},
+		{"zero width space", "ad\u200bmin", RuleFormatChar, 2},
+		{"zero width non-joiner", "a\u200cb", RuleFormatChar, 1},
+		{"word joiner", "a\u2060b", RuleFormatChar, 1},
+		{"invisible plus", "a\u2064", RuleFormatChar, 1},
+		{"byte order mark", "\ufeffAlice", RuleFormatChar, 0},
+		{"Arabic letter mark", "a\u061c", RuleFormatChar, 1},
+		{"Mongolian vowel separator", "a\u180eb", RuleFormatChar, 1},
+		{"soft hyphen", "ad\u00admin", RuleFormatChar, 2},
+		{"tag character", "a\U000E0041", RuleFormatChar, 1},
+		{"ZWJ between letters", "ad\u200dmin", RuleFormatChar, 2},
+		{"ZWJ first", "\u200d💻", RuleFormatChar, 0},
+		{"ZWJ last", "👩\u200d", RuleFormatChar, 4},
+		{"two ZWJ", "👩\u200d\u200d💻", RuleFormatChar, 4},
+		{"ZWJ emoji: technologist", "👩\u200d💻", "", 0},
+		{"ZWJ emoji: skin tone", "Ann 👩🏽\u200d💻", "", 0},
+		{"ZWJ emoji: rainbow flag", "🏳\ufe0f\u200d🌈", "", 0},
+		{"ZWJ emoji: family", "👨\u200d👩\u200d👧", "", 0},
+		{"ZWJ emoji: man running", "🏃\u200d♂\ufe0f", "", 0},
+		{"variation selector", "❤\ufe0f", "", 0},
+		{"combining mark", "e\u0301", "", 0},
 	}
 	for _, tt := range tests {
 		err := ValidateName(tt.in)
@@ -392,5 +422,40 @@ func checkFieldError(t *testing.T, fn, in string, err error, field, code, rule s
 	if fe.Field != field || fe.Code != code || fe.Rule != rule || fe.Offset != offset {
 		t.Errorf("%s(%q) = {%s %s %s %d}, want {%s %s %s %d}", fn, in,
 			fe.Field, fe.Code, fe.Rule, fe.Offset, field, code, rule, offset)
+	}
+}
+
+// checkName holds ValidateName to its contract on any input: an accepted
+// name is short UTF-8 with no control character and no format character
+// but a ZERO WIDTH JOINER before an emoji; a refused one names the rule
+// and where.
+func checkName(t *testing.T, name string) {
+	t.Helper()
+	err := ValidateName(name)
+	if err == nil {
+		if len(name) > MaxNameLen || !utf8.ValidString(name) {
+			t.Fatalf("ValidateName(%q) = nil for a long or invalid name", name)
+		}
+		for i, r := range name {
+			if unicode.IsControl(r) {
+				t.Fatalf("ValidateName(%q) = nil with the control character %U", name, r)
+			}
+			if unicode.Is(unicode.Cf, r) {
+				next, _ := utf8.DecodeRuneInString(name[i+utf8.RuneLen(r):])
+				if r != '\u200d' || i == 0 || next == utf8.RuneError || !unicode.Is(unicode.So, next) {
+					t.Fatalf("ValidateName(%q) = nil with the format character %U at %d", name, r, i)
+				}
+			}
+		}
+		return
+	}
+	var fe *FieldError
+	if !errors.As(err, &fe) || fe.Field != "userName" || fe.Code != CodeInvalidUserName || !utf8.ValidString(fe.Message) {
+		t.Fatalf("ValidateName(%q) = %#v, want a userName FieldError", name, err)
+	}
+	if fe.Rule == RuleFormatChar {
+		if r, _ := utf8.DecodeRuneInString(name[fe.Offset:]); !unicode.Is(unicode.Cf, r) {
+			t.Fatalf("ValidateName(%q): format_char at %d, where %U is", name, fe.Offset, r)
+		}
 	}
 }
