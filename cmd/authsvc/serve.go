@@ -121,8 +121,8 @@ func loadServeConfig(ctx context.Context, s *settings, getenv func(string) strin
 	}
 	c.http.CORSOrigins = splitList(s.str("cors-origins"))
 	for _, o := range c.http.CORSOrigins {
-		if o != "*" && !strings.HasPrefix(o, "http://") && !strings.HasPrefix(o, "https://") {
-			return nil, fmt.Errorf("AUTHSVC_CORS_ORIGINS: %q is not an origin such as https://app.example.com", o)
+		if err := httpapi.ValidateOrigin(o); err != nil {
+			return nil, fmt.Errorf("AUTHSVC_CORS_ORIGINS (--cors-origins): %w", err)
 		}
 	}
 	for _, p := range splitList(s.str("trusted-proxies")) {

@@ -287,6 +287,9 @@ func TestServeConfigErrors(t *testing.T) {
 		{"bad flag value", nil, []string{"--token-ttl", "x"}, "--token-ttl"},
 		{"bad log level", map[string]string{"AUTHSVC_LOG_LEVEL": "loud"}, nil, "AUTHSVC_LOG_LEVEL"},
 		{"bad cors origin", map[string]string{"AUTHSVC_CORS_ORIGINS": "app.example.com"}, nil, "AUTHSVC_CORS_ORIGINS"},
+		{"cors wildcard", map[string]string{"AUTHSVC_CORS_ORIGINS": "*"}, nil, `AUTHSVC_CORS_ORIGINS (--cors-origins): "*"`},
+		{"cors pattern", map[string]string{"AUTHSVC_CORS_ORIGINS": "https://app.example.com,https://*"}, nil, `AUTHSVC_CORS_ORIGINS (--cors-origins): "https://*"`},
+		{"cors path", nil, []string{"--cors-origins", "https://app.example.com/"}, `AUTHSVC_CORS_ORIGINS (--cors-origins): "https://app.example.com/"`},
 		{"bad proxy", map[string]string{"AUTHSVC_TRUSTED_PROXIES": "10.0.0.0/33"}, nil, "AUTHSVC_TRUSTED_PROXIES"},
 	}
 	for _, tt := range tests {

@@ -228,6 +228,11 @@ func NewServer(cfg Config, creds *Credentials, d Deps) (*Server, error) {
 	if cfg.RenewGrace < 0 {
 		return nil, errors.New("renew grace must not be negative")
 	}
+	for _, o := range cfg.CORSOrigins {
+		if err := ValidateOrigin(o); err != nil {
+			return nil, fmt.Errorf("CORS origins: %w", err)
+		}
+	}
 	s := &Server{cfg: cfg, store: d.Store, db: d.DB, audit: d.Audit, log: d.Logger, now: d.Now, rand: d.Rand}
 	creds.sessions = newSessionCache()
 	s.creds.Store(creds)
