@@ -64,7 +64,7 @@ func decode(r *http.Request, v any, optional bool) error {
 		if optional {
 			return nil
 		}
-		return errEmptyBody
+		return emptyBody()
 	}
 	dec := decoders.Get().(*jsontext.Decoder)
 	dec.Reset(r.Body)
@@ -100,7 +100,10 @@ func decode(r *http.Request, v any, optional bool) error {
 	return nil
 }
 
-var errEmptyBody = newProblem(http.StatusBadRequest, codeInvalidRequest, "request body is empty")
+// emptyBody is the problem for a body without a JSON value.
+func emptyBody() error {
+	return newProblem(http.StatusBadRequest, codeInvalidRequest, "request body is empty")
+}
 
 func jsonProblem(err error) error {
 	var (
@@ -112,7 +115,7 @@ func jsonProblem(err error) error {
 	case errors.As(err, &mbe):
 		return err
 	case errors.Is(err, io.EOF):
-		return errEmptyBody
+		return emptyBody()
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return newProblem(http.StatusBadRequest, codeInvalidRequest, "request body is truncated JSON")
 	case errors.As(err, &syn):
