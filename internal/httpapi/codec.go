@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync"
 
@@ -31,7 +32,7 @@ var refuseNull = jsonv2.WithUnmarshalers(jsonv2.UnmarshalFromFunc(func(dec *json
 	if dec.PeekKind() != 'n' {
 		return errors.ErrUnsupported
 	}
-	if _, nullable := v.(*[]string); nullable {
+	if _, list := v.(*[]string); list && dec.StackPointer().LastToken() == "streamIDs" {
 		return errors.ErrUnsupported
 	}
 	return errNull
@@ -181,17 +182,17 @@ func jsonKind(sem *jsonv2.SemanticError) string {
 		return "valid"
 	}
 	t := sem.GoType
-	for t.Kind().String() == "ptr" {
+	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	switch t.Kind().String() {
-	case "string":
+	switch t.Kind() {
+	case reflect.String:
 		return "a string"
-	case "bool":
+	case reflect.Bool:
 		return "a boolean"
-	case "slice", "array":
+	case reflect.Slice, reflect.Array:
 		return "an array"
-	case "struct", "map":
+	case reflect.Struct, reflect.Map:
 		return "an object"
 	default:
 		return "a number in range"
