@@ -89,6 +89,26 @@ func migrate(ctx context.Context, db *sql.DB, ms []migration) error {
 	return nil
 }
 
+// current checks that db has every migration of ms applied, without
+// changing it. A newer schema is left to migrate to report.
+func current(ctx context.Context, db *sql.DB, ms []migration) error {
+	var tables int
+	err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations'`).Scan(&tables)
+	if err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	applied := 0
+	if tables > 0 {
+		if applied, err = schemaVersion(ctx, db); err != nil {
+			return err
+		}
+	}
+	if applied < len(ms) {
+		return fmt.Errorf("%w: the database is at schema version %d, this binary's is %d", ErrSchemaTooOld, applied, len(ms))
+	}
+	return nil
+}
+
 // apply runs one migration unless it is already recorded.
 func apply(ctx context.Context, db *sql.DB, m migration) (err error) {
 	tx, err := db.BeginTx(ctx, nil)

@@ -63,11 +63,69 @@ var (
 // the pending migrations from migrations.FS. It refuses, with an error
 // wrapping ErrSchemaTooNew, a database migrated by a newer binary.
 func Open(ctx context.Context, path string) (*DB, error) {
-	return open(ctx, path, migrations.FS)
+	return open(ctx, path, migrations.FS, Options{})
 }
 
-// open is Open with the migrations taken from fsys, for tests.
-func open(ctx context.Context, path string, fsys fsReadDir) (*DB, error) {
+// Options change how OpenWith treats the file.
+type Options struct {
+	// MustExist refuses a missing file, with an error wrapping
+	// fs.ErrNotExist, instead of creating it.
+	MustExist bool
+	// NoMigrate refuses an existing database with pending migrations, with an
+	// error wrapping ErrSchemaTooOld, instead of applying them. A file this
+	// call creates is always migrated.
+	NoMigrate bool
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, path string, o Options) (*DB, error) {
+	return open(ctx, path, migrations.FS, o)
+}
+
+// ErrSchemaTooOld means the database needs migrations this binary has and
+// the caller asked not to apply them.
+var ErrSchemaTooOld = errors.New("database schema is older than this binary")
+
+// create makes sure the file at abs exists, creating it with mode 0600 (it
+// holds password hashes), and reports whether it did. SQLite gives the -wal,
+// -shm and -journal files the database file's mode, so they are 0600 too.
+func create(abs string, mustExist bool) (created bool, err error) {
+	if dir := filepath.Dir(abs); !isDir(dir) {
+		return false, fmt.Errorf("directory %s does not exist: %w", dir, fs.ErrNotExist)
+	}
+	if mustExist {
+		if _, err := os.Stat(abs); err != nil {
+			return false, err
+		}
+		return false, nil
+	}
+	f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	switch {
+	case errors.Is(err, fs.ErrExist):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return true, f.Close()
+}
+
+func isDir(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.IsDir()
+}
+
+// dsn is the data source name of the file at abs, with the pragmas every
+// connection runs. It is a "file:" URI with the path escaped, so that a '?'
+// or '#' in the path cannot be taken for the start of the parameters, and
+// absolute, so that no path can be read as a URI authority
+// ("file://host/...").
+func dsn(abs string) string {
+	return "file:" + (&url.URL{Path: filepath.ToSlash(abs)}).EscapedPath() +
+		"?_pragma=busy_timeout(" + fmt.Sprint(busyTimeout) + ")"
+}
+
+// open is OpenWith with the migrations taken from fsys, for tests.
+func open(ctx context.Context, path string, fsys fsReadDir, o Options) (*DB, error) {
 	if path == "" {
 		return nil, errors.New("open database: empty path")
 	}
@@ -75,17 +133,15 @@ func open(ctx context.Context, path string, fsys fsReadDir) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	// A "file:" URI, with the path escaped, so that a '?' or '#' in the path
-	// cannot be taken for the start of the parameters. It is made absolute
-	// so that no path can be read as a URI authority ("file://host/...").
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	_, err = os.Stat(abs)
-	created := errors.Is(err, fs.ErrNotExist)
-	base := "file:" + (&url.URL{Path: filepath.ToSlash(abs)}).EscapedPath() +
-		"?_pragma=busy_timeout(" + fmt.Sprint(busyTimeout) + ")" +
+	created, err := create(abs, o.MustExist)
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	base := dsn(abs) +
 		"&_pragma=journal_mode(WAL)" +
 		"&_pragma=foreign_keys(1)" +
 		"&_pragma=synchronous(FULL)"
@@ -104,6 +160,12 @@ func open(ctx context.Context, path string, fsys fsReadDir) (*DB, error) {
 	if err := writer.PingContext(ctx); err != nil {
 		writer.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	if o.NoMigrate && !created {
+		if err := current(ctx, writer, ms); err != nil {
+			writer.Close()
+			return nil, fmt.Errorf("database %s: %w", path, err)
+		}
 	}
 	if err := migrate(ctx, writer, ms); err != nil {
 		writer.Close()

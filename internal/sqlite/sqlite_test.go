@@ -143,12 +143,12 @@ func TestFailedMigrationRollsBack(t *testing.T) {
 		"0001_ok.sql":     {Data: []byte(`CREATE TABLE a (x INTEGER);`)},
 		"0002_broken.sql": {Data: []byte(`CREATE TABLE b (x INTEGER); INSERT INTO nowhere VALUES (1);`)},
 	}
-	if _, err := open(ctx, path, fsys); err == nil || !strings.Contains(err.Error(), "0002_broken.sql") {
+	if _, err := open(ctx, path, fsys, Options{}); err == nil || !strings.Contains(err.Error(), "0002_broken.sql") {
 		t.Fatalf("open with a broken migration = %v, want an error naming it", err)
 	}
 	// 0001 stays applied, 0002 left nothing behind; a fixed 0002 then applies.
 	fsys["0002_broken.sql"] = &fstest.MapFile{Data: []byte(`CREATE TABLE b (x INTEGER);`)}
-	db, err := open(ctx, path, fsys)
+	db, err := open(ctx, path, fsys, Options{})
 	if err != nil {
 		t.Fatalf("open after fixing the migration = %v", err)
 	}

@@ -1,0 +1,168 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/fstest"
+)
+
+// TestFileModes: the database and the files SQLite keeps beside it hold
+// password hashes, so only their owner may read them.
+func TestFileModes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "modes.db")
+	db := mustOpen(t, path)
+	if _, err := db.Writer.ExecContext(ctx, `INSERT INTO users (id, name, session_epoch, created_at, updated_at) VALUES ('x', 'x', 1, 0, 0)`); err != nil {
+		t.Fatal(err)
+	}
+	// While the database is open in WAL mode, all three files exist.
+	for _, name := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(name)
+		if err != nil {
+			t.Fatalf("%s: %v", filepath.Base(name), err)
+		}
+		if m := fi.Mode().Perm(); m != 0o600 {
+			t.Errorf("%s has mode %v, want 0600", filepath.Base(name), m)
+		}
+	}
+	backup := filepath.Join(t.TempDir(), "copy.db")
+	if err := Backup(ctx, path, backup, false); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(backup); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("backup: %v, %v, want mode 0600", fi.Mode(), err)
+	}
+}
+
+func TestOpenMustExist(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "missing.db")
+	_, err := OpenWith(ctx, missing, Options{MustExist: true})
+	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), missing) {
+		t.Errorf("OpenWith(missing, MustExist) = %v, want ErrNotExist naming the path", err)
+	}
+	if _, err := os.Stat(missing); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("OpenWith(missing, MustExist) created the file: %v", err)
+	}
+	// A missing directory is named as such, with or without MustExist.
+	noDir := filepath.Join(dir, "nodir", "a.db")
+	for _, o := range []Options{{}, {MustExist: true}} {
+		_, err := OpenWith(ctx, noDir, o)
+		if want := "directory " + filepath.Dir(noDir) + " does not exist"; err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("OpenWith(%s, %+v) = %v, want %q", noDir, o, err, want)
+		}
+	}
+}
+
+func TestOpenNoMigrate(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	v1 := fstest.MapFS{"0001_a.sql": {Data: []byte(`CREATE TABLE a (x INTEGER);`)}}
+	v2 := fstest.MapFS{
+		"0001_a.sql": v1["0001_a.sql"],
+		"0002_b.sql": {Data: []byte(`CREATE TABLE b (x INTEGER);`)},
+	}
+	// A new file is migrated even with NoMigrate: there is nothing to keep.
+	db, err := open(ctx, path, v1, Options{NoMigrate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	_, err = open(ctx, path, v2, Options{NoMigrate: true})
+	if !errors.Is(err, ErrSchemaTooOld) || !strings.Contains(err.Error(), "version 1, this binary's is 2") {
+		t.Fatalf("open(older database, NoMigrate) = %v, want ErrSchemaTooOld with both versions", err)
+	}
+	db, err = open(ctx, path, v1, Options{NoMigrate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := db.SchemaVersion(ctx); err != nil || v != 1 {
+		t.Errorf("SchemaVersion() after a refused open = %d, %v, want 1", v, err)
+	}
+	db.Close()
+	// An empty file that exists is a database at version 0, not migrated.
+	empty := filepath.Join(t.TempDir(), "empty.db")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := open(ctx, empty, v1, Options{NoMigrate: true}); !errors.Is(err, ErrSchemaTooOld) {
+		t.Errorf("open(empty file, NoMigrate) = %v, want ErrSchemaTooOld", err)
+	}
+}
+
+func TestBackup(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src.db")
+	db := mustOpen(t, src)
+	for i := range 100 {
+		if _, err := db.Writer.ExecContext(ctx, `INSERT INTO users (id, name, session_epoch, created_at, updated_at) VALUES (?, 'x', 1, 0, 0)`, fmt.Sprint("u", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dst := filepath.Join(dir, "backup.db")
+	if err := Backup(ctx, src, dst, false); err != nil {
+		t.Fatal(err)
+	}
+	count := func(path string) int {
+		t.Helper()
+		b, err := OpenWith(ctx, path, Options{MustExist: true, NoMigrate: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		var ok string
+		if err := b.Reader.QueryRowContext(ctx, `PRAGMA integrity_check`).Scan(&ok); err != nil || ok != "ok" {
+			t.Errorf("integrity_check of %s = %q, %v", filepath.Base(path), ok, err)
+		}
+		var n int
+		if err := b.Reader.QueryRowContext(ctx, `SELECT COUNT(*) FROM users`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := count(dst); n != 100 {
+		t.Errorf("backup holds %d users, want 100", n)
+	}
+
+	// An existing file is kept unless overwriting is allowed.
+	if _, err := db.Writer.ExecContext(ctx, `DELETE FROM users WHERE id = 'u0'`); err != nil {
+		t.Fatal(err)
+	}
+	if err := Backup(ctx, src, dst, false); !errors.Is(err, ErrBackupExists) {
+		t.Errorf("Backup to an existing file = %v, want ErrBackupExists", err)
+	}
+	if n := count(dst); n != 100 {
+		t.Errorf("a refused backup changed the file: %d users", n)
+	}
+	if err := Backup(ctx, src, dst, true); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(dst); n != 99 {
+		t.Errorf("overwritten backup holds %d users, want 99", n)
+	}
+	if err := Backup(ctx, src, src, true); err == nil || !strings.Contains(err.Error(), "database itself") {
+		t.Errorf("Backup onto itself = %v", err)
+	}
+	if err := Backup(ctx, filepath.Join(dir, "none.db"), filepath.Join(dir, "b2.db"), false); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Backup of a missing database = %v, want ErrNotExist", err)
+	}
+	// No temporary file is left behind.
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".tmp-") {
+			t.Errorf("left behind: %s", e.Name())
+		}
+	}
+}
