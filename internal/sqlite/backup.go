@@ -27,8 +27,8 @@ func Backup(ctx context.Context, src, dst string, overwrite bool) (err error) {
 	if err != nil {
 		return fmt.Errorf("backup %s: %w", src, err)
 	}
-	if _, err := create(srcAbs, true); err != nil {
-		return fmt.Errorf("backup %s: %w", src, err)
+	if _, err := create(src, srcAbs, true); err != nil {
+		return err
 	}
 	dstAbs, err := filepath.Abs(dst)
 	if err != nil {

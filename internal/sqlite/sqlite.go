@@ -89,13 +89,16 @@ var ErrSchemaTooOld = errors.New("database schema is older than this binary")
 // create makes sure the file at abs exists, creating it with mode 0600 (it
 // holds password hashes), and reports whether it did. SQLite gives the -wal,
 // -shm and -journal files the database file's mode, so they are 0600 too.
-func create(abs string, mustExist bool) (created bool, err error) {
+// path is the name the caller gave, for errors.
+func create(path, abs string, mustExist bool) (created bool, err error) {
 	if dir := filepath.Dir(abs); !isDir(dir) {
-		return false, fmt.Errorf("directory %s does not exist: %w", dir, fs.ErrNotExist)
+		return false, &notExistError{fmt.Sprintf("open database %s: directory %s does not exist", path, dir)}
 	}
 	if mustExist {
-		if _, err := os.Stat(abs); err != nil {
-			return false, err
+		if _, err := os.Stat(abs); errors.Is(err, fs.ErrNotExist) {
+			return false, &notExistError{fmt.Sprintf("database %s does not exist", path)}
+		} else if err != nil {
+			return false, fmt.Errorf("open database %s: %w", path, err)
 		}
 		return false, nil
 	}
@@ -104,10 +107,18 @@ func create(abs string, mustExist bool) (created bool, err error) {
 	case errors.Is(err, fs.ErrExist):
 		return false, nil
 	case err != nil:
-		return false, err
+		return false, fmt.Errorf("open database %s: %w", path, err)
 	}
 	return true, f.Close()
 }
+
+// notExistError is a missing database file or directory. It matches
+// fs.ErrNotExist; its message says which is missing, which SQLite's own
+// ("unable to open database file") does not.
+type notExistError struct{ msg string }
+
+func (e *notExistError) Error() string        { return e.msg }
+func (e *notExistError) Is(target error) bool { return target == fs.ErrNotExist }
 
 func isDir(path string) bool {
 	fi, err := os.Stat(path)
@@ -137,9 +148,9 @@ func open(ctx context.Context, path string, fsys fsReadDir, o Options) (*DB, err
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	created, err := create(abs, o.MustExist)
+	created, err := create(path, abs, o.MustExist)
 	if err != nil {
-		return nil, fmt.Errorf("open database %s: %w", path, err)
+		return nil, err
 	}
 	base := dsn(abs) +
 		"&_pragma=journal_mode(WAL)" +
