@@ -4,18 +4,17 @@ import (
 	"context"
 	"fmt"
 	"io"
-
-	"authsvc/internal/sqlite"
 )
 
 // runMigrate implements "authsvc migrate": it applies the pending migrations
-// to the database file and prints the schema version.
+// to the database file and prints the schema version. A missing file is an
+// error unless --create is given.
 func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	f := newDBFlags("migrate", "migrate [flags]", true, getenv, stderr)
 	if _, err := f.parse(args, 0); err != nil {
 		return helpOr(err)
 	}
-	db, err := sqlite.Open(ctx, f.path())
+	db, err := f.open(ctx, true)
 	if err != nil {
 		return err
 	}

@@ -1,10 +1,14 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"math"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 )
 
@@ -20,6 +24,7 @@ type settings struct {
 
 type setting struct {
 	Name, Env, Default, Help string
+	kind                     string // for the help; see kindOf
 	val                      flagValue
 	set                      bool // given on the command line
 }
@@ -106,11 +111,40 @@ func (s *settings) str(name string) string {
 
 func (s *settings) duration(name string) (time.Duration, error) {
 	v, src := s.get(name)
-	d, err := time.ParseDuration(v)
+	d, err := parseDuration(v)
 	if err != nil {
-		return 0, fmt.Errorf("%s: %q is not a duration such as 90s, 15m or 1h", src, v)
+		return 0, fmt.Errorf("%s: %w", src, err)
 	}
 	return d, nil
+}
+
+// parseDuration parses a Go duration ("90s", "1h30m"), optionally led by a
+// whole number of days ("7d", "1d12h"), which Go's syntax lacks and
+// lifetimes and retention periods want. Every command parses durations
+// with it, so they all accept the same text and say the same when it is
+// wrong.
+func parseDuration(v string) (time.Duration, error) {
+	bad := fmt.Errorf("%q is not a duration such as 90s, 15m, 1h or 7d", v)
+	rest := v
+	var days time.Duration
+	if i := strings.IndexByte(v, 'd'); i >= 0 {
+		n, err := strconv.ParseUint(v[:i], 10, 32)
+		if err != nil || i == 0 || v[0] == '+' || time.Duration(n) > math.MaxInt64/(24*time.Hour) {
+			return 0, bad
+		}
+		days, rest = time.Duration(n)*24*time.Hour, v[i+1:]
+		if rest == "" {
+			return days, nil
+		}
+		if rest[0] == '-' || rest[0] == '+' {
+			return 0, bad
+		}
+	}
+	d, err := time.ParseDuration(rest)
+	if err != nil || d > math.MaxInt64-days {
+		return 0, bad
+	}
+	return days + d, nil
 }
 
 func (s *settings) boolean(name string) (bool, error) {
@@ -143,4 +177,119 @@ func splitList(v string) []string {
 		}
 	}
 	return out
+}
+
+// command is the flag set of one command, e.g. "token mint", and the text
+// of its help. Its settings (flags with an optional environment twin) and
+// plain flags on fs may be mixed.
+type command struct {
+	*settings
+	path  string    // the words after "authsvc"
+	usage string    // the usage line after "authsvc", e.g. "token decode [flags] TOKEN"
+	about string    // a paragraph for the help, optional
+	out   io.Writer // where -h prints the help
+}
+
+func newCommand(path, usage, about string, getenv func(string) string, out io.Writer) *command {
+	fs := flag.NewFlagSet("authsvc "+path, flag.ContinueOnError)
+	// The flag package would print its error and the whole usage; parse
+	// reports the error with a one-line hint instead.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	return &command{settings: newSettings(fs, getenv), path: path, usage: usage, about: about, out: out}
+}
+
+// parse parses args. Flags may follow positional arguments; after "--"
+// everything is positional, so an argument may start with '-'. With -h it
+// prints the help and returns flag.ErrHelp (see helpOr); a mistake is a
+// usage error with a hint.
+func (c *command) parse(args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := c.fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				c.help(c.out)
+				return nil, flag.ErrHelp
+			}
+			return nil, c.usageError("%s", strings.Replace(err.Error(), " -", " --", 1))
+		}
+		rest := c.fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			pos = append(pos, rest...)
+			break
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+	c.fs.Visit(func(f *flag.Flag) {
+		if st, ok := c.byName[f.Name]; ok {
+			st.set = true
+		}
+	})
+	return pos, nil
+}
+
+// usageError is a mistake on the command line: the error and a hint where
+// to read more, not the whole help.
+func (c *command) usageError(format string, args ...any) error {
+	return usageError("%s: %s\nrun 'authsvc %s -h' for its flags", c.path, fmt.Sprintf(format, args...), c.path)
+}
+
+// help prints the usage line, the paragraph and every flag with its type,
+// default and environment twin.
+func (c *command) help(w io.Writer) {
+	fmt.Fprintf(w, "Usage: authsvc %s\n\n", c.usage)
+	if c.about != "" {
+		fmt.Fprintf(w, "%s\n\n", strings.TrimSpace(c.about))
+	}
+	fmt.Fprintln(w, "Flags:")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	c.fs.VisitAll(func(f *flag.Flag) {
+		typ, usage := flag.UnquoteUsage(f)
+		var notes []string
+		if st, ok := c.byName[f.Name]; ok {
+			typ, usage = kindOf(st), st.Help
+			if st.Default != "" && !st.val.isBool {
+				notes = append(notes, "default "+st.Default)
+			}
+			if st.Env != "" {
+				notes = append(notes, "env "+st.Env)
+			}
+		} else {
+			if t, ok := f.Value.(interface{ Type() string }); ok {
+				typ = t.Type()
+			}
+			if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
+				notes = append(notes, "default "+f.DefValue)
+			}
+		}
+		if len(notes) > 0 {
+			usage += " (" + strings.Join(notes, ", ") + ")"
+		}
+		fmt.Fprintf(tw, "  --%s %s\t%s\n", f.Name, typ, usage)
+	})
+	tw.Flush()
+}
+
+// kindOf names the type of a setting's value for the help: settings are
+// text until read, so the type is told by the default.
+func kindOf(st *setting) string {
+	switch {
+	case st.val.isBool:
+		return ""
+	case st.kind != "":
+		return st.kind
+	case st.Default == "":
+		return "string"
+	}
+	if _, err := strconv.ParseInt(st.Default, 10, 64); err == nil {
+		return "int"
+	}
+	if _, err := parseDuration(st.Default); err == nil {
+		return "duration"
+	}
+	return "string"
 }

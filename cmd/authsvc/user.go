@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -33,9 +34,11 @@ Commands:
                  userName, password, avatarURL, extendedData; - reads
                  standard input
 
-Every command takes --db PATH (default $AUTHSVC_DB, else authsvc.db) and
---json to print JSON instead of a table. Flags may follow arguments; an ID
-that starts with '-' goes after '--'.
+Every command takes --db PATH (default $AUTHSVC_DB, else authsvc.db),
+--create to make the file when it does not exist (else that is an error),
+and --json to print JSON instead of a table. A database whose schema is
+older than this binary's is left alone: run 'authsvc migrate' first. Flags
+may follow arguments; an ID that starts with '-' goes after '--'.
 `
 
 // runUser implements "authsvc user ...".
@@ -69,22 +72,18 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 
 // dbFlags are the flags every command on the database file has.
 type dbFlags struct {
-	fs     *flag.FlagSet
-	getenv func(string) string
-	db     string
+	*command
 	json   bool
+	create bool
 }
 
-// newDBFlags returns the flag set of "authsvc <cmd>", with --db and, if
-// withJSON, --json. usage shows the command's arguments.
-func newDBFlags(cmd, usage string, withJSON bool, getenv func(string) string, stderr io.Writer) *dbFlags {
-	f := &dbFlags{fs: flag.NewFlagSet("authsvc "+cmd, flag.ContinueOnError), getenv: getenv}
-	f.fs.SetOutput(stderr)
-	f.fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: authsvc %s\n\nFlags:\n", usage)
-		f.fs.PrintDefaults()
-	}
-	f.fs.StringVar(&f.db, "db", "", "database file (default $AUTHSVC_DB, else authsvc.db)")
+// newDBFlags returns the flags of "authsvc <cmd>", with --db, --create and,
+// if withJSON, --json. usage shows the command's arguments; -h prints the
+// help to w.
+func newDBFlags(cmd, usage string, withJSON bool, getenv func(string) string, w io.Writer) *dbFlags {
+	f := &dbFlags{command: newCommand(cmd, usage, "", getenv, w)}
+	f.add("db", "AUTHSVC_DB", "authsvc.db", "database file")
+	f.fs.BoolVar(&f.create, "create", false, "create the database file if it does not exist")
 	if withJSON {
 		f.fs.BoolVar(&f.json, "json", false, "print JSON instead of a table")
 	}
@@ -94,47 +93,46 @@ func newDBFlags(cmd, usage string, withJSON bool, getenv func(string) string, st
 // parse parses args, allowing flags after the positional arguments, and
 // checks that there are exactly nargs of those.
 func (f *dbFlags) parse(args []string, nargs int) ([]string, error) {
-	var pos []string
-	for {
-		if err := f.fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, flag.ErrHelp
-			}
-			return nil, &exitError{code: 2} // the flag package has said why
-		}
-		rest := f.fs.Args()
-		if len(rest) == 0 {
-			break
-		}
-		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
-			pos = append(pos, rest...)
-			break
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
+	pos, err := f.command.parse(args)
+	if err != nil {
+		return nil, err
 	}
 	if len(pos) != nargs {
-		f.fs.Usage()
-		return nil, usageError("%s: want %d argument(s), got %d", f.fs.Name(), nargs, len(pos))
+		return nil, f.usageError("want %d argument(s), got %d", nargs, len(pos))
 	}
 	return pos, nil
 }
 
 // path returns the database file: --db, else $AUTHSVC_DB, else authsvc.db.
-func (f *dbFlags) path() string {
-	if f.db != "" {
-		return f.db
+func (f *dbFlags) path() string { return f.str("db") }
+
+// open opens the database. It creates a missing file only with --create,
+// and migrates only with migrate, so that a mistyped path or an old
+// database is an error rather than a new, empty database.
+func (f *dbFlags) open(ctx context.Context, migrate bool) (*sqlite.DB, error) {
+	db, err := sqlite.OpenWith(ctx, f.path(), sqlite.Options{MustExist: !f.create, NoMigrate: !migrate})
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		from := "the default; name the file with --db or AUTHSVC_DB"
+		if _, src := f.get("db"); f.explicit("db") {
+			from = "from " + src
+		}
+		hint := "; pass --create to make a new one"
+		if f.create {
+			hint = ""
+		}
+		return nil, fmt.Errorf("%w (%s)%s", err, from, hint)
+	case errors.Is(err, sqlite.ErrSchemaTooOld):
+		return nil, fmt.Errorf("%w; run 'authsvc migrate --db %s' first (back it up before: 'authsvc backup')",
+			err, shellQuote(f.path()))
 	}
-	if p := f.getenv("AUTHSVC_DB"); p != "" {
-		return p
-	}
-	return "authsvc.db"
+	return db, err
 }
 
-// openStore opens the database, migrating it, and the user store on it. The
-// caller closes the database.
+// openStore opens the database, which must be migrated, and the user store
+// on it. The caller closes the database.
 func (f *dbFlags) openStore(ctx context.Context) (*sqlite.DB, *users.Store, error) {
-	db, err := sqlite.Open(ctx, f.path())
+	db, err := f.open(ctx, false)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -29,9 +29,12 @@ type cli struct {
 	env map[string]string
 }
 
+// newCLI returns a cli on a new, migrated database.
 func newCLI(t *testing.T) *cli {
 	t.Helper()
-	return &cli{t: t, env: map[string]string{"AUTHSVC_DB": filepath.Join(t.TempDir(), "cli.db")}}
+	c := &cli{t: t, env: map[string]string{"AUTHSVC_DB": filepath.Join(t.TempDir(), "cli.db")}}
+	c.ok("", "migrate", "--create")
+	return c
 }
 
 // run runs "authsvc args..." with stdin and returns its output and exit
@@ -112,11 +115,18 @@ func TestMigrateCommand(t *testing.T) {
 	if strings.TrimSpace(out) != fmt.Sprintf(`{"schemaVersion":%d}`, latest) {
 		t.Errorf("migrate --json printed %q", out)
 	}
-	// --db wins over AUTHSVC_DB.
+	// --db wins over AUTHSVC_DB. A missing file is created only with
+	// --create; the error names the file and where its name came from.
 	other := filepath.Join(t.TempDir(), "other.db")
-	c.ok("", "migrate", "--db", other)
+	if msg := c.fails(1, "migrate", "--db", other); !strings.Contains(msg, other+" does not exist (from --db); pass --create") {
+		t.Errorf("migrate --db of a missing file: %q, want it to name the file, --db and --create", msg)
+	}
+	if _, err := os.Stat(other); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("migrate without --create made %s: %v", other, err)
+	}
+	c.ok("", "migrate", "--db", other, "--create")
 	if _, err := os.Stat(other); err != nil {
-		t.Errorf("migrate --db did not create %s: %v", other, err)
+		t.Errorf("migrate --db --create did not create %s: %v", other, err)
 	}
 	c.fails(2, "migrate", "extra")
 	c.fails(2, "migrate", "--bogus")
@@ -291,7 +301,13 @@ func TestDBPath(t *testing.T) {
 	}
 	for _, tt := range tests {
 		f := newDBFlags("x", "x", false, func(k string) string { return tt.env[k] }, &bytes.Buffer{})
-		f.db = tt.flag
+		var args []string
+		if tt.flag != "" {
+			args = []string{"--db", tt.flag}
+		}
+		if _, err := f.parse(args, 0); err != nil {
+			t.Fatal(err)
+		}
 		if got := f.path(); got != tt.want {
 			t.Errorf("path(flag %q, env %v) = %q, want %q", tt.flag, tt.env, got, tt.want)
 		}
@@ -411,7 +427,7 @@ func TestUserImportSurvivesSIGKILL(t *testing.T) {
 	if path := os.Getenv("AUTHSVC_TEST_IMPORT_CHILD_DB"); path != "" {
 		// The child: import standard input until killed.
 		getenv := func(string) string { return "" }
-		err := run(context.Background(), []string{"authsvc", "user", "import", "--json", "--db", path, "-"},
+		err := run(context.Background(), []string{"authsvc", "user", "import", "--json", "--create", "--db", path, "-"},
 			getenv, os.Stdin, os.Stdout, os.Stderr)
 		fmt.Fprintln(os.Stderr, "child import ended:", err)
 		return
@@ -506,4 +522,60 @@ func TestUserImportSurvivesSIGKILL(t *testing.T) {
 		t.Errorf("Count() = %d, %v; want whole batches, at least the %d acknowledged", n, err, len(acked))
 	}
 	t.Logf("killed after %d acknowledged users; %d in the database", len(acked), n)
+}
+
+// TestUserCommandsNeverCreate: a mistyped path is an error that names it,
+// not a new empty database; a database in a missing folder says so; and an
+// older schema is left for "authsvc migrate".
+func TestUserCommandsNeverCreate(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "typo.db")
+	c := &cli{t: t, env: map[string]string{"AUTHSVC_DB": missing}}
+	for _, args := range [][]string{{"user", "list"}, {"user", "add", "--user-id", "a"}, {"user", "get", "a"}, {"migrate"}} {
+		msg := c.fails(1, args...)
+		if !strings.Contains(msg, missing+" does not exist (from AUTHSVC_DB); pass --create") {
+			t.Errorf("authsvc %v on a missing file: %q, want it to name the file, AUTHSVC_DB and --create", args, msg)
+		}
+	}
+	if _, err := os.Stat(missing); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a user command created %s: %v", missing, err)
+	}
+	c.env = nil
+	if msg := c.fails(1, "user", "list", "--db", missing); !strings.Contains(msg, "(from --db)") {
+		t.Errorf("user list --db of a missing file: %q, want it to name --db", msg)
+	}
+	if msg := c.fails(1, "user", "list", "--db", filepath.Join(dir, "nodir", "a.db")); !strings.Contains(msg, "directory "+filepath.Join(dir, "nodir")+" does not exist") {
+		t.Errorf("user list in a missing directory: %q", msg)
+	}
+	// --create makes the file, migrated.
+	c.ok("", "user", "add", "--user-id", "first", "--db", missing, "--create")
+	if got := decodeUser(t, c.ok("", "user", "get", "first", "--db", missing, "--json")); got.UserID != "first" {
+		t.Errorf("user get after user add --create = %+v", got)
+	}
+
+	// A database one migration behind: user commands refuse it unchanged.
+	db, err := sqlite.Open(context.Background(), missing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Writer.Exec(`DELETE FROM schema_migrations WHERE version = (SELECT MAX(version) FROM schema_migrations)`); err != nil {
+		t.Fatal(err)
+	}
+	behind, err := db.SchemaVersion(context.Background())
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := c.fails(1, "user", "list", "--db", missing)
+	if !strings.Contains(msg, "run 'authsvc migrate --db ") || !strings.Contains(msg, fmt.Sprintf("schema version %d", behind)) {
+		t.Errorf("user list on an older schema: %q, want it to ask for authsvc migrate", msg)
+	}
+	db, err = sqlite.OpenWith(context.Background(), missing, sqlite.Options{MustExist: true, NoMigrate: true})
+	if !errors.Is(err, sqlite.ErrSchemaTooOld) {
+		t.Errorf("after user list the schema is no longer behind: %v", err)
+	}
+	if db != nil {
+		db.Close()
+	}
 }
