@@ -43,7 +43,7 @@ func (c *serveConfig) loadCredentials(ctx context.Context, s *settings, getenv f
 		creds.Apps, creds.DefaultApp = []httpapi.App{app}, app.ID
 	}
 
-	adminRaw, err := readSecret(getenv, "AUTHSVC_ADMIN_TOKEN", s.str("admin-token-file"))
+	adminRaw, err := s.secret("AUTHSVC_ADMIN_TOKEN", "admin-token-file")
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +64,7 @@ func (c *serveConfig) loadCredentials(ctx context.Context, s *settings, getenv f
 		creds.AdminKeys = append(creds.AdminKeys, httpapi.NewAdminKey([]byte(k)))
 	}
 
-	sessionKey, err := readSecret(getenv, "AUTHSVC_SESSION_KEY", s.str("session-key-file"))
+	sessionKey, err := s.secret("AUTHSVC_SESSION_KEY", "session-key-file")
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +96,7 @@ func (c *serveConfig) loadCredentials(ctx context.Context, s *settings, getenv f
 // loadIdentityProvider configures identity provider JWTs when a key source
 // is set; it returns nil otherwise.
 func loadIdentityProvider(ctx context.Context, s *settings, getenv func(string) string, logger *slog.Logger) (*httpapi.IdentityProvider, error) {
-	hs, err := readSecret(getenv, "AUTHSVC_JWT_HS256_SECRET", s.str("jwt-hs256-secret-file"))
+	hs, err := s.secret("AUTHSVC_JWT_HS256_SECRET", "jwt-hs256-secret-file")
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +169,7 @@ func (c *serveConfig) singleApp(s *settings, getenv func(string) string, ttl htt
 			return httpapi.App{}, err
 		}
 	}
-	secret, err := readSecret(getenv, "AUTHSVC_SERVER_SECRET", s.str("server-secret-file"))
+	secret, err := s.secret("AUTHSVC_SERVER_SECRET", "server-secret-file")
 	if err != nil {
 		return httpapi.App{}, err
 	}

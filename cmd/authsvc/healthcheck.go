@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -24,56 +23,63 @@ import (
 // of AUTHSVC_ADDR on loopback, or on AUTHSVC_ADDR's host when that is a
 // specific IP address.
 func runHealthcheck(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("authsvc healthcheck", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "Usage: authsvc healthcheck [--timeout 3s] [--url URL | URL]\n\n"+
-			"Exits 0 when the server answers 200 to GET /healthz, 1 otherwise.\n\n")
-		fs.PrintDefaults()
-	}
-	rawURL := fs.String("url", "", "URL to probe (default: /healthz on loopback at the port of AUTHSVC_ADDR)")
-	timeout := fs.Duration("timeout", 3*time.Second, "how long to wait for the answer")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return &exitError{code: 2} // the flag package has said why
+	cmd := newCommand("healthcheck", "healthcheck [flags] [URL]",
+		"Exits 0 when the server answers 200 to GET /healthz (with --ready: /readyz), 1 otherwise.\n"+
+			"URL is the server's base URL, e.g. http://127.0.0.1:8080, or the full URL to probe.", getenv, stderr)
+	rawURL := cmd.fs.String("url", "", "URL to probe (default: the port of AUTHSVC_ADDR on loopback)")
+	ready := cmd.fs.Bool("ready", false, "probe /readyz, which also checks the database, instead of /healthz")
+	cmd.add("timeout", "", "3s", "how long to wait for the answer")
+	pos, err := cmd.parse(args)
+	if err != nil {
+		return helpOr(err)
 	}
 	// The URL may also be given as the only argument.
 	switch {
-	case fs.NArg() > 1:
-		return usageError("healthcheck takes at most one URL, got %q", fs.Args())
-	case fs.NArg() == 1 && *rawURL != "":
-		return usageError("healthcheck: give the URL either as --url or as an argument, not both")
-	case fs.NArg() == 1:
-		*rawURL = fs.Arg(0)
+	case len(pos) > 1:
+		return cmd.usageError("at most one URL, got %q", pos)
+	case len(pos) == 1 && *rawURL != "":
+		return cmd.usageError("give the URL either as --url or as an argument, not both")
+	case len(pos) == 1:
+		*rawURL = pos[0]
 	}
-	if *timeout <= 0 {
-		return usageError("healthcheck: --timeout must be positive, got %v", *timeout)
+	timeout, err := cmd.duration("timeout")
+	if err != nil {
+		return cmd.usageError("%v", err)
+	}
+	if timeout <= 0 {
+		return cmd.usageError("--timeout must be positive, got %v", timeout)
+	}
+	path := "/healthz"
+	if *ready {
+		path = "/readyz"
 	}
 
 	target := *rawURL
 	if target == "" {
 		var err error
-		if target, err = healthzURL(getenv("AUTHSVC_ADDR")); err != nil {
+		if target, err = healthzURL(getenv("AUTHSVC_ADDR"), path); err != nil {
 			// Not a usage error: Docker reserves exit status 2, and what is
 			// wrong here is the container's environment, not the command.
 			return &exitError{code: 1, err: fmt.Errorf("healthcheck: %w", err)}
 		}
 	} else if u, err := url.Parse(target); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return usageError("healthcheck: --url %q is not an http or https URL", target)
+		return cmd.usageError("%q is not an http or https URL", target)
+	} else if u.Path == "" || u.Path == "/" {
+		// The server's base URL: probe its health route.
+		u.Path = path
+		target = u.String()
 	}
 
-	if err := probe(ctx, target, *timeout); err != nil {
+	if err := probe(ctx, target, timeout); err != nil {
 		return &exitError{code: 1, err: fmt.Errorf("healthcheck: GET %s: %w", target, err)}
 	}
 	return nil
 }
 
-// healthzURL is the /healthz URL of a server listening on addr (the syntax of
+// healthzURL is the URL of path on a server listening on addr (the syntax of
 // AUTHSVC_ADDR; empty means serve's default, ":8080"). A wildcard or named
 // host is probed on 127.0.0.1; a specific IP address is probed as it is.
-func healthzURL(addr string) (string, error) {
+func healthzURL(addr, path string) (string, error) {
 	if addr == "" {
 		addr = ":8080"
 	}
@@ -89,7 +95,7 @@ func healthzURL(addr string) (string, error) {
 	if ip, err := netip.ParseAddr(host); err == nil && !ip.IsUnspecified() {
 		probeHost = ip.String()
 	}
-	u := url.URL{Scheme: "http", Host: net.JoinHostPort(probeHost, strconv.Itoa(n)), Path: "/healthz"}
+	u := url.URL{Scheme: "http", Host: net.JoinHostPort(probeHost, strconv.Itoa(n)), Path: path}
 	return u.String(), nil
 }
 

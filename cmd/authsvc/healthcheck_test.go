@@ -38,13 +38,13 @@ func TestHealthzURL(t *testing.T) {
 		{"[fd00::7]:8080", "http://[fd00::7]:8080/healthz"},
 	}
 	for _, tt := range tests {
-		got, err := healthzURL(tt.addr)
+		got, err := healthzURL(tt.addr, "/healthz")
 		if err != nil || got != tt.want {
 			t.Errorf("healthzURL(%q) = %q, %v, want %q", tt.addr, got, err, tt.want)
 		}
 	}
 	for _, addr := range []string{"8080", "127.0.0.1", ":0", "127.0.0.1:", ":nosuchservice"} {
-		if got, err := healthzURL(addr); err == nil || !strings.Contains(err.Error(), "AUTHSVC_ADDR") {
+		if got, err := healthzURL(addr, "/healthz"); err == nil || !strings.Contains(err.Error(), "AUTHSVC_ADDR") {
 			t.Errorf("healthzURL(%q) = %q, %v, want an error naming AUTHSVC_ADDR", addr, got, err)
 		}
 	}
@@ -70,6 +70,9 @@ func TestHealthcheckLive(t *testing.T) {
 	}{
 		{"--url", nil, []string{"--url", srv.url + "/healthz"}},
 		{"argument", nil, []string{srv.url + "/healthz"}},
+		{"base URL", nil, []string{srv.url}},
+		{"base URL with a slash, --ready after it", nil, []string{srv.url + "/", "--ready"}},
+		{"AUTHSVC_ADDR --ready", map[string]string{"AUTHSVC_ADDR": u.Host}, []string{"--ready"}},
 		{"AUTHSVC_ADDR ip", map[string]string{"AUTHSVC_ADDR": u.Host}, nil},
 		{"AUTHSVC_ADDR port only", map[string]string{"AUTHSVC_ADDR": ":" + port}, []string{"--timeout", "5s"}},
 		{"AUTHSVC_ADDR wildcard", map[string]string{"AUTHSVC_ADDR": "0.0.0.0:" + port}, nil},
@@ -144,6 +147,36 @@ func TestHealthcheckUnhealthy(t *testing.T) {
 	}
 }
 
+// TestHealthcheckBaseURL: a base URL is probed at /healthz, or /readyz with
+// --ready; a URL with a path is probed as it is.
+func TestHealthcheckBaseURL(t *testing.T) {
+	t.Parallel()
+	paths := make(chan string, 10)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		paths <- r.URL.Path
+	}))
+	t.Cleanup(srv.Close)
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{srv.URL}, "/healthz"},
+		{[]string{srv.URL + "/"}, "/healthz"},
+		{[]string{"--ready", srv.URL}, "/readyz"},
+		{[]string{"--url", srv.URL, "--ready"}, "/readyz"},
+		{[]string{srv.URL + "/custom"}, "/custom"},
+	}
+	for _, tt := range tests {
+		if err := healthcheck(t, nil, tt.args...); err != nil {
+			t.Errorf("healthcheck %q = %v", tt.args, err)
+			continue
+		}
+		if got := <-paths; got != tt.want {
+			t.Errorf("healthcheck %q probed %s, want %s", tt.args, got, tt.want)
+		}
+	}
+}
+
 func TestHealthcheckBadAddr(t *testing.T) {
 	t.Parallel()
 	err := healthcheck(t, map[string]string{"AUTHSVC_ADDR": "no-port"})
@@ -157,6 +190,7 @@ func TestHealthcheckUsage(t *testing.T) {
 	tests := [][]string{
 		{"--no-such-flag"},
 		{"--timeout", "soon"},
+		{"--timeout", "-1d"},
 		{"--timeout", "0s"},
 		{"--url", "ftp://127.0.0.1/healthz"},
 		{"--url", "127.0.0.1:8080/healthz"},
@@ -167,6 +201,10 @@ func TestHealthcheckUsage(t *testing.T) {
 		if err := healthcheck(t, nil, args...); exitCode(err) != 2 {
 			t.Errorf("healthcheck %q = %v, want exit 2", args, err)
 		}
+	}
+	err := healthcheck(t, nil, "--timeout", "soon")
+	if want := `healthcheck: --timeout: "soon" is not a duration such as 90s, 15m, 1h or 7d` + "\nrun 'authsvc healthcheck -h'"; err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("healthcheck --timeout soon = %v, want %q", err, want)
 	}
 	if err := healthcheck(t, nil, "-h"); err != nil {
 		t.Errorf("healthcheck -h = %v, want nil", err)

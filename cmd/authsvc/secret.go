@@ -13,7 +13,16 @@ import (
 // returned error names where it looked, never the secret. A nil slice with a
 // nil error means no source was configured.
 func readSecret(getenv func(string) string, env, file string) ([]byte, error) {
+	return readSecretFrom(getenv, env, file, env)
+}
+
+// readSecretFrom is readSecret where the file, when given, came from fileSrc
+// (a flag, say): an error about it names fileSrc, not a variable that was
+// not used.
+func readSecretFrom(getenv func(string) string, env, file, fileSrc string) ([]byte, error) {
+	src := fileSrc
 	if file == "" {
+		src = env + "_FILE"
 		if v := getenv(env); v != "" {
 			return []byte(v), nil
 		}
@@ -24,7 +33,7 @@ func readSecret(getenv func(string) string, env, file string) ([]byte, error) {
 	}
 	b, err := readSecretFile(file)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", env, err)
+		return nil, fmt.Errorf("%s: %w", src, err)
 	}
 	return b, nil
 }

@@ -168,6 +168,14 @@ func (s *settings) uint32(name string) (uint32, error) {
 	return uint32(n), nil
 }
 
+// secret reads the secret whose value variable is env and whose file is
+// the setting fileSetting (see readSecret); errors name where the file's
+// name came from.
+func (s *settings) secret(env, fileSetting string) ([]byte, error) {
+	file, src := s.get(fileSetting)
+	return readSecretFrom(s.getenv, env, file, src)
+}
+
 // list splits a comma-separated value, dropping blanks.
 func splitList(v string) []string {
 	var out []string

@@ -8,11 +8,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"strings"
 	"time"
 
 	"authsvc/internal/token"
+	"authsvc/internal/users"
 )
 
 const tokenUsage = `Usage: authsvc token <command> [flags]
@@ -20,7 +20,7 @@ const tokenUsage = `Usage: authsvc token <command> [flags]
 Mint or inspect a ZEGO Token04 offline.
 
 Commands:
-  mint --app-id N --user-id U [--ttl 1h] [--legacy] [--json]
+  mint --app-id N --user-id U [--rtc] [--ttl 1h] [--legacy] [--json]
        [--room R [--login] [--publish] [--stream S]... | --payload STRING]
   decode TOKEN      decode and check TOKEN; - reads it from standard input
 
@@ -49,8 +49,7 @@ type tokenCmd struct {
 
 func (c tokenCmd) run(args []string) error {
 	if len(args) == 0 {
-		fmt.Fprint(c.stderr, tokenUsage)
-		return usageError("token: missing command")
+		return usageError("token: missing command (mint or decode)\nrun 'authsvc token help' for its commands")
 	}
 	switch args[0] {
 	case "mint":
@@ -61,37 +60,14 @@ func (c tokenCmd) run(args []string) error {
 		fmt.Fprint(c.stdout, tokenUsage)
 		return nil
 	default:
-		fmt.Fprint(c.stderr, tokenUsage)
-		return usageError("token: unknown command %q", args[0])
+		return usageError("token: unknown command %q\nrun 'authsvc token help' for its commands", args[0])
 	}
-}
-
-// newFlagSet returns the flag set of "authsvc token <cmd>".
-func (c tokenCmd) newFlagSet(cmd, usage string) *flag.FlagSet {
-	fs := flag.NewFlagSet("authsvc token "+cmd, flag.ContinueOnError)
-	fs.SetOutput(c.stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(c.stderr, "Usage: authsvc token %s\n\nFlags:\n", usage)
-		fs.PrintDefaults()
-	}
-	return fs
-}
-
-// parseFlags parses args with fs; help is not an error.
-func parseFlags(fs *flag.FlagSet, args []string) (help bool, err error) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return true, nil
-		}
-		return false, &exitError{code: 2} // the flag package has said why
-	}
-	return false, nil
 }
 
 // key reads the ServerSecret and prepares it. A nil key with a nil error
 // means no secret is configured.
 func (c tokenCmd) key(file string) (*token.Key, error) {
-	secret, err := readSecret(c.getenv, secretEnv, file)
+	secret, err := readSecretFrom(c.getenv, secretEnv, file, "--secret-file")
 	if err != nil || secret == nil {
 		return nil, err
 	}
@@ -105,12 +81,23 @@ type stringsFlag []string
 
 func (s *stringsFlag) String() string     { return strings.Join(*s, ",") }
 func (s *stringsFlag) Set(v string) error { *s = append(*s, v); return nil }
+func (s *stringsFlag) Type() string       { return "string" }
+
+// mintAbout is the help of "token mint": which userID rule applies.
+const mintAbout = `Mints a Token04 offline with the app's ServerSecret.
+
+The userID follows ZIM's rule, which the user registry enforces too: 1 to 32
+bytes of ASCII letters, digits and ` + users.IDPunctuation + `
+With --rtc it follows RTC's instead: 1 to 64 bytes of UTF-8 (a token for
+RTC only; ZIM refuses such an ID).`
 
 func (c tokenCmd) mint(args []string) error {
-	fs := c.newFlagSet("mint", "mint --app-id N --user-id U [flags]")
-	appID := fs.Uint64("app-id", 0, "ZEGO appID, 1 to 4294967295 (required)")
-	userID := fs.String("user-id", "", "user ID, 1 to 64 bytes (required)")
-	ttl := fs.Duration("ttl", time.Hour, "lifetime in whole seconds, from 31s to 576h (24 days)")
+	cmd := newCommand("token mint", "token mint --app-id N --user-id U [flags]", mintAbout, c.getenv, c.stderr)
+	fs := cmd.fs
+	cmd.add("app-id", "", "", "ZEGO appID, 1 to 4294967295 (required)")
+	userID := fs.String("user-id", "", "userID (required): ZIM's rule, or RTC's with --rtc")
+	rtc := fs.Bool("rtc", false, "allow RTC's userID rule, 1 to 64 bytes, instead of ZIM's")
+	cmd.add("ttl", "", "1h", "lifetime in whole seconds, from 31s to 576h (24d)")
 	legacy := fs.Bool("legacy", false, "mint the legacy AES-CBC variant, for old SDKs only")
 	room := fs.String("room", "", "RTC room ID: carry room privileges as the payload")
 	login := fs.Bool("login", false, "with --room: may log in to the room")
@@ -120,32 +107,44 @@ func (c tokenCmd) mint(args []string) error {
 	payload := fs.String("payload", "", "raw payload string, passed on as it is (not with --room)")
 	asJSON := fs.Bool("json", false, "print JSON instead of the bare token")
 	secretFile := fs.String("secret-file", "", "file holding the 32-byte ServerSecret")
-	if help, err := parseFlags(fs, args); help || err != nil {
-		return err
+	pos, err := cmd.parse(args)
+	if err != nil {
+		return helpOr(err)
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	switch {
-	case fs.NArg() > 0:
-		return usageError("token mint: unexpected argument %q", fs.Arg(0))
+	case len(pos) > 0:
+		return cmd.usageError("unexpected argument %q", pos[0])
 	case !set["app-id"] || *userID == "":
-		fs.Usage()
-		return usageError("token mint: --app-id and --user-id are required")
-	case *appID == 0 || *appID > math.MaxUint32:
-		return usageError("token mint: --app-id must be from 1 to %d, got %d", uint32(math.MaxUint32), *appID)
-	case *ttl%time.Second != 0:
-		return usageError("token mint: --ttl must be whole seconds, got %v", *ttl)
+		return cmd.usageError("--app-id and --user-id are required")
 	case set["room"] && set["payload"]:
-		return usageError("token mint: --room and --payload exclude each other")
+		return cmd.usageError("--room and --payload exclude each other")
 	case !set["room"] && (set["login"] || set["publish"] || set["stream"]):
-		return usageError("token mint: --login, --publish and --stream need --room")
+		return cmd.usageError("--login, --publish and --stream need --room")
 	case set["room"] && *room == "":
-		return usageError("token mint: --room must not be empty")
+		return cmd.usageError("--room must not be empty")
+	}
+	appID, err := cmd.uint32("app-id")
+	if err != nil {
+		return cmd.usageError("%v", err)
+	}
+	ttl, err := cmd.duration("ttl")
+	if err != nil {
+		return cmd.usageError("%v", err)
+	}
+	if ttl%time.Second != 0 {
+		return cmd.usageError("--ttl must be whole seconds, got %v", ttl)
+	}
+	if !*rtc {
+		if err := users.ValidateID(*userID); err != nil {
+			return cmd.usageError("--user-id: %v (ZIM's rule; --rtc allows RTC's, up to %d bytes)", err, token.MaxUserIDLen)
+		}
 	}
 	p := token.Params{
-		AppID:         uint32(*appID),
+		AppID:         appID,
 		UserID:        *userID,
-		EffectiveTime: int64(*ttl / time.Second),
+		EffectiveTime: int64(ttl / time.Second),
 		Payload:       *payload,
 		Variant:       token.GCM,
 	}
@@ -165,14 +164,14 @@ func (c tokenCmd) mint(args []string) error {
 	case err != nil:
 		return &exitError{code: 1, err: fmt.Errorf("token mint: %w", err)}
 	case key == nil:
-		return usageError("token mint: %s", noSecret)
+		return cmd.usageError("%s", noSecret)
 	}
 	tok, claims, err := key.Mint(c.rand, c.now(), p)
 	if err != nil {
 		var te *token.Error
 		if errors.As(err, &te) {
 			// Every *token.Error from Mint is about a flag's value.
-			return usageError("token mint: %w", err)
+			return cmd.usageError("%v", err)
 		}
 		return &exitError{code: 1, err: fmt.Errorf("token mint: %w", err)}
 	}
@@ -224,17 +223,18 @@ type header struct {
 const maxTokenInput = 1 << 20
 
 func (c tokenCmd) decode(args []string) error {
-	fs := c.newFlagSet("decode", "decode [--secret-file F] TOKEN\n\nA TOKEN of - is read from standard input.\n"+
-		"Exit status: 0 valid and unexpired, 1 invalid or expired, 2 usage error.")
-	secretFile := fs.String("secret-file", "", "file holding the 32-byte ServerSecret")
-	if help, err := parseFlags(fs, args); help || err != nil {
-		return err
+	cmd := newCommand("token decode", "token decode [--secret-file F] TOKEN",
+		"Decodes and checks TOKEN; a TOKEN of - is read from standard input.\n"+
+			"Exit status: 0 valid and unexpired, 1 invalid or expired, 2 usage error.", c.getenv, c.stderr)
+	secretFile := cmd.fs.String("secret-file", "", "file holding the 32-byte ServerSecret")
+	pos, err := cmd.parse(args)
+	if err != nil {
+		return helpOr(err)
 	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return usageError("token decode: want one TOKEN after the flags, got %d arguments", fs.NArg())
+	if len(pos) != 1 {
+		return cmd.usageError("want one TOKEN, got %d arguments", len(pos))
 	}
-	tok := fs.Arg(0)
+	tok := pos[0]
 	if tok == "-" {
 		b, err := io.ReadAll(io.LimitReader(c.stdin, maxTokenInput))
 		if err != nil {
@@ -243,7 +243,7 @@ func (c tokenCmd) decode(args []string) error {
 		tok = strings.TrimSpace(string(b))
 	}
 	if tok == "" {
-		return usageError("token decode: empty token")
+		return cmd.usageError("empty token")
 	}
 
 	key, err := c.key(*secretFile)

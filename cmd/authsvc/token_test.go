@@ -168,6 +168,11 @@ func TestTokenMint(t *testing.T) {
 		{[]string{"--app-id", "1", "--user-id", "u"}, token.GCM, "", 3600},
 		{[]string{"--app-id", "4294967295", "--user-id", "u", "--ttl", "31s", "--legacy"}, token.CBC, "", 31},
 		{[]string{"--app-id", "1", "--user-id", "u", "--ttl", "576h"}, token.GCM, "", 2073600},
+		{[]string{"--app-id", "1", "--user-id", "u", "--ttl", "7d"}, token.GCM, "", 7 * 86400},
+		{[]string{"--app-id", "1", "--user-id", "u", "--ttl", "1d12h"}, token.GCM, "", 36 * 3600},
+		{[]string{"--app-id", "1", "--user-id", strings.Repeat("r", 64), "--rtc"}, token.GCM, "", 3600},
+		{[]string{"--app-id", "1", "--user-id", "a b", "--rtc"}, token.GCM, "", 3600},
+		{[]string{"--user-id", "u", "--ttl", "60s", "--app-id", "1"}, token.GCM, "", 60},
 		{[]string{"--app-id", "1", "--user-id", "u", "--payload", `{"x":"<&>"}`}, token.GCM, `{"x":"<&>"}`, 3600},
 		{[]string{"--app-id", "1", "--user-id", "u", "--room", "r1"}, token.GCM,
 			`{"room_id":"r1","privilege":{"1":0,"2":0},"stream_id_list":null}`, 3600},
@@ -278,10 +283,13 @@ func TestTokenErrors(t *testing.T) {
 		{env, "", []string{"frobnicate"}, 2, "unknown command"},
 		{env, "", []string{"mint", "--user-id", "u"}, 2, "--app-id and --user-id are required"},
 		{env, "", []string{"mint", "--app-id", "1"}, 2, "--app-id and --user-id are required"},
-		{env, "", []string{"mint", "--app-id", "0", "--user-id", "u"}, 2, "--app-id must be from 1 to 4294967295"},
-		{env, "", []string{"mint", "--app-id", "4294967296", "--user-id", "u"}, 2, "--app-id must be from 1"},
-		{env, "", []string{"mint", "--app-id", "-1", "--user-id", "u"}, 2, "invalid value"},
-		{env, "", []string{"mint", "--app-id", "1", "--user-id", strings.Repeat("u", 65)}, 2, "invalid user ID"},
+		{env, "", []string{"mint", "--app-id", "0", "--user-id", "u"}, 2, `--app-id: "0" is not a number from 1 to 4294967295`},
+		{env, "", []string{"mint", "--app-id", "4294967296", "--user-id", "u"}, 2, "is not a number from 1"},
+		{env, "", []string{"mint", "--app-id", "-1", "--user-id", "u"}, 2, "is not a number from 1"},
+		{env, "", []string{"mint", "--app-id", "1", "--user-id", strings.Repeat("u", 65), "--rtc"}, 2, "invalid user ID"},
+		{env, "", []string{"mint", "--app-id", "1", "--user-id", strings.Repeat("u", 33)}, 2, "longer than the maximum of 32 (ZIM's rule; --rtc allows"},
+		{env, "", []string{"mint", "--app-id", "1", "--user-id", "a b"}, 2, "--user-id: userID has a space at byte offset 1"},
+		{env, "", []string{"mint", "--app-id", "1", "--user-id", "u", "--ttl", "soon"}, 2, `--ttl: "soon" is not a duration such as 90s, 15m, 1h or 7d` + "\nrun 'authsvc token mint -h' for its flags"},
 		{env, "", []string{"mint", "--app-id", "1", "--user-id", "u", "--ttl", "1.5s"}, 2, "whole seconds"},
 		{env, "", []string{"mint", "--app-id", "1", "--user-id", "u", "--ttl", "30s"}, 2, "zim error 6000108"},
 		{env, "", []string{"mint", "--app-id", "1", "--user-id", "u", "--ttl", "577h"}, 2, "zim error 6000109"},
@@ -294,9 +302,10 @@ func TestTokenErrors(t *testing.T) {
 		{env, "", []string{"mint", "--secret", cmdSecret}, 2, "flag provided but not defined"},
 		{nil, "", []string{"mint", "--app-id", "1", "--user-id", "u"}, 2, "no ServerSecret"},
 		{short, "", []string{"mint", "--app-id", "1", "--user-id", "u"}, 1, "32 bytes: got 31 bytes"},
-		{env, "", []string{"mint", "--app-id", "1", "--user-id", "u", "--secret-file", missing}, 1, "read secret file"},
+		{env, "", []string{"mint", "--app-id", "1", "--user-id", "u", "--secret-file", missing}, 1, "token mint: --secret-file: read secret file"},
 		{env, "", []string{"decode"}, 2, "want one TOKEN"},
-		{env, "", []string{"decode", tok, "--secret-file", "f"}, 2, "want one TOKEN"},
+		{env, "", []string{"decode", tok, "extra"}, 2, "want one TOKEN"},
+		{env, "", []string{"decode", tok, "--secret-file", missing}, 1, "token decode: --secret-file: read secret file"},
 		{env, "  \n", []string{"decode", "-"}, 2, "empty token"},
 		{env, "", []string{"decode", "03" + tok[2:]}, 1, "zim error 6000107, rtc error 1002079"},
 		{env, "", []string{"decode", tok[:len(tok)-4]}, 1, "zim error 6000103, rtc error 1002075"},
@@ -311,8 +320,17 @@ func TestTokenErrors(t *testing.T) {
 		if stdout != "" {
 			t.Errorf("token %q printed %q", tt.args, stdout)
 		}
+		if strings.Contains(stderr, "Usage:") || strings.Contains(stderr, "AUTHSVC_SERVER_SECRET_FILE:") {
+			t.Errorf("token %q: stderr %q has the whole usage, or names a variable that was not used", tt.args, stderr)
+		}
 		if strings.Contains(stderr, cmdSecret[:16]) || strings.Contains(stderr, tok[2:20]) {
 			t.Errorf("token %q: stderr %q shows the secret or the token", tt.args, stderr)
+		}
+	}
+	_, help, _ := tokenRun(t, env, cmdNow, "", "mint", "-h")
+	for _, want := range []string{"--ttl duration", "(default 1h)", "--app-id string", "ZIM's rule", "--rtc", "1 to 64 bytes"} {
+		if !strings.Contains(help, want) {
+			t.Errorf("token mint -h lacks %q:\n%s", want, help)
 		}
 	}
 	for _, args := range [][]string{{"mint", "-h"}, {"decode", "-h"}, {"help"}} {

@@ -44,8 +44,7 @@ may follow arguments; an ID that starts with '-' goes after '--'.
 // runUser implements "authsvc user ...".
 func runUser(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, userUsage)
-		return usageError("user: missing command")
+		return usageError("user: missing command\nrun 'authsvc user help' for its commands")
 	}
 	name, args := args[0], args[1:]
 	switch name {
@@ -65,8 +64,7 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 		fmt.Fprint(stdout, userUsage)
 		return nil
 	default:
-		fmt.Fprint(stderr, userUsage)
-		return usageError("user: unknown command %q", name)
+		return usageError("user: unknown command %q\nrun 'authsvc user help' for its commands", name)
 	}
 }
 
