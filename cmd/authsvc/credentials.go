@@ -49,7 +49,7 @@ func (c *serveConfig) loadCredentials(ctx context.Context, s *settings, getenv f
 	}
 	if adminRaw == nil && c.dev {
 		if c.devAdminKey == "" {
-			c.devAdminKey = randomHex(24)
+			c.devAdminKey = keptOr(c.devKept.AdminKey, 24)
 		}
 		adminRaw = []byte(c.devAdminKey)
 	}
@@ -70,7 +70,7 @@ func (c *serveConfig) loadCredentials(ctx context.Context, s *settings, getenv f
 	}
 	if sessionKey == nil && c.dev {
 		if c.devSessionKey == "" {
-			c.devSessionKey = randomHex(32)
+			c.devSessionKey = keptOr(c.devKept.SessionKey, 32)
 		}
 		sessionKey = []byte(c.devSessionKey)
 	}
@@ -175,7 +175,7 @@ func (c *serveConfig) singleApp(s *settings, getenv func(string) string, ttl htt
 	}
 	if secret == nil && c.dev {
 		if c.devSecret == "" {
-			c.devSecret = randomHex(16) // ZEGO secrets are 32 hex characters
+			c.devSecret = keptOr(c.devKept.ServerSecret, 16) // ZEGO secrets are 32 hex characters
 		}
 		secret = []byte(c.devSecret)
 	}

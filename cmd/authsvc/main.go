@@ -7,6 +7,7 @@
 //	authsvc token mint|decode    mint or inspect a Token04 offline
 //	authsvc user ...             manage users directly on the database file
 //	authsvc migrate              apply database migrations
+//	authsvc backup --to FILE     copy the live database consistently
 //	authsvc healthcheck          probe a running server's /healthz
 //	authsvc version              print the build version
 package main
@@ -23,7 +24,7 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args, os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	err := runEnv(ctx, os.Args, os.Getenv, os.Environ, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	if err == nil {
 		return
@@ -68,6 +69,7 @@ Usage:
   authsvc token decode TOKEN     decode and check a Token04
   authsvc user <command>         manage users on the database file
   authsvc migrate                apply database migrations
+  authsvc backup --to FILE       copy the live database consistently
   authsvc healthcheck [URL]      probe /healthz of a running server (exit 0/1)
   authsvc version                print the build version
 
@@ -77,6 +79,15 @@ Run 'authsvc <command> -h' for the flags of a command.
 // run is the whole program; main only wires it to the process. Everything it
 // needs from the environment arrives as arguments so tests can call it.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	return runEnv(ctx, args, getenv, nil, stdin, stdout, stderr)
+}
+
+// runEnv is run with environ, which lists the environment as os.Environ
+// does, for the one use that must enumerate it rather than look names up:
+// serve's warning about AUTHSVC_ variables it does not know. A nil environ
+// skips that warning.
+func runEnv(ctx context.Context, args []string, getenv func(string) string, environ func() []string,
+	stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) < 2 {
 		fmt.Fprint(stderr, usage)
 		return &exitError{code: 2}
@@ -84,7 +95,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	cmd, rest := args[1], args[2:]
 	switch cmd {
 	case "serve":
-		return runServe(ctx, rest, getenv, stdout, stderr)
+		return runServe(ctx, rest, getenv, environ, stdout, stderr)
 	case "token":
 		return runToken(ctx, rest, getenv, stdin, stdout, stderr)
 	case "user":
@@ -93,6 +104,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runMigrate(ctx, rest, getenv, stdout, stderr)
 	case "healthcheck":
 		return runHealthcheck(ctx, rest, getenv, stdout, stderr)
+	case "backup":
+		return runBackup(ctx, rest, getenv, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, version())
 		return nil

@@ -32,7 +32,8 @@ import (
 // configuration reference is checked against this list by a test.
 func serveSettings(fs *flag.FlagSet, getenv func(string) string) *settings {
 	s := newSettings(fs, getenv)
-	s.addBool("dev", "AUTHSVC_DEV", "run with no configuration: generated secret, admin key and session key, printed once")
+	s.addBool("dev", "AUTHSVC_DEV", "run with no configuration: generated secret, admin key and session key, kept in a file beside the database")
+	s.addBool("reset", "AUTHSVC_DEV_RESET", "with --dev: generate new secrets instead of reusing the kept ones")
 	s.add("addr", "AUTHSVC_ADDR", ":8080", "address to listen on (127.0.0.1:8080 with --dev)")
 	s.add("db", "AUTHSVC_DB", "authsvc.db", "path of the SQLite database file")
 	s.add("app-id", "AUTHSVC_APP_ID", "", "ZEGO appID tokens are minted for (required without --dev or --apps-file)")
@@ -84,9 +85,11 @@ type serveConfig struct {
 	http                  httpapi.Config
 	creds                 *httpapi.Credentials
 	logger                *slog.Logger
-	// Generated in --dev mode only, to be shown once at startup and
-	// kept across reloads.
+	// Generated in --dev mode only, to be shown at startup and kept across
+	// reloads and, in devStatePath, restarts.
 	devSecret, devAdminKey, devSessionKey string
+	devStatePath                          string
+	devKept                               devState // read from devStatePath
 }
 
 func loadServeConfig(ctx context.Context, s *settings, getenv func(string) string, logger *slog.Logger) (*serveConfig, error) {
@@ -97,6 +100,9 @@ func loadServeConfig(ctx context.Context, s *settings, getenv func(string) strin
 	}
 	if c.dev && !s.explicit("addr") {
 		c.addr = "127.0.0.1:8080"
+	}
+	if err := c.loadDevState(s); err != nil {
+		return nil, err
 	}
 	if c.shutdownTimeout, err = s.duration("shutdown-timeout"); err != nil {
 		return nil, err
@@ -159,40 +165,33 @@ func loadServeConfig(ctx context.Context, s *settings, getenv func(string) strin
 }
 
 // runServe implements "authsvc serve".
-func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("authsvc serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, `Usage: authsvc serve [flags]
-
-Runs the HTTP service. Every flag has an environment twin (shown as env);
+func runServe(ctx context.Context, args []string, getenv func(string) string, environ func() []string, stdout, stderr io.Writer) error {
+	cmd := newCommand("serve", "serve [flags]", fmt.Sprintf(`Runs the HTTP service. Every flag has an environment twin (shown as env);
 a flag given on the command line wins. Secrets come from files (the
 --*-file flags) or from the variables %s,
-never from plain flags.
-
-Flags:
-`, strings.Join(secretVariables(), ", "))
-		fs.PrintDefaults()
+never from plain flags.`, strings.Join(secretVariables(), ", ")), getenv, stderr)
+	s := serveSettings(cmd.fs, getenv)
+	cmd.settings = s
+	pos, err := cmd.parse(args)
+	if err != nil {
+		return helpOr(err)
 	}
-	s := serveSettings(fs, getenv)
-	if err := s.parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return &exitError{code: 2}
-	}
-	if fs.NArg() > 0 {
-		return usageError("serve takes no arguments, got %q", fs.Args())
+	if len(pos) > 0 {
+		return cmd.usageError("takes no arguments, got %q", pos)
 	}
 	var level slog.Level
 	if v, src := s.get("log-level"); level.UnmarshalText([]byte(v)) != nil {
 		return fmt.Errorf("%s: %q is not one of debug, info, warn, error", src, v)
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if environ != nil {
+		warnUnknownEnv(logger, s, environ())
+	}
 	cfg, err := loadServeConfig(ctx, s, getenv, logger)
 	if err != nil {
 		return err
 	}
+	logConfig(logger, s, cfg)
 
 	db, err := sqlite.Open(ctx, cfg.db)
 	if err != nil {
@@ -203,6 +202,11 @@ Flags:
 		// Expected on a first start; otherwise a wrong path or a volume
 		// that was not mounted, and every user seems gone.
 		logger.Warn("created a new, empty database; if one was expected here, check AUTHSVC_DB and the volume", "db", cfg.db)
+	}
+	if cfg.dev {
+		if err := cfg.saveDevState(); err != nil {
+			return err
+		}
 	}
 	store, err := users.NewStore(db, users.Options{})
 	if err != nil {
@@ -321,7 +325,9 @@ func printDevBanner(w io.Writer, cfg *serveConfig, addr string) {
 	}
 	fmt.Fprintf(w, `
 authsvc is running in development mode. Not for production: the secrets below
-were generated for this process and are shown only now.
+were generated for development and are kept, readable by you only, in
+  %s
+so that a restart reuses them; --reset generates new ones.
 
   URL            %s
   app ID         %d
@@ -338,7 +344,7 @@ Quickstart (in another shell):
        -d '{"userID":"alice","password":"correct horse battery"}' | sed 's/.*"accessToken":"\([^"]*\)".*/\1/')
   curl -s -X POST %s/v1/token -H "Authorization: Bearer $SESSION"
 
-`, base, cfg.creds.DefaultApp, orGiven(cfg.devSecret), orGiven(cfg.devAdminKey),
+`, cfg.devStatePath, base, cfg.creds.DefaultApp, orGiven(cfg.devSecret), orGiven(cfg.devAdminKey),
 		orGiven(cfg.devAdminKey), base, base, base)
 }
 

@@ -38,6 +38,17 @@ func envFunc(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
 }
 
+// environFunc lists m as os.Environ does.
+func environFunc(m map[string]string) func() []string {
+	return func() []string {
+		var kv []string
+		for k, v := range m {
+			kv = append(kv, k+"="+v)
+		}
+		return kv
+	}
+}
+
 // server is "authsvc serve" started by run, as main would, on a free port.
 type server struct {
 	url    string
@@ -52,7 +63,9 @@ func startServer(t *testing.T, env map[string]string, args ...string) *server {
 	s := &server{stdout: &syncBuffer{}, stderr: &syncBuffer{}}
 	done := make(chan error, 1)
 	argv := append([]string{"authsvc", "serve", "--addr", "127.0.0.1:0"}, args...)
-	go func() { done <- run(ctx, argv, envFunc(env), strings.NewReader(""), s.stdout, s.stderr) }()
+	go func() {
+		done <- runEnv(ctx, argv, envFunc(env), environFunc(env), strings.NewReader(""), s.stdout, s.stderr)
+	}()
 	var once sync.Once
 	var stopErr error
 	s.stop = func() error {

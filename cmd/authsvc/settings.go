@@ -71,19 +71,6 @@ func (s *settings) declare(name, env, def, help string, isBool bool) {
 	s.byName[name] = st
 }
 
-// parse parses args and marks which flags the command line set.
-func (s *settings) parse(args []string) error {
-	if err := s.fs.Parse(args); err != nil {
-		return err
-	}
-	s.fs.Visit(func(f *flag.Flag) {
-		if st, ok := s.byName[f.Name]; ok {
-			st.set = true
-		}
-	})
-	return nil
-}
-
 // get returns a setting's value and where it came from.
 func (s *settings) get(name string) (value, source string) {
 	st := s.byName[name]
