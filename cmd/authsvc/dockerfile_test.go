@@ -544,4 +544,18 @@ func TestDockerfileBuild(t *testing.T) {
 	if out, err := hc.CombinedOutput(); err != nil {
 		t.Errorf("the built binary's healthcheck against a healthy server: %v\n%s", err, out)
 	}
+
+	// Backups need only the binary: the image has no sqlite3, and here no
+	// PATH either.
+	data := t.TempDir()
+	for _, args := range [][]string{{"migrate", "--create"}, {"backup", "--to", filepath.Join(data, "copy.db")}} {
+		c := exec.CommandContext(ctx, bin, args...)
+		c.Env = []string{"PATH=", "AUTHSVC_DB=" + filepath.Join(data, "authsvc.db")}
+		if out, err := c.CombinedOutput(); err != nil {
+			t.Errorf("the built binary's %v: %v\n%s", args, err, out)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(data, "copy.db")); err != nil {
+		t.Errorf("the built binary's backup wrote nothing: %v", err)
+	}
 }
