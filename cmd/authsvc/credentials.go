@@ -268,8 +268,8 @@ func loadAppsFile(path string, defaults httpapi.TTLBounds) ([]httpapi.App, uint3
 			if d.text == "" {
 				continue
 			}
-			if *d.dst, err = time.ParseDuration(d.text); err != nil {
-				return nil, 0, fmt.Errorf("%s: %q is not a duration", where, d.text)
+			if *d.dst, err = parseDuration(d.text); err != nil {
+				return nil, 0, fmt.Errorf("%s: %w", where, err)
 			}
 		}
 		if err := app.TTL.Validate(); err != nil {

@@ -36,7 +36,7 @@ func serveSettings(fs *flag.FlagSet, getenv func(string) string) *settings {
 	s.addBool("reset", "AUTHSVC_DEV_RESET", "with --dev: generate new secrets instead of reusing the kept ones")
 	s.add("addr", "AUTHSVC_ADDR", ":8080", "address to listen on (127.0.0.1:8080 with --dev)")
 	s.add("db", "AUTHSVC_DB", "authsvc.db", "path of the SQLite database file")
-	s.add("app-id", "AUTHSVC_APP_ID", "", "ZEGO appID tokens are minted for (required without --dev or --apps-file)")
+	s.addUint32("app-id", "AUTHSVC_APP_ID", "ZEGO appID tokens are minted for (required without --dev or --apps-file)")
 	s.add("server-secret-file", "AUTHSVC_SERVER_SECRET_FILE", "", "file holding the app's 32-byte ServerSecret (or set AUTHSVC_SERVER_SECRET)")
 	s.add("apps-file", "AUTHSVC_APPS_FILE", "", "JSON file listing several apps with their secrets, previous secrets and lifetimes")
 	s.add("admin-token-file", "AUTHSVC_ADMIN_TOKEN_FILE", "", "file holding admin keys, one per line or comma-separated (or set AUTHSVC_ADMIN_TOKEN)")

@@ -53,6 +53,12 @@ func (s *settings) add(name, env, def, help string) {
 	s.declare(name, env, def, help, false)
 }
 
+// addUint32 declares a flag whose value is read with uint32.
+func (s *settings) addUint32(name, env, help string) {
+	s.declare(name, env, "", help, false)
+	s.byName[name].kind = "uint32"
+}
+
 // addBool declares a boolean flag, which may be given bare.
 func (s *settings) addBool(name, env, help string) {
 	s.declare(name, env, "false", help, true)

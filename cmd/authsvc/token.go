@@ -87,14 +87,14 @@ func (s *stringsFlag) Type() string       { return "string" }
 const mintAbout = `Mints a Token04 offline with the app's ServerSecret.
 
 The userID follows ZIM's rule, which the user registry enforces too: 1 to 32
-bytes of ASCII letters, digits and ` + users.IDPunctuation + `
+bytes of ASCII letters, digits and ` + users.IDPunctuation + ` .
 With --rtc it follows RTC's instead: 1 to 64 bytes of UTF-8 (a token for
 RTC only; ZIM refuses such an ID).`
 
 func (c tokenCmd) mint(args []string) error {
 	cmd := newCommand("token mint", "token mint --app-id N --user-id U [flags]", mintAbout, c.getenv, c.stderr)
 	fs := cmd.fs
-	cmd.add("app-id", "", "", "ZEGO appID, 1 to 4294967295 (required)")
+	cmd.addUint32("app-id", "", "ZEGO appID, 1 to 4294967295 (required)")
 	userID := fs.String("user-id", "", "userID (required): ZIM's rule, or RTC's with --rtc")
 	rtc := fs.Bool("rtc", false, "allow RTC's userID rule, 1 to 64 bytes, instead of ZIM's")
 	cmd.add("ttl", "", "1h", "lifetime in whole seconds, from 31s to 576h (24d)")

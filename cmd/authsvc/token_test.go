@@ -328,7 +328,7 @@ func TestTokenErrors(t *testing.T) {
 		}
 	}
 	_, help, _ := tokenRun(t, env, cmdNow, "", "mint", "-h")
-	for _, want := range []string{"--ttl duration", "(default 1h)", "--app-id string", "ZIM's rule", "--rtc", "1 to 64 bytes"} {
+	for _, want := range []string{"--ttl duration", "(default 1h)", "--app-id uint32", "ZIM's rule", "--rtc", "1 to 64 bytes"} {
 		if !strings.Contains(help, want) {
 			t.Errorf("token mint -h lacks %q:\n%s", want, help)
 		}
