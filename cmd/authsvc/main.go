@@ -70,7 +70,7 @@ Usage:
   authsvc user <command>         manage users on the database file
   authsvc migrate                apply database migrations
   authsvc backup --to FILE       copy the live database consistently
-  authsvc healthcheck [URL]      probe /healthz of a running server (exit 0/1)
+  authsvc healthcheck [URL]      probe /healthz (or /readyz) of a running server (exit 0/1)
   authsvc version                print the build version
 
 Run 'authsvc <command> -h' for the flags of a command.
