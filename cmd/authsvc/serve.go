@@ -203,6 +203,7 @@ never from plain flags.`, strings.Join(secretVariables(), ", ")), getenv, stderr
 		// that was not mounted, and every user seems gone.
 		logger.Warn("created a new, empty database; if one was expected here, check AUTHSVC_DB and the volume", "db", cfg.db)
 	}
+	warnFileMode(logger, cfg.db)
 	if cfg.dev {
 		if err := cfg.saveDevState(); err != nil {
 			return err

@@ -209,3 +209,32 @@ func TestKnownEnvFollowsSettings(t *testing.T) {
 		t.Errorf("warned about %v, want %v", warned, want)
 	}
 }
+
+// TestServeWarnsAboutWideFileMode: a database others may read, made before
+// authsvc created it 0600, is reported at startup.
+func TestServeWarnsAboutWideFileMode(t *testing.T) {
+	t.Parallel()
+	env := productionEnv(t)
+	if err := os.WriteFile(env["AUTHSVC_DB"], nil, 0o644); err != nil { // an empty file is an empty database
+		t.Fatal(err)
+	}
+	if err := os.Chmod(env["AUTHSVC_DB"], 0o644); err != nil { // whatever the umask
+		t.Fatal(err)
+	}
+	srv := startServer(t, env)
+	if err := srv.stop(); err != nil {
+		t.Fatal(err)
+	}
+	lines := logLines(t, srv.stderr.String(), "the database file is readable by other users; chmod 600 it and its -wal and -shm files")
+	if len(lines) != 1 || lines[0]["mode"] != "-rw-r--r--" {
+		t.Errorf("warnings about the file mode: %v", lines)
+	}
+	// A database authsvc created draws no warning.
+	srv = startServer(t, productionEnv(t))
+	if err := srv.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(srv.stderr.String(), "readable by other users") {
+		t.Error("a new database draws the file mode warning")
+	}
+}
