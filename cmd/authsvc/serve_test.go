@@ -304,6 +304,7 @@ func TestServeConfigErrors(t *testing.T) {
 		{"cors pattern", map[string]string{"AUTHSVC_CORS_ORIGINS": "https://app.example.com,https://*"}, nil, `AUTHSVC_CORS_ORIGINS (--cors-origins): "https://*"`},
 		{"cors path", nil, []string{"--cors-origins", "https://app.example.com/"}, `AUTHSVC_CORS_ORIGINS (--cors-origins): "https://app.example.com/"`},
 		{"bad proxy", map[string]string{"AUTHSVC_TRUSTED_PROXIES": "10.0.0.0/33"}, nil, "AUTHSVC_TRUSTED_PROXIES"},
+		{"secret file flag", map[string]string{"AUTHSVC_SERVER_SECRET": ""}, []string{"--server-secret-file", "/nonexistent/secret"}, "--server-secret-file: read secret file"},
 		{"db in a missing directory", map[string]string{"AUTHSVC_DB": "/nonexistent-dir/authsvc.db"}, nil, "directory /nonexistent-dir does not exist"},
 		{"duration in days", map[string]string{"AUTHSVC_SESSION_TTL": "1.5d"}, nil, `AUTHSVC_SESSION_TTL: "1.5d" is not a duration such as 90s, 15m, 1h or 7d`},
 	}
