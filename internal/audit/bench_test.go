@@ -88,10 +88,9 @@ func BenchmarkRecord(b *testing.B) {
 	var next atomic.Uint64
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
-		ctx := context.Background()
 		i := next.Add(1) * 997
 		for pb.Next() {
-			r.Record(ctx, es[i%uint64(len(es))])
+			r.Record(es[i%uint64(len(es))])
 			i++
 		}
 	})
@@ -125,7 +124,6 @@ func BenchmarkRequest(b *testing.B) {
 			var next atomic.Uint64
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
-				ctx := context.Background()
 				var buf [1024]byte
 				i := next.Add(1) * 997
 				for pb.Next() {
@@ -134,7 +132,7 @@ func BenchmarkRequest(b *testing.B) {
 						copy(buf[:], s[:])
 					}
 					if users > 0 {
-						r.Record(ctx, es[i%uint64(len(es))])
+						r.Record(es[i%uint64(len(es))])
 					}
 					i++
 				}

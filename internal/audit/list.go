@@ -73,7 +73,7 @@ const eventColumns = `id, occurred_at, event, app_id, user_id, actor, client_ip,
 // List returns a page of the events stored in db that q selects, newest
 // first. It fails with a *QueryError when q is invalid, or when the event of
 // the cursor is gone (pruned, as the oldest events are). Events still queued
-// in a Recorder are not listed yet.
+// in a Recorder are not listed yet: Recorder.Flush first to see them.
 func List(ctx context.Context, db *sqlite.DB, q Query) (Page, error) {
 	limit, err := q.validate()
 	if err != nil {
@@ -174,6 +174,7 @@ func scanEvent(row interface{ Scan(...any) error }) (Event, error) {
 		return Event{}, err
 	}
 	e.Time = time.UnixMicro(at).UTC()
+	e.Reason, e.Count = parseReason(e.Reason)
 	e.AppID = uint32(appID)
 	if nonce.Valid {
 		e.Nonce = &nonce.Int32

@@ -31,7 +31,7 @@ func listFixture(tb testing.TB) (*sqlite.DB, []Event) {
 		} else {
 			sec = i - 50
 		}
-		r.Record(context.Background(), Event{
+		r.Record(Event{
 			Time:      base.Add(time.Duration(sec/2*2)*time.Second + 777*time.Nanosecond),
 			Event:     kinds[i%3],
 			UserID:    users[i/3%3],

@@ -18,6 +18,8 @@ const (
 	DefaultQueueSize     = 8192
 	DefaultRetention     = 30 * 24 * time.Hour
 	DefaultPruneEvery    = time.Hour
+	DefaultTallyWindow   = time.Minute
+	DefaultMaxTallies    = 1000
 )
 
 // pruneBatch is the most events one pruning statement deletes: each batch is
@@ -33,9 +35,16 @@ type Options struct {
 	// FlushInterval is the longest an event waits in the queue before it is
 	// written, however few there are; default DefaultFlushInterval.
 	FlushInterval time.Duration
-	// QueueSize is how many events wait to be written before Record blocks;
-	// default DefaultQueueSize.
+	// QueueSize is how many events wait to be written before Record drops
+	// them; default DefaultQueueSize.
 	QueueSize int
+	// TallyWindow is how long Tally merges repeated events into one row;
+	// default DefaultTallyWindow.
+	TallyWindow time.Duration
+	// MaxTallies is how many distinct events Tally holds per window before
+	// it folds new ones into one row per event and reason; default
+	// DefaultMaxTallies.
+	MaxTallies int
 	// Retention is how long events are kept: 0 means DefaultRetention, a
 	// negative value forever.
 	Retention time.Duration
@@ -52,9 +61,9 @@ type Options struct {
 // Stats are the Recorder's counters since it was created, for metrics.
 type Stats struct {
 	Written uint64 // events stored
-	// Dropped counts events never written: Record gave up waiting for room
-	// in the queue because its context ended, Record was called after Close
-	// had begun, or Close gave up before they were written.
+	// Dropped counts events never written: Record found the queue full,
+	// Record or Tally was called after Close had begun, or Close gave up
+	// before they were written. A tally counts once, whatever its Count.
 	Dropped uint64
 	// Failed counts events in batches whose write failed twice; each failure
 	// was logged.
@@ -65,10 +74,16 @@ type Stats struct {
 // Recorder batches events off the request path into the database's single
 // writer connection. It is safe for concurrent use.
 //
-// Record is a channel send unless the queue is full; one goroutine writes
-// the queue out, a batch per transaction, and another prunes old events.
-// Nothing is lost silently: every event Recorded is written, or counted in
-// Stats as Dropped or Failed.
+// Record is a channel send that never waits: a stalled database must not
+// stall the requests that audit. One goroutine writes the queue out, a
+// batch per transaction, and another prunes old events. Nothing is lost
+// silently: every event Recorded is written, or counted in Stats as Dropped
+// or Failed.
+//
+// Tally is for what a client can repeat at will (failed logins, refused
+// requests): it merges the events that differ only in time and request ID
+// into one row per TallyWindow holding their Count, in a map of at most
+// MaxTallies keys, so a flood costs a bounded number of rows and bytes.
 type Recorder struct {
 	db            *sqlite.DB
 	now           func() time.Time
@@ -77,8 +92,14 @@ type Recorder struct {
 	flushInterval time.Duration
 	retention     time.Duration
 	pruneEvery    time.Duration
+	tallyWindow   time.Duration
+	maxTallies    int
 
-	queue chan Event
+	queue   chan Event
+	flushes chan chan struct{} // Flush's requests; the writer closes each when done
+
+	tallyMu sync.Mutex
+	tallies map[tallyKey]*Event // guarded by tallyMu; swapped out by the writer
 
 	// Record holds mu shared while it sends, so that Close, taking it
 	// exclusively, knows that no send is in progress and none will follow.
@@ -88,7 +109,6 @@ type Recorder struct {
 	closeOnce sync.Once
 	giveUp    sync.Once
 	sealed    chan struct{}           // closed once closed is set: the queue gets no more events
-	abandon   chan struct{}           // closed when Close gives up: blocked Records drop their events
 	writeCtx  context.Context         // of every write; canceled, with the cause, when Close gives up
 	cancel    context.CancelCauseFunc // cancels writeCtx
 	stopPrune context.CancelFunc
@@ -111,8 +131,11 @@ func NewRecorder(db *sqlite.DB, opts Options) *Recorder {
 		flushInterval: opts.FlushInterval,
 		retention:     opts.Retention,
 		pruneEvery:    opts.PruneEvery,
+		tallyWindow:   opts.TallyWindow,
+		maxTallies:    opts.MaxTallies,
+		flushes:       make(chan chan struct{}),
+		tallies:       make(map[tallyKey]*Event),
 		sealed:        make(chan struct{}),
-		abandon:       make(chan struct{}),
 		written:       make(chan struct{}),
 		pruned:        make(chan struct{}),
 	}
@@ -134,6 +157,12 @@ func NewRecorder(db *sqlite.DB, opts Options) *Recorder {
 	if r.pruneEvery == 0 {
 		r.pruneEvery = DefaultPruneEvery
 	}
+	if r.tallyWindow <= 0 {
+		r.tallyWindow = DefaultTallyWindow
+	}
+	if r.maxTallies <= 0 {
+		r.maxTallies = DefaultMaxTallies
+	}
 	queueSize := opts.QueueSize
 	if queueSize <= 0 {
 		queueSize = DefaultQueueSize
@@ -148,40 +177,111 @@ func NewRecorder(db *sqlite.DB, opts Options) *Recorder {
 }
 
 // Record queues e to be written, setting e.Time from the clock when it is
-// zero. It costs a channel send unless the queue is full; then it waits for
-// room, and when ctx ends first, or Close gives up, the event is counted as
-// Dropped. After Close has begun it accepts nothing: the event counts as
-// Dropped.
-func (r *Recorder) Record(ctx context.Context, e Event) {
+// zero and cutting its fields to their bounds (see Event). It never waits:
+// when the queue is full, or Close has begun, the event is counted as
+// Dropped and Record returns false.
+func (r *Recorder) Record(e Event) bool {
 	if e.Time.IsZero() {
 		e.Time = r.now()
 	}
+	e.bound()
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.closed {
+		r.nDropped.Add(1)
+		return false
+	}
+	select {
+	case r.queue <- e:
+		return true
+	default:
+		r.nDropped.Add(1)
+		return false
+	}
+}
+
+// tallyKey is what makes two tallied events the same.
+type tallyKey struct {
+	event, userID, actor, clientIP, reason string
+	appID                                  uint32
+}
+
+// Tally counts e towards one row per TallyWindow for the events equal to it
+// but for Time, RequestID and the token fields (Expire, Nonce): the row
+// keeps the first one's time and request ID, and its Count says how many
+// there were. When MaxTallies keys are held, e counts towards a row of its
+// Event and Reason alone, with no user, actor or address. Tally never
+// waits for the writer; after Close has begun it counts e as Dropped.
+func (r *Recorder) Tally(e Event) {
+	if e.Time.IsZero() {
+		e.Time = r.now()
+	}
+	e.bound()
+	e.Expire, e.Nonce = 0, nil
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	if r.closed {
 		r.nDropped.Add(1)
 		return
 	}
-	// The common case, without making ctx allocate its Done channel.
-	select {
-	case r.queue <- e:
+	k := tallyKey{event: e.Event, userID: e.UserID, actor: e.Actor, clientIP: e.ClientIP, reason: e.Reason, appID: e.AppID}
+	r.tallyMu.Lock()
+	defer r.tallyMu.Unlock()
+	t, ok := r.tallies[k]
+	if !ok && len(r.tallies) >= r.maxTallies {
+		// Overflow keys are bounded by the events and reasons, constants.
+		k = tallyKey{event: e.Event, reason: e.Reason}
+		e.UserID, e.Actor, e.ClientIP, e.RequestID, e.AppID = "", "", "", "", 0
+		t, ok = r.tallies[k]
+	}
+	if !ok {
+		t = new(Event) // so that e, for held keys, stays on the stack
+		*t = e
+		r.tallies[k] = t
 		return
-	default:
+	}
+	t.Count++
+}
+
+// takeTallies appends the tallies held to batch and starts a new window.
+func (r *Recorder) takeTallies(batch []Event) []Event {
+	r.tallyMu.Lock()
+	defer r.tallyMu.Unlock()
+	if len(r.tallies) == 0 {
+		return batch
+	}
+	for _, t := range r.tallies {
+		batch = append(batch, *t)
+	}
+	clear(r.tallies)
+	return batch
+}
+
+// Flush waits until every event Recorded or Tallied before the call has
+// been written, or counted as Failed or Dropped, or until ctx ends. It ends
+// the current tally window early: a tally flushed is a row, and the next
+// events of its key start another. After Close it returns at once.
+func (r *Recorder) Flush(ctx context.Context) error {
+	done := make(chan struct{})
+	select {
+	case r.flushes <- done:
+	case <-r.written:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("flush audit events: %w", ctx.Err())
 	}
 	select {
-	case r.queue <- e:
+	case <-done:
+		return nil
 	case <-ctx.Done():
-		r.nDropped.Add(1)
-	case <-r.abandon:
-		r.nLost.Add(1)
-		r.nDropped.Add(1)
+		return fmt.Errorf("flush audit events: %w", ctx.Err())
 	}
 }
 
 // Close stops accepting events, writes every event accepted, and stops the
-// Recorder's goroutines. Accepted are the events of the Records that
-// returned before Close was called, and of those waiting for room in the
-// queue when it was (they get it): each is written before Close returns, or
+// Recorder's goroutines. Accepted are the events queued by the Records
+// that returned true before Close was called, and the tallies of the Tally
+// calls that returned before it: each is written before Close returns, or
 // counted as Failed when the database fails. When ctx ends first, Close
 // stops writing and returns an error saying how many accepted events were
 // lost; they count as Dropped. Close may be called again, and concurrently:
@@ -197,15 +297,12 @@ func (r *Recorder) Close(ctx context.Context) error {
 	select {
 	case <-r.written:
 	case <-ctx.Done():
-		r.giveUp.Do(func() {
-			close(r.abandon)
-			r.cancel(ctx.Err())
-		})
+		r.giveUp.Do(func() { r.cancel(ctx.Err()) })
 		<-r.written
 	}
 	<-r.pruned
-	// The writer has stopped after the queue was sealed, so no Record can
-	// lose an event any more: the count is final.
+	// The writer has stopped after the queue was sealed, so no event can be
+	// lost any more: the count is final.
 	if n := r.nLost.Load(); n > 0 {
 		return fmt.Errorf("close audit recorder: %d events not written: %w", n, context.Cause(r.writeCtx))
 	}
@@ -232,14 +329,16 @@ func (r *Recorder) Stats() Stats {
 }
 
 // runWriter writes the queue out in batches of up to batchSize events, a
-// batch at the latest flushInterval after its first event arrived, until
-// the queue is sealed and empty.
+// batch at the latest flushInterval after its first event arrived, and the
+// tallies every tallyWindow, until the queue is sealed and empty.
 func (r *Recorder) runWriter() {
 	defer close(r.written)
 	batch := make([]Event, 0, r.batchSize)
 	timer := time.NewTimer(r.flushInterval)
 	timer.Stop()
 	defer timer.Stop()
+	window := time.NewTicker(r.tallyWindow)
+	defer window.Stop()
 	for {
 		select {
 		case e := <-r.queue:
@@ -253,14 +352,31 @@ func (r *Recorder) runWriter() {
 			}
 		case <-timer.C:
 			batch = r.flush(batch)
+		case <-window.C:
+			batch = r.flush(r.takeTallies(batch))
+		case done := <-r.flushes:
+			// Every event queued before Flush was called is in the queue
+			// now, or already in batch: write that many, no more, so that
+			// a steady stream of Records cannot keep Flush waiting.
+			for n := len(r.queue); n > 0; n-- {
+				batch = append(batch, <-r.queue)
+				if len(batch) >= r.batchSize {
+					batch = r.flush(batch)
+				}
+			}
+			timer.Stop()
+			batch = r.flush(r.takeTallies(batch))
+			close(done)
 		case <-r.sealed:
 			// No Record can send any more: what is queued is all there is.
 			for {
 				batch = r.flush(r.fill(batch))
 				if len(r.queue) == 0 {
-					return
+					break
 				}
 			}
+			r.flush(r.takeTallies(batch))
+			return
 		}
 	}
 }
@@ -332,7 +448,7 @@ func (r *Recorder) write(ctx context.Context, batch []Event) error {
 			nonce = int64(*e.Nonce)
 		}
 		_, err := st.ExecContext(ctx, e.Time.UnixMicro(), e.Event, int64(e.AppID), e.UserID, e.Actor,
-			e.ClientIP, e.RequestID, e.Expire, nonce, e.Reason)
+			e.ClientIP, e.RequestID, e.Expire, nonce, storedReason(e.Reason, e.Count))
 		if err != nil {
 			return fmt.Errorf("write audit events: %w", err)
 		}

@@ -7,12 +7,13 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -118,13 +119,14 @@ func TestRecordCloseWritesEverything(t *testing.T) {
 				Expire:    1767323045 + int64(n),
 				Nonce:     nonces[n%len(nonces)],
 				Reason:    "",
+				Count:     1,
 			}
 			switch n % 3 {
 			case 0: // the Recorder's clock
 			case 1:
 				e.Time = base.Add(time.Duration(n) * time.Nanosecond).In(time.FixedZone("X", 3600))
 			case 2: // every optional field empty
-				e = Event{Event: SessionFailed, RequestID: e.RequestID, Reason: "invalid_credentials"}
+				e = Event{Event: SessionFailed, RequestID: e.RequestID, Reason: "invalid_credentials", Count: 1}
 			}
 			want = append(want, e)
 		}
@@ -133,7 +135,7 @@ func TestRecordCloseWritesEverything(t *testing.T) {
 	for g := range goroutines {
 		wg.Go(func() {
 			for _, e := range want[g*each : (g+1)*each] {
-				r.Record(context.Background(), e)
+				r.Record(e)
 			}
 		})
 	}
@@ -155,85 +157,90 @@ func TestRecordCloseWritesEverything(t *testing.T) {
 	}
 }
 
+// The tests below that involve time run in a synctest bubble: its clock
+// moves only when every goroutine in it waits, so they never race the wall
+// clock on a loaded machine. A database write takes no bubble time.
+
 func TestRecordFlushesAfterInterval(t *testing.T) {
 	t.Parallel()
-	db := mustOpenDB(t)
-	r := newTestRecorder(t, db, Options{FlushInterval: 10 * time.Millisecond})
-	r.Record(context.Background(), Event{Event: UserCreated, UserID: "alice"})
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		p, err := List(context.Background(), db, Query{})
-		if err != nil {
-			t.Fatal(err)
+	synctest.Test(t, func(t *testing.T) {
+		db := mustOpenDB(t)
+		const interval = 10 * time.Millisecond
+		r := newTestRecorder(t, db, Options{FlushInterval: interval})
+		r.Record(Event{Event: UserCreated, UserID: "alice"})
+		time.Sleep(interval - time.Nanosecond)
+		synctest.Wait()
+		if got := listAll(t, db, Query{}); len(got) != 0 {
+			t.Fatalf("%d events stored before the flush interval, want 0", len(got))
 		}
-		if len(p.Events) == 1 {
-			if p.Events[0].UserID != "alice" || p.Events[0].Time.IsZero() {
-				t.Errorf("stored %+v", p.Events[0])
-			}
-			break
+		time.Sleep(time.Nanosecond)
+		synctest.Wait()
+		got := listAll(t, db, Query{})
+		if len(got) != 1 || got[0].UserID != "alice" || !got[0].Time.Equal(time.Now().Add(-interval)) {
+			t.Errorf("stored %+v, want alice's event of %v", got, time.Now().Add(-interval))
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("event not written within 5s without Close")
+		if s := r.Stats(); s != (Stats{Written: 1}) {
+			t.Errorf("Stats() = %+v, want 1 written", s)
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	if s := r.Stats(); s.Written != 1 {
-		t.Errorf("Stats() = %+v, want 1 written", s)
-	}
+	})
 }
 
-// TestCloseUnderLoad closes the Recorder while goroutines record as fast as
-// they can. Each goroutine notes the events whose Record returned before it
-// saw that Close was about to be called: those must all be stored. Every
-// other Record must be stored or counted as Dropped.
+// TestCloseUnderLoad closes the Recorder while goroutines go on recording.
+// Every event whose Record returned true before Close was called must be
+// stored; every other one must be stored or counted as Dropped.
 func TestCloseUnderLoad(t *testing.T) {
 	t.Parallel()
-	// The queues are full when Close begins, with Records blocked on them;
-	// small, so that Close drains them quickly on a slow disk.
 	for _, opts := range []Options{
 		{QueueSize: 1024, BatchSize: 128},
-		{QueueSize: 16, BatchSize: 4},
+		{QueueSize: 16, BatchSize: 4}, // most Records find the queue full
 	} {
 		t.Run(fmt.Sprintf("queue=%d", opts.QueueSize), func(t *testing.T) {
 			t.Parallel()
 			db := mustOpenDB(t)
 			r := newTestRecorder(t, db, opts)
 
-			const goroutines, afterClose = 8, 100
-			var closing atomic.Bool
-			acked := make([][]string, goroutines) // request IDs, per goroutine
+			const goroutines, before, after = 8, 500, 100
+			accepted := make([][]string, goroutines) // before Close, per goroutine
 			attempted := make([]int, goroutines)
-			var wg sync.WaitGroup
+			var ready, done sync.WaitGroup
+			ready.Add(goroutines)
+			closing := make(chan struct{})
 			for g := range goroutines {
-				wg.Go(func() {
-					for i, late := 0, 0; late < afterClose; i++ {
+				done.Go(func() {
+					for i := range before + after {
+						if i == before {
+							ready.Done()
+							<-closing
+						}
 						id := fmt.Sprintf("g%d-%d", g, i)
-						r.Record(context.Background(), Event{Event: TokenRenewed, UserID: "u", RequestID: id})
+						ok := r.Record(Event{Event: TokenRenewed, UserID: "u", RequestID: id})
 						attempted[g]++
-						if closing.Load() {
-							late++
-						} else {
-							acked[g] = append(acked[g], id)
+						if ok && i < before {
+							accepted[g] = append(accepted[g], id)
 						}
 					}
 				})
 			}
-			time.Sleep(100 * time.Millisecond)
-			closing.Store(true)
-			mustClose(t, r)
-			wg.Wait()
+			ready.Wait()
+			closed := make(chan struct{})
+			go func() {
+				mustClose(t, r)
+				close(closed)
+			}()
+			close(closing) // the late Records race Close
+			done.Wait()
+			<-closed
 
 			stored := make(map[string]bool)
 			for _, e := range listAll(t, db, Query{}) {
 				stored[e.RequestID] = true
 			}
-			var nAcked, nAttempted int
+			var nAttempted int
 			for g := range goroutines {
-				nAcked += len(acked[g])
 				nAttempted += attempted[g]
-				for _, id := range acked[g] {
+				for _, id := range accepted[g] {
 					if !stored[id] {
-						t.Fatalf("event %s recorded before Close was called is not stored", id)
+						t.Fatalf("event %s accepted before Close was called is not stored", id)
 					}
 				}
 			}
@@ -241,13 +248,12 @@ func TestCloseUnderLoad(t *testing.T) {
 			if s.Written != uint64(len(stored)) || s.Failed != 0 || s.Written+s.Dropped != uint64(nAttempted) {
 				t.Errorf("Stats() = %+v; %d stored, %d Records", s, len(stored), nAttempted)
 			}
-			t.Logf("%d Records, %d before Close, %d stored, %d dropped", nAttempted, nAcked, len(stored), s.Dropped)
 		})
 	}
 }
 
 // holdWriter takes the database's one writer connection until the test
-// releases it, so that the Recorder's writes wait.
+// releases it, so that the Recorder's writes wait: a stalled disk.
 func holdWriter(tb testing.TB, db *sqlite.DB) (release func()) {
 	tb.Helper()
 	tx, err := db.Writer.BeginTx(context.Background(), nil)
@@ -260,154 +266,309 @@ func holdWriter(tb testing.TB, db *sqlite.DB) (release func()) {
 	return release
 }
 
-// waitFor polls cond for up to 5 seconds.
-func waitFor(tb testing.TB, what string, cond func() bool) {
-	tb.Helper()
-	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out waiting until %s", what)
-		}
-	}
-}
-
-func TestBackpressureLosesNothing(t *testing.T) {
+// TestRecordNeverWaitsForAStalledWriter fills the queue while the writer
+// is stalled. Record must return at once (in the bubble no time passes; a
+// Record that waited would deadlock it) and count what it cannot queue.
+func TestRecordNeverWaitsForAStalledWriter(t *testing.T) {
 	t.Parallel()
-	db := mustOpenDB(t)
-	r := newTestRecorder(t, db, Options{QueueSize: 1, BatchSize: 2})
-	const goroutines, each = 4, 100
-	var wg sync.WaitGroup
-	for g := range goroutines {
-		wg.Go(func() {
-			for i := range each {
-				r.Record(context.Background(), Event{Event: UserUpdated, RequestID: fmt.Sprintf("%d-%d", g, i)})
+	synctest.Test(t, func(t *testing.T) {
+		db := mustOpenDB(t)
+		const queue = 4
+		r := newTestRecorder(t, db, Options{QueueSize: queue, BatchSize: 1})
+		release := holdWriter(t, db)
+		r.Record(Event{Event: UserCreated, RequestID: "0"})
+		synctest.Wait() // the writer has taken it and waits for the connection
+		start := time.Now()
+		var refused []string
+		for i := 1; i <= 3*queue; i++ {
+			id := fmt.Sprint(i)
+			if !r.Record(Event{Event: UserCreated, RequestID: id}) {
+				refused = append(refused, id)
 			}
-		})
-	}
-	wg.Wait()
-	mustClose(t, r)
-	if got := len(listAll(t, db, Query{})); got != goroutines*each {
-		t.Errorf("%d events stored, want %d", got, goroutines*each)
-	}
-	if s := r.Stats(); s != (Stats{Written: goroutines * each}) {
-		t.Errorf("Stats() = %+v, want %d written", s, goroutines*each)
-	}
+		}
+		if d := time.Since(start); d != 0 {
+			t.Errorf("Records on a full queue took %v, want no time at all", d)
+		}
+		if s := r.Stats(); s != (Stats{Dropped: 2 * queue, Queued: queue}) {
+			t.Errorf("Stats() = %+v, want %d dropped, %d queued", s, 2*queue, queue)
+		}
+		release()
+		mustClose(t, r)
+		if got := len(listAll(t, db, Query{})); got != 1+queue {
+			t.Errorf("%d events stored, want %d", got, 1+queue)
+		}
+		if len(refused) != 2*queue || refused[0] != fmt.Sprint(queue+1) {
+			t.Errorf("refused %v, want the last %d", refused, 2*queue)
+		}
+	})
 }
 
-func TestRecordDropsWhenContextEndsWhileBlocked(t *testing.T) {
+// TestLossWindow measures what a crash can lose: the events in memory. With
+// a healthy writer an event waits FlushInterval before its write begins;
+// with a stalled one the Recorder holds at most QueueSize queued events
+// plus a batch of BatchSize being written, and drops the rest, so the
+// production defaults hold at most DefaultQueueSize + DefaultBatchSize
+// events, plus the current tally window's rows. README.md quotes this.
+func TestLossWindow(t *testing.T) {
 	t.Parallel()
-	db := mustOpenDB(t)
-	r := newTestRecorder(t, db, Options{QueueSize: 1, BatchSize: 1})
-	release := holdWriter(t, db)
-	bg := context.Background()
+	synctest.Test(t, func(t *testing.T) {
+		db := mustOpenDB(t)
+		r := newTestRecorder(t, db, Options{})
+		start := time.Now()
+		r.Record(Event{Event: TokenIssued})
+		for r.Stats().Written == 0 {
+			time.Sleep(time.Millisecond)
+			synctest.Wait()
+		}
+		if waited := time.Since(start); waited != DefaultFlushInterval {
+			t.Errorf("a lone event was written after %v, want DefaultFlushInterval (%v)", waited, DefaultFlushInterval)
+		}
 
-	r.Record(bg, Event{Event: UserCreated, RequestID: "1"})
-	waitFor(t, "the writer takes the first event", func() bool { return r.Stats().Queued == 0 })
-	r.Record(bg, Event{Event: UserCreated, RequestID: "2"}) // fills the queue
-
-	ctx, cancel := context.WithTimeout(bg, 20*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	r.Record(ctx, Event{Event: UserCreated, RequestID: "3"})
-	if d := time.Since(start); d < 20*time.Millisecond {
-		t.Errorf("Record on a full queue returned after %v, before its context ended", d)
-	}
-	if s := r.Stats(); s.Dropped != 1 || s.Queued != 1 {
-		t.Errorf("Stats() = %+v, want 1 dropped, 1 queued", s)
-	}
-
-	// A context already done does not stop a Record that has room.
-	release()
-	waitFor(t, "the queue empties", func() bool { return r.Stats().Queued == 0 })
-	r.Record(ctx, Event{Event: UserCreated, RequestID: "4"})
-	mustClose(t, r)
-	var ids []string
-	for _, e := range listAll(t, db, Query{}) {
-		ids = append(ids, e.RequestID)
-	}
-	if diff := cmp.Diff([]string{"4", "2", "1"}, ids); diff != "" {
-		t.Errorf("stored request IDs, newest first (-want +got):\n%s", diff)
-	}
-	if s := r.Stats(); s != (Stats{Written: 3, Dropped: 1}) {
-		t.Errorf("Stats() = %+v, want 3 written, 1 dropped", s)
-	}
+		release := holdWriter(t, db)
+		accepted := 0
+		for range DefaultBatchSize { // before the writer wakes: one batch
+			if r.Record(Event{Event: TokenIssued}) {
+				accepted++
+			}
+		}
+		synctest.Wait() // the writer holds the batch and waits for the disk
+		for range DefaultQueueSize + 100 {
+			if r.Record(Event{Event: TokenIssued}) {
+				accepted++
+			}
+		}
+		if want := DefaultQueueSize + DefaultBatchSize; accepted != want {
+			t.Errorf("a stalled writer held %d events, want %d", accepted, want)
+		}
+		if s := r.Stats(); s.Dropped != 100 {
+			t.Errorf("Stats() = %+v, want 100 dropped", s)
+		}
+		t.Logf("loss window: %v with a healthy writer; %d events with a stalled one", DefaultFlushInterval, accepted)
+		release()
+		mustClose(t, r)
+	})
 }
 
 func TestCloseGivesUpWhenContextEnds(t *testing.T) {
 	t.Parallel()
-	db := mustOpenDB(t)
-	r := newTestRecorder(t, db, Options{QueueSize: 2, BatchSize: 1})
-	release := holdWriter(t, db)
-	bg := context.Background()
-	for i := range 3 {
-		r.Record(bg, Event{Event: UserDeleted, RequestID: fmt.Sprint(i)})
-		if i == 0 {
-			waitFor(t, "the writer takes the first event", func() bool { return r.Stats().Queued == 0 })
+	synctest.Test(t, func(t *testing.T) {
+		db := mustOpenDB(t)
+		r := newTestRecorder(t, db, Options{QueueSize: 2, BatchSize: 1})
+		release := holdWriter(t, db)
+		for i := range 3 {
+			r.Record(Event{Event: UserDeleted, RequestID: fmt.Sprint(i)})
+			if i == 0 {
+				synctest.Wait() // the writer takes the first event
+			}
 		}
-	}
-	ctx, cancel := context.WithTimeout(bg, 20*time.Millisecond)
-	defer cancel()
-	err := r.Close(ctx)
-	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), " 3 events not written") {
-		t.Errorf("Close() = %v, want 3 events not written and context.DeadlineExceeded", err)
-	}
-	if s := r.Stats(); s != (Stats{Dropped: 3}) {
-		t.Errorf("Stats() = %+v, want 3 dropped", s)
-	}
-	if err2 := r.Close(bg); err2 == nil || err2.Error() != err.Error() {
-		t.Errorf("second Close() = %v, want %v", err2, err)
-	}
-	release()
-	if got := listAll(t, db, Query{}); len(got) != 0 {
-		t.Errorf("%d events stored after Close gave up, want 0", len(got))
-	}
-}
-
-func TestCloseGivingUpReleasesBlockedRecords(t *testing.T) {
-	t.Parallel()
-	db := mustOpenDB(t)
-	r := newTestRecorder(t, db, Options{QueueSize: 1, BatchSize: 1})
-	holdWriter(t, db)
-	bg := context.Background()
-	r.Record(bg, Event{Event: UserDeleted})
-	waitFor(t, "the writer takes the first event", func() bool { return r.Stats().Queued == 0 })
-	r.Record(bg, Event{Event: UserDeleted})
-	done := make(chan struct{})
-	go func() {
-		r.Record(bg, Event{Event: UserDeleted}) // blocks: no room, and its context never ends
-		close(done)
-	}()
-	time.Sleep(10 * time.Millisecond) // most likely blocked by now; if not, it is refused
-
-	ctx, cancel := context.WithTimeout(bg, 20*time.Millisecond)
-	defer cancel()
-	err := r.Close(ctx)
-	if m := regexp.MustCompile(`^close audit recorder: [23] events not written: `).FindString(fmt.Sprint(err)); m == "" {
-		t.Errorf("Close() = %v, want 2 or 3 events not written", err)
-	}
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatal("a Record blocked on the full queue did not return after Close gave up")
-	}
-	if s := r.Stats(); s != (Stats{Dropped: 3}) {
-		t.Errorf("Stats() = %+v, want 3 dropped", s)
-	}
+		r.Tally(Event{Event: SessionFailed, Reason: "rate_limited"})
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		err := r.Close(ctx)
+		if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), " 4 events not written") {
+			t.Errorf("Close() = %v, want 4 events not written and context.DeadlineExceeded", err)
+		}
+		if d := time.Since(start); d != 20*time.Millisecond {
+			t.Errorf("Close gave up after %v, want 20ms", d)
+		}
+		if s := r.Stats(); s != (Stats{Dropped: 4}) {
+			t.Errorf("Stats() = %+v, want 4 dropped", s)
+		}
+		if err2 := r.Close(context.Background()); err2 == nil || err2.Error() != err.Error() {
+			t.Errorf("second Close() = %v, want %v", err2, err)
+		}
+		release()
+		if got := listAll(t, db, Query{}); len(got) != 0 {
+			t.Errorf("%d events stored after Close gave up, want 0", len(got))
+		}
+	})
 }
 
 func TestCloseIdempotent(t *testing.T) {
 	t.Parallel()
 	db := mustOpenDB(t)
 	r := newTestRecorder(t, db, Options{PruneEvery: time.Hour})
-	r.Record(context.Background(), Event{Event: UserEnabled})
+	r.Record(Event{Event: UserEnabled})
 	var wg sync.WaitGroup
 	for range 4 {
 		wg.Go(func() { mustClose(t, r) })
 	}
 	wg.Wait()
 	mustClose(t, r)
-	r.Record(context.Background(), Event{Event: UserEnabled}) // refused, not a panic
-	if s := r.Stats(); s != (Stats{Written: 1, Dropped: 1}) {
-		t.Errorf("Stats() = %+v, want 1 written, 1 dropped", s)
+	if r.Record(Event{Event: UserEnabled}) { // refused, not a panic
+		t.Error("Record after Close = true, want false")
+	}
+	r.Tally(Event{Event: SessionFailed})
+	if err := r.Flush(context.Background()); err != nil {
+		t.Errorf("Flush after Close = %v", err)
+	}
+	if s := r.Stats(); s != (Stats{Written: 1, Dropped: 2}) {
+		t.Errorf("Stats() = %+v, want 1 written, 2 dropped", s)
+	}
+}
+
+func TestTally(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		db := mustOpenDB(t)
+		const window = time.Minute
+		r := newTestRecorder(t, db, Options{TallyWindow: window, MaxTallies: 3})
+		start := time.Now().UTC()
+		failed := func(user, ip, reason, req string) Event {
+			return Event{Event: SessionFailed, UserID: user, ClientIP: ip, Reason: reason, RequestID: req,
+				AppID: 7, Expire: 99, Nonce: ptr[int32](1)}
+		}
+		for i := range 1000 {
+			r.Tally(failed("alice", "192.0.2.1", "rate_limited", fmt.Sprint("a", i)))
+		}
+		r.Tally(failed("alice", "192.0.2.1", "invalid_credentials", "b"))
+		r.Tally(failed("bob", "192.0.2.1", "rate_limited", "c0"))
+		r.Tally(failed("bob", "192.0.2.1", "rate_limited", "c1"))
+		// The map is full: others fold into one row per event and reason.
+		for i := range 500 {
+			r.Tally(failed(fmt.Sprint("u", i), fmt.Sprint("198.51.100.", i%256), "rate_limited", fmt.Sprint("d", i)))
+		}
+		r.Tally(failed("carol", "192.0.2.9", "invalid_credentials", "e"))
+		if s := r.Stats(); s.Written != 0 {
+			t.Fatalf("Stats() = %+v before the window ended, want nothing written", s)
+		}
+		time.Sleep(window)
+		synctest.Wait()
+		// The next window starts afresh.
+		r.Tally(failed("alice", "192.0.2.1", "rate_limited", "f"))
+		mustClose(t, r)
+
+		got := listAll(t, db, Query{})
+		want := []Event{
+			{Event: SessionFailed, UserID: "alice", ClientIP: "192.0.2.1", Reason: "rate_limited", RequestID: "a0", AppID: 7, Count: 1000, Time: start},
+			{Event: SessionFailed, UserID: "alice", ClientIP: "192.0.2.1", Reason: "invalid_credentials", RequestID: "b", AppID: 7, Count: 1, Time: start},
+			{Event: SessionFailed, UserID: "bob", ClientIP: "192.0.2.1", Reason: "rate_limited", RequestID: "c0", AppID: 7, Count: 2, Time: start},
+			{Event: SessionFailed, Reason: "rate_limited", RequestID: "", Count: 500, Time: start},
+			{Event: SessionFailed, Reason: "invalid_credentials", RequestID: "", Count: 1, Time: start},
+			{Event: SessionFailed, UserID: "alice", ClientIP: "192.0.2.1", Reason: "rate_limited", RequestID: "f", AppID: 7, Count: 1, Time: start.Add(window)},
+		}
+		byKey := cmpopts.SortSlices(func(a, b Event) bool {
+			return fmt.Sprint(a.Time.UnixNano(), a.UserID, a.Reason) < fmt.Sprint(b.Time.UnixNano(), b.UserID, b.Reason)
+		})
+		if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(Event{}, "ID"), byKey); diff != "" {
+			t.Errorf("stored tallies (-want +got):\n%s", diff)
+		}
+		if s := r.Stats(); s != (Stats{Written: uint64(len(want))}) {
+			t.Errorf("Stats() = %+v, want %d written", s, len(want))
+		}
+	})
+}
+
+func TestFlush(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		db := mustOpenDB(t)
+		// Without Flush, nothing would be written for an hour.
+		r := newTestRecorder(t, db, Options{FlushInterval: time.Hour, TallyWindow: time.Hour, BatchSize: 3})
+		for i := range 10 {
+			r.Record(Event{Event: UserUpdated, RequestID: fmt.Sprint(i)})
+		}
+		r.Tally(Event{Event: SessionFailed, Reason: "invalid_credentials"})
+		r.Tally(Event{Event: SessionFailed, Reason: "invalid_credentials"})
+		start := time.Now()
+		if err := r.Flush(context.Background()); err != nil {
+			t.Fatalf("Flush() = %v", err)
+		}
+		if d := time.Since(start); d != 0 {
+			t.Errorf("Flush took %v, want no waiting for timers", d)
+		}
+		got := listAll(t, db, Query{})
+		if len(got) != 11 {
+			t.Fatalf("%d events stored after Flush, want 11: %+v", len(got), got)
+		}
+		if n := len(listAll(t, db, Query{Event: SessionFailed})); n != 1 {
+			t.Errorf("%d tally rows, want 1", n)
+		}
+
+		// A stalled writer: Flush waits as long as its context lets it.
+		release := holdWriter(t, db)
+		r.Record(Event{Event: UserUpdated, RequestID: "stalled"})
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		if err := r.Flush(ctx); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Flush() with a stalled writer = %v, want context.DeadlineExceeded", err)
+		}
+		release()
+		if err := r.Flush(context.Background()); err != nil {
+			t.Errorf("Flush() = %v", err)
+		}
+		if got := len(listAll(t, db, Query{})); got != 12 {
+			t.Errorf("%d events stored, want 12", got)
+		}
+	})
+}
+
+func TestRecordBoundsFields(t *testing.T) {
+	t.Parallel()
+	db := mustOpenDB(t)
+	r := newTestRecorder(t, db, Options{})
+	long := strings.Repeat("€", 100_000) // 3 bytes each: no bound falls on a boundary
+	r.Record(Event{Event: long, UserID: long, Actor: long, ClientIP: long, RequestID: long, Reason: long})
+	r.Tally(Event{Event: SessionFailed, UserID: long, Reason: long})
+	mustClose(t, r)
+	got := listAll(t, db, Query{})
+	if len(got) != 2 {
+		t.Fatalf("%d events stored, want 2", len(got))
+	}
+	for _, e := range got {
+		for _, f := range []struct {
+			name, value string
+			max         int
+		}{
+			{"Event", e.Event, MaxEventLen}, {"UserID", e.UserID, MaxUserIDLen}, {"Actor", e.Actor, MaxActorLen},
+			{"ClientIP", e.ClientIP, MaxClientIPLen}, {"RequestID", e.RequestID, MaxRequestIDLen}, {"Reason", e.Reason, MaxReasonLen},
+		} {
+			if f.name == "Event" && f.value == SessionFailed {
+				continue
+			}
+			if f.value == "" && f.name != "Actor" && f.name != "ClientIP" && f.name != "RequestID" {
+				t.Errorf("%s of %s is empty", f.name, e.Event)
+			}
+			if len(f.value) > f.max || !utf8.ValidString(f.value) || f.value != long[:len(f.value)] {
+				t.Errorf("%s of %s is %d bytes (max %d), valid UTF-8 %v", f.name, e.Event, len(f.value), f.max, utf8.ValidString(f.value))
+			}
+		}
+	}
+}
+
+func FuzzTruncate(f *testing.F) {
+	for _, s := range []string{"", "abc", "€€€", "a😀b", "\xff\xfe", strings.Repeat("é", 40)} {
+		f.Add(s, 3)
+	}
+	f.Fuzz(func(t *testing.T, s string, n int) {
+		if n < 0 || n > 1<<20 {
+			return
+		}
+		got := truncate(s, n)
+		if len(got) > n || !strings.HasPrefix(s, got) {
+			t.Fatalf("truncate(%q, %d) = %q", s, n, got)
+		}
+		if len(s) <= n && got != s {
+			t.Fatalf("truncate(%q, %d) = %q, want it unchanged", s, n, got)
+		}
+		// It never cuts a valid sequence, and gives up at most 3 bytes.
+		if utf8.ValidString(s) && !utf8.ValidString(got) || len(s) > n && n-len(got) > utf8.UTFMax-1 {
+			t.Fatalf("truncate(%q, %d) = %q cuts a character or too much", s, n, got)
+		}
+	})
+}
+
+func TestStoredReasonRoundTrip(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		reason string
+		count  int64
+	}{{"", 1}, {"rate_limited", 1}, {"rate_limited", 2}, {"", 1 << 40}, {"userName,password", 3}} {
+		reason, count := parseReason(storedReason(tt.reason, tt.count))
+		if reason != tt.reason || count != tt.count {
+			t.Errorf("parseReason(storedReason(%q, %d)) = %q, %d", tt.reason, tt.count, reason, count)
+		}
 	}
 }
 
@@ -431,29 +592,34 @@ func (s *syncBuffer) String() string {
 
 func TestWriteFailureCountsFailed(t *testing.T) {
 	t.Parallel()
-	db := mustOpenDB(t)
-	var logs syncBuffer
-	r := newTestRecorder(t, db, Options{BatchSize: 3, FlushInterval: time.Millisecond,
-		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	bg := context.Background()
-	r.Record(bg, Event{Event: UserCreated, UserID: "before"})
-	waitFor(t, "the first event is written", func() bool { return r.Stats().Written == 1 })
+	synctest.Test(t, func(t *testing.T) {
+		db := mustOpenDB(t)
+		var logs syncBuffer
+		r := newTestRecorder(t, db, Options{BatchSize: 3, FlushInterval: time.Millisecond,
+			Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		r.Record(Event{Event: UserCreated, UserID: "before"})
+		time.Sleep(time.Millisecond)
+		synctest.Wait()
+		if s := r.Stats(); s.Written != 1 {
+			t.Fatalf("Stats() = %+v, want the first event written", s)
+		}
 
-	db.Close()
-	for i := range 10 {
-		r.Record(bg, Event{Event: UserCreated, UserID: "after-user-sensitive", RequestID: fmt.Sprint(i)})
-	}
-	mustClose(t, r)
-	if s := r.Stats(); s != (Stats{Written: 1, Failed: 10}) {
-		t.Errorf("Stats() = %+v, want 1 written, 10 failed", s)
-	}
-	out := logs.String()
-	if !strings.Contains(out, "level=ERROR") || !strings.Contains(out, "audit: write failed") {
-		t.Errorf("write failure not logged at error level:\n%s", out)
-	}
-	if strings.Contains(out, "after-user-sensitive") {
-		t.Errorf("the log names event contents:\n%s", out)
-	}
+		db.Close()
+		for i := range 10 {
+			r.Record(Event{Event: UserCreated, UserID: "after-user-sensitive", RequestID: fmt.Sprint(i)})
+		}
+		mustClose(t, r)
+		if s := r.Stats(); s != (Stats{Written: 1, Failed: 10}) {
+			t.Errorf("Stats() = %+v, want 1 written, 10 failed", s)
+		}
+		out := logs.String()
+		if !strings.Contains(out, "level=ERROR") || !strings.Contains(out, "audit: write failed") {
+			t.Errorf("write failure not logged at error level:\n%s", out)
+		}
+		if strings.Contains(out, "after-user-sensitive") {
+			t.Errorf("the log names event contents:\n%s", out)
+		}
+	})
 }
 
 func TestPrune(t *testing.T) {
@@ -461,15 +627,15 @@ func TestPrune(t *testing.T) {
 	ctx := context.Background()
 	db := mustOpenDB(t)
 	clock := newTestClock(base)
-	r := newTestRecorder(t, db, Options{Now: clock.Now}) // the default retention, 30 days
+	r := newTestRecorder(t, db, Options{Now: clock.Now, QueueSize: 4 * pruneBatch}) // the default retention, 30 days
 	cutoff := base.Add(-30 * 24 * time.Hour).Truncate(time.Microsecond)
 	const old = 2*pruneBatch + 10 // several batches
 	for i := range old {
-		r.Record(ctx, Event{Event: TokenIssued, Time: cutoff.Add(-time.Duration(i+1) * time.Microsecond)})
+		r.Record(Event{Event: TokenIssued, Time: cutoff.Add(-time.Duration(i+1) * time.Microsecond)})
 	}
-	r.Record(ctx, Event{Event: UserCreated, RequestID: "at the cutoff", Time: cutoff})
-	r.Record(ctx, Event{Event: UserCreated, RequestID: "new", Time: base})
-	r.Record(ctx, Event{Event: UserCreated, RequestID: "from the future", Time: base.Add(time.Hour)})
+	r.Record(Event{Event: UserCreated, RequestID: "at the cutoff", Time: cutoff})
+	r.Record(Event{Event: UserCreated, RequestID: "new", Time: base})
+	r.Record(Event{Event: UserCreated, RequestID: "from the future", Time: base.Add(time.Hour)})
 	mustClose(t, r)
 
 	n, err := r.Prune(ctx)
@@ -503,33 +669,43 @@ func TestPrune(t *testing.T) {
 
 func TestRecorderPrunesOnItsOwn(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	db := mustOpenDB(t)
-	r := newTestRecorder(t, db, Options{Retention: time.Hour, PruneEvery: 10 * time.Millisecond, FlushInterval: time.Millisecond})
-	now := time.Now()
-	r.Record(ctx, Event{Event: TokenIssued, RequestID: "old", Time: now.Add(-2 * time.Hour)})
-	r.Record(ctx, Event{Event: TokenIssued, RequestID: "new"})
-	waitFor(t, "the old event is pruned", func() bool {
-		es := listAll(t, db, Query{})
-		return len(es) == 1 && es[0].RequestID == "new"
+	synctest.Test(t, func(t *testing.T) {
+		db := mustOpenDB(t)
+		const every = 10 * time.Millisecond
+		r := newTestRecorder(t, db, Options{Retention: time.Hour, PruneEvery: every, FlushInterval: time.Millisecond})
+		r.Record(Event{Event: TokenIssued, RequestID: "old", Time: time.Now().Add(-2 * time.Hour)})
+		r.Record(Event{Event: TokenIssued, RequestID: "new"})
+		time.Sleep(time.Millisecond) // written, after the first prune at the start
+		synctest.Wait()
+		if got := len(listAll(t, db, Query{})); got != 2 {
+			t.Fatalf("%d events stored, want 2", got)
+		}
+		time.Sleep(every)
+		synctest.Wait()
+		if es := listAll(t, db, Query{}); len(es) != 1 || es[0].RequestID != "new" {
+			t.Errorf("after a prune interval stored %+v, want only the new event", es)
+		}
+		mustClose(t, r)
 	})
-	mustClose(t, r)
 }
 
 func TestRecordDoesNotAllocate(t *testing.T) {
 	// Not parallel: testing.AllocsPerRun counts every goroutine's
 	// allocations. The writer waits for the connection meanwhile.
-	db := mustOpenDB(t)
-	r := newTestRecorder(t, db, Options{QueueSize: 1000, BatchSize: 1})
-	release := holdWriter(t, db)
-	defer release()
-	ctx, cancel := context.WithCancel(context.Background()) // as a request's
-	defer cancel()
-	e := Event{Event: TokenIssued, AppID: 1, UserID: "alice", Actor: "user:alice", ClientIP: "203.0.113.7",
-		RequestID: "r", Expire: 1767323045, Nonce: ptr[int32](7)}
-	r.Record(ctx, e)
-	waitFor(t, "the writer waits for the connection", func() bool { return r.Stats().Queued == 0 })
-	if n := testing.AllocsPerRun(500, func() { r.Record(ctx, e) }); n != 0 {
-		t.Errorf("Record allocates %v times per call, want 0", n)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		db := mustOpenDB(t)
+		r := newTestRecorder(t, db, Options{QueueSize: 1000, BatchSize: 1})
+		release := holdWriter(t, db)
+		defer release()
+		e := Event{Event: TokenIssued, AppID: 1, UserID: "alice", Actor: "user:alice", ClientIP: "203.0.113.7",
+			RequestID: "r", Expire: 1767323045, Nonce: ptr[int32](7)}
+		r.Record(e)
+		synctest.Wait() // the writer waits for the connection
+		if n := testing.AllocsPerRun(500, func() { r.Record(e) }); n != 0 {
+			t.Errorf("Record allocates %v times per call, want 0", n)
+		}
+		if n := testing.AllocsPerRun(500, func() { r.Tally(e) }); n != 0 {
+			t.Errorf("Tally of a held key allocates %v times per call, want 0", n)
+		}
+	})
 }

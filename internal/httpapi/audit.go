@@ -22,7 +22,7 @@ func (s *Server) record(r *http.Request, e audit.Event) {
 	e.Time = s.now()
 	e.ClientIP = clientIP(ctx).String()
 	e.RequestID = requestID(ctx)
-	s.audit.Record(ctx, e)
+	s.audit.Record(e)
 }
 
 // tokenEvent describes a minted token, without the token itself.
