@@ -1,12 +1,19 @@
 package httpapi
 
 import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
 
 	"authsvc/internal/audit"
 	"authsvc/internal/token"
+	"authsvc/internal/users"
 )
 
 // record adds an event to the audit trail, filling in who asked, from where
@@ -15,6 +22,20 @@ func (s *Server) record(r *http.Request, e audit.Event) {
 	if s.audit == nil {
 		return
 	}
+	s.audit.Record(s.fill(r, e))
+}
+
+// tally adds an event a client can repeat at will (a failed login, a
+// refused request) to the audit trail: repeats within a window share one
+// row with a count, so a flood cannot grow the trail without bound.
+func (s *Server) tally(r *http.Request, e audit.Event) {
+	if s.audit == nil {
+		return
+	}
+	s.audit.Tally(s.fill(r, e))
+}
+
+func (s *Server) fill(r *http.Request, e audit.Event) audit.Event {
 	ctx := r.Context()
 	if p := principalFrom(ctx); p != nil {
 		e.Actor = p.actor()
@@ -22,8 +43,41 @@ func (s *Server) record(r *http.Request, e audit.Event) {
 	e.Time = s.now()
 	e.ClientIP = clientIP(ctx).String()
 	e.RequestID = requestID(ctx)
-	s.audit.Record(e)
+	return e
 }
+
+// fingerprintPrefix starts the userID of an event about an attempted
+// userID that is no user's.
+const fingerprintPrefix = "unknown:"
+
+// attemptedUser is what the audit trail shows for a userID a client tried:
+// the userID when it is a registered user's, else a keyed fingerprint of
+// it, so that a password typed into the userID field never reaches the
+// trail, while repeats of one mistyped ID still look alike. Only an ID
+// that passed users.ValidateID is looked up.
+func (s *Server) attemptedUser(ctx context.Context, id string, valid bool) string {
+	if valid {
+		if _, err := s.store.Get(ctx, id); err == nil {
+			return id
+		}
+	}
+	return fingerprint(s.creds.Load().SessionKey, id)
+}
+
+// fingerprint is "unknown:" and 96 bits of HMAC-SHA-256 of id, under a key
+// derived from the session key: rotating the session key changes every
+// fingerprint.
+func fingerprint(sessionKey []byte, id string) string {
+	k := hmac.New(sha256.New, sessionKey)
+	k.Write([]byte("authsvc audit fingerprint"))
+	m := hmac.New(sha256.New, k.Sum(nil))
+	m.Write([]byte(id))
+	return fingerprintPrefix + hex.EncodeToString(m.Sum(nil)[:12])
+}
+
+// validID reports whether id follows the ZIM rule, and may therefore be a
+// rate limiter's key or looked up.
+func validID(id string) bool { return users.ValidateID(id) == nil }
 
 // tokenEvent describes a minted token, without the token itself.
 func tokenEvent(event string, c token.Claims) audit.Event {
@@ -56,6 +110,7 @@ type auditEvent struct {
 	Expire    int64  `json:"expire,omitempty"`
 	Nonce     *int32 `json:"nonce,omitempty"`
 	Reason    string `json:"reason,omitempty"`
+	Count     int64  `json:"count"`
 }
 
 type auditPage struct {
@@ -87,6 +142,9 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
 			return invalidField("after", "invalid_after", "after must be the next cursor of a previous page")
 		}
 	}
+	if err := s.flushAudit(r); err != nil {
+		return err
+	}
 	page, err := audit.List(r.Context(), s.db, q)
 	if err != nil {
 		return err
@@ -99,7 +157,34 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
 		out.Events[i] = auditEvent{
 			ID: e.ID, Time: e.Time.UTC().Format(time.RFC3339Nano), Event: e.Event, AppID: e.AppID, UserID: e.UserID,
 			Actor: e.Actor, ClientIP: e.ClientIP, RequestID: e.RequestID, Expire: e.Expire, Nonce: e.Nonce, Reason: e.Reason,
+			Count: e.Count,
 		}
 	}
 	return encode(w, http.StatusOK, out)
+}
+
+// auditFlushWait bounds how long GET /v1/audit waits for the events queued
+// before it to be written, so that an admin sees their own change at once.
+const auditFlushWait = 2 * time.Second
+
+// flushAudit writes the queued events out before a listing. A writer that
+// takes longer does not fail the listing: it shows what is written.
+func (s *Server) flushAudit(r *http.Request) error {
+	if s.audit == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), auditFlushWait)
+	defer cancel()
+	err := s.audit.Flush(ctx)
+	switch {
+	case err == nil:
+		return nil
+	case r.Context().Err() != nil:
+		return r.Context().Err()
+	case errors.Is(err, context.DeadlineExceeded):
+		s.log.LogAttrs(r.Context(), slog.LevelWarn, "audit: listing without the events still queued",
+			slog.String("request_id", requestID(r.Context())), slog.Duration("waited", auditFlushWait))
+		return nil
+	}
+	return err
 }

@@ -93,6 +93,7 @@ type envSetup struct {
 	logLevel slog.Level
 	logTo    io.Writer // the env's syncBuffer unless set
 	noAudit  bool
+	audit    audit.Options // of the env's Recorder; its FlushInterval defaults to 10ms
 }
 
 func newEnv(t testing.TB, opts ...envOption) *env {
@@ -122,8 +123,9 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		AdminKeys:  []AdminKey{NewAdminKey([]byte(testAdminKey)), NewAdminKey([]byte(testAdminKey2))},
 		SessionKey: []byte("session-key-for-tests-0123456789abcdef"),
 	}
-	e := &env{t: t, store: store, db: db, dbPath: dbPath, clock: newClock(), logs: &syncBuffer{}, key: key, reg: prometheus.NewRegistry()}
-	setup := envSetup{cfg: cfg, creds: creds, logLevel: slog.LevelDebug, logTo: e.logs}
+	e := &env{t: t, store: store, db: db, clock: newClock(), logs: &syncBuffer{}, key: key, reg: prometheus.NewRegistry(), dbPath: dbPath}
+	setup := envSetup{cfg: cfg, creds: creds, logLevel: slog.LevelDebug, logTo: e.logs,
+		audit: audit.Options{FlushInterval: 10 * time.Millisecond}}
 	for _, o := range opts {
 		o(&setup)
 	}
@@ -131,7 +133,8 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	logger := slog.New(slog.NewJSONHandler(setup.logTo, &slog.HandlerOptions{Level: setup.logLevel}))
 	deps := Deps{Store: store, DB: db, Logger: logger, Registry: e.reg, Now: e.clock.Now, Rand: rand.Reader}
 	if !setup.noAudit {
-		e.audit = audit.NewRecorder(db, audit.Options{FlushInterval: 10 * time.Millisecond, Logger: logger})
+		setup.audit.Logger = logger
+		e.audit = audit.NewRecorder(db, setup.audit)
 		t.Cleanup(func() { e.audit.Close(context.Background()) }) // before the database closes: cleanups run last-in first-out
 		deps.Audit = e.audit
 	}

@@ -108,7 +108,7 @@ func (s *Server) issue(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.limit(s.tokenLimit, target.ID); err != nil {
+	if err := s.limit(s.tokenLimit, limitToken, target.ID); err != nil {
 		return err
 	}
 	creds := s.creds.Load()
@@ -206,11 +206,17 @@ type renewRequest struct {
 // renewToken serves zim.renewToken: a new token for the same app, user and
 // room privileges, whose expiry never moves backwards (the ZIM SDK rejects a
 // renewal that expires earlier than the token it replaces, error 6000106).
+//
+// Failures are tallied: a caller can repeat them at will.
 func (s *Server) renewToken(w http.ResponseWriter, r *http.Request) error {
 	old, err := s.renew(w, r)
 	if err != nil {
 		s.countFailure(err)
-		s.record(r, audit.Event{Event: audit.TokenRenewFailed, AppID: old.AppID, UserID: old.UserID, Reason: failureReason(err)})
+		userID := old.UserID
+		if userID != "" && !validID(userID) {
+			userID = fingerprint(s.creds.Load().SessionKey, userID)
+		}
+		s.tally(r, audit.Event{Event: audit.TokenRenewFailed, AppID: old.AppID, UserID: userID, Reason: failureReason(err)})
 	}
 	return err
 }
@@ -218,6 +224,14 @@ func (s *Server) renewToken(w http.ResponseWriter, r *http.Request) error {
 // renew serves renewToken. It returns the presented token's claims, as far
 // as they are known, for the audit trail.
 func (s *Server) renew(w http.ResponseWriter, r *http.Request) (token.Claims, error) {
+	// A user's every attempt, failed ones too, counts against their token
+	// limit, so bad tokens cannot be tried without bound. An admin's
+	// renewal counts against the token's user, once it is known.
+	if p := principalFrom(r.Context()); !p.isAdmin() {
+		if err := s.limit(s.tokenLimit, limitToken, p.user.ID); err != nil {
+			return token.Claims{}, err
+		}
+	}
 	var req renewRequest
 	if err := decode(r, &req, false); err != nil {
 		return token.Claims{}, err
@@ -252,14 +266,14 @@ func (s *Server) renewed(w http.ResponseWriter, r *http.Request, app *App, old t
 		if target.Disabled {
 			return errUserDisabled
 		}
+		if err := s.limit(s.tokenLimit, limitToken, target.ID); err != nil {
+			return err
+		}
 	} else {
 		if old.UserID != p.user.ID {
 			return errForbidden
 		}
-		target = p.user
-	}
-	if err := s.limit(s.tokenLimit, target.ID); err != nil {
-		return err
+		target = p.user // renew took from the user's bucket already
 	}
 	ttl, err := effectiveTime(app, requested)
 	if err != nil {

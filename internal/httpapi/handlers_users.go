@@ -233,10 +233,7 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) error {
 			if req.CurrentPassword == nil {
 				return invalidField("currentPassword", codeInvalidRequest, "currentPassword is required to change your own password")
 			}
-			if _, err := s.store.CheckPassword(r.Context(), id, *req.CurrentPassword); err != nil {
-				if errors.Is(err, users.ErrInvalidCredentials) {
-					return newProblem(http.StatusForbidden, codeInvalidCredentials, "currentPassword is wrong")
-				}
+			if err := s.checkCurrentPassword(r, id, *req.CurrentPassword); err != nil {
 				return err
 			}
 		}
@@ -265,6 +262,23 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) error {
 		s.record(r, audit.Event{Event: event, UserID: id})
 	}
 	return encode(w, http.StatusOK, toUserResponse(u))
+}
+
+// checkCurrentPassword checks a user's own password before they change it.
+// It shares the per-user login limit, so a stolen session guesses no faster
+// than a login would, and tallies failures as logins do.
+func (s *Server) checkCurrentPassword(r *http.Request, id, password string) error {
+	err := s.limit(s.loginUserLimit, limitLoginUser, id)
+	if err == nil {
+		_, err = s.store.CheckPassword(r.Context(), id, password)
+		if errors.Is(err, users.ErrInvalidCredentials) {
+			err = newProblem(http.StatusForbidden, codeInvalidCredentials, "currentPassword is wrong")
+		}
+	}
+	if err != nil {
+		s.tally(r, audit.Event{Event: audit.PasswordFailed, UserID: id, Reason: failureReason(err)})
+	}
+	return err
 }
 
 // changedFields names the fields a patch sets, other than disabled, for

@@ -26,6 +26,7 @@ type metrics struct {
 	duration      *prometheus.HistogramVec
 	tokensIssued  *prometheus.CounterVec
 	tokenFailures *prometheus.CounterVec
+	rateLimited   *prometheus.CounterVec
 
 	mu      sync.Mutex
 	reasons map[string]bool // failure reasons seen, at most maxReasons
@@ -59,6 +60,13 @@ func newMetrics(reg *prometheus.Registry, store *users.Store, rec *audit.Recorde
 			Help: "Token requests, renewals and verifications that failed, by reason.",
 		}, []string{"reason"}),
 		reasons: make(map[string]bool),
+		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "authsvc_rate_limited_total",
+			Help: "Requests refused by a rate limit, by limit: token, login_ip or login_user.",
+		}, []string{"limit"}),
+	}
+	for _, l := range []string{limitToken, limitLoginIP, limitLoginUser} {
+		m.rateLimited.WithLabelValues(l) // exported at 0 from the start
 	}
 	usersGauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "authsvc_users",
@@ -78,7 +86,7 @@ func newMetrics(reg *prometheus.Registry, store *users.Store, rec *audit.Recorde
 	}, []string{"version", "goversion"})
 	buildInfo.WithLabelValues(version, runtime.Version()).Set(1)
 
-	collectors := []prometheus.Collector{m.requests, m.duration, m.tokensIssued, m.tokenFailures, usersGauge, buildInfo}
+	collectors := []prometheus.Collector{m.requests, m.duration, m.tokensIssued, m.tokenFailures, m.rateLimited, usersGauge, buildInfo}
 	if rec != nil {
 		for _, c := range []struct {
 			result string

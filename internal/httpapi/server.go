@@ -262,12 +262,22 @@ func NewServer(cfg Config, creds *Credentials, d Deps) (*Server, error) {
 	return s, nil
 }
 
-// limit takes a token from key's bucket, or says when to come back.
-func (s *Server) limit(l *ratelimit.Limiter, key string) error {
+// Names of the limits, for the authsvc_rate_limited_total metric.
+const (
+	limitToken     = "token"
+	limitLoginIP   = "login_ip"
+	limitLoginUser = "login_user"
+)
+
+// limit takes a token from key's bucket, or says when to come back. which
+// names the limit. key must be bounded and validated (a userID that passed
+// users.ValidateID, a client IP): every distinct key is a bucket.
+func (s *Server) limit(l *ratelimit.Limiter, which, key string) error {
 	ok, retry := l.Allow(key, s.now())
 	if ok {
 		return nil
 	}
+	s.metrics.rateLimited.WithLabelValues(which).Inc()
 	secs := int((retry + time.Second - 1) / time.Second)
 	p := newProblem(http.StatusTooManyRequests, codeRateLimited, "too many requests; retry in %d s", secs)
 	p.retryAfter = secs
