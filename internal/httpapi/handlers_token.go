@@ -205,7 +205,9 @@ type renewRequest struct {
 
 // renewToken serves zim.renewToken: a new token for the same app, user and
 // room privileges, whose expiry never moves backwards (the ZIM SDK rejects a
-// renewal that expires earlier than the token it replaces, error 6000106).
+// renewal that expires earlier than the token it replaces, error 6000106),
+// in the variant the app is configured with now, so that an app moved off
+// CBC renews its CBC tokens into GCM ones.
 //
 // Failures are tallied: a caller can repeat them at will.
 func (s *Server) renewToken(w http.ResponseWriter, r *http.Request) error {
@@ -283,12 +285,12 @@ func (s *Server) renewed(w http.ResponseWriter, r *http.Request, app *App, old t
 		ttl = keep
 	}
 	tok, claims, err := app.Keys[0].Mint(s.rand, now, token.Params{
-		AppID: app.ID, UserID: old.UserID, EffectiveTime: ttl, Payload: old.Payload, Variant: old.Variant,
+		AppID: app.ID, UserID: old.UserID, EffectiveTime: ttl, Payload: old.Payload, Variant: app.Variant,
 	})
 	if err != nil {
 		return tokenProblem(err)
 	}
-	s.metrics.tokenIssued(app, "renew", old.Variant)
+	s.metrics.tokenIssued(app, "renew", app.Variant)
 	s.record(r, tokenEvent(audit.TokenRenewed, claims))
 	return writeToken(w, tok, claims, target, roomFromPayload(old.Payload))
 }
@@ -358,7 +360,15 @@ type verifyResponse struct {
 	Payload      string    `json:"payload,omitempty"`
 	Room         *roomJSON `json:"room,omitempty"`
 	Secret       string    `json:"secret,omitempty"` // "current" or "previous": which secret authenticated it
+	// Authenticated says whether the claims above are proof of what the
+	// secret's holder minted: false for CBC, which has no integrity check.
+	Authenticated *bool  `json:"authenticated,omitempty"`
+	Warning       string `json:"warning,omitempty"`
 }
+
+// cbcWarning is the verify response's warning for a CBC token.
+const cbcWarning = "CBC tokens have no integrity check: anyone who has seen one can change its first 16 bytes " +
+	"of plaintext undetected, so these claims are not authenticated; move the app to the GCM variant"
 
 // verifyToken is the support tool for "why does my app say the token is
 // invalid": it says what the token holds and what an SDK would think of it.
@@ -402,6 +412,11 @@ func (s *Server) verifyToken(w http.ResponseWriter, r *http.Request) error {
 		resp.Secret = "current"
 		if v.KeyIndex > 0 {
 			resp.Secret = "previous"
+		}
+		authenticated := v.Variant != token.CBC
+		resp.Authenticated = &authenticated
+		if !authenticated {
+			resp.Warning = cbcWarning
 		}
 	} else if exp, herr := token.Expiry(req.Token); herr == nil {
 		resp.ExpiresAt = exp
