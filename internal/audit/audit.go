@@ -74,14 +74,17 @@ func (e *Event) bound() {
 	}
 }
 
-// truncate returns the longest prefix of s of at most n bytes that does not
-// end inside a UTF-8 sequence.
+// truncate returns s cut to at most n bytes, and never inside a UTF-8
+// sequence: it gives up at most utf8.UTFMax-1 bytes more, however many
+// stray continuation bytes invalid input holds.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
+	for i := n; i >= 0 && i > n-utf8.UTFMax; i-- {
+		if utf8.RuneStart(s[i]) {
+			return s[:i]
+		}
 	}
 	return s[:n]
 }
