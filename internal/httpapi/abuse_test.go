@@ -37,7 +37,7 @@ func (e *env) listAudit(query string) []auditEvent {
 // metric returns the value of the sample line that starts with series.
 func (e *env) metric(series string) string {
 	e.t.Helper()
-	body := string(e.do("GET", "/metrics", "", nil).want(e.t, http.StatusOK).body)
+	body := string(e.do("GET", "/metrics", testAdminKey, nil).want(e.t, http.StatusOK).body)
 	for line := range strings.SplitSeq(body, "\n") {
 		if v, ok := strings.CutPrefix(line, series+" "); ok {
 			return v
