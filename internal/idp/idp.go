@@ -75,7 +75,8 @@ type Config struct {
 	// DefaultJWKSMaxAge when zero, at least JWKSMinRefresh.
 	JWKSMaxAge time.Duration
 	// HTTPClient fetches the JWKS; nil means a client with a 10 s timeout.
-	// Each fetch is bounded by 10 s whatever the client.
+	// Each fetch is bounded by 10 s whatever the client, and redirects are
+	// refused whatever its CheckRedirect.
 	HTTPClient *http.Client
 	// Logger receives JWKS refresh failures (warn) and skipped JWKS keys;
 	// nil discards them. Tokens are never logged.
@@ -190,7 +191,11 @@ func newJWKSSource(cfg Config) (*jwksSource, error) {
 	}
 	if s.client == nil {
 		s.client = &http.Client{Timeout: fetchTimeout}
+	} else {
+		c := *s.client // the caller's client stays as it was
+		s.client = &c
 	}
+	s.client.CheckRedirect = refuseRedirect
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

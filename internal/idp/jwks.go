@@ -58,6 +58,15 @@ func checkJWKSURL(u *url.URL) error {
 	return fmt.Errorf("JWKS URL scheme %q not allowed: use https (http only for a loopback host)", u.Scheme)
 }
 
+// errRedirect refuses every redirect of a JWKS fetch. Checking each hop
+// against checkJWKSURL would not be enough: the request to the next hop is
+// already sent by the time its answer could be judged, and an https URL may
+// redirect to an internal service. Providers publish a stable JWKS URL, so
+// configure the final one.
+var errRedirect = errors.New("the JWKS URL redirects; redirects are not followed, configure the final URL")
+
+func refuseRedirect(*http.Request, []*http.Request) error { return errRedirect }
+
 func isLoopback(host string) bool {
 	if host == "localhost" {
 		return true
@@ -148,11 +157,6 @@ func (s *jwksSource) fetch(ctx context.Context) (*keySet, error) {
 		return nil, fmt.Errorf("fetch JWKS: %w", err)
 	}
 	defer resp.Body.Close()
-	// The client may have followed redirects: the URL that answered must
-	// pass the same rule as the configured one.
-	if err := checkJWKSURL(resp.Request.URL); err != nil {
-		return nil, fmt.Errorf("fetch JWKS: redirected: %w", err)
-	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("fetch JWKS: status %s", resp.Status)
 	}

@@ -250,15 +250,15 @@ func TestJWKSNewFails(t *testing.T) {
 		{"too large", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(huge)) }, "over"},
 		{"redirect to plain http elsewhere", func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, "http://idp.test/jwks", http.StatusFound)
-		}, "redirected"},
+		}, "redirects are not followed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			srv := httptest.NewServer(tt.handler)
 			defer srv.Close()
-			// idp.test is answered in memory, so the redirect succeeds
-			// without leaving the machine and only the URL rule stops it.
+			// idp.test is answered in memory, so a followed redirect would
+			// succeed without leaving the machine: only the refusal stops it.
 			client := &http.Client{Transport: inMemoryHost{host: "idp.test", body: goodSet, next: http.DefaultTransport}}
 			_, err := idp.New(context.Background(), idp.Config{
 				JWKSURL: srv.URL, Issuer: testIssuer, Audience: testAudience, HTTPClient: client,
@@ -392,4 +392,32 @@ func TestParseJWKS(t *testing.T) {
 			t.Errorf("ParseJWKS(%q) = nil error, want one", body)
 		}
 	}
+}
+
+// TestJWKSRefusesRedirects: a JWKS endpoint that redirects is refused, and
+// the redirect's target is never asked, even one the URL rule would allow
+// (here a second loopback server holding a valid set): a redirect could
+// point the fetch at an internal address, and a refused request is the only
+// safe answer.
+func TestJWKSRefusesRedirects(t *testing.T) {
+	t.Parallel()
+	rsaKey := newRSA(t)
+	target := newJWKSServer(t, jwkOf(t, "k", "", &rsaKey.PublicKey))
+	for _, status := range []int{http.StatusMovedPermanently, http.StatusFound, http.StatusTemporaryRedirect, http.StatusPermanentRedirect} {
+		t.Run(http.StatusText(status), func(t *testing.T) {
+			redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, target.URL+"/jwks", status)
+			}))
+			defer redirector.Close()
+			for _, client := range []*http.Client{nil, {}} { // the default client, and a caller's own
+				_, err := idp.New(context.Background(), idp.Config{
+					JWKSURL: redirector.URL, Issuer: testIssuer, Audience: testAudience, HTTPClient: client,
+				})
+				if err == nil || !strings.Contains(err.Error(), "redirect") {
+					t.Errorf("New with a redirecting JWKS URL = %v, want an error about the redirect", err)
+				}
+			}
+		})
+	}
+	wantFetches(t, target, 0)
 }
