@@ -1,20 +1,19 @@
 // Package ratelimit limits how often each key (a user, a client IP) may do
-// something, with token buckets from golang.org/x/time/rate and a bounded
-// number of keys in memory.
+// something, with a token bucket per key and a bounded number of keys in
+// memory.
 //
 // Limits are per process: with several replicas each enforces its own.
 package ratelimit
 
 import (
-	"container/list"
 	"errors"
 	"fmt"
+	"hash/maphash"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // Limit is a sustained rate with a burst: Count events per Per on average,
@@ -65,18 +64,33 @@ func ParseLimit(s string) (Limit, error) {
 // is full, the least recently used bucket is forgotten: memory stays bounded
 // whatever the number of distinct keys, and a forgotten key merely starts
 // again with a full bucket. Safe for concurrent use.
+//
+// A key is kept as a 64-bit hash, never as the string, so each key costs
+// the same few dozen bytes however long it is (see BenchmarkMemory). The
+// hash is seeded at random per limiter: two keys share a bucket with a
+// chance of about 2^-64, and nobody outside the process can choose keys
+// that collide.
 type Limiter struct {
-	limit   Limit
-	maxKeys int
+	interval time.Duration // between two tokens: Per / Count
+	burst    time.Duration // Count intervals: how far ahead a key may draw
+	maxKeys  int
+	seed     maphash.Seed
 
-	mu      sync.Mutex
-	buckets map[string]*list.Element
-	lru     list.List // front = most recently used; values are *bucket
+	mu    sync.Mutex
+	index map[uint64]int32 // key hash -> position in slots
+	slots []slot
+	head  int32 // most recently used slot; -1 when empty
+	tail  int32 // least recently used slot; -1 when empty
 }
 
-type bucket struct {
-	key string
-	lim *rate.Limiter
+// slot is one key's bucket, kept as the time at which its bucket would be
+// full again (GCRA, the "generic cell rate algorithm"): one int64 carries
+// what a token count and a last-refill time would. The slots form a doubly
+// linked LRU list by index, which costs no pointers for the GC to scan.
+type slot struct {
+	hash       uint64
+	full       int64 // Unix ns at which the bucket is full again; 0 = full
+	prev, next int32
 }
 
 // New returns a limiter; it returns nil for a limit that is off, and a nil
@@ -88,40 +102,92 @@ func New(limit Limit, maxKeys int) (*Limiter, error) {
 	if limit.Per <= 0 {
 		return nil, errors.New("rate limit period must be positive")
 	}
-	if maxKeys <= 0 {
-		return nil, errors.New("rate limiter needs room for at least one key")
+	if maxKeys <= 0 || maxKeys > math.MaxInt32 {
+		return nil, fmt.Errorf("rate limiter needs room for 1 to %d keys, got %d", math.MaxInt32, maxKeys)
 	}
-	return &Limiter{limit: limit, maxKeys: maxKeys, buckets: make(map[string]*list.Element)}, nil
+	interval := max(limit.Per/time.Duration(limit.Count), 1)
+	return &Limiter{
+		interval: interval,
+		burst:    interval * time.Duration(limit.Count),
+		maxKeys:  maxKeys,
+		seed:     maphash.MakeSeed(),
+		index:    make(map[uint64]int32),
+		head:     -1,
+		tail:     -1,
+	}, nil
 }
 
 // Allow takes one token from key's bucket at time now. When none is left it
-// returns false and how long until one will be.
+// returns false and how long until one will be; a refused request takes
+// nothing.
 func (l *Limiter) Allow(key string, now time.Time) (ok bool, retryAfter time.Duration) {
 	if l == nil {
 		return true, 0
 	}
+	h := maphash.String(l.seed, key)
+	t := now.UnixNano()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var b *bucket
-	if el, found := l.buckets[key]; found {
-		l.lru.MoveToFront(el)
-		b = el.Value.(*bucket)
+	i, found := l.index[h]
+	if found {
+		l.unlink(i)
 	} else {
-		if l.lru.Len() >= l.maxKeys {
-			oldest := l.lru.Back()
-			l.lru.Remove(oldest)
-			delete(l.buckets, oldest.Value.(*bucket).key)
-		}
-		every := rate.Every(l.limit.Per / time.Duration(l.limit.Count))
-		b = &bucket{key: key, lim: rate.NewLimiter(every, l.limit.Count)}
-		l.buckets[key] = l.lru.PushFront(b)
+		i = l.claim(h)
 	}
-	r := b.lim.ReserveN(now, 1)
-	if d := r.DelayFrom(now); d > 0 {
-		r.CancelAt(now)
-		return false, d
+	l.pushFront(i)
+	s := &l.slots[i]
+	// Each token moves the time the bucket is full again one interval
+	// later; a bucket that would be full more than a burst from now is empty.
+	full := max(s.full, t) + int64(l.interval)
+	if wait := full - t - int64(l.burst); wait > 0 {
+		return false, time.Duration(wait)
 	}
+	s.full = full
 	return true, 0
+}
+
+// claim returns an unlinked slot for hash with a full bucket: a new one
+// while there is room, else the least recently used one, forgotten.
+func (l *Limiter) claim(hash uint64) int32 {
+	var i int32
+	if len(l.slots) < l.maxKeys {
+		i = int32(len(l.slots))
+		l.slots = append(l.slots, slot{})
+	} else {
+		i = l.tail
+		l.unlink(i)
+		delete(l.index, l.slots[i].hash)
+	}
+	l.slots[i] = slot{hash: hash, prev: -1, next: -1}
+	l.index[hash] = i
+	return i
+}
+
+func (l *Limiter) unlink(i int32) {
+	s := &l.slots[i]
+	if s.prev >= 0 {
+		l.slots[s.prev].next = s.next
+	} else {
+		l.head = s.next
+	}
+	if s.next >= 0 {
+		l.slots[s.next].prev = s.prev
+	} else {
+		l.tail = s.prev
+	}
+	s.prev, s.next = -1, -1
+}
+
+func (l *Limiter) pushFront(i int32) {
+	s := &l.slots[i]
+	s.prev, s.next = -1, l.head
+	if l.head >= 0 {
+		l.slots[l.head].prev = i
+	}
+	l.head = i
+	if l.tail < 0 {
+		l.tail = i
+	}
 }
 
 // Len reports how many keys are held, for tests and metrics.
@@ -131,5 +197,5 @@ func (l *Limiter) Len() int {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.lru.Len()
+	return len(l.index)
 }

@@ -1,10 +1,17 @@
 package ratelimit
 
 import (
+	"encoding/binary"
 	"fmt"
+	mathrand "math/rand/v2"
+	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 func TestParseLimit(t *testing.T) {
@@ -144,4 +151,124 @@ func BenchmarkAllow(b *testing.B) {
 			i++
 		}
 	})
+}
+
+// BenchmarkMemory reports the heap a full limiter holds per key: 100,000
+// keys, the default cap, of a typical userID's length and of the longest a
+// request body could carry. Run it with
+// go test -run '^$' -bench Memory ./internal/ratelimit/
+func BenchmarkMemory(b *testing.B) {
+	const keys = 100_000
+	for _, keyLen := range []int{32, 4096} {
+		b.Run(fmt.Sprintf("key=%dB", keyLen), func(b *testing.B) {
+			var perKey float64
+			for b.Loop() {
+				perKey = heapPerKey(b, keys, keyLen)
+			}
+			b.ReportMetric(perKey, "bytes/key")
+		})
+	}
+}
+
+// heapPerKey fills a limiter with n distinct keys of keyLen bytes and
+// returns the live heap it added, per key. Each key is built afresh, so only
+// what the limiter keeps of it stays live.
+func heapPerKey(b *testing.B, n, keyLen int) float64 {
+	b.Helper()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	l, err := New(Limit{Count: 10, Per: time.Minute}, n)
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Unix(1_800_000_000, 0)
+	buf := []byte(strings.Repeat("k", keyLen))
+	for i := 0; i < n; i++ {
+		binary.BigEndian.PutUint32(buf, uint32(i))
+		l.Allow(string(buf), now)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if l.Len() != n {
+		b.Fatalf("limiter holds %d keys, want %d", l.Len(), n)
+	}
+	runtime.KeepAlive(l)
+	return float64(after.HeapAlloc-before.HeapAlloc) / float64(n)
+}
+
+// TestMatchesTokenBucket checks the compact bucket against
+// golang.org/x/time/rate's token bucket, which the limiter used before, over
+// a long random sequence of requests: both must allow and refuse alike.
+// Whole-second steps with one token per second keep the reference's float
+// arithmetic exact.
+func TestMatchesTokenBucket(t *testing.T) {
+	t.Parallel()
+	const burst = 5
+	l, err := New(Limit{Count: burst, Per: burst * time.Second}, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := map[string]*rate.Limiter{}
+	rng := mathrand.New(mathrand.NewPCG(1, 2))
+	now := time.Unix(1_800_000_000, 0)
+	allowed := 0
+	for i := 0; i < 20_000; i++ {
+		if rng.IntN(4) == 0 {
+			now = now.Add(time.Duration(rng.IntN(4)) * time.Second)
+		}
+		key := strconv.Itoa(rng.IntN(3))
+		if ref[key] == nil {
+			ref[key] = rate.NewLimiter(rate.Every(time.Second), burst)
+		}
+		r := ref[key].ReserveN(now, 1)
+		wantWait := r.DelayFrom(now)
+		if wantWait > 0 {
+			r.CancelAt(now)
+		}
+		ok, wait := l.Allow(key, now)
+		if ok != (wantWait == 0) || wait != wantWait {
+			t.Fatalf("request %d for %s: Allow = %v, %v; the token bucket says wait %v", i, key, ok, wait, wantWait)
+		}
+		if ok {
+			allowed++
+		}
+	}
+	if allowed == 0 || allowed == 20_000 {
+		t.Fatalf("%d of 20000 allowed: the sequence never exercised both answers", allowed)
+	}
+}
+
+func TestLongKeysAndEvictionOrder(t *testing.T) {
+	t.Parallel()
+	l, err := New(Limit{Count: 1, Per: time.Hour}, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1_800_000_000, 0)
+	long := strings.Repeat("x", 64<<10)
+	keys := []string{long + "a", long + "b", long + "c"} // distinct only at the end
+	for _, k := range keys {
+		if ok, _ := l.Allow(k, now); !ok {
+			t.Fatalf("first request of key %d refused", len(k))
+		}
+	}
+	for i, k := range keys {
+		if ok, _ := l.Allow(k, now); ok {
+			t.Errorf("second request of key %d allowed: keys share a bucket", i)
+		}
+	}
+	// keys[0] is now the least recently used; a fourth key evicts it, and
+	// only it: the others keep their empty buckets.
+	l.Allow("d", now)
+	if ok, _ := l.Allow(keys[0], now); !ok {
+		t.Error("the least recently used key was not the one forgotten")
+	}
+	// That re-added keys[0] and evicted keys[1], the least recent then.
+	if ok, _ := l.Allow(keys[2], now); ok {
+		t.Error("a recently used key lost its state")
+	}
+	if n := l.Len(); n != 3 {
+		t.Errorf("Len = %d, want 3", n)
+	}
 }
