@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -61,6 +62,7 @@ func serveSettings(fs *flag.FlagSet, getenv func(string) string) *settings {
 	s.add("jwt-name-claim", "AUTHSVC_JWT_NAME_CLAIM", "name", "claim that names auto-provisioned users")
 	s.add("rate-token", "AUTHSVC_RATE_TOKEN", "60/1m", "token issues and renewals per user, as N/DURATION or off")
 	s.add("rate-login-ip", "AUTHSVC_RATE_LOGIN_IP", "60/1m", "POST /v1/sessions attempts per client IP, as N/DURATION or off")
+	s.add("ipv6-prefix", "AUTHSVC_IPV6_PREFIX", "64", "IPv6 clients count against the per-IP limit by their prefix of this many bits (32-128)")
 	s.add("rate-login-user", "AUTHSVC_RATE_LOGIN_USER", "10/1m", "POST /v1/sessions attempts per userID, as N/DURATION or off")
 	s.add("audit-retention", "AUTHSVC_AUDIT_RETENTION", "720h", "how long the audit trail keeps events (720h is 30 days)")
 	s.add("metrics-addr", "AUTHSVC_METRICS_ADDR", "", "serve /metrics on this address instead of the main listener")
@@ -154,6 +156,11 @@ func loadServeConfig(ctx context.Context, s *settings, getenv func(string) strin
 		if *l.dst, err = ratelimit.ParseLimit(v); err != nil {
 			return nil, fmt.Errorf("%s: %w", src, err)
 		}
+	}
+	v, src := s.get("ipv6-prefix")
+	if c.http.Limits.IPv6Prefix, err = strconv.Atoi(v); err != nil || c.http.Limits.IPv6Prefix < 32 || c.http.Limits.IPv6Prefix > 128 {
+		// Shorter prefixes would put whole providers in one bucket.
+		return nil, fmt.Errorf("%s: %q is not a prefix length from 32 to 128", src, v)
 	}
 	c.http.ServeMetrics = c.metricsAddr == ""
 	c.http.OpenMetrics = c.dev

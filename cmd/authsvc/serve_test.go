@@ -307,6 +307,9 @@ func TestServeConfigErrors(t *testing.T) {
 		{"secret file flag", map[string]string{"AUTHSVC_SERVER_SECRET": ""}, []string{"--server-secret-file", "/nonexistent/secret"}, "--server-secret-file: read secret file"},
 		{"db in a missing directory", map[string]string{"AUTHSVC_DB": "/nonexistent-dir/authsvc.db"}, nil, "directory /nonexistent-dir does not exist"},
 		{"duration in days", map[string]string{"AUTHSVC_SESSION_TTL": "1.5d"}, nil, `AUTHSVC_SESSION_TTL: "1.5d" is not a duration such as 90s, 15m, 1h or 7d`},
+		{"ipv6 prefix too short", map[string]string{"AUTHSVC_IPV6_PREFIX": "16"}, nil, "AUTHSVC_IPV6_PREFIX"},
+		{"ipv6 prefix too long", nil, []string{"--ipv6-prefix", "129"}, "--ipv6-prefix"},
+		{"ipv6 prefix not a number", map[string]string{"AUTHSVC_IPV6_PREFIX": "/64"}, nil, "AUTHSVC_IPV6_PREFIX"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -50,7 +50,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, req sessionReques
 	// Limits come before the password hash, so guessing costs the
 	// attacker requests without costing us CPU. Only a valid userID may
 	// be a limiter's key.
-	if err := s.limit(s.loginIPLimit, limitLoginIP, clientIP(r.Context()).String()); err != nil {
+	if err := s.limit(s.loginIPLimit, limitLoginIP, s.clientKey(r)); err != nil {
 		return users.User{}, err
 	}
 	if !validID {

@@ -13,7 +13,6 @@ import (
 	"net/netip"
 	"runtime/debug"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -185,33 +184,10 @@ func logMethod(m string) string {
 	return m
 }
 
-// clientIPOf returns the peer address, or — only when the peer is a trusted
-// proxy — the rightmost X-Forwarded-For entry that is not itself a trusted
-// proxy. Anything a client could write itself is never believed.
+// clientIPOf is the client's address for logs and the audit trail; see
+// clientOf.
 func (s *Server) clientIPOf(r *http.Request) netip.Addr {
-	peer, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
-		return netip.Addr{}
-	}
-	ip := peer.Addr().Unmap()
-	if len(s.cfg.TrustedProxies) == 0 || !s.trusted(ip) {
-		return ip
-	}
-	hops := r.Header.Values("X-Forwarded-For")
-	for i := len(hops) - 1; i >= 0; i-- {
-		parts := strings.Split(hops[i], ",")
-		for j := len(parts) - 1; j >= 0; j-- {
-			hop, err := netip.ParseAddr(strings.TrimSpace(parts[j]))
-			if err != nil {
-				return ip // a garbled header: stop at the last address we could trust
-			}
-			hop = hop.Unmap()
-			if !s.trusted(hop) {
-				return hop
-			}
-			ip = hop
-		}
-	}
+	ip, _ := s.clientOf(r)
 	return ip
 }
 

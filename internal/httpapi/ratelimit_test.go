@@ -76,3 +76,49 @@ func TestRateLimitSessions(t *testing.T) {
 		}
 	})
 }
+
+// TestRateLimitLoginBehindProxy: behind a trusted proxy, each client the
+// proxy names has its own bucket, also when the proxy writes ports; IPv6
+// clients count by their /64; clients the proxy cannot name share one
+// bucket, which is not the proxy's own.
+func TestRateLimitLoginBehindProxy(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(s *envSetup) {
+		s.cfg.Limits.LoginIP = ratelimit.Limit{Count: 1, Per: time.Hour}
+		s.cfg.TrustedProxies = []netip.Prefix{mustPrefix(t, "127.0.0.0/8"), mustPrefix(t, "::1/128")}
+	})
+	e.createUser("alice")
+	login := func(xff string) int {
+		t.Helper()
+		req, _ := http.NewRequest("POST", e.srv.URL+"/v1/sessions", jsonBody(t, map[string]any{"userID": "alice", "password": testPassword}))
+		req.Header.Set("Content-Type", "application/json")
+		if xff != "" {
+			req.Header.Set("X-Forwarded-For", xff)
+		}
+		resp, err := e.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, step := range []struct {
+		xff  string
+		want int
+	}{
+		{"203.0.113.7:4000", 200},
+		{"203.0.113.8:4000", 200}, // another client, though written with a port
+		{"203.0.113.7:4001", 429}, // the first again, from another port
+		{"[2001:db8:1:2::1]:443", 200},
+		{"2001:db8:1:2::ffff", 429}, // the same /64
+		{"2001:db8:1:3::1", 200},    // the next /64
+		{"unknown", 200},            // the first unidentifiable client
+		{"_hidden, 127.0.0.1", 429}, // shares that bucket
+		{"198.51.100.9", 200},       // named clients are unaffected
+		{"", 200},                   // and so is the proxy itself
+	} {
+		if got := login(step.xff); got != step.want {
+			t.Errorf("login with X-Forwarded-For %q: %d, want %d", step.xff, got, step.want)
+		}
+	}
+}

@@ -186,6 +186,9 @@ type Limits struct {
 	LoginIP   ratelimit.Limit // per client IP, on POST /v1/sessions
 	LoginUser ratelimit.Limit // per userID, on POST /v1/sessions
 	MaxKeys   int             // buckets each limit keeps in memory; 0 means 100,000
+	// IPv6Prefix is how many leading bits of an IPv6 client's address the
+	// per-IP limit counts by; 0 means 64. IPv4 clients count by address.
+	IPv6Prefix int
 }
 
 // Server is the HTTP API. It is an http.Handler.
@@ -236,6 +239,9 @@ func NewServer(cfg Config, creds *Credentials, d Deps) (*Server, error) {
 	s := &Server{cfg: cfg, store: d.Store, db: d.DB, audit: d.Audit, log: d.Logger, now: d.Now, rand: d.Rand}
 	creds.sessions = newSessionCache()
 	s.creds.Store(creds)
+	if p := cfg.Limits.IPv6Prefix; p < 0 || p > 128 {
+		return nil, fmt.Errorf("IPv6 rate limit prefix /%d is not between /1 and /128", p)
+	}
 	maxKeys := cfg.Limits.MaxKeys
 	if maxKeys == 0 {
 		maxKeys = 100_000
