@@ -68,6 +68,8 @@ func serveSettings(fs *flag.FlagSet, getenv func(string) string) *settings {
 	s.add("metrics-addr", "AUTHSVC_METRICS_ADDR", "", "serve /metrics on this address instead of the main listener")
 	s.add("metrics-token-file", "AUTHSVC_METRICS_TOKEN_FILE", "", "file holding a bearer, at least 16 bytes, that may read /metrics on the main listener besides admin keys (or set AUTHSVC_METRICS_TOKEN)")
 	s.add("log-level", "AUTHSVC_LOG_LEVEL", "info", "debug, info, warn or error")
+	s.add("idle-timeout", "AUTHSVC_IDLE_TIMEOUT", "120s", "how long a keep-alive connection may sit idle before it is closed")
+	s.add("max-conns", "AUTHSVC_MAX_CONNS", "auto", "connections held open at most; at the cap the longest idle one makes room (auto: the open-files limit less 256)")
 	s.add("shutdown-timeout", "AUTHSVC_SHUTDOWN_TIMEOUT", "15s", "how long SIGTERM waits for requests in flight")
 	return s
 }
@@ -84,6 +86,8 @@ type serveConfig struct {
 	dev                   bool
 	auditRetention        time.Duration
 	shutdownTimeout       time.Duration
+	idleTimeout           time.Duration
+	maxConns              int
 	http                  httpapi.Config
 	creds                 *httpapi.Credentials
 	logger                *slog.Logger
@@ -108,6 +112,17 @@ func loadServeConfig(ctx context.Context, s *settings, getenv func(string) strin
 	}
 	if c.shutdownTimeout, err = s.duration("shutdown-timeout"); err != nil {
 		return nil, err
+	}
+	if c.idleTimeout, err = s.duration("idle-timeout"); err != nil {
+		return nil, err
+	}
+	if c.idleTimeout < time.Second {
+		return nil, fmt.Errorf("AUTHSVC_IDLE_TIMEOUT: %v is shorter than a second", c.idleTimeout)
+	}
+	if v, src := s.get("max-conns"); v == "auto" {
+		c.maxConns = defaultMaxConns()
+	} else if c.maxConns, err = strconv.Atoi(v); err != nil || c.maxConns < 1 {
+		return nil, fmt.Errorf("%s: %q is not auto or a number of connections", src, v)
 	}
 	if c.auditRetention, err = s.duration("audit-retention"); err != nil {
 		return nil, err
@@ -266,20 +281,22 @@ never from plain flags.`, strings.Join(secretVariables(), ", ")), getenv, stderr
 	if err != nil {
 		return fmt.Errorf("AUTHSVC_ADDR: %w", err)
 	}
-	servers := []*http.Server{newHTTPServer(api, logger)}
-	listeners := []net.Listener{ln}
+	// One cap over both listeners: they draw on the same file descriptors.
+	conns := newConnLimit(cfg.maxConns)
+	servers := []*http.Server{newHTTPServer(api, logger, cfg.idleTimeout, conns)}
+	listeners := []net.Listener{conns.listener(ln)}
 	if cfg.metricsAddr != "" {
 		mln, err := net.Listen("tcp", cfg.metricsAddr)
 		if err != nil {
 			ln.Close()
 			return fmt.Errorf("AUTHSVC_METRICS_ADDR: %w", err)
 		}
-		servers = append(servers, newHTTPServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), logger))
-		listeners = append(listeners, mln)
+		servers = append(servers, newHTTPServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), logger, cfg.idleTimeout, conns))
+		listeners = append(listeners, conns.listener(mln))
 		logger.Info("metrics listening", "addr", mln.Addr().String())
 	}
 	logger.Info("listening", "addr", ln.Addr().String(), "version", version(), "db", cfg.db,
-		"app_id", cfg.creds.DefaultApp, "dev", cfg.dev)
+		"app_id", cfg.creds.DefaultApp, "dev", cfg.dev, "max_conns", cfg.maxConns)
 	if cfg.dev {
 		printDevBanner(stdout, cfg, ln.Addr().String())
 	}
@@ -313,16 +330,18 @@ wait:
 }
 
 // newHTTPServer sets every timeout, so slow or idle clients cannot hold
-// connections forever.
-func newHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
+// connections forever, and reports its connections to conns, which must
+// also wrap the listener it serves.
+func newHTTPServer(h http.Handler, logger *slog.Logger, idleTimeout time.Duration, conns *connLimit) *http.Server {
 	return &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		ConnState:         conns.connState,
 	}
 }
 

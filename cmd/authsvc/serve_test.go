@@ -309,6 +309,9 @@ func TestServeConfigErrors(t *testing.T) {
 		{"duration in days", map[string]string{"AUTHSVC_SESSION_TTL": "1.5d"}, nil, `AUTHSVC_SESSION_TTL: "1.5d" is not a duration such as 90s, 15m, 1h or 7d`},
 		{"ipv6 prefix too short", map[string]string{"AUTHSVC_IPV6_PREFIX": "16"}, nil, "AUTHSVC_IPV6_PREFIX"},
 		{"ipv6 prefix too long", nil, []string{"--ipv6-prefix", "129"}, "--ipv6-prefix"},
+		{"bad idle timeout", map[string]string{"AUTHSVC_IDLE_TIMEOUT": "10ms"}, nil, "AUTHSVC_IDLE_TIMEOUT"},
+		{"bad max conns", map[string]string{"AUTHSVC_MAX_CONNS": "0"}, nil, "AUTHSVC_MAX_CONNS"},
+		{"max conns not a number", nil, []string{"--max-conns", "many"}, "--max-conns"},
 		{"ipv6 prefix not a number", map[string]string{"AUTHSVC_IPV6_PREFIX": "/64"}, nil, "AUTHSVC_IPV6_PREFIX"},
 	}
 	for _, tt := range tests {
