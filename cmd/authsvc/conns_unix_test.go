@@ -31,6 +31,10 @@ const (
 func TestIdleConnsUnderFileLimit(t *testing.T) {
 	t.Parallel()
 	const idle = 5000
+	var own syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &own); err != nil || own.Cur < idle+1024 || own.Max < childNoFile {
+		t.Skipf("needs %d open files for the clients, and a hard limit of at least %d for the child: %+v, %v", idle+1024, childNoFile, own, err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // hang guard
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestFileLimitChild$")
