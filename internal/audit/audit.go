@@ -119,6 +119,7 @@ const (
 	TokenVerifyFailed = "token.verify_failed"
 	SessionCreated    = "session.created"      // a login
 	SessionFailed     = "session.failed"       // a failed or refused login
+	SessionRevoked    = "session.revoked"      // a logout
 	PasswordFailed    = "user.password_failed" // a wrong or refused currentPassword
 	UserCreated       = "user.created"
 	UserUpdated       = "user.updated"
@@ -132,7 +133,7 @@ const (
 func knownEvent(name string) bool {
 	switch name {
 	case TokenIssued, TokenRenewed, TokenRenewFailed, TokenVerifyFailed, SessionCreated, SessionFailed,
-		PasswordFailed, UserCreated, UserUpdated, UserDisabled, UserEnabled, UserDeleted, UserImported:
+		SessionRevoked, PasswordFailed, UserCreated, UserUpdated, UserDisabled, UserEnabled, UserDeleted, UserImported:
 		return true
 	}
 	return false
