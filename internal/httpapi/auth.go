@@ -69,12 +69,15 @@ func (s *Server) authenticate(r *http.Request, acc access) (*principal, error) {
 	if label, ok := creds.admin(cred); ok {
 		return &principal{admin: label}, nil
 	}
-	subject, epoch, err := creds.sessions.verify(creds.SessionKey, cred, s.now())
-	if err != nil {
+	subject, epoch, err := creds.sessions.verify(r.Context(), creds.SessionKey, cred, s.now(), s.store.SessionRevoked)
+	switch {
+	case errors.Is(err, errInvalidSession):
 		if acc == sessionsIdP && creds.IdP != nil && idp.LooksLikeJWT(cred) {
 			return s.authenticateIdP(r, creds.IdP, cred)
 		}
 		return nil, errNoCredential
+	case err != nil:
+		return nil, err
 	}
 	u, err := s.store.Get(r.Context(), subject)
 	switch {

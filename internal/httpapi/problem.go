@@ -29,6 +29,7 @@ const (
 	codeUserDisabled       = "user_disabled"
 	codeUnauthorized       = "unauthorized"
 	codeForbidden          = "forbidden"
+	codeNotASession        = "not_a_session"
 	codeNotFound           = "not_found"
 	codeMethodNotAllowed   = "method_not_allowed"
 	codePayloadTooLarge    = "payload_too_large"

@@ -59,6 +59,7 @@ func (s *Server) routes(reg *prometheus.Registry) http.Handler {
 	r.Group(func(r chi.Router) {
 		r.Use(limitBody(maxBody))
 		r.Post("/v1/sessions", s.handle(s.createSession))
+		r.Delete("/v1/sessions/current", s.handle(s.endSession)) // the session token itself, checked by the handler
 
 		r.With(tokenCaller).Post("/v1/token", s.handle(s.issueToken))
 		r.With(tokenCaller).Post("/v1/token/renew", s.handle(s.renewToken))

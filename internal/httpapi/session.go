@@ -1,8 +1,12 @@
 package httpapi
 
 import (
+	"context"
+	"crypto/rand"
 	"errors"
+	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -10,7 +14,8 @@ import (
 
 // Session tokens are HS256 JWTs signed with the session key. They carry the
 // user's session epoch, which changes on a password change or a disable, so
-// such events revoke every earlier session at once.
+// such events revoke every earlier session at once, and a random ID (jti),
+// which DELETE /v1/sessions/current revokes on its own.
 const (
 	sessionIssuer   = "authsvc"
 	sessionAudience = "authsvc-session"
@@ -21,6 +26,8 @@ type sessionClaims struct {
 	jwt.RegisteredClaims
 }
 
+// mintSession signs a new session token. Its ID is 128 bits from
+// crypto/rand, so IDs never repeat and cannot be guessed.
 func mintSession(key []byte, userID string, epoch int64, now time.Time, ttl time.Duration) (string, error) {
 	c := sessionClaims{
 		Epoch: epoch,
@@ -30,13 +37,16 @@ func mintSession(key []byte, userID string, epoch int64, now time.Time, ttl time
 			Audience:  jwt.ClaimStrings{sessionAudience},
 			IssuedAt:  jwt.NewNumericDate(now),
 			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
+			ID:        rand.Text(),
 		},
 	}
 	return jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(key)
 }
 
 // parseSession verifies a session token. The algorithm is pinned, so a
-// token claiming "none" or another algorithm never reaches the key.
+// token claiming "none" or another algorithm never reaches the key. Tokens
+// without an ID (minted before sessions could be revoked one by one) are
+// refused: they could not be logged out.
 func parseSession(key []byte, tok string, now time.Time) (*sessionClaims, error) {
 	var c sessionClaims
 	_, err := jwt.ParseWithClaims(tok, &c, func(*jwt.Token) (any, error) { return key, nil },
@@ -52,15 +62,32 @@ func parseSession(key []byte, tok string, now time.Time) (*sessionClaims, error)
 	if c.Subject == "" {
 		return nil, errors.New("session without subject")
 	}
+	if c.ID == "" {
+		return nil, errors.New("session without ID")
+	}
 	return &c, nil
 }
 
-// sessionCache remembers session tokens whose signature has been checked,
-// so a user's repeated requests skip the JWT parse and HMAC. It belongs to
-// one session key: a reload brings a new, empty cache. Expiry is still
-// checked on every use, and revocation never depended on the signature: it
-// is the user's session epoch, read with the user on every request.
+// errInvalidSession wraps every reason a credential is not a live session
+// token: malformed, badly signed, expired or revoked. Other errors from
+// verify are the database's.
+var errInvalidSession = errors.New("invalid session token")
+
+// revokedFunc reports whether a session ID has been revoked
+// (users.Store.SessionRevoked).
+type revokedFunc func(ctx context.Context, id string) (bool, error)
+
+// sessionCache remembers session tokens whose signature has been checked
+// and which were not revoked, so a user's repeated requests skip the JWT
+// parse, the HMAC and the revocation lookup. It belongs to one session key:
+// a reload brings a new, empty cache. Expiry is still checked on every use.
+// A logout calls forget, and its generation counter keeps a check that read
+// the revocation list before the logout committed from caching the token
+// after it. The user's session epoch, which ends all of a user's sessions,
+// is read with the user on every request.
 type sessionCache struct {
+	gen atomic.Uint64 // bumped by every forget
+
 	mu      sync.RWMutex
 	entries map[string]cachedSession
 }
@@ -77,29 +104,49 @@ func newSessionCache() *sessionCache {
 	return &sessionCache{entries: make(map[string]cachedSession)}
 }
 
-// verify returns the subject and epoch of a valid session token.
-func (c *sessionCache) verify(key []byte, tok string, now time.Time) (subject string, epoch int64, err error) {
+// verify returns the subject and epoch of a valid, unrevoked session token.
+// Its errors wrap errInvalidSession unless the revocation lookup failed.
+func (c *sessionCache) verify(ctx context.Context, key []byte, tok string, now time.Time, revoked revokedFunc) (subject string, epoch int64, err error) {
 	c.mu.RLock()
 	e, ok := c.entries[tok]
 	c.mu.RUnlock()
 	if ok {
 		if now.After(e.expires) { // as golang-jwt decides it
-			return "", 0, errors.New("session expired")
+			return "", 0, fmt.Errorf("%w: expired", errInvalidSession)
 		}
 		return e.subject, e.epoch, nil
 	}
 	claims, err := parseSession(key, tok, now)
 	if err != nil {
+		return "", 0, fmt.Errorf("%w: %w", errInvalidSession, err)
+	}
+	gen := c.gen.Load()
+	gone, err := revoked(ctx, claims.ID)
+	if err != nil {
 		return "", 0, err
 	}
-	c.mu.Lock()
-	if len(c.entries) >= sessionCacheSize {
-		for k := range c.entries { // evict an arbitrary entry: map order is random
-			delete(c.entries, k)
-			break
-		}
+	if gone {
+		return "", 0, fmt.Errorf("%w: revoked", errInvalidSession)
 	}
-	c.entries[tok] = cachedSession{subject: claims.Subject, epoch: claims.Epoch, expires: claims.ExpiresAt.Time}
+	c.mu.Lock()
+	if c.gen.Load() == gen {
+		if len(c.entries) >= sessionCacheSize {
+			for k := range c.entries { // evict an arbitrary entry: map order is random
+				delete(c.entries, k)
+				break
+			}
+		}
+		c.entries[tok] = cachedSession{subject: claims.Subject, epoch: claims.Epoch, expires: claims.ExpiresAt.Time}
+	}
 	c.mu.Unlock()
 	return claims.Subject, claims.Epoch, nil
+}
+
+// forget drops tok after its revocation has been committed, so the next
+// use of it reads the revocation list.
+func (c *sessionCache) forget(tok string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen.Add(1)
+	delete(c.entries, tok)
 }
