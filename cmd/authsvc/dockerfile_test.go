@@ -559,3 +559,55 @@ func TestDockerfileBuild(t *testing.T) {
 		t.Errorf("the built binary's backup wrote nothing: %v", err)
 	}
 }
+
+// TestREADMEDocker holds the README's Docker recipe to the Dockerfile: the
+// secrets are given to the image's group, which must be numeric and fixed,
+// the data directory belongs to the image's user, and the commands run the
+// image's binary on its volume.
+func TestREADMEDocker(t *testing.T) {
+	t.Parallel()
+	stages := readDockerfile(t)
+	final := stages[len(stages)-1]
+	users := final.find("USER")
+	if len(users) == 0 {
+		t.Fatal("runtime stage has no USER; the README's recipe needs a fixed uid:gid")
+	}
+	user := users[len(users)-1].args
+	m := regexp.MustCompile(`^([0-9]+):([0-9]+)$`).FindStringSubmatch(user)
+	if m == nil {
+		t.Fatalf("USER %s, want a numeric uid:gid: the README gives the secrets to that group", user)
+	}
+	uid, gid := m[1], m[2]
+	owned := false
+	for _, c := range final.find("COPY") {
+		owned = owned || strings.Contains(c.args, "--chown="+uid+":"+gid) && strings.HasSuffix(c.args, " /data")
+	}
+	if !owned {
+		t.Errorf("no COPY --chown=%s:%s ... /data: a new volume would not be writable by USER %s", uid, gid, user)
+	}
+
+	b, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(b), "\n## Docker\n")
+	section, _, _ = strings.Cut(section, "\n## ")
+	for _, want := range []string{
+		"running as uid " + uid + "\nand gid " + gid,
+		"sudo chgrp -R " + gid + " secrets",
+		"umask 027",
+		"--restart unless-stopped",
+		"-v authsvc-data:/data",
+		"`/data/authsvc.db`",
+		"docker exec -i authsvc /authsvc user add",
+		"docker exec authsvc /authsvc backup --to /data/",
+		"chown " + uid + ":" + gid + " /data/authsvc.db",
+	} {
+		if !strings.Contains(section, want) {
+			t.Errorf("README's Docker section lacks %q", want)
+		}
+	}
+	if strings.Contains(section, "chown -R "+uid) || strings.Contains(section, "go-rwx") {
+		t.Error("README's Docker section gives the secrets to the container's user, locking their owner out")
+	}
+}
