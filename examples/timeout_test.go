@@ -183,3 +183,28 @@ func TestZIMWebREADME(t *testing.T) {
 		t.Errorf("the steps create %v, but step 4 logs in as someone else", user)
 	}
 }
+
+// TestLogOut: logOut ends the session at authsvc, so its token is refused
+// from then on, even by another client that holds it.
+func TestLogOut(t *testing.T) {
+	t.Parallel()
+	_, b := loggedIn(t)
+	b.run(`var ended = client.accessToken`)
+	b.await(`client.logOut()`)
+	if diff := cmp.Diff([]string{"POST /v1/sessions 200", "DELETE /v1/sessions/current 204"}, b.paths()); diff != "" {
+		t.Fatalf("calls to authsvc (-want +got):\n%s", diff)
+	}
+	if got := b.run(`client.accessToken`).String(); got != "" {
+		t.Errorf("accessToken after logOut = %q, want none", got)
+	}
+	got := b.await(`var other = new AuthsvcClient(authsvcURL); other.accessToken = ended;
+		other.token().then(() => 'resolved', (err) => err.status + ' ' + err.code)`).String()
+	if got != "401 unauthorized" {
+		t.Errorf("a token request with the ended session: %s, want 401 unauthorized", got)
+	}
+	// Logging out with no session makes no call.
+	b.await(`client.logOut()`)
+	if n := len(b.exchanges); n != 3 {
+		t.Errorf("calls after a second logOut: %q", b.paths())
+	}
+}

@@ -1,5 +1,5 @@
 // authsvc-client.js: the browser's side of authsvc's HTTP API
-// (api/openapi.yaml): log in, get a Token04, renew it.
+// (api/openapi.yaml): log in, get a Token04, renew it, log out.
 //
 // A classic script with no dependencies and no build step; it declares the
 // classes AuthsvcClient and AuthsvcError for the page's other scripts.
@@ -18,7 +18,7 @@ class AuthsvcClient {
   // logIn trades the user's password for a session token.
   async logIn(userID, password) {
     this.accessToken = '';
-    const session = await this.post('/v1/sessions', { userID, password });
+    const session = await this.call('POST', '/v1/sessions', { userID, password });
     this.accessToken = session.accessToken;
     return session;
   }
@@ -27,24 +27,36 @@ class AuthsvcClient {
   // or with a room for RTC, e.g.
   // {roomID: 'room-1', login: true, publish: true, streamIDs: ['alice-cam']}.
   token(room) {
-    return this.post('/v1/token', room ? { room } : {});
+    return this.call('POST', '/v1/token', room ? { room } : {});
   }
 
   // renew trades a token that is about to expire for a new one for the same
   // user and room privileges, which never expires earlier.
   renew(token) {
-    return this.post('/v1/token/renew', { token });
+    return this.call('POST', '/v1/token/renew', { token });
   }
 
-  async post(path, body) {
-    const headers = { 'Content-Type': 'application/json' };
+  // logOut ends the session: authsvc refuses its token from now on. The
+  // user's other sessions (other tabs, other devices) go on.
+  async logOut() {
+    if (this.accessToken) {
+      await this.call('DELETE', '/v1/sessions/current');
+    }
+    this.accessToken = '';
+  }
+
+  async call(method, path, body) {
+    const headers = {};
+    if (body !== undefined) {
+      headers['Content-Type'] = 'application/json';
+    }
     if (this.accessToken) {
       headers.Authorization = 'Bearer ' + this.accessToken;
     }
     const resp = await fetch(this.baseURL + path, {
-      method: 'POST',
+      method,
       headers,
-      body: JSON.stringify(body),
+      body: body === undefined ? undefined : JSON.stringify(body),
     });
     const data = await resp.json().catch(() => ({}));
     if (!resp.ok) {
