@@ -159,3 +159,35 @@ func TestSessionWithoutID(t *testing.T) {
 		t.Errorf("parseSession(mintSession) = %+v, %v; want an ID of 128 bits", c, err)
 	}
 }
+
+// FuzzParseSession feeds arbitrary bearer credentials to the session token
+// parser that every session check and DELETE /v1/sessions/current use: it
+// must not panic, and whatever it accepts must be signed with the key, with
+// a subject and an ID.
+func FuzzParseSession(f *testing.F) {
+	key := []byte("session-key-for-tests-0123456789abcdef")
+	now := time.Unix(1_800_000_000, 0)
+	tok, err := mintSession(key, "alice", 7, now, time.Hour)
+	if err != nil {
+		f.Fatal(err)
+	}
+	other, err := mintSession([]byte("another-session-key-0123456789abcdef"), "alice", 7, now, time.Hour)
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, s := range []string{tok, other, tamper(tok), "", "a.b.c", "eyJhbGciOiJub25lIn0.eyJzdWIiOiJhIn0.", testAdminKey} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := parseSession(key, s, now)
+		if err != nil {
+			return
+		}
+		if c.Subject == "" || c.ID == "" {
+			t.Errorf("parseSession(%q) accepted claims without a subject or ID: %+v", s, c)
+		}
+		if _, err := parseSession([]byte("another-session-key-0123456789abcdef"), s, now); err == nil {
+			t.Errorf("parseSession(%q) accepts the token under two keys", s)
+		}
+	})
+}
