@@ -25,6 +25,10 @@ const (
 // errNull marks a JSON null where the contract has no nullable value.
 var errNull = errors.New("null is not allowed here")
 
+// errNullBody is a request body that is the JSON null. toProblem makes it
+// 400 invalid_request; a route may classify it more precisely first.
+var errNullBody = errors.New("request body must be a JSON object, not null")
+
 // refuseNull makes null a client error everywhere except where the contract
 // says a value is nullable (room.streamIDs). Without it null would silently
 // mean "the zero value", and {"userID": null} on create would assign an ID.
@@ -86,7 +90,7 @@ func decode(r *http.Request, v any, optional bool) error {
 		}
 		return jsonProblem(err)
 	case 'n':
-		return newProblem(http.StatusBadRequest, codeInvalidRequest, "request body must be a JSON object, not null")
+		return errNullBody
 	}
 	if err := jsonv2.UnmarshalDecode(dec, v, jsonv2.RejectUnknownMembers(true), refuseNull); err != nil {
 		return jsonProblem(err)
@@ -138,6 +142,9 @@ func jsonProblem(err error) error {
 			return invalidField(field, codeInvalidRequest, "unknown field %q", field)
 		case field == "":
 			return newProblem(http.StatusBadRequest, codeInvalidRequest, "request body must be a JSON object")
+		case errors.Is(sem.Err, errNull) && (field == "userID" || strings.HasSuffix(field, ".userID")):
+			// Like an empty userID: never read as "assign one".
+			return invalidField(field, codeInvalidUserID, "%s must not be null; leave it out to have one assigned", field)
 		case errors.Is(sem.Err, errNull):
 			return invalidField(field, codeInvalidRequest, "%s must not be null", field)
 		}

@@ -33,14 +33,14 @@ func TestExactJSON(t *testing.T) {
 		{"lone low surrogate", "/v1/users", `{"userID":"a","userName":"\udc00x"}`, "", codeInvalidRequest},
 		{"high surrogate, then not low", "/v1/users", `{"userID":"a","userName":"\ud800\u0041"}`, "", codeInvalidRequest},
 		{"invalid UTF-8 in a name", "/v1/users", "{\"userID\":\"a\",\"user\xffName\":\"A\"}", "", codeInvalidRequest},
-		{"null body", "/v1/users", `null`, "", codeInvalidRequest},
-		{"null userID", "/v1/users", `{"userID":null}`, "userID", codeInvalidRequest},
+		{"null body", "/v1/users", `null`, "userID", codeInvalidUserID},
+		{"null userID", "/v1/users", `{"userID":null}`, "userID", codeInvalidUserID},
 		{"null userName", "/v1/users", `{"userID":"a","userName":null}`, "userName", codeInvalidRequest},
 		{"null password", "/v1/users", `{"userID":"a","password":null}`, "password", codeInvalidRequest},
 		{"import: duplicate", "/v1/users/import", `{"users":[{"userID":"a","userID":"b"}]}`, "users[0].userID", codeInvalidRequest},
 		{"import: folded name", "/v1/users/import", `{"users":[{"userID":"a"},{"USERID":"b"}]}`, "users[1].USERID", codeInvalidRequest},
 		{"import: folded top name", "/v1/users/import", `{"Users":[{"userID":"a"}]}`, "Users", codeInvalidRequest},
-		{"import: null userID", "/v1/users/import", `{"users":[{"userID":null}]}`, "users[0].userID", codeInvalidRequest},
+		{"import: null userID", "/v1/users/import", `{"users":[{"userID":null}]}`, "users[0].userID", codeInvalidUserID},
 		{"import: null item", "/v1/users/import", `{"users":[null]}`, "users[0]", codeInvalidRequest},
 		{"import: null users", "/v1/users/import", `{"users":null}`, "users", codeInvalidRequest},
 		{"import: lone surrogate", "/v1/users/import", `{"users":[{"userID":"a","userName":"\udfff"}]}`, "", codeInvalidRequest},
@@ -119,7 +119,7 @@ func FuzzDecode(f *testing.F) {
 			if errors.As(err, &mbe) {
 				return
 			}
-			p, ok := err.(*problem)
+			p, ok := toProblem(err)
 			if !ok || p.Status < 400 || p.Status > 499 {
 				t.Fatalf("decode(%q) = %v, want a 4xx problem", body, err)
 			}
@@ -150,7 +150,7 @@ func FuzzDecode(f *testing.F) {
 func TestExplicitEmptyUserID(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	for _, body := range []string{`{"userID":""}`, `{"userID":"","userName":"A","password":"correct horse battery"}`} {
+	for _, body := range []string{`{"userID":""}`, `{"userID":"","userName":"A","password":"correct horse battery"}`, `{"userID":null}`, `null`} {
 		p := e.do("POST", "/v1/users", testAdminKey, body).problem(t, http.StatusBadRequest, codeInvalidUserID)
 		if len(p.Errors) != 1 || p.Errors[0].Field != "userID" {
 			t.Errorf("POST /v1/users %s: errors = %+v, want one naming userID", body, p.Errors)

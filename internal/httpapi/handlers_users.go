@@ -58,6 +58,11 @@ func (n newUserRequest) toNewUser() users.NewUser {
 func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 	var req newUserRequest
 	if err := decode(r, &req, false); err != nil {
+		if errors.Is(err, errNullBody) {
+			// A script's unset variable, like an empty userID: refuse it
+			// rather than create a user with an assigned ID.
+			return invalidField("userID", codeInvalidUserID, "request body is null; send an object, leaving userID out to have one assigned")
+		}
 		return err
 	}
 	if req.UserID != nil && *req.UserID == "" {

@@ -107,6 +107,8 @@ func toProblem(err error) (p *problem, ok bool) {
 			p.Code = ie.Fields[0].Code
 		}
 		return p, true
+	case errors.Is(err, errNullBody):
+		return newProblem(http.StatusBadRequest, codeInvalidRequest, "%v", err), true
 	case errors.Is(err, users.ErrNotFound):
 		return newProblem(http.StatusNotFound, codeUserNotFound, "no such user"), true
 	case errors.Is(err, users.ErrExists):
