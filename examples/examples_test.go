@@ -33,7 +33,7 @@ import (
 
 	"authsvc/api"
 	"authsvc/internal/httpapi"
-	"authsvc/internal/sqlite"
+	"authsvc/internal/sqldb"
 	"authsvc/internal/token"
 	"authsvc/internal/users"
 )
@@ -78,7 +78,7 @@ func newServer(t *testing.T) *server {
 	ctx := context.Background()
 	clk := &clock{}
 	clk.unix.Store(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC).Unix())
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "authsvc.db"))
+	db, err := sqldb.Open(ctx, filepath.Join(t.TempDir(), "authsvc.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

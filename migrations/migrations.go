@@ -1,14 +1,26 @@
 // Package migrations holds the database schema as forward-only, numbered SQL
-// files, embedded into the binary so a deployment is one file.
+// files, one directory per SQL dialect, embedded into the binary so a
+// deployment is one file.
 //
 // Each file is named NNNN_description.sql, numbered from 0001 without gaps,
 // and runs in its own transaction. A file, once released, is never edited:
-// a change to the schema is a new file.
+// a change to the schema is a new file. Every dialect has the same numbers
+// and names, so a schema version means the same thing on each.
 package migrations
 
-import "embed"
+import (
+	"embed"
+	"io/fs"
+)
 
-// FS holds the migration files 0001_*.sql, 0002_*.sql, ... in order.
-//
-//go:embed *.sql
-var FS embed.FS
+//go:embed sqlite/*.sql
+var files embed.FS
+
+// SQLite returns the SQLite migrations 0001_*.sql, 0002_*.sql, ... in order.
+func SQLite() fs.FS {
+	sub, err := fs.Sub(files, "sqlite")
+	if err != nil {
+		panic(err) // unreachable: "sqlite" is a valid path
+	}
+	return sub
+}

@@ -21,7 +21,7 @@ import (
 
 	"authsvc/internal/httpapi"
 	"authsvc/internal/ratelimit"
-	"authsvc/internal/sqlite"
+	"authsvc/internal/sqldb"
 	"authsvc/internal/token"
 	"authsvc/internal/users"
 )
@@ -43,7 +43,7 @@ func envFunc(m map[string]string) func(string) string {
 // when zero).
 func newTestServer(t testing.TB, limits httpapi.Limits) (string, *users.Store) {
 	t.Helper()
-	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "authsvc.db"))
+	db, err := sqldb.Open(context.Background(), filepath.Join(t.TempDir(), "authsvc.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

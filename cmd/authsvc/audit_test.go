@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"authsvc/internal/audit"
-	"authsvc/internal/sqlite"
+	"authsvc/internal/sqldb"
 )
 
 // TestAuditSurvivesShutdownUnderLoad: clients keep getting tokens while the
@@ -63,7 +63,7 @@ func TestAuditSurvivesShutdownUnderLoad(t *testing.T) {
 		t.Fatal("no token was issued")
 	}
 
-	db, err := sqlite.Open(context.Background(), env["AUTHSVC_DB"])
+	db, err := sqldb.Open(context.Background(), env["AUTHSVC_DB"])
 	if err != nil {
 		t.Fatal(err)
 	}

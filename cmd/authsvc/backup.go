@@ -7,7 +7,7 @@ import (
 	"io"
 	"os"
 
-	"authsvc/internal/sqlite"
+	"authsvc/internal/sqldb"
 )
 
 // runBackup implements "authsvc backup --to FILE": a consistent copy of the
@@ -29,9 +29,9 @@ func runBackup(ctx context.Context, args []string, getenv func(string) string, s
 	if f.create {
 		return f.usageError("--create makes no sense here: there is nothing to back up in a new database")
 	}
-	err := sqlite.Backup(ctx, f.path(), *to, *force)
+	err := sqldb.Backup(ctx, f.path(), *to, *force)
 	switch {
-	case errors.Is(err, sqlite.ErrBackupExists):
+	case errors.Is(err, sqldb.ErrBackupExists):
 		return fmt.Errorf("%w; pass --force to replace it", err)
 	case err != nil:
 		return err

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"testing"
 
-	"authsvc/internal/sqlite"
+	"authsvc/internal/sqldb"
 )
 
 // TestBackupUnderLoad backs up the database of a running server while
@@ -83,7 +83,7 @@ func TestBackupUnderLoad(t *testing.T) {
 		t.Errorf("backup printed %q", out)
 	}
 
-	db, err := sqlite.OpenWith(context.Background(), dst, sqlite.Options{MustExist: true, NoMigrate: true})
+	db, err := sqldb.OpenWith(context.Background(), dst, sqldb.Options{MustExist: true, NoMigrate: true})
 	if err != nil {
 		t.Fatalf("open the backup: %v", err)
 	}

@@ -25,7 +25,7 @@ import (
 	"authsvc/internal/audit"
 	"authsvc/internal/httpapi"
 	"authsvc/internal/ratelimit"
-	"authsvc/internal/sqlite"
+	"authsvc/internal/sqldb"
 	"authsvc/internal/users"
 )
 
@@ -215,7 +215,7 @@ never from plain flags.`, strings.Join(secretVariables(), ", ")), getenv, stderr
 	}
 	logConfig(logger, s, cfg)
 
-	db, err := sqlite.Open(ctx, cfg.db)
+	db, err := sqldb.Open(ctx, cfg.db)
 	if err != nil {
 		return err
 	}

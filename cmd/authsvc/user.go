@@ -15,7 +15,7 @@ import (
 	"time"
 	"unicode"
 
-	"authsvc/internal/sqlite"
+	"authsvc/internal/sqldb"
 	"authsvc/internal/users"
 )
 
@@ -107,8 +107,8 @@ func (f *dbFlags) path() string { return f.str("db") }
 // open opens the database. It creates a missing file only with --create,
 // and migrates only with migrate, so that a mistyped path or an old
 // database is an error rather than a new, empty database.
-func (f *dbFlags) open(ctx context.Context, migrate bool) (*sqlite.DB, error) {
-	db, err := sqlite.OpenWith(ctx, f.path(), sqlite.Options{MustExist: !f.create, NoMigrate: !migrate})
+func (f *dbFlags) open(ctx context.Context, migrate bool) (*sqldb.DB, error) {
+	db, err := sqldb.OpenWith(ctx, f.path(), sqldb.Options{MustExist: !f.create, NoMigrate: !migrate})
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		from := "the default; name the file with --db or AUTHSVC_DB"
@@ -120,7 +120,7 @@ func (f *dbFlags) open(ctx context.Context, migrate bool) (*sqlite.DB, error) {
 			hint = ""
 		}
 		return nil, fmt.Errorf("%w (%s)%s", err, from, hint)
-	case errors.Is(err, sqlite.ErrSchemaTooOld):
+	case errors.Is(err, sqldb.ErrSchemaTooOld):
 		return nil, fmt.Errorf("%w; run 'authsvc migrate --db %s' first (back it up before: 'authsvc backup')",
 			err, shellQuote(f.path()))
 	}
@@ -129,7 +129,7 @@ func (f *dbFlags) open(ctx context.Context, migrate bool) (*sqlite.DB, error) {
 
 // openStore opens the database, which must be migrated, and the user store
 // on it. The caller closes the database.
-func (f *dbFlags) openStore(ctx context.Context) (*sqlite.DB, *users.Store, error) {
+func (f *dbFlags) openStore(ctx context.Context) (*sqldb.DB, *users.Store, error) {
 	db, err := f.open(ctx, false)
 	if err != nil {
 		return nil, nil, err

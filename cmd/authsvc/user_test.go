@@ -18,7 +18,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"authsvc/internal/sqlite"
+	"authsvc/internal/sqldb"
 	"authsvc/internal/users"
 	"authsvc/migrations"
 )
@@ -101,7 +101,7 @@ func decodeUser(t *testing.T, s string) userJSON {
 func TestMigrateCommand(t *testing.T) {
 	t.Parallel()
 	c := newCLI(t)
-	files, err := fs.Glob(migrations.FS, "*.sql")
+	files, err := fs.Glob(migrations.SQLite(), "*.sql")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +136,7 @@ func TestSchemaTooNewCommand(t *testing.T) {
 	t.Parallel()
 	c := newCLI(t)
 	c.ok("", "migrate")
-	db, err := sqlite.Open(context.Background(), c.env["AUTHSVC_DB"])
+	db, err := sqldb.Open(context.Background(), c.env["AUTHSVC_DB"])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -499,7 +499,7 @@ func TestUserImportSurvivesSIGKILL(t *testing.T) {
 		t.Fatalf("the child finished instead of being killed:\n%s", childErr.String())
 	}
 
-	db, err := sqlite.Open(context.Background(), path)
+	db, err := sqldb.Open(context.Background(), path)
 	if err != nil {
 		t.Fatalf("reopen after SIGKILL: %v", err)
 	}
@@ -555,7 +555,7 @@ func TestUserCommandsNeverCreate(t *testing.T) {
 	}
 
 	// A database one migration behind: user commands refuse it unchanged.
-	db, err := sqlite.Open(context.Background(), missing)
+	db, err := sqldb.Open(context.Background(), missing)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -571,8 +571,8 @@ func TestUserCommandsNeverCreate(t *testing.T) {
 	if !strings.Contains(msg, "run 'authsvc migrate --db ") || !strings.Contains(msg, fmt.Sprintf("schema version %d", behind)) {
 		t.Errorf("user list on an older schema: %q, want it to ask for authsvc migrate", msg)
 	}
-	db, err = sqlite.OpenWith(context.Background(), missing, sqlite.Options{MustExist: true, NoMigrate: true})
-	if !errors.Is(err, sqlite.ErrSchemaTooOld) {
+	db, err = sqldb.OpenWith(context.Background(), missing, sqldb.Options{MustExist: true, NoMigrate: true})
+	if !errors.Is(err, sqldb.ErrSchemaTooOld) {
 		t.Errorf("after user list the schema is no longer behind: %v", err)
 	}
 	if db != nil {

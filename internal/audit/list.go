@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"authsvc/internal/sqlite"
+	"authsvc/internal/sqldb"
 )
 
 // Page sizes of List.
@@ -74,7 +74,7 @@ const eventColumns = `id, occurred_at, event, app_id, user_id, actor, client_ip,
 // first. It fails with a *QueryError when q is invalid, or when the event of
 // the cursor is gone (pruned, as the oldest events are). Events still queued
 // in a Recorder are not listed yet: Recorder.Flush first to see them.
-func List(ctx context.Context, db *sqlite.DB, q Query) (Page, error) {
+func List(ctx context.Context, db *sqldb.DB, q Query) (Page, error) {
 	limit, err := q.validate()
 	if err != nil {
 		return Page{}, err

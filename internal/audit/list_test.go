@@ -10,13 +10,13 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"authsvc/internal/sqlite"
+	"authsvc/internal/sqldb"
 )
 
 // listFixture stores 150 events of three users and three kinds, recorded out
 // of time order and with pairs in the same microsecond, and returns them as
 // stored, newest first.
-func listFixture(tb testing.TB) (*sqlite.DB, []Event) {
+func listFixture(tb testing.TB) (*sqldb.DB, []Event) {
 	tb.Helper()
 	db := mustOpenDB(tb)
 	r := newTestRecorder(tb, db, Options{})

@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"authsvc/internal/sqlite"
+	"authsvc/internal/sqldb"
 )
 
 // Defaults of Options.
@@ -85,7 +85,7 @@ type Stats struct {
 // into one row per TallyWindow holding their Count, in a map of at most
 // MaxTallies keys, so a flood costs a bounded number of rows and bytes.
 type Recorder struct {
-	db            *sqlite.DB
+	db            *sqldb.DB
 	now           func() time.Time
 	log           *slog.Logger
 	batchSize     int
@@ -120,9 +120,9 @@ type Recorder struct {
 }
 
 // NewRecorder returns a Recorder writing to db, whose migrations must have
-// been applied (sqlite.Open does that), and starts its goroutines. Close
+// been applied (sqldb.Open does that), and starts its goroutines. Close
 // stops them, and must be called before db is closed.
-func NewRecorder(db *sqlite.DB, opts Options) *Recorder {
+func NewRecorder(db *sqldb.DB, opts Options) *Recorder {
 	r := &Recorder{
 		db:            db,
 		now:           opts.Now,

@@ -18,7 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
-	"authsvc/internal/sqlite"
+	"authsvc/internal/sqldb"
 )
 
 // base is a time with nanoseconds, which storage truncates to microseconds.
@@ -36,9 +36,9 @@ func newTestClock(t time.Time) *testClock {
 func (c *testClock) Now() time.Time  { return time.Unix(0, c.ns.Load()).UTC() }
 func (c *testClock) Set(t time.Time) { c.ns.Store(t.UnixNano()) }
 
-func mustOpenDB(tb testing.TB) *sqlite.DB {
+func mustOpenDB(tb testing.TB) *sqldb.DB {
 	tb.Helper()
-	db, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "audit.db"))
+	db, err := sqldb.Open(context.Background(), filepath.Join(tb.TempDir(), "audit.db"))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -48,7 +48,7 @@ func mustOpenDB(tb testing.TB) *sqlite.DB {
 
 // newTestRecorder returns a Recorder on db that is closed at the end of the
 // test, before db. It prunes only when asked, unless opts say otherwise.
-func newTestRecorder(tb testing.TB, db *sqlite.DB, opts Options) *Recorder {
+func newTestRecorder(tb testing.TB, db *sqldb.DB, opts Options) *Recorder {
 	tb.Helper()
 	if opts.PruneEvery == 0 {
 		opts.PruneEvery = -1
@@ -68,7 +68,7 @@ func mustClose(tb testing.TB, r *Recorder) {
 }
 
 // listAll returns every event q selects, walking the pages.
-func listAll(tb testing.TB, db *sqlite.DB, q Query) []Event {
+func listAll(tb testing.TB, db *sqldb.DB, q Query) []Event {
 	tb.Helper()
 	q.Limit = MaxListLimit
 	var all []Event
@@ -250,7 +250,7 @@ func TestCloseUnderLoad(t *testing.T) {
 
 // holdWriter takes the database's one writer connection until the test
 // releases it, so that the Recorder's writes wait: a stalled disk.
-func holdWriter(tb testing.TB, db *sqlite.DB) (release func()) {
+func holdWriter(tb testing.TB, db *sqldb.DB) (release func()) {
 	tb.Helper()
 	tx, err := db.Writer.BeginTx(context.Background(), nil)
 	if err != nil {

@@ -24,7 +24,7 @@ import (
 
 	"authsvc/api"
 	"authsvc/internal/audit"
-	"authsvc/internal/sqlite"
+	"authsvc/internal/sqldb"
 	"authsvc/internal/token"
 	"authsvc/internal/users"
 )
@@ -75,7 +75,7 @@ type env struct {
 	api    *Server
 	srv    *httptest.Server
 	store  *users.Store
-	db     *sqlite.DB
+	db     *sqldb.DB
 	dbPath string
 	clock  *clock
 	logs   *syncBuffer
@@ -100,7 +100,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	t.Helper()
 	ctx := context.Background()
 	dbPath := filepath.Join(t.TempDir(), "authsvc.db")
-	db, err := sqlite.Open(ctx, dbPath)
+	db, err := sqldb.Open(ctx, dbPath)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"authsvc/internal/sqlite"
+	"authsvc/internal/sqldb"
 )
 
 type statusResponse struct {
@@ -26,9 +26,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	if err := s.ready.check(r.Context(), s.db, s.now()); err != nil {
 		detail := "the user store cannot be written"
 		switch {
-		case errors.Is(err, sqlite.ErrFileReplaced):
+		case errors.Is(err, sqldb.ErrFileReplaced):
 			detail = "the database file was deleted or replaced while serving"
-		case errors.Is(err, sqlite.ErrReadOnly):
+		case errors.Is(err, sqldb.ErrReadOnly):
 			detail = "the database file is read-only"
 		}
 		return newProblem(http.StatusServiceUnavailable, codeNotReady, "%s", detail)
@@ -52,7 +52,7 @@ type readiness struct {
 	err error
 }
 
-func (c *readiness) check(ctx context.Context, db *sqlite.DB, now time.Time) error {
+func (c *readiness) check(ctx context.Context, db *sqldb.DB, now time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.at.IsZero() && !now.Before(c.at) && now.Sub(c.at) < readyFor {

@@ -21,7 +21,7 @@ import (
 
 	"authsvc/internal/audit"
 	"authsvc/internal/ratelimit"
-	"authsvc/internal/sqlite"
+	"authsvc/internal/sqldb"
 	"authsvc/internal/token"
 	"authsvc/internal/users"
 )
@@ -196,7 +196,7 @@ type Server struct {
 	cfg     Config
 	creds   atomic.Pointer[Credentials]
 	store   *users.Store
-	db      *sqlite.DB
+	db      *sqldb.DB
 	audit   *audit.Recorder
 	log     *slog.Logger
 	metrics *metrics
@@ -212,7 +212,7 @@ type Server struct {
 // Deps are the collaborators a Server uses.
 type Deps struct {
 	Store    *users.Store
-	DB       *sqlite.DB      // checked by /readyz; holds the audit trail
+	DB       *sqldb.DB       // checked by /readyz; holds the audit trail
 	Audit    *audit.Recorder // nil switches the audit trail off
 	Logger   *slog.Logger
 	Registry *prometheus.Registry // the server registers its metrics here and serves it on /metrics

@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"authsvc/internal/sqlite"
+	"authsvc/internal/sqldb"
 )
 
 // Options configure a Store. The zero value is the production setup.
@@ -25,7 +25,7 @@ type Options struct {
 
 // Store keeps users in the SQLite database. It is safe for concurrent use.
 type Store struct {
-	db        *sqlite.DB
+	db        *sqldb.DB
 	now       func() time.Time
 	rand      io.Reader
 	hash      HashParams
@@ -39,8 +39,8 @@ type Store struct {
 }
 
 // NewStore returns a Store on db, whose migrations must have been applied
-// (sqlite.Open does that).
-func NewStore(db *sqlite.DB, opts Options) (*Store, error) {
+// (sqldb.Open does that).
+func NewStore(db *sqldb.DB, opts Options) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("new user store: nil database")
 	}
@@ -191,9 +191,9 @@ func (s *Store) Create(ctx context.Context, u NewUser) (User, error) {
 		switch {
 		case err == nil:
 			return row, nil
-		case sqlite.IsUniqueViolation(err) && u.ID == "" && attempt < 3:
+		case sqldb.IsUniqueViolation(err) && u.ID == "" && attempt < 3:
 			continue
-		case sqlite.IsUniqueViolation(err):
+		case sqldb.IsUniqueViolation(err):
 			return User{}, fmt.Errorf("create user %q: %w", id, ErrExists)
 		default:
 			return User{}, fmt.Errorf("create user: %w", err)

@@ -15,7 +15,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"authsvc/internal/sqlite"
+	"authsvc/internal/sqldb"
 )
 
 // testHash is real argon2id at a cost tests can afford.
@@ -28,9 +28,9 @@ func (c *testClock) Now() time.Time {
 	return time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.UTC).Add(time.Duration(c.n.Add(1)) * time.Second)
 }
 
-func mustOpenDB(tb testing.TB) *sqlite.DB {
+func mustOpenDB(tb testing.TB) *sqldb.DB {
 	tb.Helper()
-	db, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "users.db"))
+	db, err := sqldb.Open(context.Background(), filepath.Join(tb.TempDir(), "users.db"))
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -1,6 +1,6 @@
 // Package sqlite opens authsvc's embedded SQLite database and keeps its schema
 // current with the migrations embedded in package migrations.
-package sqlite
+package sqldb
 
 import (
 	"context"
@@ -60,10 +60,10 @@ var (
 )
 
 // Open opens the database file at path, creating it if needed, and applies
-// the pending migrations from migrations.FS. It refuses, with an error
+// the pending migrations from migrations.SQLite. It refuses, with an error
 // wrapping ErrSchemaTooNew, a database migrated by a newer binary.
 func Open(ctx context.Context, path string) (*DB, error) {
-	return open(ctx, path, migrations.FS, Options{})
+	return open(ctx, path, migrations.SQLite(), Options{})
 }
 
 // Options change how OpenWith treats the file.
@@ -79,7 +79,7 @@ type Options struct {
 
 // OpenWith is Open with options.
 func OpenWith(ctx context.Context, path string, o Options) (*DB, error) {
-	return open(ctx, path, migrations.FS, o)
+	return open(ctx, path, migrations.SQLite(), o)
 }
 
 // ErrSchemaTooOld means the database needs migrations this binary has and
@@ -136,7 +136,7 @@ func dsn(abs string) string {
 }
 
 // open is OpenWith with the migrations taken from fsys, for tests.
-func open(ctx context.Context, path string, fsys fsReadDir, o Options) (*DB, error) {
+func open(ctx context.Context, path string, fsys fs.FS, o Options) (*DB, error) {
 	if path == "" {
 		return nil, errors.New("open database: empty path")
 	}

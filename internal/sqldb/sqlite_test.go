@@ -1,4 +1,4 @@
-package sqlite
+package sqldb
 
 import (
 	"context"
@@ -26,7 +26,7 @@ func mustOpen(tb testing.TB, path string) *DB {
 
 func knownVersions(tb testing.TB) int {
 	tb.Helper()
-	ms, err := loadMigrations(migrations.FS)
+	ms, err := loadMigrations(migrations.SQLite())
 	if err != nil {
 		tb.Fatal(err)
 	}

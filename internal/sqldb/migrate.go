@@ -1,4 +1,4 @@
-package sqlite
+package sqldb
 
 import (
 	"context"
@@ -15,13 +15,6 @@ import (
 // one: running on it could misread or damage data the newer schema added.
 var ErrSchemaTooNew = errors.New("database schema is newer than this binary")
 
-// fsReadDir is what the migrations are read from: migrations.FS, or a test's
-// fstest.MapFS.
-type fsReadDir interface {
-	fs.ReadDirFS
-	fs.ReadFileFS
-}
-
 // migration is one numbered SQL file.
 type migration struct {
 	version int
@@ -32,8 +25,8 @@ type migration struct {
 // loadMigrations reads every *.sql file of fsys, named NNNN_description.sql,
 // and returns them in order. The versions must run 1, 2, 3, ... without gaps
 // or repeats: a gap would mean a file got lost.
-func loadMigrations(fsys fsReadDir) ([]migration, error) {
-	entries, err := fsys.ReadDir(".")
+func loadMigrations(fsys fs.FS) ([]migration, error) {
+	entries, err := fs.ReadDir(fsys, ".")
 	if err != nil {
 		return nil, fmt.Errorf("read migrations: %w", err)
 	}
@@ -51,7 +44,7 @@ func loadMigrations(fsys fsReadDir) ([]migration, error) {
 		if want := len(ms) + 1; v != want {
 			return nil, fmt.Errorf("migration %s: want version %d next", name, want)
 		}
-		b, err := fsys.ReadFile(name)
+		b, err := fs.ReadFile(fsys, name)
 		if err != nil {
 			return nil, fmt.Errorf("read migration %s: %w", name, err)
 		}
