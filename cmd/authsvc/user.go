@@ -152,7 +152,7 @@ func helpOr(err error) error {
 
 func userAdd(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	f := newDBFlags("user add", "user add [flags]", true, getenv, stderr)
-	var nu users.NewUser
+	var nu users.CreateParams
 	f.fs.StringVar(&nu.ID, "user-id", "", "the userID (default: a new random one)")
 	f.fs.StringVar(&nu.Name, "name", "", "the userName (default: the userID)")
 	f.fs.StringVar(&nu.AvatarURL, "avatar-url", "", "an http or https URL of the user's avatar")

@@ -31,7 +31,7 @@ type importLine struct {
 // importItem is a parsed line: a user, or why the line is not one.
 type importItem struct {
 	line int
-	user users.NewUser
+	user users.CreateParams
 	err  error // the line is not a JSON object of importLine
 }
 
@@ -158,14 +158,14 @@ func parseImportLine(line int, text []byte) importItem {
 	if err != nil {
 		return importItem{line: line, err: fmt.Errorf("not a JSON object of userID, userName, password, avatarURL, extendedData: %v", err)}
 	}
-	return importItem{line: line, user: users.NewUser{ID: l.UserID, Name: l.UserName, Password: l.Password,
+	return importItem{line: line, user: users.CreateParams{ID: l.UserID, Name: l.UserName, Password: l.Password,
 		AvatarURL: l.AvatarURL, ExtendedData: l.ExtendedData}}
 }
 
 // importBatchOf imports the users of items in one transaction and then
 // prints the result of every item.
 func importBatchOf(ctx context.Context, store *users.Store, items []importItem, out *importPrinter) error {
-	var nus []users.NewUser
+	var nus []users.CreateParams
 	for _, it := range items {
 		if it.err == nil {
 			nus = append(nus, it.user)

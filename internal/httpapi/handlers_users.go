@@ -47,12 +47,12 @@ type newUserRequest struct {
 	ExtendedData string  `json:"extendedData"`
 }
 
-func (n newUserRequest) toNewUser() users.NewUser {
+func (n newUserRequest) toCreateParams() users.CreateParams {
 	var id string
 	if n.UserID != nil {
 		id = *n.UserID
 	}
-	return users.NewUser{ID: id, Name: n.UserName, Password: n.Password, AvatarURL: n.AvatarURL, ExtendedData: n.ExtendedData}
+	return users.CreateParams{ID: id, Name: n.UserName, Password: n.Password, AvatarURL: n.AvatarURL, ExtendedData: n.ExtendedData}
 }
 
 func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
@@ -68,7 +68,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 	if req.UserID != nil && *req.UserID == "" {
 		return invalidField("userID", codeInvalidUserID, "userID is empty; leave it out to have one assigned")
 	}
-	u, err := s.store.Create(r.Context(), req.toNewUser())
+	u, err := s.store.Create(r.Context(), req.toCreateParams())
 	if err != nil {
 		return err
 	}
@@ -99,9 +99,9 @@ func (s *Server) importUsers(w http.ResponseWriter, r *http.Request) error {
 	if req.Users == nil { // decode refuses null, so the field is missing
 		return invalidField("users", codeInvalidRequest, "users is required")
 	}
-	batch := make([]users.NewUser, len(req.Users))
+	batch := make([]users.CreateParams, len(req.Users))
 	for i, u := range req.Users {
-		batch[i] = u.toNewUser()
+		batch[i] = u.toCreateParams()
 	}
 	results, err := s.store.Import(r.Context(), batch)
 	if err != nil {

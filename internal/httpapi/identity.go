@@ -66,7 +66,7 @@ func (s *Server) authenticateIdP(r *http.Request, ip *IdentityProvider, cred str
 		if users.ValidateName(name) != nil {
 			name = "" // an unusable name falls back to the userID
 		}
-		u, err = s.store.Create(ctx, users.NewUser{ID: id, Name: name})
+		u, err = s.store.Create(ctx, users.CreateParams{ID: id, Name: name})
 		if errors.Is(err, users.ErrExists) { // a concurrent first request won
 			u, err = s.store.Get(ctx, id)
 		}

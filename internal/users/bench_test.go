@@ -14,9 +14,9 @@ func BenchmarkGet(b *testing.B) {
 	ctx := context.Background()
 	s := newTestStore(b, Options{Now: time.Now})
 	const n = 10000
-	batch := make([]NewUser, 0, MaxImport)
+	batch := make([]CreateParams, 0, MaxImport)
 	for i := range n {
-		batch = append(batch, NewUser{ID: fmt.Sprintf("user%05d", i), Name: "Some User", AvatarURL: "https://cdn.example.com/a.png"})
+		batch = append(batch, CreateParams{ID: fmt.Sprintf("user%05d", i), Name: "Some User", AvatarURL: "https://cdn.example.com/a.png"})
 		if len(batch) == MaxImport {
 			if _, err := s.Import(ctx, batch); err != nil {
 				b.Fatal(err)
@@ -51,7 +51,7 @@ func BenchmarkGet(b *testing.B) {
 func BenchmarkGetParallel(b *testing.B) {
 	ctx := context.Background()
 	s := newTestStore(b, Options{Now: time.Now})
-	mustCreate(b, s, NewUser{ID: "alice"})
+	mustCreate(b, s, CreateParams{ID: "alice"})
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -68,7 +68,7 @@ func BenchmarkCreate(b *testing.B) {
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		if _, err := s.Create(ctx, NewUser{ID: fmt.Sprintf("user%d", i), Name: "Some User"}); err != nil {
+		if _, err := s.Create(ctx, CreateParams{ID: fmt.Sprintf("user%d", i), Name: "Some User"}); err != nil {
 			b.Fatal(err)
 		}
 		i++
@@ -83,7 +83,7 @@ func BenchmarkCreateWithPassword(b *testing.B) {
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		if _, err := s.Create(ctx, NewUser{ID: fmt.Sprintf("user%d", i), Password: "correct horse battery staple"}); err != nil {
+		if _, err := s.Create(ctx, CreateParams{ID: fmt.Sprintf("user%d", i), Password: "correct horse battery staple"}); err != nil {
 			b.Fatal(err)
 		}
 		i++
@@ -94,14 +94,14 @@ func BenchmarkCreateWithPassword(b *testing.B) {
 func BenchmarkImport(b *testing.B) {
 	ctx := context.Background()
 	s := newTestStore(b, Options{Now: time.Now})
-	batch := make([]NewUser, MaxImport)
+	batch := make([]CreateParams, MaxImport)
 	b.ReportAllocs()
 	round := 0
 	var elapsed time.Duration
 	for b.Loop() {
 		b.StopTimer()
 		for i := range batch {
-			batch[i] = NewUser{ID: fmt.Sprintf("r%d-%d", round, i), Name: "Imported User", ExtendedData: `{"plan":"free"}`}
+			batch[i] = CreateParams{ID: fmt.Sprintf("r%d-%d", round, i), Name: "Imported User", ExtendedData: `{"plan":"free"}`}
 		}
 		round++
 		b.StartTimer()
@@ -121,7 +121,7 @@ func BenchmarkImport(b *testing.B) {
 func BenchmarkCount(b *testing.B) {
 	ctx := context.Background()
 	s := newTestStore(b, Options{Now: time.Now})
-	mustCreate(b, s, NewUser{ID: "a"})
+	mustCreate(b, s, CreateParams{ID: "a"})
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := s.Count(ctx); err != nil {

@@ -8,7 +8,7 @@ import (
 
 // Cache bounds. A user record read by Get is reused for at most cacheTTL, so
 // the token route, which reads the caller's record on every request, does
-// not query SQLite each time.
+// not query the database each time.
 //
 // Writes through a Store evict the user at once, so a disable, a password
 // change or a delete through the API (or a CLI command in the same process)

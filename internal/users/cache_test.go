@@ -14,7 +14,7 @@ func TestGetSeesWritesAtOnce(t *testing.T) {
 	t.Parallel()
 	s := newTestStore(t, Options{})
 	ctx := context.Background()
-	u := mustCreate(t, s, NewUser{ID: "alice", Password: "first password"})
+	u := mustCreate(t, s, CreateParams{ID: "alice", Password: "first password"})
 	if _, err := s.Get(ctx, "alice"); err != nil { // now cached
 		t.Fatal(err)
 	}
@@ -48,7 +48,7 @@ func TestGetCacheRace(t *testing.T) {
 	t.Parallel()
 	s := newTestStore(t, Options{})
 	ctx := context.Background()
-	mustCreate(t, s, NewUser{ID: "bob"})
+	mustCreate(t, s, CreateParams{ID: "bob"})
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	for range 4 {
@@ -97,7 +97,7 @@ func TestGetSeesOtherProcessesWithinTTL(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	mustCreate(t, a, NewUser{ID: "carol"})
+	mustCreate(t, a, CreateParams{ID: "carol"})
 	if _, err := a.Get(ctx, "carol"); err != nil {
 		t.Fatal(err)
 	}

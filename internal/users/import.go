@@ -18,7 +18,7 @@ import (
 //
 // Passwords are hashed before the write lock is taken, and only for users not
 // stored yet, so a repeated import costs little.
-func (s *Store) Import(ctx context.Context, us []NewUser) ([]ImportResult, error) {
+func (s *Store) Import(ctx context.Context, us []CreateParams) ([]ImportResult, error) {
 	if len(us) > MaxImport {
 		return nil, fmt.Errorf("import %d users, more than %d: %w", len(us), MaxImport, ErrTooMany)
 	}
@@ -27,7 +27,7 @@ func (s *Store) Import(ctx context.Context, us []NewUser) ([]ImportResult, error
 	var toHash []int
 	for i, u := range us {
 		results[i].ID = u.ID
-		switch err := validateNewUser(u, true); {
+		switch err := validateCreateParams(u, true); {
 		case err != nil:
 			results[i] = ImportResult{ID: u.ID, Status: ImportInvalid, Err: err}
 		case first[u.ID]:
@@ -52,7 +52,7 @@ func (s *Store) Import(ctx context.Context, us []NewUser) ([]ImportResult, error
 // hashNew hashes the passwords of the items idx of us whose users are not
 // stored yet, on as many goroutines as there are hashing slots. The result
 // is indexed like us.
-func (s *Store) hashNew(ctx context.Context, us []NewUser, idx []int) ([]sql.NullString, error) {
+func (s *Store) hashNew(ctx context.Context, us []CreateParams, idx []int) ([]sql.NullString, error) {
 	hashes := make([]sql.NullString, len(us))
 	if len(idx) == 0 {
 		return hashes, nil
@@ -93,7 +93,7 @@ func (s *Store) hashNew(ctx context.Context, us []NewUser, idx []int) ([]sql.Nul
 }
 
 // existing returns which IDs of the items idx of us are stored.
-func (s *Store) existing(ctx context.Context, us []NewUser, idx []int) (map[string]bool, error) {
+func (s *Store) existing(ctx context.Context, us []CreateParams, idx []int) (map[string]bool, error) {
 	args := make([]any, len(idx))
 	for j, i := range idx {
 		args[j] = us[i].ID
@@ -117,7 +117,7 @@ func (s *Store) existing(ctx context.Context, us []NewUser, idx []int) (map[stri
 
 // insertAll inserts, in one transaction, the items of us whose result is not
 // decided yet, and records whether each was created or existed.
-func (s *Store) insertAll(ctx context.Context, us []NewUser, hashes []sql.NullString, results []ImportResult) error {
+func (s *Store) insertAll(ctx context.Context, us []CreateParams, hashes []sql.NullString, results []ImportResult) error {
 	tx, err := s.db.Writer.BeginTx(ctx, nil)
 	if err != nil {
 		return err

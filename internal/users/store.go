@@ -23,7 +23,7 @@ type Options struct {
 	Hash HashParams       // zero means DefaultHashParams; tests may pass cheaper ones
 }
 
-// Store keeps users in the SQLite database. It is safe for concurrent use.
+// Store keeps users in the database. It is safe for concurrent use.
 type Store struct {
 	db        *sqldb.DB
 	now       func() time.Time
@@ -139,7 +139,7 @@ const insertUser = `INSERT INTO users
 
 // newRow returns the user that inserting u with the given ID and password
 // hash creates.
-func (s *Store) newRow(id string, u NewUser, hash sql.NullString, now time.Time) (User, error) {
+func (s *Store) newRow(id string, u CreateParams, hash sql.NullString, now time.Time) (User, error) {
 	epoch, err := s.newEpoch()
 	if err != nil {
 		return User{}, err
@@ -161,8 +161,8 @@ func insertArgs(row User, hash sql.NullString) []any {
 // Create stores a new user. It fails with an *InvalidError when a field is
 // invalid and ErrExists when the ID is taken. A user without an ID gets one
 // from NewID. The password, if any, is hashed before the write lock is taken.
-func (s *Store) Create(ctx context.Context, u NewUser) (User, error) {
-	if err := validateNewUser(u, false); err != nil {
+func (s *Store) Create(ctx context.Context, u CreateParams) (User, error) {
+	if err := validateCreateParams(u, false); err != nil {
 		return User{}, err
 	}
 	var hash sql.NullString

@@ -53,7 +53,7 @@ func newTestStore(tb testing.TB, opts Options) *Store {
 	return s
 }
 
-func mustCreate(tb testing.TB, s *Store, u NewUser) User {
+func mustCreate(tb testing.TB, s *Store, u CreateParams) User {
 	tb.Helper()
 	got, err := s.Create(context.Background(), u)
 	if err != nil {
@@ -104,7 +104,7 @@ func TestCreateGet(t *testing.T) {
 	ctx := context.Background()
 	s := newTestStore(t, Options{})
 
-	got := mustCreate(t, s, NewUser{ID: "alice", Name: "Alice", AvatarURL: "https://a.example/a.png", ExtendedData: `{"x":1}`})
+	got := mustCreate(t, s, CreateParams{ID: "alice", Name: "Alice", AvatarURL: "https://a.example/a.png", ExtendedData: `{"x":1}`})
 	if got.ID != "alice" || got.Name != "Alice" || got.HasPassword || got.Disabled || got.SessionEpoch < 0 ||
 		got.CreatedAt.IsZero() || !got.UpdatedAt.Equal(got.CreatedAt) || got.CreatedAt.Location() != time.UTC ||
 		got.CreatedAt.Nanosecond()%1000 != 0 {
@@ -119,7 +119,7 @@ func TestCreateGet(t *testing.T) {
 	}
 
 	// The name defaults to the ID; a password is flagged, never returned.
-	bob := mustCreate(t, s, NewUser{ID: "bob", Password: "hunter2hunter2"})
+	bob := mustCreate(t, s, CreateParams{ID: "bob", Password: "hunter2hunter2"})
 	if bob.Name != "bob" || !bob.HasPassword {
 		t.Errorf("Create(bob) = %+v, want name bob with a password", bob)
 	}
@@ -128,8 +128,8 @@ func TestCreateGet(t *testing.T) {
 	}
 
 	// Assigned IDs.
-	a1 := mustCreate(t, s, NewUser{Name: "anonymous"})
-	a2 := mustCreate(t, s, NewUser{})
+	a1 := mustCreate(t, s, CreateParams{Name: "anonymous"})
+	a2 := mustCreate(t, s, CreateParams{})
 	if err := ValidateID(a1.ID); err != nil || a1.ID == a2.ID || len(a1.ID) != 26 {
 		t.Errorf("assigned IDs %q, %q: want two different valid IDs (%v)", a1.ID, a2.ID, err)
 	}
@@ -141,13 +141,13 @@ func TestCreateGet(t *testing.T) {
 	}
 
 	// Errors.
-	if _, err := s.Create(ctx, NewUser{ID: "alice"}); !errors.Is(err, ErrExists) {
+	if _, err := s.Create(ctx, CreateParams{ID: "alice"}); !errors.Is(err, ErrExists) {
 		t.Errorf("Create(alice again) = %v, want ErrExists", err)
 	}
-	if _, err := s.Create(ctx, NewUser{ID: "Alice"}); err != nil {
+	if _, err := s.Create(ctx, CreateParams{ID: "Alice"}); err != nil {
 		t.Errorf("Create(Alice) = %v: IDs are case-sensitive", err)
 	}
-	_, err = s.Create(ctx, NewUser{ID: "a/b", Name: "x\x00", Password: "short", AvatarURL: "ftp://x", ExtendedData: "\xff"})
+	_, err = s.Create(ctx, CreateParams{ID: "a/b", Name: "x\x00", Password: "short", AvatarURL: "ftp://x", ExtendedData: "\xff"})
 	wantInvalid(t, err, "userID", "userName", "password", "avatarURL", "extendedData")
 	if err != nil && strings.Contains(err.Error(), "short") {
 		t.Errorf("error %q contains the password", err)
@@ -171,10 +171,10 @@ func (fixedReader) Read(p []byte) (int, error) {
 func TestCreateAssignedIDCollision(t *testing.T) {
 	t.Parallel()
 	s := newTestStore(t, Options{Rand: fixedReader{}})
-	mustCreate(t, s, NewUser{})
+	mustCreate(t, s, CreateParams{})
 	// Retries, then gives up: the store does not loop forever on a broken
 	// random source.
-	if _, err := s.Create(context.Background(), NewUser{}); !errors.Is(err, ErrExists) {
+	if _, err := s.Create(context.Background(), CreateParams{}); !errors.Is(err, ErrExists) {
 		t.Errorf("Create with a colliding ID = %v, want ErrExists", err)
 	}
 }
@@ -185,7 +185,7 @@ func TestList(t *testing.T) {
 	s := newTestStore(t, Options{})
 	ids := []string{"a", "A", "a%", "a%b", "a_", "a_b", "aXb", "a[b", "a[", "ab", "aB", "b", "[", "%", "_", "~", "a-b", "a~"}
 	for _, id := range ids {
-		mustCreate(t, s, NewUser{ID: id})
+		mustCreate(t, s, CreateParams{ID: id})
 	}
 	// Byte order: '%' < '-' < 'A' < 'X' < '[' < '_' < 'a' < 'b' < '~'.
 	all := []string{"%", "A", "[", "_", "a", "a%", "a%b", "a-b", "aB", "aXb", "a[", "a[b", "a_", "a_b", "ab", "a~", "b", "~"}
@@ -264,7 +264,7 @@ func TestUpdate(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := newTestStore(t, Options{})
-	orig := mustCreate(t, s, NewUser{ID: "u", Name: "Ursula", AvatarURL: "https://a.example/u.png", ExtendedData: "x"})
+	orig := mustCreate(t, s, CreateParams{ID: "u", Name: "Ursula", AvatarURL: "https://a.example/u.png", ExtendedData: "x"})
 
 	// Each step applies a patch to the previous state.
 	steps := []struct {
@@ -336,7 +336,7 @@ func TestSetDisabled(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := newTestStore(t, Options{})
-	u := mustCreate(t, s, NewUser{ID: "d", Password: "password1"})
+	u := mustCreate(t, s, CreateParams{ID: "d", Password: "password1"})
 
 	off, err := s.SetDisabled(ctx, "d", true)
 	if err != nil || !off.Disabled || off.SessionEpoch == u.SessionEpoch {
@@ -363,8 +363,8 @@ func TestDelete(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := newTestStore(t, Options{})
-	u := mustCreate(t, s, NewUser{ID: "gone"})
-	mustCreate(t, s, NewUser{ID: "stays"})
+	u := mustCreate(t, s, CreateParams{ID: "gone"})
+	mustCreate(t, s, CreateParams{ID: "stays"})
 	if err := s.Delete(ctx, "gone"); err != nil {
 		t.Fatalf("Delete(gone) = %v", err)
 	}
@@ -378,7 +378,7 @@ func TestDelete(t *testing.T) {
 		t.Errorf("Get(stays) = %v", err)
 	}
 	// Created again, the user gets a new random epoch: old sessions stay dead.
-	again := mustCreate(t, s, NewUser{ID: "gone"})
+	again := mustCreate(t, s, CreateParams{ID: "gone"})
 	if again.SessionEpoch == u.SessionEpoch {
 		t.Errorf("recreated user kept epoch %d", u.SessionEpoch)
 	}
@@ -388,9 +388,9 @@ func TestImport(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := newTestStore(t, Options{})
-	mustCreate(t, s, NewUser{ID: "old", Name: "Old Name"})
+	mustCreate(t, s, CreateParams{ID: "old", Name: "Old Name"})
 
-	batch := []NewUser{
+	batch := []CreateParams{
 		{ID: "n1", Name: "One", Password: "password-one"},
 		{ID: "old", Name: "New Name"},
 		{ID: "bad id"},
@@ -470,7 +470,7 @@ func TestImport(t *testing.T) {
 	if rs, err := s.Import(ctx, nil); err != nil || len(rs) != 0 {
 		t.Errorf("Import(nil) = %v, %v", rs, err)
 	}
-	big := make([]NewUser, MaxImport+1)
+	big := make([]CreateParams, MaxImport+1)
 	for i := range big {
 		big[i].ID = fmt.Sprintf("big%d", i)
 	}
@@ -493,8 +493,8 @@ func TestImportUserDeletedMeanwhile(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := newTestStore(t, Options{})
-	mustCreate(t, s, NewUser{ID: "stays"})
-	us := []NewUser{{ID: "gone", Password: "password-gone"}, {ID: "stays", Password: "password-stays"}}
+	mustCreate(t, s, CreateParams{ID: "stays"})
+	us := []CreateParams{{ID: "gone", Password: "password-gone"}, {ID: "stays", Password: "password-stays"}}
 	results := make([]ImportResult, len(us))
 	if err := s.insertAll(ctx, us, make([]sql.NullString, len(us)), results); err != nil {
 		t.Fatal(err)
@@ -532,9 +532,9 @@ func TestImportFailureWritesNothing(t *testing.T) {
 	// The store takes a 16-byte salt; each imported user an 8-byte epoch.
 	// The 6th user's epoch fails, in the middle of the transaction.
 	s := newTestStore(t, Options{Rand: &failingReader{n: 16 + 5*8}})
-	var batch []NewUser
+	var batch []CreateParams
 	for i := range 10 {
-		batch = append(batch, NewUser{ID: fmt.Sprintf("u%d", i)})
+		batch = append(batch, CreateParams{ID: fmt.Sprintf("u%d", i)})
 	}
 	if _, err := s.Import(ctx, batch); err == nil {
 		t.Fatal("Import with a failing random source = nil error")
@@ -552,7 +552,7 @@ func TestImportCanceled(t *testing.T) {
 	s := newTestStore(t, Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := s.Import(ctx, []NewUser{{ID: "a", Password: "password"}, {ID: "b"}}); !errors.Is(err, context.Canceled) {
+	if _, err := s.Import(ctx, []CreateParams{{ID: "a", Password: "password"}, {ID: "b"}}); !errors.Is(err, context.Canceled) {
 		t.Errorf("Import(canceled) = %v, want context.Canceled", err)
 	}
 	if n, _ := s.Count(context.Background()); n != 0 {
@@ -572,12 +572,12 @@ func TestCount(t *testing.T) {
 		}
 	}
 	check(0)
-	mustCreate(t, s, NewUser{ID: "a"})
-	mustCreate(t, s, NewUser{})
+	mustCreate(t, s, CreateParams{ID: "a"})
+	mustCreate(t, s, CreateParams{})
 	check(2)
-	s.Create(ctx, NewUser{ID: "a"}) // exists: no change
+	s.Create(ctx, CreateParams{ID: "a"}) // exists: no change
 	check(2)
-	if _, err := s.Import(ctx, []NewUser{{ID: "a"}, {ID: "b"}, {ID: "c"}, {ID: "c"}, {ID: "bad/"}}); err != nil {
+	if _, err := s.Import(ctx, []CreateParams{{ID: "a"}, {ID: "b"}, {ID: "c"}, {ID: "c"}, {ID: "bad/"}}); err != nil {
 		t.Fatal(err)
 	}
 	check(4)
@@ -594,8 +594,8 @@ func TestCheckPassword(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := newTestStore(t, Options{})
-	mustCreate(t, s, NewUser{ID: "p", Password: "right password"})
-	mustCreate(t, s, NewUser{ID: "nopw"})
+	mustCreate(t, s, CreateParams{ID: "p", Password: "right password"})
+	mustCreate(t, s, CreateParams{ID: "nopw"})
 
 	u, err := s.CheckPassword(ctx, "p", "right password")
 	if err != nil || u.ID != "p" {
@@ -640,11 +640,11 @@ func TestHashWaitsForASlot(t *testing.T) {
 	if _, err := s.CheckPassword(ctx, "nobody", "password"); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("CheckPassword with every slot taken = %v, want context.DeadlineExceeded", err)
 	}
-	if _, err := s.Create(ctx, NewUser{ID: "x", Password: "password"}); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := s.Create(ctx, CreateParams{ID: "x", Password: "password"}); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Create with every slot taken = %v, want context.DeadlineExceeded", err)
 	}
 	<-s.hashSlots
-	if _, err := s.Create(context.Background(), NewUser{ID: "x", Password: "password"}); err != nil {
+	if _, err := s.Create(context.Background(), CreateParams{ID: "x", Password: "password"}); err != nil {
 		t.Errorf("Create with a slot free = %v", err)
 	}
 }
@@ -701,7 +701,7 @@ func TestDefaultHashParams(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustCreate(t, s, NewUser{ID: "prod", Password: "production password"})
+	mustCreate(t, s, CreateParams{ID: "prod", Password: "production password"})
 	if _, err := s.CheckPassword(ctx, "prod", "production password"); err != nil {
 		t.Errorf("CheckPassword(right) = %v", err)
 	}
@@ -721,7 +721,7 @@ func TestConcurrentCreates(t *testing.T) {
 	for g := range goroutines {
 		wg.Go(func() {
 			for i := range perGoroutine {
-				nu := NewUser{ID: fmt.Sprintf("g%d-%d", g, i)}
+				nu := CreateParams{ID: fmt.Sprintf("g%d-%d", g, i)}
 				if i%2 == 1 {
 					nu.ID = "" // half of them assigned
 				}

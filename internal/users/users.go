@@ -1,5 +1,6 @@
 // Package users is the user registry: the accounts a business's apps log in
-// with, their validation rules, and their storage in SQLite.
+// with, their validation rules, the identity provider subjects linked to
+// them, and their storage in the service's SQL database.
 package users
 
 import (
@@ -26,8 +27,8 @@ type User struct {
 	UpdatedAt time.Time
 }
 
-// NewUser is a user to create.
-type NewUser struct {
+// CreateParams are the fields of a user to create, for Create and Import.
+type CreateParams struct {
 	ID           string // "" = the store assigns one (Create only; Import needs it)
 	Name         string // "" = defaults to the ID
 	Password     string // "" = no password

@@ -294,9 +294,9 @@ func ValidatePassword(p string) error {
 	return nil
 }
 
-// validateNewUser checks every field of u. requireID is for Import, whose
+// validateCreateParams checks every field of u. requireID is for Import, whose
 // items must name their user so that running it again is harmless.
-func validateNewUser(u NewUser, requireID bool) error {
+func validateCreateParams(u CreateParams, requireID bool) error {
 	var fields []FieldError
 	if u.ID != "" || requireID {
 		fields = addField(fields, ValidateID(u.ID))

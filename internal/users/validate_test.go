@@ -344,10 +344,10 @@ func TestNewID(t *testing.T) {
 
 func TestInvalidErrorMessage(t *testing.T) {
 	t.Parallel()
-	err := validateNewUser(NewUser{ID: "a b", Password: "short", AvatarURL: "ftp://x"}, false)
+	err := validateCreateParams(CreateParams{ID: "a b", Password: "short", AvatarURL: "ftp://x"}, false)
 	var ie *InvalidError
 	if !errors.As(err, &ie) {
-		t.Fatalf("validateNewUser = %v, want *InvalidError", err)
+		t.Fatalf("validateCreateParams = %v, want *InvalidError", err)
 	}
 	var fields []string
 	for _, f := range ie.Fields {
