@@ -243,13 +243,7 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 	}
-	before := p.user
-	if p.isAdmin() && req.Disabled != nil {
-		if before, err = s.store.Get(r.Context(), id); err != nil {
-			return err
-		}
-	}
-	u, err := s.store.Update(r.Context(), id, users.Patch{
+	before, u, err := s.store.Update(r.Context(), id, users.Patch{
 		Name: req.UserName, Password: req.Password, AvatarURL: req.AvatarURL,
 		ExtendedData: req.ExtendedData, Disabled: req.Disabled,
 	})
@@ -259,9 +253,9 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) error {
 	if changed := req.changedFields(); changed != "" {
 		s.record(r, audit.Event{Event: audit.UserUpdated, UserID: id, Reason: changed})
 	}
-	if req.Disabled != nil && *req.Disabled != before.Disabled {
+	if u.Disabled != before.Disabled {
 		event := audit.UserEnabled
-		if *req.Disabled {
+		if u.Disabled {
 			event = audit.UserDisabled
 		}
 		s.record(r, audit.Event{Event: event, UserID: id})

@@ -27,7 +27,7 @@ func TestGetSeesWritesAtOnce(t *testing.T) {
 		t.Errorf("Get after disable = %+v, %v", got, err)
 	}
 	pw := "second password"
-	p, err := s.Update(ctx, "alice", Patch{Password: &pw})
+	_, p, err := s.Update(ctx, "alice", Patch{Password: &pw})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -287,18 +287,22 @@ func prefixEnd(prefix string) string {
 }
 
 // Update changes the fields of the user that p sets and returns the user as
-// stored. A new password, or a change of Disabled, gives the user a new
-// SessionEpoch, which revokes their sessions. It fails with an *InvalidError
-// when a field is invalid and ErrNotFound when there is no such user.
-func (s *Store) Update(ctx context.Context, id string, p Patch) (User, error) {
+// it was before and as stored after, both read in the write's transaction,
+// so a caller that tells what changed (the audit trail) cannot be misled by
+// a concurrent write or a cached copy. An empty patch writes nothing and
+// returns the user twice. A new password, or a change of Disabled, gives the
+// user a new SessionEpoch, which revokes their sessions. It fails with an
+// *InvalidError when a field is invalid and ErrNotFound when there is no
+// such user.
+func (s *Store) Update(ctx context.Context, id string, p Patch) (before, after User, err error) {
 	if err := validatePatch(p); err != nil {
-		return User{}, err
+		return User{}, User{}, err
 	}
 	var hash sql.NullString
 	if p.Password != nil && *p.Password != "" {
 		h, err := s.hashPassword(ctx, *p.Password)
 		if err != nil {
-			return User{}, fmt.Errorf("update user %q: %w", id, err)
+			return User{}, User{}, fmt.Errorf("update user %q: %w", id, err)
 		}
 		hash = sql.NullString{String: h, Valid: true}
 	}
@@ -324,7 +328,7 @@ func (s *Store) Update(ctx context.Context, id string, p Patch) (User, error) {
 	if p.Password != nil || p.Disabled != nil {
 		epoch, err := s.newEpoch()
 		if err != nil {
-			return User{}, fmt.Errorf("update user %q: %w", id, err)
+			return User{}, User{}, fmt.Errorf("update user %q: %w", id, err)
 		}
 		// The right-hand sides see the row as it was before the update.
 		switch {
@@ -339,36 +343,42 @@ func (s *Store) Update(ctx context.Context, id string, p Patch) (User, error) {
 		}
 	}
 	if len(sets) == 0 {
-		return s.Get(ctx, id)
+		u, err := s.Get(ctx, id)
+		return u, u, err
 	}
 	set("updated_at = ?", s.timestamp().UnixMicro())
 	args = append(args, id)
 
 	tx, err := s.db.Writer.BeginTx(ctx, nil)
 	if err != nil {
-		return User{}, fmt.Errorf("update user %q: %w", id, err)
+		return User{}, User{}, fmt.Errorf("update user %q: %w", id, err)
 	}
 	defer tx.Rollback()
 	defer s.cache.evict(id) // after the commit (or the rollback)
-	u, err := scanUser(tx.QueryRowContext(ctx,
-		`UPDATE users SET `+strings.Join(sets, ", ")+` WHERE id = ? RETURNING `+userColumns, args...))
+	before, err = scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return User{}, fmt.Errorf("update user %q: %w", id, ErrNotFound)
+		return User{}, User{}, fmt.Errorf("update user %q: %w", id, ErrNotFound)
 	}
 	if err != nil {
-		return User{}, fmt.Errorf("update user %q: %w", id, err)
+		return User{}, User{}, fmt.Errorf("update user %q: %w", id, err)
+	}
+	after, err = scanUser(tx.QueryRowContext(ctx,
+		`UPDATE users SET `+strings.Join(sets, ", ")+` WHERE id = ? RETURNING `+userColumns, args...))
+	if err != nil {
+		return User{}, User{}, fmt.Errorf("update user %q: %w", id, err)
 	}
 	if err := tx.Commit(); err != nil {
-		return User{}, fmt.Errorf("update user %q: %w", id, err)
+		return User{}, User{}, fmt.Errorf("update user %q: %w", id, err)
 	}
-	return u, nil
+	return before, after, nil
 }
 
 // SetDisabled disables or re-enables a user. A change gives the user a new
 // SessionEpoch; setting the state the user already has changes nothing but
 // UpdatedAt. It fails with ErrNotFound when there is no such user.
 func (s *Store) SetDisabled(ctx context.Context, id string, disabled bool) (User, error) {
-	return s.Update(ctx, id, Patch{Disabled: &disabled})
+	_, u, err := s.Update(ctx, id, Patch{Disabled: &disabled})
+	return u, err
 }
 
 // Delete removes a user, or fails with ErrNotFound.

@@ -289,9 +289,12 @@ func TestUpdate(t *testing.T) {
 	}
 	prev := orig
 	for _, st := range steps {
-		got, err := s.Update(ctx, "u", st.patch)
+		before, got, err := s.Update(ctx, "u", st.patch)
 		if err != nil {
 			t.Fatalf("%s: Update = %v", st.name, err)
+		}
+		if diff := cmp.Diff(prev, before); diff != "" {
+			t.Errorf("%s: Update's before (-want +got):\n%s", st.name, diff)
 		}
 		want := prev
 		st.want(&want)
@@ -315,17 +318,17 @@ func TestUpdate(t *testing.T) {
 	}
 
 	// An empty patch changes nothing.
-	got, err := s.Update(ctx, "u", Patch{})
-	if err != nil || !cmp.Equal(got, prev) {
-		t.Errorf("Update(empty patch) = %+v, %v; want %+v", got, err, prev)
+	before, got, err := s.Update(ctx, "u", Patch{})
+	if err != nil || !cmp.Equal(got, prev) || !cmp.Equal(before, prev) {
+		t.Errorf("Update(empty patch) = %+v, %+v, %v; want %+v twice", before, got, err, prev)
 	}
-	if _, err := s.Update(ctx, "nobody", Patch{Name: ptr("x")}); !errors.Is(err, ErrNotFound) {
+	if _, _, err := s.Update(ctx, "nobody", Patch{Name: ptr("x")}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Update(nobody) = %v, want ErrNotFound", err)
 	}
-	if _, err := s.Update(ctx, "nobody", Patch{}); !errors.Is(err, ErrNotFound) {
+	if _, _, err := s.Update(ctx, "nobody", Patch{}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Update(nobody, empty patch) = %v, want ErrNotFound", err)
 	}
-	_, err = s.Update(ctx, "u", Patch{Name: ptr("\n"), Password: ptr("short"), AvatarURL: ptr("x"), ExtendedData: ptr("\x00")})
+	_, _, err = s.Update(ctx, "u", Patch{Name: ptr("\n"), Password: ptr("short"), AvatarURL: ptr("x"), ExtendedData: ptr("\x00")})
 	wantInvalid(t, err, "userName", "password", "avatarURL", "extendedData")
 	if stored, _ := s.Get(ctx, "u"); !cmp.Equal(stored, prev) {
 		t.Errorf("an invalid Update changed the user: %+v", stored)
@@ -748,5 +751,39 @@ func TestConcurrentCreates(t *testing.T) {
 	}
 	if n, err := s.Count(ctx); err != nil || n != goroutines*perGoroutine {
 		t.Errorf("Count() = %d, %v; want %d", n, err, goroutines*perGoroutine)
+	}
+}
+
+// TestUpdateBeforeIsStored: Update's before is the row its transaction
+// changed, not Get's cached copy, which may predate another process's write.
+func TestUpdateBeforeIsStored(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := mustOpenDB(t)
+	a, err := NewStore(db, Options{Hash: testHash})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := NewStore(db, Options{Hash: testHash})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustCreate(t, a, CreateParams{ID: "erin"})
+	if u, err := a.Get(ctx, "erin"); err != nil || u.Disabled { // now cached, enabled
+		t.Fatalf("Get = %+v, %v", u, err)
+	}
+	off, err := b.SetDisabled(ctx, "erin", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, after, err := a.Update(ctx, "erin", Patch{Disabled: ptr(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(off, before); diff != "" {
+		t.Errorf("Update's before is not the stored row (-want +got):\n%s", diff)
+	}
+	if !after.Disabled || after.SessionEpoch != off.SessionEpoch {
+		t.Errorf("Update's after = %+v; want disabled with the unchanged epoch %d", after, off.SessionEpoch)
 	}
 }
