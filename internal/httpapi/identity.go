@@ -25,7 +25,8 @@ type IdentityProvider struct {
 }
 
 // authenticateIdP maps a verified identity provider token to a user. The
-// mapping is stored the first time, so a subject keeps its userID.
+// mapping is stored the first time, so a subject keeps its userID
+// (users.Store.ResolveIdentity).
 func (s *Server) authenticateIdP(r *http.Request, ip *IdentityProvider, cred string) (*principal, error) {
 	ctx := r.Context()
 	c, err := ip.Verifier.Verify(ctx, cred, s.now())
@@ -53,23 +54,11 @@ func (s *Server) authenticateIdP(r *http.Request, ip *IdentityProvider, cred str
 		return nil, newProblem(http.StatusForbidden, codeForbidden,
 			"the %q claim cannot be used as a ZIM userID (%v); the service can derive one instead (AUTHSVC_JWT_USER_ID=hash)", claim, err)
 	}
-	id, err := s.store.LinkIdentity(ctx, c.Issuer, subject, candidate)
-	if err != nil {
-		return nil, err
-	}
-	u, err := s.store.Get(ctx, id)
-	if errors.Is(err, users.ErrNotFound) {
-		if !ip.AutoProvision {
-			return nil, newProblem(http.StatusForbidden, codeUserNotFound, "user %q is not registered", id)
-		}
-		name := c.String(ip.NameClaim)
-		if users.ValidateName(name) != nil {
-			name = "" // an unusable name falls back to the userID
-		}
-		u, err = s.store.Create(ctx, users.CreateParams{ID: id, Name: name})
-		if errors.Is(err, users.ErrExists) { // a concurrent first request won
-			u, err = s.store.Get(ctx, id)
-		}
+	u, err := s.store.ResolveIdentity(ctx, users.Identity{Issuer: c.Issuer, Subject: subject, Candidate: candidate,
+		Provision: ip.AutoProvision, Name: c.String(ip.NameClaim)})
+	var ue *users.UnregisteredError
+	if errors.As(err, &ue) {
+		return nil, newProblem(http.StatusForbidden, codeUserNotFound, "user %q is not registered", ue.ID)
 	}
 	if err != nil {
 		return nil, err

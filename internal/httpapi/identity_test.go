@@ -2,8 +2,10 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -135,4 +137,50 @@ func TestIdentityProviderHashAndAutoProvision(t *testing.T) {
 	// A disabled auto-provisioned user is not re-created or re-enabled.
 	e.do("PATCH", "/v1/users/"+first.UserID, testAdminKey, map[string]any{"disabled": true}).want(t, 200)
 	e.do("POST", "/v1/token", cred, nil).problem(t, http.StatusForbidden, codeUserDisabled)
+}
+
+// TestIdentityProviderConcurrentFirstRequests: requests of a new subject
+// that arrive together, on one real database file, all get the one user
+// that auto-provisioning creates for it.
+func TestIdentityProviderConcurrentFirstRequests(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, withIdP(t, func(ip *IdentityProvider) { ip.AutoProvision = true }))
+	cred := e.idpToken(jwt.MapClaims{"sub": "ada", "name": "Ada Lovelace"})
+	const n = 8
+	var wg sync.WaitGroup
+	got := make([]tokenResponse, n)
+	for i := range n {
+		wg.Go(func() {
+			req, err := http.NewRequest("POST", e.srv.URL+"/v1/token", nil)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			req.Header.Set("Authorization", "Bearer "+cred)
+			resp, err := e.client.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Errorf("request %d: status %d, want 200", i, resp.StatusCode)
+				return
+			}
+			if err := json.NewDecoder(resp.Body).Decode(&got[i]); err != nil {
+				t.Errorf("request %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	for i, tok := range got {
+		if tok.UserID != "ada" || tok.UserName != "Ada Lovelace" {
+			t.Errorf("request %d: token for %q named %q, want ada, Ada Lovelace", i, tok.UserID, tok.UserName)
+		}
+	}
+	var list listResponse
+	e.do("GET", "/v1/users", testAdminKey, nil).want(t, 200).decode(t, &list)
+	if len(list.Users) != 1 {
+		t.Errorf("%d users after %d concurrent first requests of one subject, want 1", len(list.Users), n)
+	}
 }
