@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -632,24 +633,33 @@ func TestCheckPasswordCostsAlike(t *testing.T) {
 	}
 }
 
+// TestHashWaitsForASlot: with every hashing slot taken, a hash waits until
+// its context ends. The bubble's clock reaches the deadline as soon as
+// everything waits, so the test takes no wall-clock time.
 func TestHashWaitsForASlot(t *testing.T) {
 	t.Parallel()
-	s := newTestStore(t, Options{})
-	for range cap(s.hashSlots) {
-		s.hashSlots <- struct{}{}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-	defer cancel()
-	if _, err := s.CheckPassword(ctx, "nobody", "password"); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("CheckPassword with every slot taken = %v, want context.DeadlineExceeded", err)
-	}
-	if _, err := s.Create(ctx, CreateParams{ID: "x", Password: "password"}); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("Create with every slot taken = %v, want context.DeadlineExceeded", err)
-	}
-	<-s.hashSlots
-	if _, err := s.Create(context.Background(), CreateParams{ID: "x", Password: "password"}); err != nil {
-		t.Errorf("Create with a slot free = %v", err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		s := newTestStore(t, Options{})
+		for range cap(s.hashSlots) {
+			s.hashSlots <- struct{}{}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		if _, err := s.CheckPassword(ctx, "nobody", "password"); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("CheckPassword with every slot taken = %v, want context.DeadlineExceeded", err)
+		}
+		if waited := time.Since(start); waited != 20*time.Millisecond {
+			t.Errorf("CheckPassword with every slot taken returned after %v, want at the deadline, 20ms", waited)
+		}
+		if _, err := s.Create(ctx, CreateParams{ID: "x", Password: "password"}); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Create with every slot taken = %v, want context.DeadlineExceeded", err)
+		}
+		<-s.hashSlots
+		if _, err := s.Create(context.Background(), CreateParams{ID: "x", Password: "password"}); err != nil {
+			t.Errorf("Create with a slot free = %v", err)
+		}
+	})
 }
 
 func TestPasswordHashFormat(t *testing.T) {
