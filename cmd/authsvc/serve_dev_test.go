@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"authsvc/internal/testlog"
 )
 
 // logLines decodes the JSON log lines with message msg.
@@ -197,7 +199,7 @@ func TestKnownEnvFollowsSettings(t *testing.T) {
 	s := serveSettings(flag.NewFlagSet("serve", flag.ContinueOnError), func(string) string { return "" })
 	s.add("brand-new", "AUTHSVC_BRAND_NEW", "", "a setting added later")
 	s.add("new-key-file", "AUTHSVC_NEW_KEY_FILE", "", "a secret added later")
-	var logs syncBuffer
+	var logs testlog.Buffer
 	environ := []string{"AUTHSVC_BRAND_NEW=1", "AUTHSVC_NEW_KEY=x", "AUTHSVC_NEW_KEY_FILE=f", "AUTHSVC_SERVER_SECRET=s",
 		"AUTHSVC_BRANDNEW=typo", "HOME=/root", "authsvc_lower=1"}
 	warnUnknownEnv(slog.New(slog.NewJSONHandler(&logs, nil)), s, environ)

@@ -14,25 +14,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"authsvc/internal/testlog"
 )
-
-// syncBuffer collects output written by the server's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 func envFunc(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
@@ -52,15 +36,15 @@ func environFunc(m map[string]string) func() []string {
 // server is "authsvc serve" started by run, as main would, on a free port.
 type server struct {
 	url    string
-	stdout *syncBuffer
-	stderr *syncBuffer
+	stdout *testlog.Buffer
+	stderr *testlog.Buffer
 	stop   func() error
 }
 
 func startServer(t *testing.T, env map[string]string, args ...string) *server {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &server{stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+	s := &server{stdout: &testlog.Buffer{}, stderr: &testlog.Buffer{}}
 	done := make(chan error, 1)
 	argv := append([]string{"authsvc", "serve", "--addr", "127.0.0.1:0"}, args...)
 	go func() {

@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -19,6 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"authsvc/internal/sqldb"
+	"authsvc/internal/testlog"
 )
 
 // base is a time with nanoseconds, which storage truncates to microseconds.
@@ -568,29 +568,11 @@ func TestStoredReasonRoundTrip(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log destination read after the writers have stopped.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestWriteFailureCountsFailed(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		db := mustOpenDB(t)
-		var logs syncBuffer
+		var logs testlog.Buffer
 		r := newTestRecorder(t, db, Options{BatchSize: 3, FlushInterval: time.Millisecond,
 			Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 		r.Record(Event{Event: UserCreated, UserID: "before"})

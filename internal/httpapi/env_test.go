@@ -25,6 +25,7 @@ import (
 	"authsvc/api"
 	"authsvc/internal/audit"
 	"authsvc/internal/sqldb"
+	"authsvc/internal/testlog"
 	"authsvc/internal/token"
 	"authsvc/internal/users"
 )
@@ -51,24 +52,6 @@ func newClock() *clock {
 func (c *clock) Now() time.Time          { return time.Unix(c.unix.Load(), 0) }
 func (c *clock) Advance(d time.Duration) { c.unix.Add(int64(d / time.Second)) }
 
-// syncBuffer collects log output written from many goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // env is one server on a fresh database, reached over real HTTP.
 type env struct {
 	t      testing.TB
@@ -78,7 +61,7 @@ type env struct {
 	db     *sqldb.DB
 	dbPath string
 	clock  *clock
-	logs   *syncBuffer
+	logs   *testlog.Buffer
 	client *http.Client
 	key    *token.Key
 	reg    *prometheus.Registry
@@ -91,7 +74,7 @@ type envSetup struct {
 	cfg      Config
 	creds    *Credentials
 	logLevel slog.Level
-	logTo    io.Writer // the env's syncBuffer unless set
+	logTo    io.Writer // the env's testlog.Buffer unless set
 	noAudit  bool
 	audit    audit.Options // of the env's Recorder; its FlushInterval defaults to 10ms
 }
@@ -123,7 +106,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		AdminKeys:  []AdminKey{NewAdminKey([]byte(testAdminKey)), NewAdminKey([]byte(testAdminKey2))},
 		SessionKey: []byte("session-key-for-tests-0123456789abcdef"),
 	}
-	e := &env{t: t, store: store, db: db, clock: newClock(), logs: &syncBuffer{}, key: key, reg: prometheus.NewRegistry(), dbPath: dbPath}
+	e := &env{t: t, store: store, db: db, clock: newClock(), logs: &testlog.Buffer{}, key: key, reg: prometheus.NewRegistry(), dbPath: dbPath}
 	setup := envSetup{cfg: cfg, creds: creds, logLevel: slog.LevelDebug, logTo: e.logs,
 		audit: audit.Options{FlushInterval: 10 * time.Millisecond}}
 	for _, o := range opts {

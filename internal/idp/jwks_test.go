@@ -1,7 +1,6 @@
 package idp_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -19,25 +18,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"authsvc/internal/idp"
+	"authsvc/internal/testlog"
 )
-
-// syncBuffer is a bytes.Buffer for a logger written from other goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 func wantFetches(tb testing.TB, srv *jwksServer, want int64) {
 	tb.Helper()
@@ -123,7 +105,7 @@ func TestJWKSRefetchShared(t *testing.T) {
 func TestJWKSFailureKeepsKeys(t *testing.T) {
 	t.Parallel()
 	clock := newFakeClock()
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	k1 := newEC(t, elliptic.P256())
 	tok1 := sign(t, jwt.SigningMethodES256, k1, "k1", claims(nil))
 	tokNew := sign(t, jwt.SigningMethodES256, newEC(t, elliptic.P256()), "k-new", claims(nil))
