@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	mrand "math/rand/v2"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"authsvc/internal/token"
+	"authsvc/internal/token/tokenvectors"
 )
 
 const (
@@ -23,21 +23,6 @@ const (
 )
 
 var cmdNow = time.Unix(1795633184, 0)
-
-// tokenVector is an entry of the engine's shared test vectors.
-type tokenVector struct {
-	Secret string `json:"secret"`
-	Token  string `json:"token"`
-	Want   struct {
-		Variant string `json:"variant"`
-		AppID   uint32 `json:"appID"`
-		UserID  string `json:"userID"`
-		Ctime   int64  `json:"ctime"`
-		Expire  int64  `json:"expire"`
-		Nonce   int32  `json:"nonce"`
-		Payload string `json:"payload"`
-	} `json:"want"`
-}
 
 // cliRun runs "authsvc args..." through run, as main does, and returns its
 // output, with the error main would print appended to stderr, and the exit
@@ -84,15 +69,7 @@ func decodeJSON[T any](t *testing.T, s string) T {
 // vectors expire, so the real clock decides between exit status 0 and 1.
 func TestTokenDecodeVectors(t *testing.T) {
 	t.Parallel()
-	b, err := os.ReadFile("../../internal/token/testdata/token04-vectors.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var vectors []tokenVector
-	if err := json.Unmarshal(b, &vectors); err != nil {
-		t.Fatal(err)
-	}
-	for i, v := range vectors {
+	for i, v := range tokenvectors.All() {
 		file := filepath.Join(t.TempDir(), "secret")
 		writeFile(t, file, v.Secret+"\n")
 		ways := []struct {

@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	mrand "math/rand/v2"
 	"testing"
+
+	"authsvc/internal/token/tokenvectors"
 )
 
 func TestBase64(t *testing.T) {
@@ -48,7 +50,7 @@ func checkDecodeBase64(tb testing.TB, text string) {
 }
 
 func FuzzDecodeBase64(f *testing.F) {
-	for _, v := range loadVectors(f) {
+	for _, v := range tokenvectors.All() {
 		f.Add(v.Token[2:])
 	}
 	f.Add("AB==")

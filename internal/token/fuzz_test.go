@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"authsvc/internal/token/tokenvectors"
 )
 
 // addTruncations seeds f with s and every prefix of it.
@@ -17,7 +19,7 @@ func addTruncations(f *testing.F, s []byte, add func([]byte)) {
 // FuzzDecode feeds arbitrary text to Decode, Verify and Expiry with the keys
 // of the shared vectors. None may panic, and they must agree with each other.
 func FuzzDecode(f *testing.F) {
-	vs := loadVectors(f)
+	vs := tokenvectors.All()
 	var keys []*Key
 	for _, v := range vs {
 		keys = append(keys, mustKey(f, v.Secret))
@@ -60,7 +62,7 @@ func firstSentinel(err error) error {
 // the JSON reader through Decode, and compares the result with encoding/json.
 func FuzzSealedBody(f *testing.F) {
 	k := mustKey(f, testSecret)
-	for _, v := range loadVectors(f) {
+	for _, v := range tokenvectors.All() {
 		body := plaintextOf(f, mustKey(f, v.Secret), v.Token)
 		addTruncations(f, body, func(b []byte) { f.Add(v.Want.Expire, v.Want.Variant == "cbc", bytes.Clone(b)) })
 	}
@@ -96,7 +98,7 @@ func FuzzSealedBody(f *testing.F) {
 
 // FuzzParseClaims compares the hand-written JSON reader with encoding/json.
 func FuzzParseClaims(f *testing.F) {
-	for _, v := range loadVectors(f) {
+	for _, v := range tokenvectors.All() {
 		addTruncations(f, plaintextOf(f, mustKey(f, v.Secret), v.Token), func(b []byte) { f.Add(bytes.Clone(b)) })
 	}
 	for _, tt := range claimsCases {
@@ -110,7 +112,7 @@ func FuzzParseClaims(f *testing.F) {
 // FuzzParseRoom compares ParseRoom with encoding/json and checks that what it
 // accepts round-trips through Room.Payload.
 func FuzzParseRoom(f *testing.F) {
-	for _, v := range loadVectors(f) {
+	for _, v := range tokenvectors.All() {
 		if v.Want.Payload != "" {
 			addTruncations(f, []byte(v.Want.Payload), func(b []byte) { f.Add(bytes.Clone(b)) })
 		}

@@ -1,43 +1,10 @@
 package token
 
 import (
-	"encoding/json"
-	"os"
 	"testing"
+
+	"authsvc/internal/token/tokenvectors"
 )
-
-// vector is one entry of testdata/token04-vectors.json: tokens made by ZEGO's
-// own Go generator (CBC) and by an independent implementation (GCM).
-type vector struct {
-	Generator string `json:"generator"`
-	Secret    string `json:"secret"`
-	Token     string `json:"token"`
-	Want      struct {
-		Variant string `json:"variant"`
-		AppID   uint32 `json:"appID"`
-		UserID  string `json:"userID"`
-		Ctime   int64  `json:"ctime"`
-		Expire  int64  `json:"expire"`
-		Nonce   int32  `json:"nonce"`
-		Payload string `json:"payload"`
-	} `json:"want"`
-}
-
-func loadVectors(tb testing.TB) []vector {
-	tb.Helper()
-	b, err := os.ReadFile("testdata/token04-vectors.json")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var vs []vector
-	if err := json.Unmarshal(b, &vs); err != nil {
-		tb.Fatal(err)
-	}
-	if len(vs) == 0 {
-		tb.Fatal("no vectors")
-	}
-	return vs
-}
 
 func mustKey(tb testing.TB, secret string) *Key {
 	tb.Helper()
@@ -50,7 +17,7 @@ func mustKey(tb testing.TB, secret string) *Key {
 
 func TestVectors(t *testing.T) {
 	t.Parallel()
-	for _, v := range loadVectors(t) {
+	for _, v := range tokenvectors.All() {
 		k := mustKey(t, v.Secret)
 		wantVariant, err := ParseVariant(v.Want.Variant)
 		if err != nil {

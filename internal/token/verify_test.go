@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"authsvc/internal/token/tokenvectors"
 )
 
 func TestVerify(t *testing.T) {
@@ -69,7 +71,7 @@ func TestVerify(t *testing.T) {
 
 func TestVerifyVectors(t *testing.T) {
 	t.Parallel()
-	for _, vec := range loadVectors(t) {
+	for _, vec := range tokenvectors.All() {
 		k := mustKey(t, vec.Secret)
 		at := time.Unix(vec.Want.Ctime, 0)
 		got, err := Verify(vec.Token, []*Key{mustKey(t, otherSecret), k}, at, Expect{AppID: vec.Want.AppID, UserID: vec.Want.UserID})
