@@ -139,6 +139,15 @@ type Params struct {
 // Invalid UTF-8 is rejected rather than replaced, so that a token always
 // carries exactly the strings it was minted with.
 func (k *Key) Mint(rnd io.Reader, now time.Time, p Params) (string, Claims, error) {
+	bin, c, err := k.mintBinary(rnd, now, p)
+	if err != nil {
+		return "", Claims{}, err
+	}
+	return encodeText(bin), c, nil
+}
+
+// mintBinary is Mint up to the binary token, which Mint then encodes.
+func (k *Key) mintBinary(rnd io.Reader, now time.Time, p Params) ([]byte, Claims, error) {
 	if p.Variant == 0 {
 		p.Variant = GCM
 	}
@@ -149,23 +158,23 @@ func (k *Key) Mint(rnd io.Reader, now time.Time, p Params) (string, Claims, erro
 	case CBC:
 		ivLen = cbcIVLen
 	default:
-		return "", Claims{}, fmt.Errorf("token: unknown variant %d", p.Variant)
+		return nil, Claims{}, fmt.Errorf("token: unknown variant %d", p.Variant)
 	}
 	switch {
 	case p.AppID == 0:
-		return "", Claims{}, fmt.Errorf("%w: app ID 0", ErrInvalidAppID)
+		return nil, Claims{}, fmt.Errorf("%w: app ID 0", ErrInvalidAppID)
 	case p.UserID == "":
-		return "", Claims{}, fmt.Errorf("%w: empty", ErrInvalidUserID)
+		return nil, Claims{}, fmt.Errorf("%w: empty", ErrInvalidUserID)
 	case len(p.UserID) > MaxUserIDLen:
-		return "", Claims{}, fmt.Errorf("%w: %d bytes, at most %d allowed", ErrInvalidUserID, len(p.UserID), MaxUserIDLen)
+		return nil, Claims{}, fmt.Errorf("%w: %d bytes, at most %d allowed", ErrInvalidUserID, len(p.UserID), MaxUserIDLen)
 	case !utf8.ValidString(p.UserID):
-		return "", Claims{}, fmt.Errorf("%w: not valid UTF-8", ErrInvalidUserID)
+		return nil, Claims{}, fmt.Errorf("%w: not valid UTF-8", ErrInvalidUserID)
 	case p.EffectiveTime < MinEffectiveTime:
-		return "", Claims{}, fmt.Errorf("%w: %d s, at least %d s required", ErrTTLTooShort, p.EffectiveTime, MinEffectiveTime)
+		return nil, Claims{}, fmt.Errorf("%w: %d s, at least %d s required", ErrTTLTooShort, p.EffectiveTime, MinEffectiveTime)
 	case p.EffectiveTime > MaxEffectiveTime:
-		return "", Claims{}, fmt.Errorf("%w: %d s, at most %d s allowed", ErrTTLTooLong, p.EffectiveTime, MaxEffectiveTime)
+		return nil, Claims{}, fmt.Errorf("%w: %d s, at most %d s allowed", ErrTTLTooLong, p.EffectiveTime, MaxEffectiveTime)
 	case !utf8.ValidString(p.Payload):
-		return "", Claims{}, fmt.Errorf("%w: not valid UTF-8", ErrInvalidPayload)
+		return nil, Claims{}, fmt.Errorf("%w: not valid UTF-8", ErrInvalidPayload)
 	}
 	c := Claims{
 		AppID:     p.AppID,
@@ -175,7 +184,7 @@ func (k *Key) Mint(rnd io.Reader, now time.Time, p Params) (string, Claims, erro
 		Payload:   p.Payload,
 	}
 	if c.ExpiresAt < c.IssuedAt {
-		return "", Claims{}, fmt.Errorf("%w: expire overflows", ErrTTLTooLong)
+		return nil, Claims{}, fmt.Errorf("%w: expire overflows", ErrTTLTooLong)
 	}
 
 	// Size the body for the longest nonce, so the limit does not depend on
@@ -187,7 +196,7 @@ func (k *Key) Mint(rnd io.Reader, now time.Time, p Params) (string, Claims, erro
 		maxCipher = cbcPaddedLen(maxBody)
 	}
 	if maxCipher > maxCipherLen {
-		return "", Claims{}, fmt.Errorf("%w: %d bytes, too large for a token", ErrInvalidPayload, len(p.Payload))
+		return nil, Claims{}, fmt.Errorf("%w: %d bytes, too large for a token", ErrInvalidPayload, len(p.Payload))
 	}
 	bodyAt := headerLen + ivLen + 2
 	maxBin := bodyAt + maxCipher + trailer
@@ -197,7 +206,7 @@ func (k *Key) Mint(rnd io.Reader, now time.Time, p Params) (string, Claims, erro
 	buf := make([]byte, maxBin)
 	iv := buf[headerLen : headerLen+ivLen]
 	if _, err := io.ReadFull(rnd, buf[headerLen:headerLen+ivLen+4]); err != nil {
-		return "", Claims{}, fmt.Errorf("token: read randomness: %w", err)
+		return nil, Claims{}, fmt.Errorf("token: read randomness: %w", err)
 	}
 	c.Nonce = int32(binary.BigEndian.Uint32(buf[headerLen+ivLen:]))
 
@@ -222,7 +231,7 @@ func (k *Key) Mint(rnd io.Reader, now time.Time, p Params) (string, Claims, erro
 		binary.BigEndian.PutUint16(buf[bodyAt-2:], uint16(n))
 		bin = buf[:bodyAt+n]
 	}
-	return encodeText(bin), c, nil
+	return bin, c, nil
 }
 
 // encodeText returns "04" and the base64 of bin. The text is built in a
