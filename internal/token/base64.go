@@ -1,6 +1,11 @@
 package token
 
-import "encoding/binary"
+import (
+	"encoding/base64"
+	"encoding/binary"
+	"strings"
+	"unsafe"
+)
 
 // Tokens use standard base64 with padding. The codec here does what
 // encoding/base64's StdEncoding.Strict() does, a third faster, and reads the
@@ -129,4 +134,20 @@ func decodeBase64(dst []byte, text string) (int, bool) {
 	}
 	dst[n], dst[n+1], dst[n+2] = a<<2|b>>4, b<<4|c>>2, c<<6|d
 	return n + 3, true
+}
+
+// decodeBase64Std decodes text into dst, which must hold b64DecodedLen(text)
+// bytes, and returns the number of bytes written. It accepts only what
+// encodeBase64 writes: whole quanta, padding only at the end, zero unused
+// bits in the last character and no other characters, so that every binary
+// token has exactly one text. Strict() enforces all of it but line breaks,
+// which encoding/base64 skips wherever they are.
+func decodeBase64Std(dst []byte, text string) (int, bool) {
+	if strings.ContainsAny(text, "\r\n") || len(dst) < b64DecodedLen(text) {
+		return 0, false
+	}
+	// Decode only reads its source, so the string's bytes serve as they are
+	// instead of a copy the size of the token.
+	n, err := base64.StdEncoding.Strict().Decode(dst, unsafe.Slice(unsafe.StringData(text), len(text)))
+	return n, err == nil
 }

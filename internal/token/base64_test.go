@@ -58,3 +58,59 @@ func FuzzDecodeBase64(f *testing.F) {
 		checkDecodeBase64(t, text)
 	})
 }
+
+// checkDecodersAgree holds the encoding/base64 decoder to the hand-written
+// one it replaces: the same verdict and the same bytes for every text.
+func checkDecodersAgree(tb testing.TB, text string) {
+	tb.Helper()
+	size := b64DecodedLen(text)
+	for _, extra := range []int{0, 8} { // dst exactly sized, and with room to spare
+		old, dst := make([]byte, size+extra), make([]byte, size+extra)
+		n0, ok0 := decodeBase64(old, text)
+		n1, ok1 := decodeBase64Std(dst, text)
+		if ok0 != ok1 || ok0 && !bytes.Equal(old[:n0], dst[:n1]) {
+			tb.Fatalf("decodeBase64Std(%q) = %x, %v; decodeBase64 = %x, %v", text, dst[:n1], ok1, old[:n0], ok0)
+		}
+	}
+	if size > 0 {
+		if _, ok := decodeBase64Std(make([]byte, size-1), text); ok {
+			tb.Fatalf("decodeBase64Std(%q) into %d bytes = ok, want a refusal", text, size-1)
+		}
+	}
+}
+
+func TestDecodersAgree(t *testing.T) {
+	t.Parallel()
+	rng := mrand.New(mrand.NewPCG(15, 16))
+	for n := range 300 {
+		src := make([]byte, n)
+		for i := range src {
+			src[i] = byte(rng.Uint32())
+		}
+		text := base64.StdEncoding.EncodeToString(src)
+		checkDecodersAgree(t, text)
+		// Every single-character change of a valid text, into each
+		// character that matters: the alphabet's edges, padding, line
+		// breaks, the URL alphabet and a byte outside ASCII.
+		for i := range len(text) {
+			for _, c := range []byte("AB/+=\r\n-_.\xff") {
+				checkDecodersAgree(t, text[:i]+string(c)+text[i+1:])
+			}
+		}
+	}
+	for _, s := range []string{"", "=", "==", "===", "====", "A===", "AA==", "AB==", "AAA=", "AAB=", "AAAA",
+		"AA=A", "A=AA", "AAAAAA==AAAA", "AAAA\nAAAA", "AAAA\r\nAA==", "\nAAAA", "AAAA\n", "AA==\n", "AA-_", "AA.A", "\xffAAA"} {
+		checkDecodersAgree(t, s)
+	}
+}
+
+func FuzzDecodersAgree(f *testing.F) {
+	for _, v := range tokenvectors.All() {
+		f.Add(v.Token[2:])
+	}
+	f.Add("AB==")
+	f.Add("AAAA\r\nAA==")
+	f.Fuzz(func(t *testing.T, text string) {
+		checkDecodersAgree(t, text)
+	})
+}
