@@ -4,8 +4,8 @@
 //
 // The package is pure: it does no I/O and reads no clock. Time and randomness
 // are arguments, so tests are deterministic and benchmarks measure only the
-// work. Its only package state is immutable: error sentinels and the base64
-// alphabet.
+// work. Its only package state is immutable: error sentinels and lookup
+// tables.
 //
 // # Format
 //

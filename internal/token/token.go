@@ -4,6 +4,7 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/subtle"
+	"encoding/base64"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -139,15 +140,6 @@ type Params struct {
 // Invalid UTF-8 is rejected rather than replaced, so that a token always
 // carries exactly the strings it was minted with.
 func (k *Key) Mint(rnd io.Reader, now time.Time, p Params) (string, Claims, error) {
-	bin, c, err := k.mintBinary(rnd, now, p)
-	if err != nil {
-		return "", Claims{}, err
-	}
-	return encodeText(bin), c, nil
-}
-
-// mintBinary is Mint up to the binary token, which Mint then encodes.
-func (k *Key) mintBinary(rnd io.Reader, now time.Time, p Params) ([]byte, Claims, error) {
 	if p.Variant == 0 {
 		p.Variant = GCM
 	}
@@ -158,23 +150,23 @@ func (k *Key) mintBinary(rnd io.Reader, now time.Time, p Params) ([]byte, Claims
 	case CBC:
 		ivLen = cbcIVLen
 	default:
-		return nil, Claims{}, fmt.Errorf("token: unknown variant %d", p.Variant)
+		return "", Claims{}, fmt.Errorf("token: unknown variant %d", p.Variant)
 	}
 	switch {
 	case p.AppID == 0:
-		return nil, Claims{}, fmt.Errorf("%w: app ID 0", ErrInvalidAppID)
+		return "", Claims{}, fmt.Errorf("%w: app ID 0", ErrInvalidAppID)
 	case p.UserID == "":
-		return nil, Claims{}, fmt.Errorf("%w: empty", ErrInvalidUserID)
+		return "", Claims{}, fmt.Errorf("%w: empty", ErrInvalidUserID)
 	case len(p.UserID) > MaxUserIDLen:
-		return nil, Claims{}, fmt.Errorf("%w: %d bytes, at most %d allowed", ErrInvalidUserID, len(p.UserID), MaxUserIDLen)
+		return "", Claims{}, fmt.Errorf("%w: %d bytes, at most %d allowed", ErrInvalidUserID, len(p.UserID), MaxUserIDLen)
 	case !utf8.ValidString(p.UserID):
-		return nil, Claims{}, fmt.Errorf("%w: not valid UTF-8", ErrInvalidUserID)
+		return "", Claims{}, fmt.Errorf("%w: not valid UTF-8", ErrInvalidUserID)
 	case p.EffectiveTime < MinEffectiveTime:
-		return nil, Claims{}, fmt.Errorf("%w: %d s, at least %d s required", ErrTTLTooShort, p.EffectiveTime, MinEffectiveTime)
+		return "", Claims{}, fmt.Errorf("%w: %d s, at least %d s required", ErrTTLTooShort, p.EffectiveTime, MinEffectiveTime)
 	case p.EffectiveTime > MaxEffectiveTime:
-		return nil, Claims{}, fmt.Errorf("%w: %d s, at most %d s allowed", ErrTTLTooLong, p.EffectiveTime, MaxEffectiveTime)
+		return "", Claims{}, fmt.Errorf("%w: %d s, at most %d s allowed", ErrTTLTooLong, p.EffectiveTime, MaxEffectiveTime)
 	case !utf8.ValidString(p.Payload):
-		return nil, Claims{}, fmt.Errorf("%w: not valid UTF-8", ErrInvalidPayload)
+		return "", Claims{}, fmt.Errorf("%w: not valid UTF-8", ErrInvalidPayload)
 	}
 	c := Claims{
 		AppID:     p.AppID,
@@ -184,7 +176,7 @@ func (k *Key) mintBinary(rnd io.Reader, now time.Time, p Params) ([]byte, Claims
 		Payload:   p.Payload,
 	}
 	if c.ExpiresAt < c.IssuedAt {
-		return nil, Claims{}, fmt.Errorf("%w: expire overflows", ErrTTLTooLong)
+		return "", Claims{}, fmt.Errorf("%w: expire overflows", ErrTTLTooLong)
 	}
 
 	// Size the body for the longest nonce, so the limit does not depend on
@@ -196,7 +188,7 @@ func (k *Key) mintBinary(rnd io.Reader, now time.Time, p Params) ([]byte, Claims
 		maxCipher = cbcPaddedLen(maxBody)
 	}
 	if maxCipher > maxCipherLen {
-		return nil, Claims{}, fmt.Errorf("%w: %d bytes, too large for a token", ErrInvalidPayload, len(p.Payload))
+		return "", Claims{}, fmt.Errorf("%w: %d bytes, too large for a token", ErrInvalidPayload, len(p.Payload))
 	}
 	bodyAt := headerLen + ivLen + 2
 	maxBin := bodyAt + maxCipher + trailer
@@ -206,7 +198,7 @@ func (k *Key) mintBinary(rnd io.Reader, now time.Time, p Params) ([]byte, Claims
 	buf := make([]byte, maxBin)
 	iv := buf[headerLen : headerLen+ivLen]
 	if _, err := io.ReadFull(rnd, buf[headerLen:headerLen+ivLen+4]); err != nil {
-		return nil, Claims{}, fmt.Errorf("token: read randomness: %w", err)
+		return "", Claims{}, fmt.Errorf("token: read randomness: %w", err)
 	}
 	c.Nonce = int32(binary.BigEndian.Uint32(buf[headerLen+ivLen:]))
 
@@ -231,7 +223,7 @@ func (k *Key) mintBinary(rnd io.Reader, now time.Time, p Params) ([]byte, Claims
 		binary.BigEndian.PutUint16(buf[bodyAt-2:], uint16(n))
 		bin = buf[:bodyAt+n]
 	}
-	return bin, c, nil
+	return encodeText(bin), c, nil
 }
 
 // encodeText returns "04" and the base64 of bin. The text is built in a
@@ -245,7 +237,7 @@ func encodeText(bin []byte) string {
 	for len(bin) > 0 {
 		n := min(len(bin), len(chunk)/4*3)
 		m := b64EncodedLen(n)
-		encodeBase64(chunk[:m], bin[:n])
+		base64.StdEncoding.Encode(chunk[:m], bin[:n])
 		sb.Write(chunk[:m])
 		bin = bin[n:]
 	}
