@@ -147,10 +147,11 @@ func jwkOf(tb testing.TB, kid, alg string, pub crypto.PublicKey) map[string]any 
 	return j
 }
 
-// jwksServer serves a JWKS on 127.0.0.1 and counts the requests. Its keys
-// can be replaced and it can be told to fail or to hold requests.
-type jwksServer struct {
-	*httptest.Server
+// jwksHandler serves a JWKS and counts the requests. Its keys can be
+// replaced and it can be told to fail or to hold requests. It answers over a
+// real listener (newJWKSServer) or in memory as an http.RoundTripper
+// (newJWKSTransport), which lets a test run inside a synctest bubble.
+type jwksHandler struct {
 	fetches atomic.Int64
 
 	mu      sync.Mutex
@@ -159,15 +160,7 @@ type jwksServer struct {
 	gate    chan struct{} // when non-nil, requests wait for it to close
 }
 
-func newJWKSServer(tb testing.TB, keys ...map[string]any) *jwksServer {
-	tb.Helper()
-	s := &jwksServer{keys: keys}
-	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
-	tb.Cleanup(s.Close)
-	return s
-}
-
-func (s *jwksServer) serve(w http.ResponseWriter, r *http.Request) {
+func (s *jwksHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.fetches.Add(1)
 	s.mu.Lock()
 	gate, failing := s.gate, s.failing
@@ -188,22 +181,61 @@ func (s *jwksServer) serve(w http.ResponseWriter, r *http.Request) {
 	w.Write(body)
 }
 
-func (s *jwksServer) setKeys(keys ...map[string]any) {
+// RoundTrip answers every request in memory through ServeHTTP.
+func (s *jwksHandler) RoundTrip(r *http.Request) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, r)
+	if err := r.Context().Err(); err != nil {
+		return nil, err // as a transport whose request was canceled
+	}
+	resp := rec.Result()
+	resp.Request = r
+	return resp, nil
+}
+
+func (s *jwksHandler) fetchCount() int64 { return s.fetches.Load() }
+
+func (s *jwksHandler) setKeys(keys ...map[string]any) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.keys = keys
 }
 
-func (s *jwksServer) setFailing(failing bool) {
+func (s *jwksHandler) setFailing(failing bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.failing = failing
 }
 
-func (s *jwksServer) setGate(gate chan struct{}) {
+func (s *jwksHandler) setGate(gate chan struct{}) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.gate = gate
+}
+
+// jwksServer is a jwksHandler on 127.0.0.1.
+type jwksServer struct {
+	*httptest.Server
+	*jwksHandler
+}
+
+func newJWKSServer(tb testing.TB, keys ...map[string]any) *jwksServer {
+	tb.Helper()
+	s := &jwksServer{jwksHandler: &jwksHandler{keys: keys}}
+	s.Server = httptest.NewServer(s.jwksHandler)
+	tb.Cleanup(s.Close)
+	return s
+}
+
+// memJWKSURL is the JWKS URL of a verifier built on newJWKSTransport; the
+// transport answers it without dialing.
+const memJWKSURL = "http://127.0.0.1/jwks"
+
+// newJWKSTransport returns a jwksHandler answering in memory, and a client
+// that uses it.
+func newJWKSTransport(keys ...map[string]any) (*jwksHandler, *http.Client) {
+	h := &jwksHandler{keys: keys}
+	return h, &http.Client{Transport: h}
 }
 
 // fakeClock is the JWKS refresh clock of a test.

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -21,9 +22,10 @@ import (
 	"authsvc/internal/testlog"
 )
 
-func wantFetches(tb testing.TB, srv *jwksServer, want int64) {
+// wantFetches fails unless the JWKS was fetched want times.
+func wantFetches(tb testing.TB, srv interface{ fetchCount() int64 }, want int64) {
 	tb.Helper()
-	if got := srv.fetches.Load(); got != want {
+	if got := srv.fetchCount(); got != want {
 		tb.Fatalf("JWKS fetched %d times, want %d", got, want)
 	}
 }
@@ -67,39 +69,46 @@ func TestJWKSRotation(t *testing.T) {
 }
 
 // TestJWKSRefetchShared sends a token with a new kid from many goroutines at
-// once: one fetch serves them all.
+// once: one fetch serves them all. It runs in a synctest bubble, so that
+// synctest.Wait knows when every caller has queued behind the held fetch.
 func TestJWKSRefetchShared(t *testing.T) {
 	t.Parallel()
 	k1, k2 := newEC(t, elliptic.P256()), newEC(t, elliptic.P256())
-	srv := newJWKSServer(t, jwkOf(t, "k1", "", &k1.PublicKey))
-	v := mustNew(t, idp.Config{JWKSURL: srv.URL})
-
-	gate := make(chan struct{})
-	srv.setKeys(jwkOf(t, "k2", "", &k2.PublicKey))
-	srv.setGate(gate)
 	tok2 := sign(t, jwt.SigningMethodES256, k2, "k2", claims(nil))
+	synctest.Test(t, func(t *testing.T) {
+		srv, client := newJWKSTransport(jwkOf(t, "k1", "", &k1.PublicKey))
+		v := mustNew(t, idp.Config{JWKSURL: memJWKSURL, HTTPClient: client})
 
-	const n = 16
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() { _, errs[i] = verify(t, v, tok2) })
-	}
-	// Hold the refetch until it has surely started and the others have
-	// had a moment to queue behind it.
-	deadline := time.Now().Add(5 * time.Second)
-	for srv.fetches.Load() < 2 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
-	time.Sleep(20 * time.Millisecond)
-	close(gate)
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Errorf("goroutine %d: Verify = %v, want nil", i, err)
+		gate := make(chan struct{})
+		release := sync.OnceFunc(func() { close(gate) })
+		t.Cleanup(release) // a failed test must not leave the fetch blocked
+		srv.setKeys(jwkOf(t, "k2", "", &k2.PublicKey))
+		srv.setGate(gate)
+
+		const n = 16
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() { _, errs[i] = verify(t, v, tok2) })
 		}
-	}
-	wantFetches(t, srv, 2)
+		// Every goroutine now waits: the one fetch on the gate, the
+		// callers on that fetch.
+		synctest.Wait()
+		wantFetches(t, srv, 2)
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("goroutine %d returned %v before the fetch ended", i, err)
+			}
+		}
+		release()
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("goroutine %d: Verify = %v, want nil", i, err)
+			}
+		}
+		wantFetches(t, srv, 2)
+	})
 }
 
 func TestJWKSFailureKeepsKeys(t *testing.T) {
@@ -167,46 +176,43 @@ func TestJWKSMaxAge(t *testing.T) {
 }
 
 // TestJWKSWaitCanceled: a caller waiting for a refetch leaves when its
-// context ends; the refetch goes on for the others.
+// context ends; the refetch goes on for the others. In a synctest bubble, a
+// Verify that never returned would be reported as a deadlock, with no
+// wall-clock timeout.
 func TestJWKSWaitCanceled(t *testing.T) {
 	t.Parallel()
 	k1, k2 := newEC(t, elliptic.P256()), newEC(t, elliptic.P256())
-	srv := newJWKSServer(t, jwkOf(t, "k1", "", &k1.PublicKey))
-	v := mustNew(t, idp.Config{JWKSURL: srv.URL})
-	gate := make(chan struct{})
-	t.Cleanup(func() { close(gate) }) // before srv.Close, which waits for handlers
-	srv.setGate(gate)
-	srv.setKeys(jwkOf(t, "k2", "", &k2.PublicKey))
 	tok2 := sign(t, jwt.SigningMethodES256, k2, "k2", claims(nil))
+	synctest.Test(t, func(t *testing.T) {
+		srv, client := newJWKSTransport(jwkOf(t, "k1", "", &k1.PublicKey))
+		v := mustNew(t, idp.Config{JWKSURL: memJWKSURL, HTTPClient: client})
+		gate := make(chan struct{})
+		release := sync.OnceFunc(func() { close(gate) })
+		t.Cleanup(release) // a failed test must not leave the fetch blocked
+		srv.setGate(gate)
+		srv.setKeys(jwkOf(t, "k2", "", &k2.PublicKey))
 
-	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() {
-		_, err := v.Verify(ctx, tok2, testNow)
-		errc <- err
-	}()
-	deadline := time.Now().Add(5 * time.Second)
-	for srv.fetches.Load() < 2 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
-	cancel()
-	var err error
-	select {
-	case err = <-errc:
-	case <-time.After(5 * time.Second):
-		t.Fatal("Verify did not return after its context was canceled")
-	}
-	wantReason(t, err, "unknown_key")
-	if !errors.Is(err, context.Canceled) {
-		t.Errorf("Verify = %v, want it to wrap context.Canceled", err)
-	}
+		ctx, cancel := context.WithCancel(context.Background())
+		errc := make(chan error, 1)
+		go func() {
+			_, err := v.Verify(ctx, tok2, testNow)
+			errc <- err
+		}()
+		synctest.Wait() // the fetch is held at the gate, Verify waits for it
+		wantFetches(t, srv, 2)
+		cancel()
+		err := <-errc
+		wantReason(t, err, "unknown_key")
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Verify = %v, want it to wrap context.Canceled", err)
+		}
 
-	srv.setGate(nil)
-	close(gate)
-	gate = make(chan struct{}) // for the cleanup
-	idp.WaitRefresh(v)
-	wantOK(t, v, tok2, "user-1")
-	wantFetches(t, srv, 2)
+		srv.setGate(nil)
+		release()
+		idp.WaitRefresh(v)
+		wantOK(t, v, tok2, "user-1")
+		wantFetches(t, srv, 2)
+	})
 }
 
 func TestJWKSNewFails(t *testing.T) {
