@@ -125,14 +125,6 @@ func (c *connLimit) evictLocked() net.Conn {
 	return conn
 }
 
-// unreserve gives back room that reserve took for an Accept that failed.
-func (c *connLimit) unreserve() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.open--
-	c.signal()
-}
-
 func (c *connLimit) track(conn net.Conn) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -147,12 +139,13 @@ type limitedListener struct {
 }
 
 func (l *limitedListener) Accept() (net.Conn, error) {
-	if err := l.limit.reserve(l.done); err != nil {
-		return nil, err
-	}
+	// Accept first, then make room: room made before a client arrives
+	// would go to waste, and worse, the next Accept would make it by
+	// closing the conn just accepted, which is still quiet (StateNew).
+	// So the server holds at most max+1 conns, for the instant between
+	// this Accept and the victim's Close.
 	conn, err := l.Listener.Accept()
 	if err != nil {
-		l.limit.unreserve()
 		if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
 			// Out of descriptors all the same (a cap set too high): free one,
 			// so the server's retry can succeed.
@@ -163,6 +156,10 @@ func (l *limitedListener) Accept() (net.Conn, error) {
 				victim.Close()
 			}
 		}
+		return nil, err
+	}
+	if err := l.limit.reserve(l.done); err != nil {
+		conn.Close()
 		return nil, err
 	}
 	l.limit.track(conn)

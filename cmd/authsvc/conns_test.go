@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -122,9 +123,11 @@ func TestIdleConnsCannotStarve(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("new client: status %d", resp.StatusCode)
 	}
+	// One over the cap, for the instant between accepting a conn and
+	// closing the idle one it replaces.
 	open, high := counting.counts()
-	if high > limit || open > limit {
-		t.Errorf("the server held %d conns at once and %d at the end, over the cap of %d", high, open, limit)
+	if high > limit+1 || open > limit {
+		t.Errorf("the server held %d conns at once and %d at the end, over the cap of %d (+1 while replacing)", high, open, limit)
 	}
 	// Room was made by closing idle conns, not by refusing new ones. Which
 	// ones is mostly but not exactly the oldest: a conn whose server side
@@ -144,6 +147,100 @@ func TestIdleConnsCannotStarve(t *testing.T) {
 	var b [1]byte
 	if _, err := clients[0].Read(b[:]); err == nil || isTimeout(err) {
 		t.Errorf("the oldest idle client is still connected: %v", err)
+	}
+}
+
+// TestNewConnSurvivesBusyConns: with all but one conn in a request (here,
+// bodies that never finish), a new client is answered. It used to be
+// closed at once: room for the next conn was made before any client came,
+// by closing the quietest conn, which was the one just accepted.
+func TestNewConnSurvivesBusyConns(t *testing.T) {
+	t.Parallel()
+	const limit = 5
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns := newConnLimit(limit)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/healthz" {
+			io.Copy(io.Discard, r.Body) // waits for a body that never comes
+		}
+		io.WriteString(w, "ok")
+	})
+	srv := newHTTPServer(h, slog.New(slog.DiscardHandler), time.Hour, conns)
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(conns.listener(inner)) }()
+	addr := inner.Addr().String()
+	var held []net.Conn
+	t.Cleanup(func() {
+		for _, c := range held {
+			c.Close()
+		}
+		srv.Close()
+		if err := <-done; !errors.Is(err, http.ErrServerClosed) {
+			t.Errorf("Serve = %v", err)
+		}
+	})
+	for range limit - 1 {
+		c, err := net.DialTimeout("tcp", addr, hangGuard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+		if _, err := io.WriteString(c, "POST /slow HTTP/1.1\r\nHost: authsvc\r\nContent-Length: 1000\r\n\r\nx"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Wait until the server has seen every slow request start.
+	deadline := time.Now().Add(hangGuard)
+	for {
+		conns.mu.Lock()
+		busy := conns.open - conns.quiet.Len()
+		conns.mu.Unlock()
+		if busy >= limit-1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d slow requests started", busy, limit-1)
+		}
+		runtime.Gosched()
+	}
+	// A probe that connects and, like a slow client, has not yet sent its
+	// request: it is quiet, but it is the newest conn, not an idle one.
+	probe, err := net.DialTimeout("tcp", addr, hangGuard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held = append(held, probe)
+	for {
+		conns.mu.Lock()
+		tracked, evicted := len(conns.conns), conns.evicted
+		conns.mu.Unlock()
+		if tracked == limit || evicted > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the probe was not accepted: %d conns tracked", tracked)
+		}
+		runtime.Gosched()
+	}
+	probe.SetDeadline(time.Now().Add(hangGuard))
+	if _, err := io.WriteString(probe, "GET /healthz HTTP/1.1\r\nHost: authsvc\r\n\r\n"); err != nil {
+		t.Fatalf("probe with %d conns busy: %v", limit-1, err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(probe), nil)
+	if err != nil {
+		t.Fatalf("probe with %d conns busy: %v", limit-1, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("probe: status %d", resp.StatusCode)
+	}
+	conns.mu.Lock()
+	defer conns.mu.Unlock()
+	if conns.evicted != 0 {
+		t.Errorf("%d conns closed to make room, with the cap never reached by a newcomer", conns.evicted)
 	}
 }
 
