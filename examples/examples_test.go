@@ -32,6 +32,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"authsvc/api"
+	"authsvc/internal/apps"
 	"authsvc/internal/httpapi"
 	"authsvc/internal/sqldb"
 	"authsvc/internal/token"
@@ -93,9 +94,9 @@ func newServer(t *testing.T) *server {
 	}
 	cfg := httpapi.Config{SessionTTL: sessionTTL, RenewGrace: 5 * time.Minute, CORSOrigins: []string{pageOrigin}, Version: "test"}
 	creds := &httpapi.Credentials{
-		Apps: []httpapi.App{{
+		Apps: []apps.App{{
 			ID: testAppID, Keys: []*token.Key{key}, Variant: token.GCM,
-			TTL: httpapi.TTLBounds{Default: tokenTTL, Min: time.Minute, Max: 24 * time.Hour},
+			TTL: apps.TTLBounds{Default: tokenTTL, Min: time.Minute, Max: 24 * time.Hour},
 		}},
 		DefaultApp: testAppID,
 		AdminKeys:  []httpapi.AdminKey{httpapi.NewAdminKey([]byte(testAdminKey))},

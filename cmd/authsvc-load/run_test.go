@@ -19,6 +19,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"authsvc/internal/apps"
 	"authsvc/internal/httpapi"
 	"authsvc/internal/ratelimit"
 	"authsvc/internal/sqldb"
@@ -57,9 +58,9 @@ func newTestServer(t testing.TB, limits httpapi.Limits) (string, *users.Store) {
 		t.Fatal(err)
 	}
 	creds := &httpapi.Credentials{
-		Apps: []httpapi.App{{
+		Apps: []apps.App{{
 			ID: testAppID, Keys: []*token.Key{key}, Variant: token.GCM,
-			TTL: httpapi.TTLBounds{Default: time.Hour, Min: time.Minute, Max: 24 * time.Hour},
+			TTL: apps.TTLBounds{Default: time.Hour, Min: time.Minute, Max: 24 * time.Hour},
 		}},
 		DefaultApp: testAppID,
 		AdminKeys:  []httpapi.AdminKey{httpapi.NewAdminKey([]byte(testAdminKey))},

@@ -1,18 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
-	"time"
 
+	"authsvc/internal/apps"
 	"authsvc/internal/httpapi"
 	"authsvc/internal/idp"
 	"authsvc/internal/token"
@@ -32,15 +29,17 @@ func (c *serveConfig) loadCredentials(ctx context.Context, s *settings, getenv f
 		if s.explicit("app-id") || getenv("AUTHSVC_SERVER_SECRET") != "" || s.explicit("server-secret-file") {
 			return nil, errors.New("AUTHSVC_APPS_FILE: set either it or AUTHSVC_APP_ID and AUTHSVC_SERVER_SECRET, not both")
 		}
-		if creds.Apps, creds.DefaultApp, err = loadAppsFile(file, ttl); err != nil {
+		set, err := apps.ParseFile(file, apps.FileOptions{Defaults: ttl, ParseDuration: parseDuration, ReadSecret: readSecretFile})
+		if err != nil {
 			return nil, fmt.Errorf("AUTHSVC_APPS_FILE: %w", err)
 		}
+		creds.Apps, creds.DefaultApp = set.Apps, set.Default
 	} else {
 		app, err := c.singleApp(s, getenv, ttl)
 		if err != nil {
 			return nil, err
 		}
-		creds.Apps, creds.DefaultApp = []httpapi.App{app}, app.ID
+		creds.Apps, creds.DefaultApp = []apps.App{app}, app.ID
 	}
 
 	adminRaw, err := s.secret("AUTHSVC_ADMIN_TOKEN", "admin-token-file")
@@ -139,8 +138,8 @@ func loadIdentityProvider(ctx context.Context, s *settings, getenv func(string) 
 }
 
 // ttlBounds reads the service-wide token lifetimes, the defaults of every app.
-func ttlBounds(s *settings) (httpapi.TTLBounds, error) {
-	var ttl httpapi.TTLBounds
+func ttlBounds(s *settings) (apps.TTLBounds, error) {
+	var ttl apps.TTLBounds
 	var err error
 	if ttl.Default, err = s.duration("token-ttl"); err != nil {
 		return ttl, err
@@ -158,20 +157,20 @@ func ttlBounds(s *settings) (httpapi.TTLBounds, error) {
 }
 
 // singleApp is the app configured by AUTHSVC_APP_ID and AUTHSVC_SERVER_SECRET.
-func (c *serveConfig) singleApp(s *settings, getenv func(string) string, ttl httpapi.TTLBounds) (httpapi.App, error) {
+func (c *serveConfig) singleApp(s *settings, getenv func(string) string, ttl apps.TTLBounds) (apps.App, error) {
 	var appID uint32 = 1
 	var err error
 	if s.explicit("app-id") || !c.dev {
 		if !s.explicit("app-id") {
-			return httpapi.App{}, errors.New("AUTHSVC_APP_ID is required (the ZEGO appID from the ZEGO console), or AUTHSVC_APPS_FILE")
+			return apps.App{}, errors.New("AUTHSVC_APP_ID is required (the ZEGO appID from the ZEGO console), or AUTHSVC_APPS_FILE")
 		}
 		if appID, err = s.uint32("app-id"); err != nil {
-			return httpapi.App{}, err
+			return apps.App{}, err
 		}
 	}
 	secret, err := s.secret("AUTHSVC_SERVER_SECRET", "server-secret-file")
 	if err != nil {
-		return httpapi.App{}, err
+		return apps.App{}, err
 	}
 	if secret == nil && c.dev {
 		if c.devSecret == "" {
@@ -180,124 +179,13 @@ func (c *serveConfig) singleApp(s *settings, getenv func(string) string, ttl htt
 		secret = []byte(c.devSecret)
 	}
 	if secret == nil {
-		return httpapi.App{}, errors.New("AUTHSVC_SERVER_SECRET or AUTHSVC_SERVER_SECRET_FILE is required (the app's ServerSecret from the ZEGO console)")
+		return apps.App{}, errors.New("AUTHSVC_SERVER_SECRET or AUTHSVC_SERVER_SECRET_FILE is required (the app's ServerSecret from the ZEGO console)")
 	}
 	key, err := token.NewKey(secret)
 	if err != nil {
-		return httpapi.App{}, fmt.Errorf("AUTHSVC_SERVER_SECRET: %w", err)
+		return apps.App{}, fmt.Errorf("AUTHSVC_SERVER_SECRET: %w", err)
 	}
-	return httpapi.App{ID: appID, Keys: []*token.Key{key}, TTL: ttl, Variant: token.GCM}, nil
-}
-
-// appsFile is the format of AUTHSVC_APPS_FILE. Secrets may be inline (then
-// the file is itself a secret) or in files of their own; relative paths are
-// relative to the apps file.
-type appsFile struct {
-	Default uint32 `json:"default"`
-	Apps    []struct {
-		AppID               uint32   `json:"appID"`
-		Secret              string   `json:"secret"`
-		SecretFile          string   `json:"secretFile"`
-		PreviousSecrets     []string `json:"previousSecrets"`
-		PreviousSecretFiles []string `json:"previousSecretFiles"`
-		TokenTTL            string   `json:"tokenTTL"`
-		TokenMinTTL         string   `json:"tokenMinTTL"`
-		TokenMaxTTL         string   `json:"tokenMaxTTL"`
-		Variant             string   `json:"variant"`
-	} `json:"apps"`
-}
-
-func loadAppsFile(path string, defaults httpapi.TTLBounds) ([]httpapi.App, uint32, error) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return nil, 0, err
-	}
-	var f appsFile
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&f); err != nil {
-		return nil, 0, fmt.Errorf("%s: %w", path, err)
-	}
-	if len(f.Apps) == 0 {
-		return nil, 0, fmt.Errorf("%s lists no apps", path)
-	}
-	dir := filepath.Dir(path)
-	apps := make([]httpapi.App, 0, len(f.Apps))
-	for i, a := range f.Apps {
-		where := fmt.Sprintf("apps[%d] (appID %d)", i, a.AppID)
-		if a.AppID == 0 {
-			return nil, 0, fmt.Errorf("%s: appID is required", where)
-		}
-		var secrets [][]byte
-		switch {
-		case a.Secret != "" && a.SecretFile != "":
-			return nil, 0, fmt.Errorf("%s: set secret or secretFile, not both", where)
-		case a.Secret != "":
-			secrets = append(secrets, []byte(a.Secret))
-		case a.SecretFile != "":
-			b, err := readSecretFile(inDir(dir, a.SecretFile))
-			if err != nil {
-				return nil, 0, fmt.Errorf("%s: %w", where, err)
-			}
-			secrets = append(secrets, b)
-		default:
-			return nil, 0, fmt.Errorf("%s: secret or secretFile is required", where)
-		}
-		for _, p := range a.PreviousSecrets {
-			secrets = append(secrets, []byte(p))
-		}
-		for _, pf := range a.PreviousSecretFiles {
-			b, err := readSecretFile(inDir(dir, pf))
-			if err != nil {
-				return nil, 0, fmt.Errorf("%s: %w", where, err)
-			}
-			secrets = append(secrets, b)
-		}
-		app := httpapi.App{ID: a.AppID, TTL: defaults, Variant: token.GCM}
-		for j, sec := range secrets {
-			k, err := token.NewKey(sec)
-			if err != nil {
-				return nil, 0, fmt.Errorf("%s: secret %d: %w", where, j+1, err)
-			}
-			app.Keys = append(app.Keys, k)
-		}
-		for _, d := range []struct {
-			text string
-			dst  *time.Duration
-		}{{a.TokenTTL, &app.TTL.Default}, {a.TokenMinTTL, &app.TTL.Min}, {a.TokenMaxTTL, &app.TTL.Max}} {
-			if d.text == "" {
-				continue
-			}
-			if *d.dst, err = parseDuration(d.text); err != nil {
-				return nil, 0, fmt.Errorf("%s: %w", where, err)
-			}
-		}
-		if err := app.TTL.Validate(); err != nil {
-			return nil, 0, fmt.Errorf("%s: %w", where, err)
-		}
-		if a.Variant != "" {
-			if app.Variant, err = token.ParseVariant(a.Variant); err != nil {
-				return nil, 0, fmt.Errorf("%s: variant: %w", where, err)
-			}
-		}
-		apps = append(apps, app)
-	}
-	def := f.Default
-	if def == 0 {
-		if len(apps) > 1 {
-			return nil, 0, fmt.Errorf("%s lists several apps: name the default one with \"default\"", path)
-		}
-		def = apps[0].ID
-	}
-	return apps, def, nil
-}
-
-// inDir resolves a path of the apps file relative to the file's folder.
-func inDir(dir, name string) string {
-	if filepath.IsAbs(name) {
-		return name
-	}
-	return filepath.Join(dir, name)
+	return apps.App{ID: appID, Keys: []*token.Key{key}, TTL: ttl, Variant: token.GCM}, nil
 }
 
 func randomHex(n int) string {

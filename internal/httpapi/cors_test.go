@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"authsvc/internal/apps"
 	"authsvc/internal/token"
 )
 
@@ -79,8 +80,8 @@ func TestNewServerRefusesCORSPatterns(t *testing.T) {
 	}
 	for _, origins := range [][]string{{"*"}, {"https://app.example.com", "https://*"}, {"https://app.example.com/"}} {
 		creds := &Credentials{
-			Apps: []App{{ID: testAppID, Keys: []*token.Key{key}, Variant: token.GCM,
-				TTL: TTLBounds{Default: time.Hour, Min: time.Minute, Max: 24 * time.Hour}}},
+			Apps: []apps.App{{ID: testAppID, Keys: []*token.Key{key}, Variant: token.GCM,
+				TTL: apps.TTLBounds{Default: time.Hour, Min: time.Minute, Max: 24 * time.Hour}}},
 			DefaultApp: testAppID,
 			AdminKeys:  []AdminKey{NewAdminKey([]byte(testAdminKey))},
 			SessionKey: []byte("session-key-for-tests-0123456789abcdef"),

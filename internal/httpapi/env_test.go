@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"authsvc/api"
+	"authsvc/internal/apps"
 	"authsvc/internal/audit"
 	"authsvc/internal/sqldb"
 	"authsvc/internal/testlog"
@@ -98,9 +99,9 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	}
 	cfg := Config{SessionTTL: 24 * time.Hour, RenewGrace: 5 * time.Minute, ServeMetrics: true, Version: "test"}
 	creds := &Credentials{
-		Apps: []App{{
+		Apps: []apps.App{{
 			ID: testAppID, Keys: []*token.Key{key}, Variant: token.GCM,
-			TTL: TTLBounds{Default: time.Hour, Min: time.Minute, Max: 24 * time.Hour},
+			TTL: apps.TTLBounds{Default: time.Hour, Min: time.Minute, Max: 24 * time.Hour},
 		}},
 		DefaultApp: testAppID,
 		AdminKeys:  []AdminKey{NewAdminKey([]byte(testAdminKey)), NewAdminKey([]byte(testAdminKey2))},

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"authsvc/internal/apps"
 	"authsvc/internal/token"
 	"authsvc/internal/users"
 )
@@ -677,7 +678,7 @@ func TestRenewAcrossRotation(t *testing.T) {
 	creds := *e.api.creds.Load()
 	app := creds.Apps[0]
 	app.Keys = []*token.Key{newKey, e.key}
-	creds.Apps = []App{app}
+	creds.Apps = []apps.App{app}
 	if err := e.api.Reload(&creds); err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"authsvc/internal/apps"
 	"authsvc/internal/audit"
 	"authsvc/internal/token"
 	"authsvc/internal/users"
@@ -111,12 +112,7 @@ func (s *Server) issue(w http.ResponseWriter, r *http.Request) error {
 	if err := s.limit(s.tokenLimit, limitToken, target.ID); err != nil {
 		return err
 	}
-	creds := s.creds.Load()
-	app, err := pickApp(creds, req.AppID)
-	if err != nil {
-		return err
-	}
-	ttl, err := effectiveTime(app, req.EffectiveTimeInSeconds)
+	app, err := s.creds.Load().appSet().Pick(req.AppID)
 	if err != nil {
 		return err
 	}
@@ -124,9 +120,11 @@ func (s *Server) issue(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	tok, claims, err := app.Keys[0].Mint(s.rand, s.now(), token.Params{
-		AppID: app.ID, UserID: target.ID, EffectiveTime: ttl, Payload: payload, Variant: app.Variant,
-	})
+	params, err := app.Issue(target.ID, req.EffectiveTimeInSeconds, payload)
+	if err != nil {
+		return err
+	}
+	tok, claims, err := app.Mint(s.rand, s.now(), params)
 	if err != nil {
 		return err
 	}
@@ -156,32 +154,6 @@ func (s *Server) tokenTarget(r *http.Request, userID *string) (users.User, error
 		return users.User{}, errUserDisabled
 	}
 	return u, nil
-}
-
-func pickApp(creds *Credentials, appID *uint32) (*App, error) {
-	id := creds.DefaultApp
-	if appID != nil {
-		id = *appID
-	}
-	app := creds.app(id)
-	if app == nil {
-		return nil, invalidField("appID", codeInvalidAppID, "app %d is not configured", id)
-	}
-	return app, nil
-}
-
-// effectiveTime returns the token lifetime in seconds: the app's default,
-// or the requested one when it lies within the app's bounds.
-func effectiveTime(app *App, requested *int64) (int64, error) {
-	if requested == nil {
-		return int64(app.TTL.Default / time.Second), nil
-	}
-	lo, hi := int64(app.TTL.Min/time.Second), int64(app.TTL.Max/time.Second)
-	if *requested < lo || *requested > hi {
-		return 0, invalidField("effectiveTimeInSeconds", codeInvalidTTL,
-			"effectiveTimeInSeconds must be from %d to %d", lo, hi)
-	}
-	return *requested, nil
 }
 
 func writeToken(w http.ResponseWriter, tok string, c token.Claims, u users.User, room *roomJSON) error {
@@ -242,11 +214,7 @@ func (s *Server) renew(w http.ResponseWriter, r *http.Request) (token.Claims, er
 		return token.Claims{}, invalidField("token", codeInvalidToken, "token is required")
 	}
 	now := s.now()
-	creds := s.creds.Load()
-	app, old, err := verifyWith(creds, req.Token, now, 0)
-	if errors.Is(err, token.ErrExpired) && now.Unix()-old.ExpiresAt < int64(s.cfg.RenewGrace/time.Second) {
-		err = nil // within the grace period
-	}
+	app, old, err := s.creds.Load().appSet().Renewable(req.Token, now, s.cfg.RenewGrace)
 	if err != nil {
 		return old.Claims, tokenProblem(err)
 	}
@@ -257,7 +225,7 @@ func (s *Server) renew(w http.ResponseWriter, r *http.Request) (token.Claims, er
 }
 
 // renewed mints the renewal of old, which has been verified.
-func (s *Server) renewed(w http.ResponseWriter, r *http.Request, app *App, old token.Verified, requested *int64, now time.Time) error {
+func (s *Server) renewed(w http.ResponseWriter, r *http.Request, app *apps.App, old token.Verified, requested *int64, now time.Time) error {
 	p := principalFrom(r.Context())
 	var target users.User
 	if p.isAdmin() {
@@ -277,44 +245,17 @@ func (s *Server) renewed(w http.ResponseWriter, r *http.Request, app *App, old t
 		}
 		target = p.user // renew took from the user's bucket already
 	}
-	ttl, err := effectiveTime(app, requested)
+	params, err := app.Renewal(old, requested, now)
 	if err != nil {
 		return err
 	}
-	if keep := old.ExpiresAt - now.Unix(); keep > ttl {
-		ttl = keep
-	}
-	tok, claims, err := app.Keys[0].Mint(s.rand, now, token.Params{
-		AppID: app.ID, UserID: old.UserID, EffectiveTime: ttl, Payload: old.Payload, Variant: app.Variant,
-	})
+	tok, claims, err := app.Mint(s.rand, now, params)
 	if err != nil {
 		return tokenProblem(err)
 	}
 	s.metrics.tokenIssued(app, "renew", app.Variant)
 	s.record(r, tokenEvent(audit.TokenRenewed, claims))
 	return writeToken(w, tok, claims, target, roomFromPayload(old.Payload))
-}
-
-// verifyWith finds the app whose secrets authenticate tok (only app appID
-// when it is not 0) and verifies the token with them. The app and the
-// claims are returned whenever some secret authenticated the token, even
-// when err reports it expired or otherwise unacceptable.
-func verifyWith(creds *Credentials, tok string, now time.Time, appID uint32) (*App, token.Verified, error) {
-	for i := range creds.Apps {
-		app := &creds.Apps[i]
-		if appID != 0 && app.ID != appID {
-			continue
-		}
-		v, err := token.Verify(tok, app.Keys, now, token.Expect{AppID: app.ID})
-		if errors.Is(err, token.ErrBadSecret) {
-			continue
-		}
-		if err != nil && v.UserID == "" {
-			return nil, v, err // malformed or wrong version: no other app will do better
-		}
-		return app, v, err
-	}
-	return nil, token.Verified{}, token.ErrBadSecret
 }
 
 // tokenProblem explains why a presented token was refused, with the error
@@ -380,29 +321,7 @@ func (s *Server) verifyToken(w http.ResponseWriter, r *http.Request) error {
 	if req.Token == "" {
 		return invalidField("token", codeInvalidToken, "token is required")
 	}
-	creds := s.creds.Load()
-	var appID uint32
-	if req.AppID != nil {
-		if creds.app(*req.AppID) == nil {
-			return invalidField("appID", codeInvalidAppID, "app %d is not configured", *req.AppID)
-		}
-		appID = *req.AppID
-	}
-	now := s.now()
-	_, v, err := verifyWith(creds, req.Token, now, appID)
-	if err == nil && req.UserID != nil && *req.UserID != v.UserID {
-		err = token.ErrUserMismatch
-	}
-	if err == nil {
-		// Authentic and unexpired, but the ZIM SDK also refuses tokens that
-		// expire within 30 s or more than 24 days ahead.
-		switch left := v.ExpiresAt - now.Unix(); {
-		case left < 30:
-			err = token.ErrTTLTooShort
-		case left > token.MaxEffectiveTime:
-			err = token.ErrTTLTooLong
-		}
-	}
+	v, err := s.creds.Load().appSet().Usable(req.Token, s.now(), req.AppID, req.UserID)
 	resp := verifyResponse{Valid: err == nil}
 	if v.UserID != "" {
 		nonce := v.Nonce

@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"authsvc/internal/apps"
 	"authsvc/internal/audit"
 	"authsvc/internal/token"
 	"authsvc/internal/users"
@@ -127,7 +128,7 @@ func (m *metrics) observeRequest(route, method string, status int, d time.Durati
 // tokenIssued counts a minted token. It takes the *App the token was minted
 // with, which only ever comes from the configured Credentials, so an appID
 // a client wrote cannot become a label value.
-func (m *metrics) tokenIssued(app *App, kind string, v token.Variant) {
+func (m *metrics) tokenIssued(app *apps.App, kind string, v token.Variant) {
 	m.tokensIssued.WithLabelValues(strconv.FormatUint(uint64(app.ID), 10), kind, v.String()).Inc()
 }
 

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"authsvc/internal/apps"
 	"authsvc/internal/audit"
 	"authsvc/internal/users"
 )
@@ -86,9 +87,16 @@ func toProblem(err error) (p *problem, ok bool) {
 	var ie *users.InvalidError
 	var mbe *http.MaxBytesError
 	var qe *audit.QueryError
+	var uae *apps.UnknownAppError
+	var ttle *apps.TTLError
 	switch {
 	case errors.As(err, &p):
 		return p, true
+	case errors.As(err, &uae):
+		return invalidField("appID", codeInvalidAppID, "app %d is not configured", uae.ID), true
+	case errors.As(err, &ttle):
+		return invalidField("effectiveTimeInSeconds", codeInvalidTTL,
+			"effectiveTimeInSeconds must be from %d to %d", ttle.Min, ttle.Max), true
 	case errors.As(err, &qe):
 		code := codeInvalidRequest
 		switch qe.Field {

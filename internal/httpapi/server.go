@@ -19,48 +19,12 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"authsvc/internal/apps"
 	"authsvc/internal/audit"
 	"authsvc/internal/ratelimit"
 	"authsvc/internal/sqldb"
-	"authsvc/internal/token"
 	"authsvc/internal/users"
 )
-
-// TTLBounds are the token lifetimes an app allows: requests may choose any
-// whole number of seconds in [Min, Max]; Default applies when they don't.
-type TTLBounds struct {
-	Default time.Duration
-	Min     time.Duration
-	Max     time.Duration
-}
-
-// Validate checks the bounds against each other and against what the ZIM SDK
-// accepts (token.MinEffectiveTime to token.MaxEffectiveTime seconds).
-func (b TTLBounds) Validate() error {
-	lo, hi := time.Duration(token.MinEffectiveTime)*time.Second, time.Duration(token.MaxEffectiveTime)*time.Second
-	for _, d := range []time.Duration{b.Default, b.Min, b.Max} {
-		if d%time.Second != 0 {
-			return fmt.Errorf("token lifetime %v is not a whole number of seconds", d)
-		}
-		if d < lo || d > hi {
-			return fmt.Errorf("token lifetime %v is outside %v..%v, the range the ZIM SDK accepts", d, lo, hi)
-		}
-	}
-	if b.Min > b.Default || b.Default > b.Max {
-		return fmt.Errorf("token lifetimes must satisfy min (%v) <= default (%v) <= max (%v)", b.Min, b.Default, b.Max)
-	}
-	return nil
-}
-
-// App is one ZEGO app the service mints tokens for.
-type App struct {
-	ID uint32
-	// Keys holds the current secret first, then previous ones that renew
-	// and verify still accept during a rotation. New tokens use Keys[0].
-	Keys    []*token.Key
-	TTL     TTLBounds
-	Variant token.Variant // token.GCM unless the app's SDKs need the legacy variant
-}
 
 // AdminKey is one accepted admin credential. Only its SHA-256 digest is
 // kept, so comparisons run over equal-length values in constant time.
@@ -78,7 +42,8 @@ func NewAdminKey(key []byte) AdminKey {
 
 // Credentials is everything a reload (SIGHUP) may replace while serving.
 type Credentials struct {
-	Apps       []App
+	// Apps and DefaultApp are the apps.Set tokens are minted for (appSet).
+	Apps       []apps.App
 	DefaultApp uint32
 	AdminKeys  []AdminKey
 	SessionKey []byte            // HMAC key for session tokens, at least 32 bytes
@@ -93,30 +58,8 @@ type Credentials struct {
 
 // Validate reports a configuration the server cannot run with.
 func (c *Credentials) Validate() error {
-	if len(c.Apps) == 0 {
-		return errors.New("no app configured")
-	}
-	seen := make(map[uint32]bool, len(c.Apps))
-	for _, a := range c.Apps {
-		if a.ID == 0 {
-			return errors.New("app ID 0 is not valid")
-		}
-		if seen[a.ID] {
-			return fmt.Errorf("app %d configured twice", a.ID)
-		}
-		seen[a.ID] = true
-		if len(a.Keys) == 0 {
-			return fmt.Errorf("app %d has no secret", a.ID)
-		}
-		if err := a.TTL.Validate(); err != nil {
-			return fmt.Errorf("app %d: %w", a.ID, err)
-		}
-		if a.Variant != token.GCM && a.Variant != token.CBC {
-			return fmt.Errorf("app %d: unknown token variant %d", a.ID, a.Variant)
-		}
-	}
-	if !seen[c.DefaultApp] {
-		return fmt.Errorf("default app %d is not configured", c.DefaultApp)
+	if err := c.appSet().Validate(); err != nil {
+		return err
 	}
 	if c.IdP != nil && c.IdP.Verifier == nil {
 		return errors.New("identity provider without a verifier")
@@ -130,13 +73,9 @@ func (c *Credentials) Validate() error {
 	return nil
 }
 
-func (c *Credentials) app(id uint32) *App {
-	for i := range c.Apps {
-		if c.Apps[i].ID == id {
-			return &c.Apps[i]
-		}
-	}
-	return nil
+// appSet is the apps of these credentials, for the token policy.
+func (c *Credentials) appSet() apps.Set {
+	return apps.Set{Apps: c.Apps, Default: c.DefaultApp}
 }
 
 // admin returns the label of the admin key matching credential. Every key is
