@@ -134,12 +134,12 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
 	}
 	if text := v.Get("limit"); text != "" {
 		if q.Limit, err = strconv.Atoi(text); err != nil || q.Limit < 1 {
-			return invalidField("limit", "invalid_limit", "limit must be a whole number from 1 to %d", audit.MaxListLimit)
+			return invalidField("limit", codeInvalidLimit, "limit must be a whole number from 1 to %d", audit.MaxListLimit)
 		}
 	}
 	if text := v.Get("after"); text != "" {
 		if q.After, err = strconv.ParseInt(text, 10, 64); err != nil || q.After < 1 {
-			return invalidField("after", "invalid_after", "after must be the next cursor of a previous page")
+			return invalidField("after", codeInvalidAfter, "after must be the next cursor of a previous page")
 		}
 	}
 	if err := s.flushAudit(r); err != nil {

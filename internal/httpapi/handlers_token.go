@@ -216,7 +216,7 @@ func (s *Server) renew(w http.ResponseWriter, r *http.Request) (token.Claims, er
 	now := s.now()
 	app, old, err := s.creds.Load().appSet().Renewable(req.Token, now, s.cfg.RenewGrace)
 	if err != nil {
-		return old.Claims, tokenProblem(err)
+		return old.Claims, err
 	}
 	if err := s.renewed(w, r, app, old, req.EffectiveTimeInSeconds, now); err != nil {
 		return old.Claims, err
@@ -251,27 +251,11 @@ func (s *Server) renewed(w http.ResponseWriter, r *http.Request, app *apps.App, 
 	}
 	tok, claims, err := app.Mint(s.rand, now, params)
 	if err != nil {
-		return tokenProblem(err)
+		return err
 	}
 	s.metrics.tokenIssued(app, "renew", app.Variant)
 	s.record(r, tokenEvent(audit.TokenRenewed, claims))
 	return writeToken(w, tok, claims, target, roomFromPayload(old.Payload))
-}
-
-// tokenProblem explains why a presented token was refused, with the error
-// codes the ZIM and RTC SDKs would have reported for it.
-func tokenProblem(err error) error {
-	var te *token.Error
-	if !errors.As(err, &te) {
-		return err
-	}
-	code := codeInvalidToken
-	if te == token.ErrTTLTooShort || te == token.ErrTTLTooLong {
-		code = codeInvalidTTL
-	}
-	p := newProblem(http.StatusBadRequest, code, "%s", err.Error())
-	p.Reason, p.ZIMErrorCode, p.RTCErrorCode = te.Reason, te.ZIMCode, te.RTCCode
-	return p
 }
 
 // countFailure records a failed token request by a bounded reason.

@@ -145,7 +145,7 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) error {
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
-			return invalidField("limit", "invalid_limit", "limit must be a whole number from 1 to 1000")
+			return invalidField("limit", codeInvalidLimit, "limit must be a whole number from 1 to 1000")
 		}
 		opts.Limit = n
 	}

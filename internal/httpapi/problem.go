@@ -11,6 +11,7 @@ import (
 
 	"authsvc/internal/apps"
 	"authsvc/internal/audit"
+	"authsvc/internal/token"
 	"authsvc/internal/users"
 )
 
@@ -23,6 +24,8 @@ const (
 	codeInvalidTTL         = "invalid_ttl"
 	codeInvalidRoom        = "invalid_room"
 	codeInvalidToken       = "invalid_token"
+	codeInvalidLimit       = "invalid_limit"
+	codeInvalidAfter       = "invalid_after"
 	codeInvalidCredentials = "invalid_credentials"
 	codeTooManyUsers       = "too_many_users"
 	codeUserExists         = "user_exists"
@@ -89,6 +92,7 @@ func toProblem(err error) (p *problem, ok bool) {
 	var qe *audit.QueryError
 	var uae *apps.UnknownAppError
 	var ttle *apps.TTLError
+	var te *token.Error
 	switch {
 	case errors.As(err, &p):
 		return p, true
@@ -97,13 +101,15 @@ func toProblem(err error) (p *problem, ok bool) {
 	case errors.As(err, &ttle):
 		return invalidField("effectiveTimeInSeconds", codeInvalidTTL,
 			"effectiveTimeInSeconds must be from %d to %d", ttle.Min, ttle.Max), true
+	case errors.As(err, &te):
+		return tokenProblem(te, err), true
 	case errors.As(err, &qe):
 		code := codeInvalidRequest
 		switch qe.Field {
 		case "limit":
-			code = "invalid_limit"
+			code = codeInvalidLimit
 		case "after":
-			code = "invalid_after"
+			code = codeInvalidAfter
 		}
 		return invalidField(qe.Field, code, "%s", qe.Message), true
 	case errors.As(err, &ie):
@@ -129,6 +135,19 @@ func toProblem(err error) (p *problem, ok bool) {
 		return newProblem(http.StatusRequestEntityTooLarge, codePayloadTooLarge, "request body is larger than %d bytes", mbe.Limit), true
 	}
 	return newProblem(http.StatusInternalServerError, codeInternal, "internal error"), false
+}
+
+// tokenProblem explains why a presented token, or the parameters of a token
+// to mint, were refused, with the error codes the ZIM and RTC SDKs would
+// have reported. err is te with its detail.
+func tokenProblem(te *token.Error, err error) *problem {
+	code := codeInvalidToken
+	if te == token.ErrTTLTooShort || te == token.ErrTTLTooLong {
+		code = codeInvalidTTL
+	}
+	p := newProblem(http.StatusBadRequest, code, "%s", err.Error())
+	p.Reason, p.ZIMErrorCode, p.RTCErrorCode = te.Reason, te.ZIMCode, te.RTCCode
+	return p
 }
 
 // writeError answers a failed request. Errors that are not the client's
