@@ -139,25 +139,10 @@ func (s *server) admin(t *testing.T, method, path string, body, out any) {
 	}
 }
 
-// verification is what POST /v1/token/verify says about a token.
-type verification struct {
-	Valid     bool      `json:"valid"`
-	UserID    string    `json:"userID"`
-	AppID     int64     `json:"appID"`
-	ExpiresAt int64     `json:"expiresAt"`
-	Room      *roomJSON `json:"room"`
-}
-
-type roomJSON struct {
-	RoomID    string   `json:"roomID"`
-	Login     bool     `json:"login"`
-	Publish   bool     `json:"publish"`
-	StreamIDs []string `json:"streamIDs"`
-}
-
-func (s *server) verify(t *testing.T, tok string) verification {
+// verify asks POST /v1/token/verify what it says about tok.
+func (s *server) verify(t *testing.T, tok string) api.VerifyResponse {
 	t.Helper()
-	var v verification
+	var v api.VerifyResponse
 	s.admin(t, "POST", "/v1/token/verify", map[string]any{"token": tok}, &v)
 	return v
 }
@@ -605,7 +590,7 @@ type rtcCall struct {
 func TestRTCFlow(t *testing.T) {
 	t.Parallel()
 	srv, b := loggedIn(t)
-	room := roomJSON{RoomID: "room-7", Login: true, Publish: true, StreamIDs: []string{"alice-cam"}}
+	room := api.Room{RoomID: "room-7", Login: true, Publish: true, StreamIDs: []string{"alice-cam"}}
 
 	b.run(fmt.Sprintf(`var engine = new FakeExpressEngine(%d, 'wss://rtc.example.invalid');`, testAppID))
 	b.await(`joinRoom(engine, client, { roomID: 'room-7', login: true, publish: true, streamIDs: ['alice-cam'] })`)
@@ -613,7 +598,7 @@ func TestRTCFlow(t *testing.T) {
 		t.Fatalf("calls to authsvc (-want +got):\n%s", diff)
 	}
 	issue := b.exchanges[1]
-	var asked roomJSON
+	var asked api.Room
 	remarshal(t, issue.Request["room"], &asked)
 	if diff := cmp.Diff(room, asked); diff != "" {
 		t.Errorf("POST /v1/token asked for room (-want +got):\n%s", diff)
@@ -682,9 +667,9 @@ func TestAppConnect(t *testing.T) {
 	if _, ok := b.exchanges[1].Request["room"]; ok {
 		t.Errorf("the ZIM token request names a room: %v", b.exchanges[1].Request)
 	}
-	var room roomJSON
+	var room api.Room
 	remarshal(t, b.exchanges[2].Request["room"], &room)
-	if diff := cmp.Diff(roomJSON{RoomID: "room-1", Login: true, Publish: true}, room); diff != "" {
+	if diff := cmp.Diff(api.Room{RoomID: "room-1", Login: true, Publish: true}, room); diff != "" {
 		t.Errorf("the RTC token request's room (-want +got):\n%s", diff)
 	}
 	var shown []string

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"authsvc/api"
 	"authsvc/internal/token"
 	"authsvc/internal/users"
 )
@@ -198,17 +199,9 @@ type decoded struct {
 	Expire    int64     `json:"expire"`
 	Nonce     int32     `json:"nonce"`
 	Payload   string    `json:"payload"`
-	Room      *roomJSON `json:"room,omitempty"`
+	Room      *api.Room `json:"room,omitempty"`
 	Expired   bool      `json:"expired"`
 	ExpiresIn int64     `json:"expiresIn"` // seconds, negative once expired
-}
-
-// roomJSON is a payload that parses as RTC room privileges.
-type roomJSON struct {
-	RoomID    string   `json:"roomID"`
-	Login     bool     `json:"login"`
-	Publish   bool     `json:"publish"`
-	StreamIDs []string `json:"streamIDs"`
 }
 
 // header is what "token decode" prints without a secret.
@@ -269,7 +262,7 @@ func (c tokenCmd) decode(args []string) error {
 			Nonce: v.Nonce, Payload: v.Payload, Expired: v.ExpiresAt <= now, ExpiresIn: v.ExpiresAt - now,
 		}
 		if r, err := token.ParseRoom(v.Payload); err == nil {
-			out.Room = &roomJSON{RoomID: r.RoomID, Login: r.Login, Publish: r.Publish, StreamIDs: r.StreamIDs}
+			out.Room = &api.Room{RoomID: r.RoomID, Login: r.Login, Publish: r.Publish, StreamIDs: r.StreamIDs}
 		}
 		if err := writeIndented(c.stdout, out); err != nil {
 			return err

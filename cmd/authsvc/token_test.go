@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"authsvc/api"
 	"authsvc/internal/token"
 	"authsvc/internal/token/tokenvectors"
 )
@@ -192,7 +193,7 @@ func TestTokenDecode(t *testing.T) {
 	}
 	tok = strings.TrimSpace(tok)
 	want := decoded{Variant: "gcm", AppID: 7, UserID: "bob", Ctime: cmdNow.Unix(), Expire: cmdNow.Unix() + 60,
-		Payload: room, Room: &roomJSON{RoomID: "r1", Login: true, StreamIDs: []string{"s"}}}
+		Payload: room, Room: &api.Room{RoomID: "r1", Login: true, StreamIDs: []string{"s"}}}
 
 	stdout, stderr, code := tokenRun(t, env, cmdNow.Add(10*time.Second), "", "decode", tok)
 	got := decodeJSON[decoded](t, stdout)

@@ -98,13 +98,14 @@ func (a *App) EffectiveTime(requested *int64) (int64, error) {
 	return *requested, nil
 }
 
-// Issue returns the parameters of a new token of this app for userID.
-func (a *App) Issue(userID string, requested *int64, payload string) (token.Params, error) {
+// Issue returns the parameters of a new token of this app for userID, with
+// no payload.
+func (a *App) Issue(userID string, requested *int64) (token.Params, error) {
 	ttl, err := a.EffectiveTime(requested)
 	if err != nil {
 		return token.Params{}, err
 	}
-	return token.Params{AppID: a.ID, UserID: userID, EffectiveTime: ttl, Payload: payload, Variant: a.Variant}, nil
+	return token.Params{AppID: a.ID, UserID: userID, EffectiveTime: ttl, Variant: a.Variant}, nil
 }
 
 // Renewal returns the parameters of old's renewal at now: the same user and
@@ -113,10 +114,11 @@ func (a *App) Issue(userID string, requested *int64, payload string) (token.Para
 // expiry never moves backwards: the ZIM SDK rejects a renewal that expires
 // earlier than the token it replaces (error 6000106).
 func (a *App) Renewal(old token.Verified, requested *int64, now time.Time) (token.Params, error) {
-	p, err := a.Issue(old.UserID, requested, old.Payload)
+	p, err := a.Issue(old.UserID, requested)
 	if err != nil {
 		return token.Params{}, err
 	}
+	p.Payload = old.Payload
 	if keep := old.ExpiresAt - now.Unix(); keep > p.EffectiveTime {
 		p.EffectiveTime = keep
 	}

@@ -146,10 +146,13 @@ func TestEffectiveTime(t *testing.T) {
 func TestIssue(t *testing.T) {
 	t.Parallel()
 	app := twoApps(t).Apps[1]
-	p, err := app.Issue("alice", ptr[int64](120), "room")
-	want := token.Params{AppID: 2, UserID: "alice", EffectiveTime: 120, Payload: "room", Variant: token.CBC}
+	p, err := app.Issue("alice", ptr[int64](120))
+	want := token.Params{AppID: 2, UserID: "alice", EffectiveTime: 120, Variant: token.CBC}
 	if err != nil || p != want {
 		t.Errorf("Issue = %+v, %v, want %+v", p, err, want)
+	}
+	if _, err := app.Issue("alice", ptr[int64](30)); !errors.As(err, new(*TTLError)) {
+		t.Errorf("Issue(30 s) = %v, want a *TTLError", err)
 	}
 	tok, c, err := app.Mint(bytes.NewReader(nonce), now, p)
 	if err != nil {

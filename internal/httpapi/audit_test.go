@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"authsvc/api"
 	"authsvc/internal/audit"
 )
 
@@ -16,7 +17,7 @@ func TestAuditTrail(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	session := e.userWithSession("alice")
-	var tok, renewed tokenResponse
+	var tok, renewed api.TokenResponse
 	e.do("POST", "/v1/token", session, nil).want(t, 200).decode(t, &tok)
 	e.do("POST", "/v1/token/renew", session, map[string]any{"token": tok.Token}).want(t, 200).decode(t, &renewed)
 	e.do("POST", "/v1/token/renew", session, map[string]any{"token": "garbage"}).want(t, 400)

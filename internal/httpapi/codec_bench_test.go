@@ -6,6 +6,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"authsvc/api"
 )
 
 // BenchmarkDecode measures decode alone on the token route's bodies: the
@@ -27,7 +29,7 @@ func BenchmarkDecode(b *testing.B) {
 			for b.Loop() {
 				rd.Reset(bb.body)
 				r.Body = io.NopCloser(rd)
-				var req tokenRequest
+				var req api.TokenRequest
 				if err := decode(r, &req, true); err != nil {
 					b.Fatal(err)
 				}

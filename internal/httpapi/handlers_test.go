@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"authsvc/api"
 	"authsvc/internal/apps"
 	"authsvc/internal/token"
 	"authsvc/internal/users"
@@ -81,7 +82,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	disabled := e.userWithSession("dora")
 	e.do("PATCH", "/v1/users/dora", testAdminKey, map[string]any{"disabled": true}).want(t, http.StatusOK)
 
-	var tok tokenResponse
+	var tok api.TokenResponse
 	e.do("POST", "/v1/token", alice, nil).want(t, http.StatusOK).decode(t, &tok)
 
 	creds := map[string]string{
@@ -324,7 +325,7 @@ func TestPercentEncodedUserIDs(t *testing.T) {
 		e.do("GET", path, session, nil).want(t, http.StatusOK)
 		e.do("PATCH", path, session, map[string]any{"extendedData": "self"}).want(t, http.StatusOK)
 		e.do("PATCH", path, testAdminKey, map[string]any{"userName": "n"}).want(t, http.StatusOK)
-		var tok tokenResponse
+		var tok api.TokenResponse
 		e.do("POST", "/v1/token", session, nil).want(t, http.StatusOK).decode(t, &tok)
 		if tok.UserID != id {
 			t.Errorf("token for %q names %q", id, tok.UserID)
@@ -510,13 +511,13 @@ func TestIssueToken(t *testing.T) {
 	e.userWithSession("bob")
 	now := e.clock.Now().Unix()
 
-	var tok tokenResponse
+	var tok api.TokenResponse
 	resp := e.do("POST", "/v1/token", session, nil).want(t, http.StatusOK)
 	resp.decode(t, &tok)
 	if cc := resp.header.Get("Cache-Control"); cc != "no-store" {
 		t.Errorf("Cache-Control = %q, want no-store", cc)
 	}
-	want := tokenResponse{Token: tok.Token, AppID: testAppID, UserID: "alice", UserName: "alice", IssuedAt: now, ExpiresAt: now + 3600, EffectiveTimeInSeconds: 3600}
+	want := api.TokenResponse{Token: tok.Token, AppID: testAppID, UserID: "alice", UserName: "alice", IssuedAt: now, ExpiresAt: now + 3600, EffectiveTimeInSeconds: 3600}
 	if diff := cmp.Diff(want, tok); diff != "" {
 		t.Errorf("token response (-want +got):\n%s", diff)
 	}
@@ -589,12 +590,12 @@ func TestRenewToken(t *testing.T) {
 	session := e.userWithSession("alice")
 	bob := e.userWithSession("bob")
 	room := map[string]any{"roomID": "room-1", "login": true, "publish": true, "streamIDs": []string{"s1"}}
-	var old tokenResponse
+	var old api.TokenResponse
 	e.do("POST", "/v1/token", session, map[string]any{"room": room, "effectiveTimeInSeconds": 7200}).want(t, 200).decode(t, &old)
 
 	// A renewal asking for less time than is left keeps the old expiry.
 	e.clock.Advance(10 * time.Minute)
-	var renewed tokenResponse
+	var renewed api.TokenResponse
 	resp := e.do("POST", "/v1/token/renew", session, map[string]any{"token": old.Token, "effectiveTimeInSeconds": 600}).want(t, 200)
 	resp.decode(t, &renewed)
 	if cc := resp.header.Get("Cache-Control"); cc != "no-store" {
@@ -668,7 +669,7 @@ func TestRenewAcrossRotation(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	session := e.userWithSession("alice")
-	var old tokenResponse
+	var old api.TokenResponse
 	e.do("POST", "/v1/token", session, nil).want(t, 200).decode(t, &old)
 
 	newKey, err := token.NewKey([]byte("00000000000000000000000000000001"))
@@ -682,12 +683,12 @@ func TestRenewAcrossRotation(t *testing.T) {
 	if err := e.api.Reload(&creds); err != nil {
 		t.Fatal(err)
 	}
-	var v verifyResponse
+	var v api.VerifyResponse
 	e.do("POST", "/v1/token/verify", testAdminKey, map[string]any{"token": old.Token}).want(t, 200).decode(t, &v)
 	if !v.Valid || v.Secret != "previous" {
 		t.Errorf("old token after rotation: %+v", v)
 	}
-	var renewed tokenResponse
+	var renewed api.TokenResponse
 	e.do("POST", "/v1/token/renew", session, map[string]any{"token": old.Token}).want(t, 200).decode(t, &renewed)
 	if _, _, err := newKey.Decode(renewed.Token); err != nil {
 		t.Errorf("renewed token is not under the new secret: %v", err)
@@ -702,19 +703,19 @@ func TestVerifyToken(t *testing.T) {
 	e := newEnv(t)
 	session := e.userWithSession("alice")
 	room := map[string]any{"roomID": "r-9", "login": true, "publish": true, "streamIDs": []string{"s1"}}
-	var tok tokenResponse
+	var tok api.TokenResponse
 	e.do("POST", "/v1/token", session, map[string]any{"room": room}).want(t, 200).decode(t, &tok)
 
-	var v verifyResponse
+	var v api.VerifyResponse
 	e.do("POST", "/v1/token/verify", testAdminKey, map[string]any{"token": tok.Token, "userID": "alice", "appID": testAppID}).want(t, 200).decode(t, &v)
 	if !v.Valid || v.Variant != "gcm" || v.AppID != testAppID || v.UserID != "alice" || v.IssuedAt != tok.IssuedAt ||
 		v.ExpiresAt != tok.ExpiresAt || v.Nonce == nil || v.Room == nil || v.Room.RoomID != "r-9" || v.Secret != "current" || v.Reason != "" {
 		t.Errorf("verify = %+v", v)
 	}
 
-	check := func(body map[string]any, reason string, zim, rtc int) verifyResponse {
+	check := func(body map[string]any, reason string, zim, rtc int) api.VerifyResponse {
 		t.Helper()
-		var v verifyResponse
+		var v api.VerifyResponse
 		e.do("POST", "/v1/token/verify", testAdminKey, body).want(t, 200).decode(t, &v)
 		if v.Valid || v.Reason != reason || v.ZIMErrorCode != zim || v.RTCErrorCode != rtc {
 			t.Errorf("verify %v = %+v, want reason %s zim %d rtc %d", body, v, reason, zim, rtc)

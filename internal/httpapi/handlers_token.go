@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"authsvc/api"
 	"authsvc/internal/apps"
 	"authsvc/internal/audit"
 	"authsvc/internal/token"
@@ -18,14 +19,9 @@ const (
 	maxStreamIDs   = 64
 )
 
-type roomJSON struct {
-	RoomID    string   `json:"roomID"`
-	Login     bool     `json:"login"`
-	Publish   bool     `json:"publish"`
-	StreamIDs []string `json:"streamIDs"`
-}
-
-func roomFromPayload(payload string) *roomJSON {
+// roomFromPayload is the room privileges a payload carries, nil when it
+// carries none.
+func roomFromPayload(payload string) *api.Room {
 	if payload == "" {
 		return nil
 	}
@@ -33,11 +29,12 @@ func roomFromPayload(payload string) *roomJSON {
 	if err != nil {
 		return nil
 	}
-	return &roomJSON{RoomID: room.RoomID, Login: room.Login, Publish: room.Publish, StreamIDs: room.StreamIDs}
+	return &api.Room{RoomID: room.RoomID, Login: room.Login, Publish: room.Publish, StreamIDs: room.StreamIDs}
 }
 
-// payload validates a requested room and encodes it as a Token04 payload.
-func (rj *roomJSON) payload() (string, error) {
+// roomPayload validates a requested room and encodes it as a Token04
+// payload; no room is the empty payload.
+func roomPayload(rj *api.Room) (string, error) {
 	if rj == nil {
 		return "", nil
 	}
@@ -74,24 +71,6 @@ func validStreamID(s string) bool {
 	return true
 }
 
-type tokenRequest struct {
-	UserID                 *string   `json:"userID"`
-	AppID                  *uint32   `json:"appID"`
-	EffectiveTimeInSeconds *int64    `json:"effectiveTimeInSeconds"`
-	Room                   *roomJSON `json:"room"`
-}
-
-type tokenResponse struct {
-	Token                  string    `json:"token"`
-	AppID                  uint32    `json:"appID"`
-	UserID                 string    `json:"userID"`
-	UserName               string    `json:"userName"`
-	IssuedAt               int64     `json:"issuedAt"`
-	ExpiresAt              int64     `json:"expiresAt"`
-	EffectiveTimeInSeconds int64     `json:"effectiveTimeInSeconds"`
-	Room                   *roomJSON `json:"room,omitempty"`
-}
-
 // issueToken mints a Token04 for the caller, or for any registered user when
 // an admin (a trusted backend) asks.
 func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) error {
@@ -101,7 +80,7 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) issue(w http.ResponseWriter, r *http.Request) error {
-	var req tokenRequest
+	var req api.TokenRequest
 	if err := decode(r, &req, true); err != nil {
 		return err
 	}
@@ -116,21 +95,14 @@ func (s *Server) issue(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	payload, err := req.Room.payload()
+	params, err := app.Issue(target.ID, req.EffectiveTimeInSeconds)
 	if err != nil {
 		return err
 	}
-	params, err := app.Issue(target.ID, req.EffectiveTimeInSeconds, payload)
-	if err != nil {
+	if params.Payload, err = roomPayload(req.Room); err != nil {
 		return err
 	}
-	tok, claims, err := app.Mint(s.rand, s.now(), params)
-	if err != nil {
-		return err
-	}
-	s.metrics.tokenIssued(app, "issue", app.Variant)
-	s.record(r, tokenEvent(audit.TokenIssued, claims))
-	return writeToken(w, tok, claims, target, req.Room)
+	return s.mint(w, r, kindIssue, app, params, s.now(), target, req.Room)
 }
 
 // tokenTarget decides whose token this is: a user always gets their own; an
@@ -146,7 +118,12 @@ func (s *Server) tokenTarget(r *http.Request, userID *string) (users.User, error
 	if userID == nil || *userID == "" {
 		return users.User{}, invalidField("userID", codeInvalidUserID, "userID is required when an admin asks for a token")
 	}
-	u, err := s.store.Get(r.Context(), *userID)
+	return s.enabledUser(r, *userID)
+}
+
+// enabledUser is the registered user id, for a token an admin asks for.
+func (s *Server) enabledUser(r *http.Request, id string) (users.User, error) {
+	u, err := s.store.Get(r.Context(), id)
 	if err != nil {
 		return users.User{}, err
 	}
@@ -156,23 +133,34 @@ func (s *Server) tokenTarget(r *http.Request, userID *string) (users.User, error
 	return u, nil
 }
 
-func writeToken(w http.ResponseWriter, tok string, c token.Claims, u users.User, room *roomJSON) error {
+// mintKind is what a token was minted for, in metrics and the audit trail.
+type mintKind struct{ label, event string }
+
+var (
+	kindIssue = mintKind{"issue", audit.TokenIssued}
+	kindRenew = mintKind{"renew", audit.TokenRenewed}
+)
+
+// mint mints token p of app for target, counts and records it, and writes
+// it with room, the privileges p.Payload carries.
+func (s *Server) mint(w http.ResponseWriter, r *http.Request, kind mintKind, app *apps.App, p token.Params, now time.Time, target users.User, room *api.Room) error {
+	tok, c, err := app.Mint(s.rand, now, p)
+	if err != nil {
+		return err
+	}
+	s.metrics.tokenIssued(app, kind.label, app.Variant)
+	s.record(r, tokenEvent(kind.event, c))
 	w.Header().Set("Cache-Control", "no-store")
-	return encode(w, http.StatusOK, tokenResponse{
+	return encode(w, http.StatusOK, api.TokenResponse{
 		Token:                  tok,
 		AppID:                  c.AppID,
 		UserID:                 c.UserID,
-		UserName:               u.Name,
+		UserName:               target.Name,
 		IssuedAt:               c.IssuedAt,
 		ExpiresAt:              c.ExpiresAt,
 		EffectiveTimeInSeconds: c.ExpiresAt - c.IssuedAt,
 		Room:                   room,
 	})
-}
-
-type renewRequest struct {
-	Token                  string `json:"token"`
-	EffectiveTimeInSeconds *int64 `json:"effectiveTimeInSeconds"`
 }
 
 // renewToken serves zim.renewToken: a new token for the same app, user and
@@ -206,7 +194,7 @@ func (s *Server) renew(w http.ResponseWriter, r *http.Request) (token.Claims, er
 			return token.Claims{}, err
 		}
 	}
-	var req renewRequest
+	var req api.RenewRequest
 	if err := decode(r, &req, false); err != nil {
 		return token.Claims{}, err
 	}
@@ -230,11 +218,8 @@ func (s *Server) renewed(w http.ResponseWriter, r *http.Request, app *apps.App, 
 	var target users.User
 	if p.isAdmin() {
 		var err error
-		if target, err = s.store.Get(r.Context(), old.UserID); err != nil {
+		if target, err = s.enabledUser(r, old.UserID); err != nil {
 			return err
-		}
-		if target.Disabled {
-			return errUserDisabled
 		}
 		if err := s.limit(s.tokenLimit, limitToken, target.ID); err != nil {
 			return err
@@ -249,13 +234,7 @@ func (s *Server) renewed(w http.ResponseWriter, r *http.Request, app *apps.App, 
 	if err != nil {
 		return err
 	}
-	tok, claims, err := app.Mint(s.rand, now, params)
-	if err != nil {
-		return err
-	}
-	s.metrics.tokenIssued(app, "renew", app.Variant)
-	s.record(r, tokenEvent(audit.TokenRenewed, claims))
-	return writeToken(w, tok, claims, target, roomFromPayload(old.Payload))
+	return s.mint(w, r, kindRenew, app, params, now, target, roomFromPayload(old.Payload))
 }
 
 // countFailure records a failed token request by a bounded reason.
@@ -265,32 +244,6 @@ func (s *Server) countFailure(err error) {
 	}
 }
 
-type verifyRequest struct {
-	Token  string  `json:"token"`
-	AppID  *uint32 `json:"appID"`
-	UserID *string `json:"userID"`
-}
-
-type verifyResponse struct {
-	Valid        bool      `json:"valid"`
-	Reason       string    `json:"reason,omitempty"`
-	ZIMErrorCode int       `json:"zimErrorCode,omitempty"`
-	RTCErrorCode int       `json:"rtcErrorCode,omitempty"`
-	Variant      string    `json:"variant,omitempty"`
-	AppID        uint32    `json:"appID,omitempty"`
-	UserID       string    `json:"userID,omitempty"`
-	IssuedAt     int64     `json:"issuedAt,omitempty"`
-	ExpiresAt    int64     `json:"expiresAt,omitempty"`
-	Nonce        *int32    `json:"nonce,omitempty"`
-	Payload      string    `json:"payload,omitempty"`
-	Room         *roomJSON `json:"room,omitempty"`
-	Secret       string    `json:"secret,omitempty"` // "current" or "previous": which secret authenticated it
-	// Authenticated says whether the claims above are proof of what the
-	// secret's holder minted: false for CBC, which has no integrity check.
-	Authenticated *bool  `json:"authenticated,omitempty"`
-	Warning       string `json:"warning,omitempty"`
-}
-
 // cbcWarning is the verify response's warning for a CBC token.
 const cbcWarning = "CBC tokens have no integrity check: anyone who has seen one can change its first 16 bytes " +
 	"of plaintext undetected, so these claims are not authenticated; move the app to the GCM variant"
@@ -298,7 +251,7 @@ const cbcWarning = "CBC tokens have no integrity check: anyone who has seen one 
 // verifyToken is the support tool for "why does my app say the token is
 // invalid": it says what the token holds and what an SDK would think of it.
 func (s *Server) verifyToken(w http.ResponseWriter, r *http.Request) error {
-	var req verifyRequest
+	var req api.VerifyRequest
 	if err := decode(r, &req, false); err != nil {
 		return err
 	}
@@ -306,7 +259,7 @@ func (s *Server) verifyToken(w http.ResponseWriter, r *http.Request) error {
 		return invalidField("token", codeInvalidToken, "token is required")
 	}
 	v, err := s.creds.Load().appSet().Usable(req.Token, s.now(), req.AppID, req.UserID)
-	resp := verifyResponse{Valid: err == nil}
+	resp := api.VerifyResponse{Valid: err == nil}
 	if v.UserID != "" {
 		nonce := v.Nonce
 		resp.Variant, resp.AppID, resp.UserID = v.Variant.String(), v.AppID, v.UserID

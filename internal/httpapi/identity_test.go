@@ -11,6 +11,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"authsvc/api"
 	"authsvc/internal/idp"
 	"authsvc/internal/users"
 )
@@ -62,7 +63,7 @@ func TestIdentityProviderTokens(t *testing.T) {
 	e.createUser("alice")
 	cred := e.idpToken(jwt.MapClaims{"sub": "alice"})
 
-	var tok tokenResponse
+	var tok api.TokenResponse
 	e.do("POST", "/v1/token", cred, nil).want(t, 200).decode(t, &tok)
 	if tok.UserID != "alice" {
 		t.Errorf("token for %q", tok.UserID)
@@ -117,7 +118,7 @@ func TestIdentityProviderHashAndAutoProvision(t *testing.T) {
 	e := newEnv(t, withIdP(t, func(ip *IdentityProvider) { ip.HashUserIDs = true; ip.AutoProvision = true }))
 	subject := "google-oauth2|123456789012345678901"
 	cred := e.idpToken(jwt.MapClaims{"sub": subject, "name": "Grace Hopper"})
-	var first, second tokenResponse
+	var first, second api.TokenResponse
 	e.do("POST", "/v1/token", cred, nil).want(t, 200).decode(t, &first)
 	if first.UserID != idp.HashUserID(idpIssuer, subject) || first.UserName != "Grace Hopper" {
 		t.Errorf("auto-provisioned %q named %q", first.UserID, first.UserName)
@@ -148,7 +149,7 @@ func TestIdentityProviderConcurrentFirstRequests(t *testing.T) {
 	cred := e.idpToken(jwt.MapClaims{"sub": "ada", "name": "Ada Lovelace"})
 	const n = 8
 	var wg sync.WaitGroup
-	got := make([]tokenResponse, n)
+	got := make([]api.TokenResponse, n)
 	for i := range n {
 		wg.Go(func() {
 			req, err := http.NewRequest("POST", e.srv.URL+"/v1/token", nil)

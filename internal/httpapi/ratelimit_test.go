@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"authsvc/api"
 	"authsvc/internal/ratelimit"
 )
 
@@ -15,7 +16,7 @@ func TestRateLimitToken(t *testing.T) {
 	e := newEnv(t, func(s *envSetup) { s.cfg.Limits.Token = ratelimit.Limit{Count: 2, Per: time.Minute} })
 	alice := e.userWithSession("alice")
 	bob := e.userWithSession("bob")
-	var tok tokenResponse
+	var tok api.TokenResponse
 	e.do("POST", "/v1/token", alice, nil).want(t, 200).decode(t, &tok)
 	e.do("POST", "/v1/token/renew", alice, map[string]any{"token": tok.Token}).want(t, 200) // renew shares the bucket
 	resp := e.do("POST", "/v1/token", alice, nil)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"authsvc/api"
 	"authsvc/internal/token"
 )
 
@@ -27,7 +28,7 @@ func TestRenewUsesTheAppsVariant(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var renewed tokenResponse
+			var renewed api.TokenResponse
 			e.do("POST", "/v1/token/renew", alice, map[string]any{"token": old}).want(t, http.StatusOK).decode(t, &renewed)
 			v, err := token.Verify(renewed.Token, []*token.Key{e.key}, e.clock.Now(), token.Expect{AppID: testAppID, UserID: "alice"})
 			if err != nil || v.Variant != tc.app {
@@ -51,7 +52,7 @@ func TestVerifySaysCBCIsNotAuthenticated(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var v verifyResponse
+		var v api.VerifyResponse
 		e.do("POST", "/v1/token/verify", testAdminKey, map[string]any{"token": tok}).want(t, http.StatusOK).decode(t, &v)
 		switch {
 		case v.Authenticated == nil:
@@ -62,7 +63,7 @@ func TestVerifySaysCBCIsNotAuthenticated(t *testing.T) {
 			t.Errorf("CBC: authenticated %v, warning %q; want false and a warning", *v.Authenticated, v.Warning)
 		}
 	}
-	var v verifyResponse
+	var v api.VerifyResponse
 	e.do("POST", "/v1/token/verify", testAdminKey, map[string]any{"token": "garbage"}).want(t, http.StatusOK).decode(t, &v)
 	if v.Authenticated != nil || v.Warning != "" {
 		t.Errorf("a token no secret opens: %+v, want neither authenticated nor warning", v)
