@@ -12,14 +12,17 @@ type Room struct {
 	StreamIDs []string `json:"streamIDs"`
 }
 
+// Request fields that may be left out are pointers, nil when left out, and
+// left out when nil: the server refuses a null.
+
 // TokenRequest is the body of POST /v1/token. Every field is optional: nil
 // means "the default" (the caller, the default app, its default lifetime, no
 // room).
 type TokenRequest struct {
-	UserID                 *string `json:"userID"`
-	AppID                  *uint32 `json:"appID"`
-	EffectiveTimeInSeconds *int64  `json:"effectiveTimeInSeconds"`
-	Room                   *Room   `json:"room"`
+	UserID                 *string `json:"userID,omitempty"`
+	AppID                  *uint32 `json:"appID,omitempty"`
+	EffectiveTimeInSeconds *int64  `json:"effectiveTimeInSeconds,omitempty"`
+	Room                   *Room   `json:"room,omitempty"`
 }
 
 // TokenResponse is a minted Token04, the answer of POST /v1/token and
@@ -38,14 +41,14 @@ type TokenResponse struct {
 // RenewRequest is the body of POST /v1/token/renew.
 type RenewRequest struct {
 	Token                  string `json:"token"`
-	EffectiveTimeInSeconds *int64 `json:"effectiveTimeInSeconds"`
+	EffectiveTimeInSeconds *int64 `json:"effectiveTimeInSeconds,omitempty"`
 }
 
 // VerifyRequest is the body of POST /v1/token/verify.
 type VerifyRequest struct {
 	Token  string  `json:"token"`
-	AppID  *uint32 `json:"appID"`
-	UserID *string `json:"userID"`
+	AppID  *uint32 `json:"appID,omitempty"`
+	UserID *string `json:"userID,omitempty"`
 }
 
 // VerifyResponse is what POST /v1/token/verify says about a token: whether
