@@ -61,7 +61,7 @@ const (
 	RuleInvalidChar = "invalid_char" // a character outside the allowed set; Offset is where
 	RuleInvalidUTF8 = "invalid_utf8" // the bytes are not UTF-8; Offset is the first bad byte
 	RuleControlChar = "control_char" // a control character (C0, DEL, C1) or NUL; Offset is where
-	RuleFormatChar  = "format_char"  // an invisible format character (Unicode Cf), such as a bidi control; Offset is where
+	RuleFormatChar  = "format_char"  // an invisible character (Unicode Cf, Zl, Zp or default-ignorable), such as a bidi control; Offset is where
 	RuleInvalidURL  = "invalid_url"  // not an absolute http or https URL with a host and no user info
 	RuleOutOfRange  = "out_of_range" // a number outside its allowed range
 )
@@ -172,9 +172,11 @@ func describeByte(c byte) string {
 
 // ValidateName reports whether name is a valid userName: at most MaxNameLen
 // bytes of UTF-8 without control characters (C0 including NUL, DEL, C1) and
-// without invisible format characters (Unicode category Cf: bidi controls,
-// zero-width spaces and joiners, BOM, soft hyphen, tags), which let one
-// name display as another. The one exception is ZERO WIDTH JOINER inside an
+// without invisible characters (Unicode category Cf: bidi controls,
+// zero-width spaces and joiners, BOM, soft hyphen, tags; the line and
+// paragraph separators; the other default-ignorable code points such as
+// the Hangul fillers; the braille blank), which let one name display as
+// another. The one exception is ZERO WIDTH JOINER inside an
 // emoji sequence such as 👩‍💻, between an emoji (with its modifier or
 // variation selector) and another emoji. The empty name is valid: it stands
 // for the default, the userID. It returns nil or a *FieldError.
@@ -188,7 +190,7 @@ func ValidateName(name string) error {
 		return err
 	}
 	for i, r := range name {
-		if r < utf8.RuneSelf || !unicode.Is(unicode.Cf, r) || r == zeroWidthJoiner && joinsEmoji(name, i) {
+		if r < utf8.RuneSelf || !invisible(r) || r == zeroWidthJoiner && joinsEmoji(name, i) {
 			continue
 		}
 		return &FieldError{Field: field, Code: code, Rule: RuleFormatChar, Offset: i,
@@ -198,6 +200,16 @@ func ValidateName(name string) error {
 }
 
 const zeroWidthJoiner = '\u200d'
+
+// invisible reports whether r renders as nothing, or as a blank that can
+// pass for nothing, so that two names could look alike: format characters
+// (Cf), the line and paragraph separators, and the other default-ignorable
+// code points (Hangul fillers, the combining grapheme joiner, ...). The
+// variation selectors emoji need are none of these.
+func invisible(r rune) bool {
+	return unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp, unicode.Other_Default_Ignorable_Code_Point) ||
+		r == '\u2800' // BRAILLE PATTERN BLANK, a visible character that shows nothing
+}
 
 // joinsEmoji reports whether the ZERO WIDTH JOINER at s[i] stands between two
 // parts of an emoji ZWJ sequence. Emoji are category So; the part before may

@@ -195,6 +195,13 @@ func TestValidateName(t *testing.T) {
 		{"Mongolian vowel separator", "a\u180eb", RuleFormatChar, 1},
 		{"soft hyphen", "ad\u00admin", RuleFormatChar, 2},
 		{"tag character", "a\U000E0041", RuleFormatChar, 1},
+		{"Hangul filler", "ad\u3164min", RuleFormatChar, 2},
+		{"Hangul choseong filler", "\u115fa", RuleFormatChar, 0},
+		{"halfwidth Hangul filler", "a\uffa0", RuleFormatChar, 1},
+		{"combining grapheme joiner", "a\u034fb", RuleFormatChar, 1},
+		{"braille blank", "ad\u2800min", RuleFormatChar, 2},
+		{"line separator", "a\u2028b", RuleFormatChar, 1},
+		{"paragraph separator", "a\u2029b", RuleFormatChar, 1},
 		{"ZWJ between letters", "ad\u200dmin", RuleFormatChar, 2},
 		{"ZWJ first", "\u200d💻", RuleFormatChar, 0},
 		{"ZWJ last", "👩\u200d", RuleFormatChar, 4},
@@ -206,6 +213,9 @@ func TestValidateName(t *testing.T) {
 		{"ZWJ emoji: man running", "🏃\u200d♂\ufe0f", "", 0},
 		{"variation selector", "❤\ufe0f", "", 0},
 		{"combining mark", "e\u0301", "", 0},
+		{"Hangul syllables", "한글", "", 0},
+		{"braille letters", "\u2801\u2803", "", 0},
+		{"ideographic space", "山\u3000田", "", 0},
 	}
 	for _, tt := range tests {
 		err := ValidateName(tt.in)
