@@ -25,8 +25,8 @@ type Event struct {
 	// Time is when it happened: Record sets it from the Recorder's clock
 	// when it is zero. It is stored in UTC to the microsecond.
 	Time time.Time
-	// Event is what happened: one of the constants of this package.
-	Event string
+	// Kind is what happened: one of the constants of this package.
+	Kind string
 	// AppID is the app of the token, 0 when the event is not about a token.
 	AppID uint32
 	// UserID is the user concerned, "" when unknown.
@@ -63,7 +63,7 @@ const (
 
 // bound cuts e's text fields to their maximums and sets a missing Count.
 func (e *Event) bound() {
-	e.Event = truncate(e.Event, MaxEventLen)
+	e.Kind = truncate(e.Kind, MaxEventLen)
 	e.UserID = truncate(e.UserID, MaxUserIDLen)
 	e.Actor = truncate(e.Actor, MaxActorLen)
 	e.ClientIP = truncate(e.ClientIP, MaxClientIPLen)
@@ -111,7 +111,7 @@ func parseReason(stored string) (reason string, count int64) {
 	return stored, 1
 }
 
-// Events, the values of Event.Event.
+// Events, the values of Event.Kind.
 const (
 	TokenIssued       = "token.issued"
 	TokenRenewed      = "token.renewed"

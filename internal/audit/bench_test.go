@@ -24,7 +24,7 @@ func benchEvents(n, users int) []Event {
 	for i := range es {
 		u := fmt.Sprintf("user%05d", rnd.IntN(users))
 		es[i] = Event{
-			Event:     TokenIssued,
+			Kind:      TokenIssued,
 			AppID:     1234567890,
 			UserID:    u,
 			Actor:     "user:" + u,

@@ -168,7 +168,7 @@ func scanEvent(row interface{ Scan(...any) error }) (Event, error) {
 	var e Event
 	var at, appID int64
 	var nonce sql.NullInt32
-	err := row.Scan(&e.ID, &at, &e.Event, &appID, &e.UserID, &e.Actor, &e.ClientIP, &e.RequestID,
+	err := row.Scan(&e.ID, &at, &e.Kind, &appID, &e.UserID, &e.Actor, &e.ClientIP, &e.RequestID,
 		&e.Expire, &nonce, &e.Reason)
 	if err != nil {
 		return Event{}, err

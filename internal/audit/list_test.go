@@ -33,7 +33,7 @@ func listFixture(tb testing.TB) (*sqldb.DB, []Event) {
 		}
 		r.Record(Event{
 			Time:      base.Add(time.Duration(sec/2*2)*time.Second + 777*time.Nanosecond),
-			Event:     kinds[i%3],
+			Kind:      kinds[i%3],
 			UserID:    users[i/3%3],
 			RequestID: fmt.Sprint(i),
 		})
@@ -86,8 +86,8 @@ func TestList(t *testing.T) {
 		{"user", Query{UserID: "alice"}, func(e Event) bool { return e.UserID == "alice" }},
 		{"unicode user", Query{UserID: "ユーザー"}, func(e Event) bool { return e.UserID == "ユーザー" }},
 		{"no such user", Query{UserID: "nobody"}, func(Event) bool { return false }},
-		{"event", Query{Event: SessionFailed}, func(e Event) bool { return e.Event == SessionFailed }},
-		{"user and event", Query{UserID: "bob", Event: TokenIssued}, func(e Event) bool { return e.UserID == "bob" && e.Event == TokenIssued }},
+		{"event", Query{Event: SessionFailed}, func(e Event) bool { return e.Kind == SessionFailed }},
+		{"user and event", Query{UserID: "bob", Event: TokenIssued}, func(e Event) bool { return e.UserID == "bob" && e.Kind == TokenIssued }},
 		{"since is inclusive", Query{Since: at(100)}, func(e Event) bool { return !e.Time.Before(at(100)) }},
 		{"until is exclusive", Query{Until: at(100)}, func(e Event) bool { return e.Time.Before(at(100)) }},
 		{"since a nanosecond after", Query{Since: at(100).Add(1)}, func(e Event) bool { return e.Time.After(at(100)) }},
@@ -95,7 +95,7 @@ func TestList(t *testing.T) {
 		{"since and until", Query{Since: at(40), Until: at(110)}, func(e Event) bool { return !e.Time.Before(at(40)) && e.Time.Before(at(110)) }},
 		{"since equals until", Query{Since: at(40), Until: at(40)}, func(Event) bool { return false }},
 		{"user, event and times", Query{UserID: "ユーザー", Event: UserUpdated, Since: at(10), Until: at(140)}, func(e Event) bool {
-			return e.UserID == "ユーザー" && e.Event == UserUpdated && !e.Time.Before(at(10)) && e.Time.Before(at(140))
+			return e.UserID == "ユーザー" && e.Kind == UserUpdated && !e.Time.Before(at(10)) && e.Time.Before(at(140))
 		}},
 	}
 	for _, tt := range tests {

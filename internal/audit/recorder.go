@@ -224,13 +224,13 @@ func (r *Recorder) Tally(e Event) {
 		r.nDropped.Add(1)
 		return
 	}
-	k := tallyKey{event: e.Event, userID: e.UserID, actor: e.Actor, clientIP: e.ClientIP, reason: e.Reason, appID: e.AppID}
+	k := tallyKey{event: e.Kind, userID: e.UserID, actor: e.Actor, clientIP: e.ClientIP, reason: e.Reason, appID: e.AppID}
 	r.tallyMu.Lock()
 	defer r.tallyMu.Unlock()
 	t, ok := r.tallies[k]
 	if !ok && len(r.tallies) >= r.maxTallies {
 		// Overflow keys are bounded by the events and reasons, constants.
-		k = tallyKey{event: e.Event, reason: e.Reason}
+		k = tallyKey{event: e.Kind, reason: e.Reason}
 		e.UserID, e.Actor, e.ClientIP, e.RequestID, e.AppID = "", "", "", "", 0
 		t, ok = r.tallies[k]
 	}
@@ -447,7 +447,7 @@ func (r *Recorder) write(ctx context.Context, batch []Event) error {
 		if e.Nonce != nil {
 			nonce = int64(*e.Nonce)
 		}
-		_, err := st.ExecContext(ctx, e.Time.UnixMicro(), e.Event, int64(e.AppID), e.UserID, e.Actor,
+		_, err := st.ExecContext(ctx, e.Time.UnixMicro(), e.Kind, int64(e.AppID), e.UserID, e.Actor,
 			e.ClientIP, e.RequestID, e.Expire, nonce, storedReason(e.Reason, e.Count))
 		if err != nil {
 			return fmt.Errorf("write audit events: %w", err)

@@ -106,7 +106,7 @@ func TestRecordCloseWritesEverything(t *testing.T) {
 		for i := range each {
 			n := g*each + i
 			e := Event{
-				Event:     TokenIssued,
+				Kind:      TokenIssued,
 				AppID:     uint32(n) * 5_000_000, // up to the top of uint32
 				UserID:    fmt.Sprintf("ユーザー-%d-😀", n),
 				Actor:     "idp:https://issuer.example#sub|" + fmt.Sprint(n),
@@ -122,7 +122,7 @@ func TestRecordCloseWritesEverything(t *testing.T) {
 			case 1:
 				e.Time = base.Add(time.Duration(n) * time.Nanosecond).In(time.FixedZone("X", 3600))
 			case 2: // every optional field empty
-				e = Event{Event: SessionFailed, RequestID: e.RequestID, Reason: "invalid_credentials", Count: 1}
+				e = Event{Kind: SessionFailed, RequestID: e.RequestID, Reason: "invalid_credentials", Count: 1}
 			}
 			want = append(want, e)
 		}
@@ -163,7 +163,7 @@ func TestRecordFlushesAfterInterval(t *testing.T) {
 		db := mustOpenDB(t)
 		const interval = 10 * time.Millisecond
 		r := newTestRecorder(t, db, Options{FlushInterval: interval})
-		r.Record(Event{Event: UserCreated, UserID: "alice"})
+		r.Record(Event{Kind: UserCreated, UserID: "alice"})
 		time.Sleep(interval - time.Nanosecond)
 		synctest.Wait()
 		if got := listAll(t, db, Query{}); len(got) != 0 {
@@ -209,7 +209,7 @@ func TestCloseUnderLoad(t *testing.T) {
 							<-closing
 						}
 						id := fmt.Sprintf("g%d-%d", g, i)
-						ok := r.Record(Event{Event: TokenRenewed, UserID: "u", RequestID: id})
+						ok := r.Record(Event{Kind: TokenRenewed, UserID: "u", RequestID: id})
 						attempted[g]++
 						if ok && i < before {
 							accepted[g] = append(accepted[g], id)
@@ -272,13 +272,13 @@ func TestRecordNeverWaitsForAStalledWriter(t *testing.T) {
 		const queue = 4
 		r := newTestRecorder(t, db, Options{QueueSize: queue, BatchSize: 1})
 		release := holdWriter(t, db)
-		r.Record(Event{Event: UserCreated, RequestID: "0"})
+		r.Record(Event{Kind: UserCreated, RequestID: "0"})
 		synctest.Wait() // the writer has taken it and waits for the connection
 		start := time.Now()
 		var refused []string
 		for i := 1; i <= 3*queue; i++ {
 			id := fmt.Sprint(i)
-			if !r.Record(Event{Event: UserCreated, RequestID: id}) {
+			if !r.Record(Event{Kind: UserCreated, RequestID: id}) {
 				refused = append(refused, id)
 			}
 		}
@@ -311,7 +311,7 @@ func TestLossWindow(t *testing.T) {
 		db := mustOpenDB(t)
 		r := newTestRecorder(t, db, Options{})
 		start := time.Now()
-		r.Record(Event{Event: TokenIssued})
+		r.Record(Event{Kind: TokenIssued})
 		for r.Stats().Written == 0 {
 			time.Sleep(time.Millisecond)
 			synctest.Wait()
@@ -323,13 +323,13 @@ func TestLossWindow(t *testing.T) {
 		release := holdWriter(t, db)
 		accepted := 0
 		for range DefaultBatchSize { // before the writer wakes: one batch
-			if r.Record(Event{Event: TokenIssued}) {
+			if r.Record(Event{Kind: TokenIssued}) {
 				accepted++
 			}
 		}
 		synctest.Wait() // the writer holds the batch and waits for the disk
 		for range DefaultQueueSize + 100 {
-			if r.Record(Event{Event: TokenIssued}) {
+			if r.Record(Event{Kind: TokenIssued}) {
 				accepted++
 			}
 		}
@@ -352,12 +352,12 @@ func TestCloseGivesUpWhenContextEnds(t *testing.T) {
 		r := newTestRecorder(t, db, Options{QueueSize: 2, BatchSize: 1})
 		release := holdWriter(t, db)
 		for i := range 3 {
-			r.Record(Event{Event: UserDeleted, RequestID: fmt.Sprint(i)})
+			r.Record(Event{Kind: UserDeleted, RequestID: fmt.Sprint(i)})
 			if i == 0 {
 				synctest.Wait() // the writer takes the first event
 			}
 		}
-		r.Tally(Event{Event: SessionFailed, Reason: "rate_limited"})
+		r.Tally(Event{Kind: SessionFailed, Reason: "rate_limited"})
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 		defer cancel()
 		start := time.Now()
@@ -385,17 +385,17 @@ func TestCloseIdempotent(t *testing.T) {
 	t.Parallel()
 	db := mustOpenDB(t)
 	r := newTestRecorder(t, db, Options{PruneEvery: time.Hour})
-	r.Record(Event{Event: UserEnabled})
+	r.Record(Event{Kind: UserEnabled})
 	var wg sync.WaitGroup
 	for range 4 {
 		wg.Go(func() { mustClose(t, r) })
 	}
 	wg.Wait()
 	mustClose(t, r)
-	if r.Record(Event{Event: UserEnabled}) { // refused, not a panic
+	if r.Record(Event{Kind: UserEnabled}) { // refused, not a panic
 		t.Error("Record after Close = true, want false")
 	}
-	r.Tally(Event{Event: SessionFailed})
+	r.Tally(Event{Kind: SessionFailed})
 	if err := r.Flush(context.Background()); err != nil {
 		t.Errorf("Flush after Close = %v", err)
 	}
@@ -412,7 +412,7 @@ func TestTally(t *testing.T) {
 		r := newTestRecorder(t, db, Options{TallyWindow: window, MaxTallies: 3})
 		start := time.Now().UTC()
 		failed := func(user, ip, reason, req string) Event {
-			return Event{Event: SessionFailed, UserID: user, ClientIP: ip, Reason: reason, RequestID: req,
+			return Event{Kind: SessionFailed, UserID: user, ClientIP: ip, Reason: reason, RequestID: req,
 				AppID: 7, Expire: 99, Nonce: ptr[int32](1)}
 		}
 		for i := range 1000 {
@@ -437,12 +437,12 @@ func TestTally(t *testing.T) {
 
 		got := listAll(t, db, Query{})
 		want := []Event{
-			{Event: SessionFailed, UserID: "alice", ClientIP: "192.0.2.1", Reason: "rate_limited", RequestID: "a0", AppID: 7, Count: 1000, Time: start},
-			{Event: SessionFailed, UserID: "alice", ClientIP: "192.0.2.1", Reason: "invalid_credentials", RequestID: "b", AppID: 7, Count: 1, Time: start},
-			{Event: SessionFailed, UserID: "bob", ClientIP: "192.0.2.1", Reason: "rate_limited", RequestID: "c0", AppID: 7, Count: 2, Time: start},
-			{Event: SessionFailed, Reason: "rate_limited", RequestID: "", Count: 500, Time: start},
-			{Event: SessionFailed, Reason: "invalid_credentials", RequestID: "", Count: 1, Time: start},
-			{Event: SessionFailed, UserID: "alice", ClientIP: "192.0.2.1", Reason: "rate_limited", RequestID: "f", AppID: 7, Count: 1, Time: start.Add(window)},
+			{Kind: SessionFailed, UserID: "alice", ClientIP: "192.0.2.1", Reason: "rate_limited", RequestID: "a0", AppID: 7, Count: 1000, Time: start},
+			{Kind: SessionFailed, UserID: "alice", ClientIP: "192.0.2.1", Reason: "invalid_credentials", RequestID: "b", AppID: 7, Count: 1, Time: start},
+			{Kind: SessionFailed, UserID: "bob", ClientIP: "192.0.2.1", Reason: "rate_limited", RequestID: "c0", AppID: 7, Count: 2, Time: start},
+			{Kind: SessionFailed, Reason: "rate_limited", RequestID: "", Count: 500, Time: start},
+			{Kind: SessionFailed, Reason: "invalid_credentials", RequestID: "", Count: 1, Time: start},
+			{Kind: SessionFailed, UserID: "alice", ClientIP: "192.0.2.1", Reason: "rate_limited", RequestID: "f", AppID: 7, Count: 1, Time: start.Add(window)},
 		}
 		byKey := cmpopts.SortSlices(func(a, b Event) bool {
 			return fmt.Sprint(a.Time.UnixNano(), a.UserID, a.Reason) < fmt.Sprint(b.Time.UnixNano(), b.UserID, b.Reason)
@@ -463,10 +463,10 @@ func TestFlush(t *testing.T) {
 		// Without Flush, nothing would be written for an hour.
 		r := newTestRecorder(t, db, Options{FlushInterval: time.Hour, TallyWindow: time.Hour, BatchSize: 3})
 		for i := range 10 {
-			r.Record(Event{Event: UserUpdated, RequestID: fmt.Sprint(i)})
+			r.Record(Event{Kind: UserUpdated, RequestID: fmt.Sprint(i)})
 		}
-		r.Tally(Event{Event: SessionFailed, Reason: "invalid_credentials"})
-		r.Tally(Event{Event: SessionFailed, Reason: "invalid_credentials"})
+		r.Tally(Event{Kind: SessionFailed, Reason: "invalid_credentials"})
+		r.Tally(Event{Kind: SessionFailed, Reason: "invalid_credentials"})
 		start := time.Now()
 		if err := r.Flush(context.Background()); err != nil {
 			t.Fatalf("Flush() = %v", err)
@@ -484,7 +484,7 @@ func TestFlush(t *testing.T) {
 
 		// A stalled writer: Flush waits as long as its context lets it.
 		release := holdWriter(t, db)
-		r.Record(Event{Event: UserUpdated, RequestID: "stalled"})
+		r.Record(Event{Kind: UserUpdated, RequestID: "stalled"})
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		if err := r.Flush(ctx); !errors.Is(err, context.DeadlineExceeded) {
@@ -505,8 +505,8 @@ func TestRecordBoundsFields(t *testing.T) {
 	db := mustOpenDB(t)
 	r := newTestRecorder(t, db, Options{})
 	long := strings.Repeat("€", 100_000) // 3 bytes each: no bound falls on a boundary
-	r.Record(Event{Event: long, UserID: long, Actor: long, ClientIP: long, RequestID: long, Reason: long})
-	r.Tally(Event{Event: SessionFailed, UserID: long, Reason: long})
+	r.Record(Event{Kind: long, UserID: long, Actor: long, ClientIP: long, RequestID: long, Reason: long})
+	r.Tally(Event{Kind: SessionFailed, UserID: long, Reason: long})
 	mustClose(t, r)
 	got := listAll(t, db, Query{})
 	if len(got) != 2 {
@@ -517,17 +517,17 @@ func TestRecordBoundsFields(t *testing.T) {
 			name, value string
 			max         int
 		}{
-			{"Event", e.Event, MaxEventLen}, {"UserID", e.UserID, MaxUserIDLen}, {"Actor", e.Actor, MaxActorLen},
+			{"Event", e.Kind, MaxEventLen}, {"UserID", e.UserID, MaxUserIDLen}, {"Actor", e.Actor, MaxActorLen},
 			{"ClientIP", e.ClientIP, MaxClientIPLen}, {"RequestID", e.RequestID, MaxRequestIDLen}, {"Reason", e.Reason, MaxReasonLen},
 		} {
 			if f.name == "Event" && f.value == SessionFailed {
 				continue
 			}
 			if f.value == "" && f.name != "Actor" && f.name != "ClientIP" && f.name != "RequestID" {
-				t.Errorf("%s of %s is empty", f.name, e.Event)
+				t.Errorf("%s of %s is empty", f.name, e.Kind)
 			}
 			if len(f.value) > f.max || !utf8.ValidString(f.value) || f.value != long[:len(f.value)] {
-				t.Errorf("%s of %s is %d bytes (max %d), valid UTF-8 %v", f.name, e.Event, len(f.value), f.max, utf8.ValidString(f.value))
+				t.Errorf("%s of %s is %d bytes (max %d), valid UTF-8 %v", f.name, e.Kind, len(f.value), f.max, utf8.ValidString(f.value))
 			}
 		}
 	}
@@ -575,7 +575,7 @@ func TestWriteFailureCountsFailed(t *testing.T) {
 		var logs testlog.Buffer
 		r := newTestRecorder(t, db, Options{BatchSize: 3, FlushInterval: time.Millisecond,
 			Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-		r.Record(Event{Event: UserCreated, UserID: "before"})
+		r.Record(Event{Kind: UserCreated, UserID: "before"})
 		time.Sleep(time.Millisecond)
 		synctest.Wait()
 		if s := r.Stats(); s.Written != 1 {
@@ -584,7 +584,7 @@ func TestWriteFailureCountsFailed(t *testing.T) {
 
 		db.Close()
 		for i := range 10 {
-			r.Record(Event{Event: UserCreated, UserID: "after-user-sensitive", RequestID: fmt.Sprint(i)})
+			r.Record(Event{Kind: UserCreated, UserID: "after-user-sensitive", RequestID: fmt.Sprint(i)})
 		}
 		mustClose(t, r)
 		if s := r.Stats(); s != (Stats{Written: 1, Failed: 10}) {
@@ -609,11 +609,11 @@ func TestPrune(t *testing.T) {
 	cutoff := base.Add(-30 * 24 * time.Hour).Truncate(time.Microsecond)
 	const old = 2*pruneBatch + 10 // several batches
 	for i := range old {
-		r.Record(Event{Event: TokenIssued, Time: cutoff.Add(-time.Duration(i+1) * time.Microsecond)})
+		r.Record(Event{Kind: TokenIssued, Time: cutoff.Add(-time.Duration(i+1) * time.Microsecond)})
 	}
-	r.Record(Event{Event: UserCreated, RequestID: "at the cutoff", Time: cutoff})
-	r.Record(Event{Event: UserCreated, RequestID: "new", Time: base})
-	r.Record(Event{Event: UserCreated, RequestID: "from the future", Time: base.Add(time.Hour)})
+	r.Record(Event{Kind: UserCreated, RequestID: "at the cutoff", Time: cutoff})
+	r.Record(Event{Kind: UserCreated, RequestID: "new", Time: base})
+	r.Record(Event{Kind: UserCreated, RequestID: "from the future", Time: base.Add(time.Hour)})
 	mustClose(t, r)
 
 	n, err := r.Prune(ctx)
@@ -651,8 +651,8 @@ func TestRecorderPrunesOnItsOwn(t *testing.T) {
 		db := mustOpenDB(t)
 		const every = 10 * time.Millisecond
 		r := newTestRecorder(t, db, Options{Retention: time.Hour, PruneEvery: every, FlushInterval: time.Millisecond})
-		r.Record(Event{Event: TokenIssued, RequestID: "old", Time: time.Now().Add(-2 * time.Hour)})
-		r.Record(Event{Event: TokenIssued, RequestID: "new"})
+		r.Record(Event{Kind: TokenIssued, RequestID: "old", Time: time.Now().Add(-2 * time.Hour)})
+		r.Record(Event{Kind: TokenIssued, RequestID: "new"})
 		time.Sleep(time.Millisecond) // written, after the first prune at the start
 		synctest.Wait()
 		if got := len(listAll(t, db, Query{})); got != 2 {
@@ -675,7 +675,7 @@ func TestRecordDoesNotAllocate(t *testing.T) {
 		r := newTestRecorder(t, db, Options{QueueSize: 1000, BatchSize: 1})
 		release := holdWriter(t, db)
 		defer release()
-		e := Event{Event: TokenIssued, AppID: 1, UserID: "alice", Actor: "user:alice", ClientIP: "203.0.113.7",
+		e := Event{Kind: TokenIssued, AppID: 1, UserID: "alice", Actor: "user:alice", ClientIP: "203.0.113.7",
 			RequestID: "r", Expire: 1767323045, Nonce: ptr[int32](7)}
 		r.Record(e)
 		synctest.Wait() // the writer waits for the connection

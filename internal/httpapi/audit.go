@@ -82,7 +82,7 @@ func validID(id string) bool { return users.ValidateID(id) == nil }
 // tokenEvent describes a minted token, without the token itself.
 func tokenEvent(event string, c token.Claims) audit.Event {
 	nonce := c.Nonce
-	return audit.Event{Event: event, AppID: c.AppID, UserID: c.UserID, Expire: c.ExpiresAt, Nonce: &nonce}
+	return audit.Event{Kind: event, AppID: c.AppID, UserID: c.UserID, Expire: c.ExpiresAt, Nonce: &nonce}
 }
 
 // failureReason is the bounded reason a request failed for, for the audit
@@ -155,7 +155,7 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
 	}
 	for i, e := range page.Events {
 		out.Events[i] = auditEvent{
-			ID: e.ID, Time: e.Time.UTC().Format(time.RFC3339Nano), Event: e.Event, AppID: e.AppID, UserID: e.UserID,
+			ID: e.ID, Time: e.Time.UTC().Format(time.RFC3339Nano), Event: e.Kind, AppID: e.AppID, UserID: e.UserID,
 			Actor: e.Actor, ClientIP: e.ClientIP, RequestID: e.RequestID, Expire: e.Expire, Nonce: e.Nonce, Reason: e.Reason,
 			Count: e.Count,
 		}

@@ -61,7 +61,7 @@ func (s *Server) endSession(w http.ResponseWriter, r *http.Request) error {
 	if cur := s.creds.Load(); cur != creds {
 		cur.sessions.forget(cred)
 	}
-	s.record(r, audit.Event{Event: audit.SessionRevoked, UserID: c.Subject, Actor: "user:" + c.Subject})
+	s.record(r, audit.Event{Kind: audit.SessionRevoked, UserID: c.Subject, Actor: "user:" + c.Subject})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

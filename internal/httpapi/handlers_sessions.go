@@ -38,10 +38,10 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request) error {
 		if id == "" {
 			id = s.attemptedUser(r.Context(), req.UserID, valid)
 		}
-		s.tally(r, audit.Event{Event: audit.SessionFailed, UserID: id, Reason: failureReason(err)})
+		s.tally(r, audit.Event{Kind: audit.SessionFailed, UserID: id, Reason: failureReason(err)})
 		return err
 	}
-	s.record(r, audit.Event{Event: audit.SessionCreated, UserID: u.ID})
+	s.record(r, audit.Event{Kind: audit.SessionCreated, UserID: u.ID})
 	return nil
 }
 

@@ -178,7 +178,7 @@ func (s *Server) renewToken(w http.ResponseWriter, r *http.Request) error {
 		if userID != "" && !validID(userID) {
 			userID = fingerprint(s.creds.Load().SessionKey, userID)
 		}
-		s.tally(r, audit.Event{Event: audit.TokenRenewFailed, AppID: old.AppID, UserID: userID, Reason: failureReason(err)})
+		s.tally(r, audit.Event{Kind: audit.TokenRenewFailed, AppID: old.AppID, UserID: userID, Reason: failureReason(err)})
 	}
 	return err
 }
@@ -284,7 +284,7 @@ func (s *Server) verifyToken(w http.ResponseWriter, r *http.Request) error {
 		}
 		resp.Reason, resp.ZIMErrorCode, resp.RTCErrorCode = te.Reason, te.ZIMCode, te.RTCCode
 		s.metrics.tokenFailed(te.Reason)
-		s.record(r, audit.Event{Event: audit.TokenVerifyFailed, AppID: v.AppID, UserID: v.UserID, Expire: resp.ExpiresAt, Nonce: resp.Nonce, Reason: te.Reason})
+		s.record(r, audit.Event{Kind: audit.TokenVerifyFailed, AppID: v.AppID, UserID: v.UserID, Expire: resp.ExpiresAt, Nonce: resp.Nonce, Reason: te.Reason})
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	return encode(w, http.StatusOK, resp)

@@ -72,7 +72,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.record(r, audit.Event{Event: audit.UserCreated, UserID: u.ID})
+	s.record(r, audit.Event{Kind: audit.UserCreated, UserID: u.ID})
 	w.Header().Set("Location", "/v1/users/"+url.PathEscape(u.ID))
 	return encode(w, http.StatusCreated, toUserResponse(u))
 }
@@ -111,7 +111,7 @@ func (s *Server) importUsers(w http.ResponseWriter, r *http.Request) error {
 	for i, res := range results {
 		resp.Results[i] = importResult{UserID: res.ID, Status: string(res.Status)}
 		if res.Status == users.ImportCreated {
-			s.record(r, audit.Event{Event: audit.UserImported, UserID: res.ID})
+			s.record(r, audit.Event{Kind: audit.UserImported, UserID: res.ID})
 		}
 		if res.Err != nil {
 			resp.Results[i].Error = firstFieldProblem(res.Err)
@@ -251,14 +251,14 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if changed := req.changedFields(); changed != "" {
-		s.record(r, audit.Event{Event: audit.UserUpdated, UserID: id, Reason: changed})
+		s.record(r, audit.Event{Kind: audit.UserUpdated, UserID: id, Reason: changed})
 	}
 	if u.Disabled != before.Disabled {
 		event := audit.UserEnabled
 		if u.Disabled {
 			event = audit.UserDisabled
 		}
-		s.record(r, audit.Event{Event: event, UserID: id})
+		s.record(r, audit.Event{Kind: event, UserID: id})
 	}
 	return encode(w, http.StatusOK, toUserResponse(u))
 }
@@ -275,7 +275,7 @@ func (s *Server) checkCurrentPassword(r *http.Request, id, password string) erro
 		}
 	}
 	if err != nil {
-		s.tally(r, audit.Event{Event: audit.PasswordFailed, UserID: id, Reason: failureReason(err)})
+		s.tally(r, audit.Event{Kind: audit.PasswordFailed, UserID: id, Reason: failureReason(err)})
 	}
 	return err
 }
@@ -306,7 +306,7 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) error {
 	if err := s.store.Delete(r.Context(), id); err != nil {
 		return err
 	}
-	s.record(r, audit.Event{Event: audit.UserDeleted, UserID: id})
+	s.record(r, audit.Event{Kind: audit.UserDeleted, UserID: id})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
