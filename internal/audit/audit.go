@@ -5,8 +5,6 @@
 package audit
 
 import (
-	"strconv"
-	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -87,28 +85,6 @@ func truncate(s string, n int) string {
 		}
 	}
 	return s[:n]
-}
-
-// countSep marks the count of a tallied row in the stored reason. Until a
-// migration gives the table a count column (its number is not ours to take
-// yet), the count travels in the reason column, which holds only this
-// package's and the API's fixed strings: none contains countSep.
-const countSep = ";count="
-
-func storedReason(reason string, count int64) string {
-	if count <= 1 {
-		return reason
-	}
-	return reason + countSep + strconv.FormatInt(count, 10)
-}
-
-func parseReason(stored string) (reason string, count int64) {
-	if i := strings.LastIndex(stored, countSep); i >= 0 {
-		if n, err := strconv.ParseInt(stored[i+len(countSep):], 10, 64); err == nil && n > 1 {
-			return stored[:i], n
-		}
-	}
-	return stored, 1
 }
 
 // Events, the values of Event.Kind.

@@ -68,7 +68,7 @@ func (q Query) validate() (int, error) {
 	return q.Limit, nil
 }
 
-const eventColumns = `id, occurred_at, event, app_id, user_id, actor, client_ip, request_id, expire, nonce, reason`
+const eventColumns = `id, occurred_at, event, app_id, user_id, actor, client_ip, request_id, expire, nonce, reason, count`
 
 // List returns a page of the events stored in db that q selects, newest
 // first. It fails with a *QueryError when q is invalid, or when the event of
@@ -80,24 +80,20 @@ func List(ctx context.Context, db *sqldb.DB, q Query) (Page, error) {
 		return Page{}, err
 	}
 	var where []string
-	var args []any
+	var args sqldb.Args
 	if q.UserID != "" {
-		where = append(where, "user_id = ?")
-		args = append(args, q.UserID)
+		where = append(where, "user_id = "+args.Add(q.UserID))
 	}
 	switch {
 	case q.Event != "" && q.UserID != "":
-		// The unary + keeps SQLite, which has no statistics, off the event
-		// index: a user has far fewer events than an event has.
-		where = append(where, "+event = ?")
-		args = append(args, q.Event)
+		// Kept off the event index: a user has far fewer events than an
+		// event has, which a planner without statistics cannot know.
+		where = append(where, db.NoIndex("event")+" = "+args.Add(q.Event))
 	case q.Event != "":
-		where = append(where, "event = ?")
-		args = append(args, q.Event)
+		where = append(where, "event = "+args.Add(q.Event))
 	}
 	if !q.Since.IsZero() {
-		where = append(where, "occurred_at >= ?")
-		args = append(args, ceilMicro(q.Since))
+		where = append(where, "occurred_at >= "+args.Add(ceilMicro(q.Since)))
 	}
 	// One upper bound, the tighter of Until and the cursor, so that the
 	// index range starts where the page does.
@@ -107,7 +103,7 @@ func List(ctx context.Context, db *sqldb.DB, q Query) (Page, error) {
 	}
 	var cursorAt int64
 	if q.After > 0 {
-		err := db.Reader.QueryRowContext(ctx, `SELECT occurred_at FROM audit_events WHERE id = ?`, q.After).Scan(&cursorAt)
+		err := db.Reader.QueryRowContext(ctx, `SELECT occurred_at FROM audit_events WHERE id = $1`, q.After).Scan(&cursorAt)
 		if errors.Is(err, sql.ErrNoRows) {
 			return Page{}, &QueryError{Field: "after", Message: "after is not the cursor of a stored event; it may have been pruned"}
 		}
@@ -117,38 +113,22 @@ func List(ctx context.Context, db *sqldb.DB, q Query) (Page, error) {
 	}
 	switch {
 	case q.After > 0 && cursorAt < until:
-		where = append(where, "(occurred_at, id) < (?, ?)")
-		args = append(args, cursorAt, q.After)
+		where = append(where, "(occurred_at, id) < ("+args.Add(cursorAt)+", "+args.Add(q.After)+")")
 	case until != math.MaxInt64:
-		where = append(where, "occurred_at < ?")
-		args = append(args, until)
+		where = append(where, "occurred_at < "+args.Add(until))
 	}
 	query := `SELECT ` + eventColumns + ` FROM audit_events`
 	if len(where) > 0 {
 		query += ` WHERE ` + strings.Join(where, " AND ")
 	}
-	query += ` ORDER BY occurred_at DESC, id DESC LIMIT ?`
-	args = append(args, limit+1) // one more tells whether there is a next page
-
-	rows, err := db.Reader.QueryContext(ctx, query, args...)
+	query += ` ORDER BY occurred_at DESC, id DESC`
+	events, more, err := sqldb.Page(ctx, db.Reader, query, args, limit, scanEvent)
 	if err != nil {
 		return Page{}, fmt.Errorf("list audit events: %w", err)
 	}
-	defer rows.Close()
-	var p Page
-	for rows.Next() {
-		e, err := scanEvent(rows)
-		if err != nil {
-			return Page{}, fmt.Errorf("list audit events: %w", err)
-		}
-		p.Events = append(p.Events, e)
-	}
-	if err := rows.Err(); err != nil {
-		return Page{}, fmt.Errorf("list audit events: %w", err)
-	}
-	if len(p.Events) > limit {
-		p.Events = p.Events[:limit]
-		p.Next = p.Events[limit-1].ID
+	p := Page{Events: events}
+	if more {
+		p.Next = events[len(events)-1].ID
 	}
 	return p, nil
 }
@@ -164,17 +144,16 @@ func ceilMicro(t time.Time) int64 {
 	return us
 }
 
-func scanEvent(row interface{ Scan(...any) error }) (Event, error) {
+func scanEvent(row sqldb.Scanner) (Event, error) {
 	var e Event
 	var at, appID int64
 	var nonce sql.NullInt32
 	err := row.Scan(&e.ID, &at, &e.Kind, &appID, &e.UserID, &e.Actor, &e.ClientIP, &e.RequestID,
-		&e.Expire, &nonce, &e.Reason)
+		&e.Expire, &nonce, &e.Reason, &e.Count)
 	if err != nil {
 		return Event{}, err
 	}
 	e.Time = time.UnixMicro(at).UTC()
-	e.Reason, e.Count = parseReason(e.Reason)
 	e.AppID = uint32(appID)
 	if nonce.Valid {
 		e.Nonce = &nonce.Int32

@@ -555,15 +555,36 @@ func FuzzTruncate(f *testing.F) {
 	})
 }
 
-func TestStoredReasonRoundTrip(t *testing.T) {
+// TestCountRoundTrip writes events with and without a reason and a count
+// and reads them back as they were.
+func TestCountRoundTrip(t *testing.T) {
 	t.Parallel()
-	for _, tt := range []struct {
+	ctx := context.Background()
+	db := mustOpenDB(t)
+	r := NewRecorder(db, Options{PruneEvery: -1})
+	t.Cleanup(func() { r.Close(ctx) })
+	tests := []struct {
 		reason string
 		count  int64
-	}{{"", 1}, {"rate_limited", 1}, {"rate_limited", 2}, {"", 1 << 40}, {"userName,password", 3}} {
-		reason, count := parseReason(storedReason(tt.reason, tt.count))
-		if reason != tt.reason || count != tt.count {
-			t.Errorf("parseReason(storedReason(%q, %d)) = %q, %d", tt.reason, tt.count, reason, count)
+	}{{"", 1}, {"rate_limited", 1}, {"rate_limited", 2}, {"", 1 << 40}, {"userName,password", 3}, {"x;count=5", 1}}
+	batch := make([]Event, len(tests))
+	for i, tt := range tests {
+		batch[i] = Event{Time: time.UnixMicro(int64(i + 1)).UTC(), Kind: SessionFailed, Reason: tt.reason, Count: tt.count}
+	}
+	if err := r.write(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	page, err := List(ctx, db, Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Events) != len(tests) {
+		t.Fatalf("List() = %d events, want %d", len(page.Events), len(tests))
+	}
+	for i, tt := range tests {
+		e := page.Events[len(tests)-1-i] // newest first
+		if e.Reason != tt.reason || e.Count != tt.count {
+			t.Errorf("event %d read back as reason %q, count %d; want %q, %d", i, e.Reason, e.Count, tt.reason, tt.count)
 		}
 	}
 }

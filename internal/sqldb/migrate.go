@@ -54,11 +54,26 @@ func loadMigrations(fsys fs.FS) ([]migration, error) {
 }
 
 // migrate applies the migrations that db has not recorded yet, each in its own
-// transaction together with its row in schema_migrations. Another process
-// migrating the same file at the same time is harmless: each step re-checks,
-// under the write lock, whether it is still pending.
-func migrate(ctx context.Context, db *sql.DB, ms []migration) error {
-	_, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+// transaction together with its row in schema_migrations, on one connection
+// holding the flavor's migration lock. Another process migrating the same
+// database at the same time is harmless: each step re-checks, inside its
+// transaction, whether it is still pending.
+func migrate(ctx context.Context, db *sql.DB, f flavor, ms []migration) (err error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer conn.Close()
+	unlock, err := f.lockMigrations(ctx, conn)
+	if err != nil {
+		return fmt.Errorf("migrate: lock: %w", err)
+	}
+	defer func() {
+		if uerr := unlock(); uerr != nil && err == nil {
+			err = fmt.Errorf("migrate: unlock: %w", uerr)
+		}
+	}()
+	_, err = conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 	version    INTEGER NOT NULL PRIMARY KEY,
 	name       TEXT    NOT NULL,
 	applied_at BIGINT  NOT NULL
@@ -66,7 +81,7 @@ func migrate(ctx context.Context, db *sql.DB, ms []migration) error {
 	if err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}
-	applied, err := schemaVersion(ctx, db)
+	applied, err := schemaVersion(ctx, conn)
 	if err != nil {
 		return err
 	}
@@ -75,7 +90,7 @@ func migrate(ctx context.Context, db *sql.DB, ms []migration) error {
 			ErrSchemaTooNew, applied, len(ms))
 	}
 	for _, m := range ms {
-		if err := apply(ctx, db, m); err != nil {
+		if err := apply(ctx, conn, m); err != nil {
 			return err
 		}
 	}
@@ -84,9 +99,9 @@ func migrate(ctx context.Context, db *sql.DB, ms []migration) error {
 
 // current checks that db has every migration of ms applied, without
 // changing it. A newer schema is left to migrate to report.
-func current(ctx context.Context, db *sql.DB, ms []migration) error {
+func current(ctx context.Context, db *sql.DB, f flavor, ms []migration) error {
 	var tables int
-	err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations'`).Scan(&tables)
+	err := db.QueryRowContext(ctx, f.hasTable, "schema_migrations").Scan(&tables)
 	if err != nil {
 		return fmt.Errorf("read schema version: %w", err)
 	}
@@ -103,8 +118,8 @@ func current(ctx context.Context, db *sql.DB, ms []migration) error {
 }
 
 // apply runs one migration unless it is already recorded.
-func apply(ctx context.Context, db *sql.DB, m migration) (err error) {
-	tx, err := db.BeginTx(ctx, nil)
+func apply(ctx context.Context, conn *sql.Conn, m migration) (err error) {
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("migration %s: %w", m.name, err)
 	}
@@ -114,7 +129,7 @@ func apply(ctx context.Context, db *sql.DB, m migration) (err error) {
 		}
 	}()
 	var n int
-	err = tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, m.version).Scan(&n)
+	err = tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = $1`, m.version).Scan(&n)
 	if err != nil {
 		return fmt.Errorf("migration %s: %w", m.name, err)
 	}
@@ -124,7 +139,7 @@ func apply(ctx context.Context, db *sql.DB, m migration) (err error) {
 	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 		return fmt.Errorf("migration %s: %w", m.name, err)
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+	_, err = tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
 		m.version, m.name, time.Now().Unix())
 	if err != nil {
 		return fmt.Errorf("migration %s: record: %w", m.name, err)

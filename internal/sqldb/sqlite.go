@@ -1,5 +1,7 @@
-// Package sqlite opens authsvc's embedded SQLite database and keeps its schema
-// current with the migrations embedded in package migrations.
+// Package sqldb opens authsvc's database and keeps its schema current with
+// the migrations embedded in package migrations. The SQL of the stores is
+// written once for every dialect; what differs between dialects is kept in
+// an unexported flavor chosen at open. Only SQLite exists today.
 package sqldb
 
 import (
@@ -14,8 +16,7 @@ import (
 	"runtime"
 	"sync"
 
-	msqlite "modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
+	_ "modernc.org/sqlite" // the "sqlite" driver
 
 	"authsvc/migrations"
 )
@@ -40,6 +41,7 @@ type DB struct {
 	Reader *sql.DB
 	Writer *sql.DB
 
+	flavor  flavor
 	path    string      // absolute path of the file
 	file    os.FileInfo // the file as it was at open, for Ready
 	created bool        // the file did not exist before Open
@@ -172,13 +174,14 @@ func open(ctx context.Context, path string, fsys fs.FS, o Options) (*DB, error) 
 		writer.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
+	f := sqlite
 	if o.NoMigrate && !created {
-		if err := current(ctx, writer, ms); err != nil {
+		if err := current(ctx, writer, f, ms); err != nil {
 			writer.Close()
 			return nil, fmt.Errorf("database %s: %w", path, err)
 		}
 	}
-	if err := migrate(ctx, writer, ms); err != nil {
+	if err := migrate(ctx, writer, f, ms); err != nil {
 		writer.Close()
 		return nil, fmt.Errorf("migrate database %s: %w", path, err)
 	}
@@ -206,7 +209,7 @@ func open(ctx context.Context, path string, fsys fs.FS, o Options) (*DB, error) 
 		writer.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	return &DB{Reader: reader, Writer: writer, path: abs, file: file, created: created}, nil
+	return &DB{Reader: reader, Writer: writer, flavor: f, path: abs, file: file, created: created}, nil
 }
 
 // Created reports whether Open created the file: it did not exist before.
@@ -280,19 +283,4 @@ func (db *DB) Ready(ctx context.Context) error {
 		return fmt.Errorf("ready: write: %w", err)
 	}
 	return nil
-}
-
-// IsUniqueViolation reports whether err comes from an INSERT or UPDATE that
-// broke a PRIMARY KEY or UNIQUE constraint. It matches SQLite's extended
-// result code, never the message.
-func IsUniqueViolation(err error) bool {
-	var se *msqlite.Error
-	if !errors.As(err, &se) {
-		return false
-	}
-	switch se.Code() {
-	case sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqlite3.SQLITE_CONSTRAINT_UNIQUE:
-		return true
-	}
-	return false
 }

@@ -189,14 +189,14 @@ func TestIsUniqueViolation(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := db.Writer.ExecContext(ctx, insert)
-	if !IsUniqueViolation(err) {
+	if !db.IsUniqueViolation(err) {
 		t.Errorf("IsUniqueViolation(%v) = false, want true", err)
 	}
 	_, err = db.Writer.ExecContext(ctx, `INSERT INTO users (id) VALUES ('other')`) // NOT NULL, not UNIQUE
-	if err == nil || IsUniqueViolation(err) {
+	if err == nil || db.IsUniqueViolation(err) {
 		t.Errorf("IsUniqueViolation(%v) = true, want false", err)
 	}
-	if IsUniqueViolation(errors.New("UNIQUE constraint failed")) {
+	if db.IsUniqueViolation(errors.New("UNIQUE constraint failed")) {
 		t.Error("IsUniqueViolation matched a message")
 	}
 }

@@ -5,8 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
+
+	"authsvc/internal/sqldb"
 )
 
 // Import creates up to MaxImport users in one transaction and returns one
@@ -98,8 +99,9 @@ func (s *Store) existing(ctx context.Context, us []CreateParams, idx []int) (map
 	for j, i := range idx {
 		args[j] = us[i].ID
 	}
-	q := `SELECT id FROM users WHERE id IN (?` + strings.Repeat(`, ?`, len(idx)-1) + `)`
-	rows, err := s.db.Reader.QueryContext(ctx, q, args...)
+	var a sqldb.Args
+	q := `SELECT id FROM users WHERE id IN (` + a.List(args...) + `)`
+	rows, err := s.db.Reader.QueryContext(ctx, q, a...)
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +140,7 @@ func (s *Store) insertAll(ctx context.Context, us []CreateParams, hashes []sql.N
 			// Stored when hashNew looked. If it has been deleted since,
 			// hash now, holding the write lock: rare, and still right.
 			var one int
-			err := tx.QueryRowContext(ctx, `SELECT 1 FROM users WHERE id = ?`, u.ID).Scan(&one)
+			err := tx.QueryRowContext(ctx, `SELECT 1 FROM users WHERE id = $1`, u.ID).Scan(&one)
 			switch {
 			case err == nil:
 				results[i].Status = ImportExists

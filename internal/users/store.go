@@ -72,8 +72,8 @@ func NewStore(db *sqldb.DB, opts Options) (*Store, error) {
 		st    **sql.Stmt
 		query string
 	}{
-		{&s.get, `SELECT ` + userColumns + ` FROM users WHERE id = ?`},
-		{&s.getWithHash, `SELECT ` + userColumns + `, password_hash FROM users WHERE id = ?`},
+		{&s.get, `SELECT ` + userColumns + ` FROM users WHERE id = $1`},
+		{&s.getWithHash, `SELECT ` + userColumns + `, password_hash FROM users WHERE id = $1`},
 		{&s.count, `SELECT n FROM user_count WHERE id = 1`},
 	} {
 		var err error
@@ -135,7 +135,7 @@ func scanUser(row interface{ Scan(...any) error }, extra ...any) (User, error) {
 
 const insertUser = `INSERT INTO users
 	(id, name, avatar_url, extended_data, disabled, password_hash, session_epoch, created_at, updated_at)
-	VALUES (?, ?, ?, ?, FALSE, ?, ?, ?, ?)`
+	VALUES ($1, $2, $3, $4, FALSE, $5, $6, $7, $8)`
 
 // newRow returns the user that inserting u with the given ID and password
 // hash creates.
@@ -191,9 +191,9 @@ func (s *Store) Create(ctx context.Context, u CreateParams) (User, error) {
 		switch {
 		case err == nil:
 			return row, nil
-		case sqldb.IsUniqueViolation(err) && u.ID == "" && attempt < 3:
+		case s.db.IsUniqueViolation(err) && u.ID == "" && attempt < 3:
 			continue
-		case sqldb.IsUniqueViolation(err):
+		case s.db.IsUniqueViolation(err):
 			return User{}, fmt.Errorf("create user %q: %w", id, ErrExists)
 		default:
 			return User{}, fmt.Errorf("create user: %w", err)
@@ -239,41 +239,25 @@ func (s *Store) List(ctx context.Context, o ListOptions) (Page, error) {
 	// case-insensitive for ASCII and takes % and _ in the prefix, both
 	// allowed in IDs, as wildcards.
 	var where []string
-	var args []any
+	var args sqldb.Args
 	if o.After != "" {
-		where = append(where, "id > ?")
-		args = append(args, o.After)
+		where = append(where, "id > "+args.Add(o.After))
 	}
 	if o.Prefix != "" {
-		where = append(where, "id >= ?", "id < ?")
-		args = append(args, o.Prefix, prefixEnd(o.Prefix))
+		where = append(where, "id >= "+args.Add(o.Prefix), "id < "+args.Add(prefixEnd(o.Prefix)))
 	}
 	q := `SELECT ` + userColumns + ` FROM users`
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, " AND ")
 	}
-	q += ` ORDER BY id LIMIT ?`
-	args = append(args, limit+1) // one more tells whether there is a next page
-
-	rows, err := s.db.Reader.QueryContext(ctx, q, args...)
+	q += ` ORDER BY id`
+	us, more, err := sqldb.Page(ctx, s.db.Reader, q, args, limit, func(row sqldb.Scanner) (User, error) { return scanUser(row) })
 	if err != nil {
 		return Page{}, fmt.Errorf("list users: %w", err)
 	}
-	defer rows.Close()
-	var p Page
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return Page{}, fmt.Errorf("list users: %w", err)
-		}
-		p.Users = append(p.Users, u)
-	}
-	if err := rows.Err(); err != nil {
-		return Page{}, fmt.Errorf("list users: %w", err)
-	}
-	if len(p.Users) > limit {
-		p.Users = p.Users[:limit]
-		p.Next = p.Users[limit-1].ID
+	p := Page{Users: us}
+	if more {
+		p.Next = us[len(us)-1].ID
 	}
 	return p, nil
 }
@@ -307,23 +291,20 @@ func (s *Store) Update(ctx context.Context, id string, p Patch) (before, after U
 		hash = sql.NullString{String: h, Valid: true}
 	}
 	var sets []string
-	var args []any
-	set := func(expr string, a ...any) {
-		sets = append(sets, expr)
-		args = append(args, a...)
-	}
+	var args sqldb.Args
+	set := func(expr string) { sets = append(sets, expr) }
 	if p.Name != nil {
 		if *p.Name == "" {
 			set("name = id")
 		} else {
-			set("name = ?", *p.Name)
+			set("name = " + args.Add(*p.Name))
 		}
 	}
 	if p.AvatarURL != nil {
-		set("avatar_url = ?", *p.AvatarURL)
+		set("avatar_url = " + args.Add(*p.AvatarURL))
 	}
 	if p.ExtendedData != nil {
-		set("extended_data = ?", *p.ExtendedData)
+		set("extended_data = " + args.Add(*p.ExtendedData))
 	}
 	if p.Password != nil || p.Disabled != nil {
 		epoch, err := s.newEpoch()
@@ -333,21 +314,22 @@ func (s *Store) Update(ctx context.Context, id string, p Patch) (before, after U
 		// The right-hand sides see the row as it was before the update.
 		switch {
 		case p.Password != nil:
-			set("password_hash = ?", hash)
-			set("session_epoch = ?", epoch)
+			set("password_hash = " + args.Add(hash))
+			set("session_epoch = " + args.Add(epoch))
 		default:
-			set("session_epoch = CASE WHEN disabled = ? THEN session_epoch ELSE ? END", *p.Disabled, epoch)
+			set("session_epoch = CASE WHEN disabled = " + args.Add(*p.Disabled) +
+				" THEN session_epoch ELSE " + args.Add(epoch) + " END")
 		}
 		if p.Disabled != nil {
-			set("disabled = ?", *p.Disabled)
+			set("disabled = " + args.Add(*p.Disabled))
 		}
 	}
 	if len(sets) == 0 {
 		u, err := s.Get(ctx, id)
 		return u, u, err
 	}
-	set("updated_at = ?", s.timestamp().UnixMicro())
-	args = append(args, id)
+	set("updated_at = " + args.Add(s.timestamp().UnixMicro()))
+	where := "id = " + args.Add(id)
 
 	tx, err := s.db.Writer.BeginTx(ctx, nil)
 	if err != nil {
@@ -363,7 +345,7 @@ func (s *Store) Update(ctx context.Context, id string, p Patch) (before, after U
 		return User{}, User{}, fmt.Errorf("update user %q: %w", id, err)
 	}
 	after, err = scanUser(tx.QueryRowContext(ctx,
-		`UPDATE users SET `+strings.Join(sets, ", ")+` WHERE id = ? RETURNING `+userColumns, args...))
+		`UPDATE users SET `+strings.Join(sets, ", ")+` WHERE `+where+` RETURNING `+userColumns, args...))
 	if err != nil {
 		return User{}, User{}, fmt.Errorf("update user %q: %w", id, err)
 	}
@@ -384,7 +366,7 @@ func (s *Store) SetDisabled(ctx context.Context, id string, disabled bool) (User
 // Delete removes a user, or fails with ErrNotFound.
 func (s *Store) Delete(ctx context.Context, id string) error {
 	defer s.cache.evict(id)
-	res, err := s.db.Writer.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, id)
+	res, err := s.db.Writer.ExecContext(ctx, `DELETE FROM users WHERE id = $1`, id)
 	if err != nil {
 		return fmt.Errorf("delete user %q: %w", id, err)
 	}
