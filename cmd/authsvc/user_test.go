@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"authsvc/internal/sqldb"
+	"authsvc/internal/sqldb/sqldbtest"
 	"authsvc/internal/users"
 	"authsvc/migrations"
 )
@@ -136,10 +137,7 @@ func TestSchemaTooNewCommand(t *testing.T) {
 	t.Parallel()
 	c := newCLI(t)
 	c.ok("", "migrate")
-	db, err := sqldb.Open(context.Background(), c.env["AUTHSVC_DB"])
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := sqldbtest.OpenPath(t, c.env["AUTHSVC_DB"])
 	if _, err := db.Writer.Exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, 'future.sql', 0)`); err != nil {
 		t.Fatal(err)
 	}
@@ -499,11 +497,7 @@ func TestUserImportSurvivesSIGKILL(t *testing.T) {
 		t.Fatalf("the child finished instead of being killed:\n%s", childErr.String())
 	}
 
-	db, err := sqldb.Open(context.Background(), path)
-	if err != nil {
-		t.Fatalf("reopen after SIGKILL: %v", err)
-	}
-	defer db.Close()
+	db := sqldbtest.OpenPath(t, path) // after SIGKILL
 	var check string
 	if err := db.Reader.QueryRow(`PRAGMA integrity_check`).Scan(&check); err != nil || check != "ok" {
 		t.Errorf("integrity_check = %q, %v", check, err)
@@ -555,10 +549,7 @@ func TestUserCommandsNeverCreate(t *testing.T) {
 	}
 
 	// A database one migration behind: user commands refuse it unchanged.
-	db, err := sqldb.Open(context.Background(), missing)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := sqldbtest.OpenPath(t, missing)
 	if _, err := db.Writer.Exec(`DELETE FROM schema_migrations WHERE version = (SELECT MAX(version) FROM schema_migrations)`); err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"authsvc/internal/sqldb/sqldbtest"
 )
 
 // TestGetSeesWritesAtOnce: whatever Get cached, a write through the Store is
@@ -92,7 +94,7 @@ func TestGetCacheRace(t *testing.T) {
 func TestGetSeesOtherProcessesWithinTTL(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		db := mustOpenDB(t)
+		db := sqldbtest.Open(t)
 		a, err := NewStore(db, Options{Hash: testHash})
 		if err != nil {
 			t.Fatal(err)

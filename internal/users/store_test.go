@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,7 +15,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"authsvc/internal/sqldb"
+	"authsvc/internal/sqldb/sqldbtest"
 )
 
 // testHash is real argon2id at a cost tests can afford.
@@ -29,16 +28,6 @@ func (c *testClock) Now() time.Time {
 	return time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.UTC).Add(time.Duration(c.n.Add(1)) * time.Second)
 }
 
-func mustOpenDB(tb testing.TB) *sqldb.DB {
-	tb.Helper()
-	db, err := sqldb.Open(context.Background(), filepath.Join(tb.TempDir(), "users.db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	return db
-}
-
 func newTestStore(tb testing.TB, opts Options) *Store {
 	tb.Helper()
 	if opts.Hash == (HashParams{}) {
@@ -47,7 +36,7 @@ func newTestStore(tb testing.TB, opts Options) *Store {
 	if opts.Now == nil {
 		opts.Now = new(testClock).Now
 	}
-	s, err := NewStore(mustOpenDB(tb), opts)
+	s, err := NewStore(sqldbtest.Open(tb), opts)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -82,7 +71,7 @@ func wantInvalid(tb testing.TB, err error, fields ...string) {
 
 func TestNewStoreRejectsBadParams(t *testing.T) {
 	t.Parallel()
-	db := mustOpenDB(t)
+	db := sqldbtest.Open(t)
 	if _, err := NewStore(nil, Options{}); err == nil {
 		t.Error("NewStore(nil) = nil error")
 	}
@@ -710,7 +699,7 @@ func TestPasswordHashFormat(t *testing.T) {
 func TestDefaultHashParams(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, err := NewStore(mustOpenDB(t), Options{})
+	s, err := NewStore(sqldbtest.Open(t), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -769,7 +758,7 @@ func TestConcurrentCreates(t *testing.T) {
 func TestUpdateBeforeIsStored(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db := mustOpenDB(t)
+	db := sqldbtest.Open(t)
 	a, err := NewStore(db, Options{Hash: testHash})
 	if err != nil {
 		t.Fatal(err)
