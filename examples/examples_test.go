@@ -33,8 +33,9 @@ import (
 
 	"authsvc/api"
 	"authsvc/internal/apps"
+	"authsvc/internal/audit"
 	"authsvc/internal/httpapi"
-	"authsvc/internal/sqldb"
+	"authsvc/internal/sqldb/sqldbtest"
 	"authsvc/internal/token"
 	"authsvc/internal/users"
 )
@@ -76,14 +77,13 @@ type server struct {
 
 func newServer(t *testing.T) *server {
 	t.Helper()
-	ctx := context.Background()
 	clk := &clock{}
 	clk.unix.Store(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC).Unix())
-	db, err := sqldb.Open(ctx, filepath.Join(t.TempDir(), "authsvc.db"))
+	db := sqldbtest.Open(t)
+	events, err := audit.NewReader(db)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
 	store, err := users.NewStore(db, users.Options{Now: clk.Now, Hash: users.HashParams{Memory: 64, Time: 1, Threads: 1}})
 	if err != nil {
 		t.Fatal(err)
@@ -104,7 +104,7 @@ func newServer(t *testing.T) *server {
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	h, err := httpapi.NewServer(cfg, creds, httpapi.Deps{
-		Store: store, DB: db, Logger: logger, Registry: prometheus.NewRegistry(), Now: clk.Now, Rand: rand.Reader,
+		Store: store, Ready: db.Ready, Events: events, Logger: logger, Registry: prometheus.NewRegistry(), Now: clk.Now, Rand: rand.Reader,
 	})
 	if err != nil {
 		t.Fatal(err)

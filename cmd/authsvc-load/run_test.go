@@ -20,9 +20,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"authsvc/internal/apps"
+	"authsvc/internal/audit"
 	"authsvc/internal/httpapi"
 	"authsvc/internal/ratelimit"
-	"authsvc/internal/sqldb"
+	"authsvc/internal/sqldb/sqldbtest"
 	"authsvc/internal/token"
 	"authsvc/internal/users"
 )
@@ -39,16 +40,34 @@ func envFunc(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
 }
 
+// testLimits are the rate limits of a test server; an off one is no limit.
+type testLimits struct{ Token, LoginIP ratelimit.Limit }
+
+func (l testLimits) limiters(tb testing.TB) httpapi.Limiters {
+	tb.Helper()
+	one := func(limit ratelimit.Limit) httpapi.Limiter {
+		if limit.Off() {
+			return httpapi.NoLimit
+		}
+		rl, err := ratelimit.New(limit, 1000)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return rl.WithClock(time.Now)
+	}
+	return httpapi.Limiters{Token: one(l.Token), LoginIP: one(l.LoginIP), LoginUser: httpapi.NoLimit}
+}
+
 // newTestServer serves the real HTTP API over a fresh database on
 // 127.0.0.1, with cheap password hashing and the given rate limits (none
 // when zero).
-func newTestServer(t testing.TB, limits httpapi.Limits) (string, *users.Store) {
+func newTestServer(t testing.TB, limits testLimits) (string, *users.Store) {
 	t.Helper()
-	db, err := sqldb.Open(context.Background(), filepath.Join(t.TempDir(), "authsvc.db"))
+	db := sqldbtest.Open(t)
+	events, err := audit.NewReader(db)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
 	store, err := users.NewStore(db, users.Options{Hash: users.HashParams{Memory: 64, Time: 1, Threads: 1}})
 	if err != nil {
 		t.Fatal(err)
@@ -67,10 +86,10 @@ func newTestServer(t testing.TB, limits httpapi.Limits) (string, *users.Store) {
 		SessionKey: []byte(testSessionKey),
 	}
 	api, err := httpapi.NewServer(
-		httpapi.Config{SessionTTL: time.Hour, RenewGrace: 5 * time.Minute, Version: "test", Limits: limits},
+		httpapi.Config{SessionTTL: time.Hour, RenewGrace: 5 * time.Minute, Version: "test"},
 		creds,
 		httpapi.Deps{
-			Store: store, DB: db, Logger: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry(),
+			Store: store, Ready: db.Ready, Events: events, Limiters: limits.limiters(t), Logger: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry(),
 			Now: time.Now, Rand: rand.Reader,
 		})
 	if err != nil {
@@ -122,7 +141,7 @@ func TestRunAgainstServer(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			url, store := newTestServer(t, httpapi.Limits{})
+			url, store := newTestServer(t, testLimits{})
 			jsonPath := filepath.Join(t.TempDir(), "report.json")
 			args := append([]string{"authsvc-load", "--url", url, "--json", jsonPath}, tt.args...)
 			var stdout, stderr bytes.Buffer
@@ -232,7 +251,7 @@ func checkReport(t testing.TB, r Report) {
 // any load is sent, and never show the admin key.
 func TestRunServerErrors(t *testing.T) {
 	t.Parallel()
-	url, _ := newTestServer(t, httpapi.Limits{})
+	url, _ := newTestServer(t, testLimits{})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -272,7 +291,7 @@ func TestRunServerErrors(t *testing.T) {
 // rate-limited token requests are counted as errors by status, with a hint.
 func TestRunRateLimited(t *testing.T) {
 	t.Parallel()
-	url, _ := newTestServer(t, httpapi.Limits{
+	url, _ := newTestServer(t, testLimits{
 		LoginIP: ratelimit.Limit{Count: 2, Per: time.Second}, // the 3rd and 4th login wait a second
 		Token:   ratelimit.Limit{Count: 5, Per: time.Hour},   // 5 tokens per user, then 429
 	})

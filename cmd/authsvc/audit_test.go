@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"authsvc/internal/audit"
-	"authsvc/internal/sqldb"
+	"authsvc/internal/sqldb/sqldbtest"
 )
 
 // TestAuditSurvivesShutdownUnderLoad: clients keep getting tokens while the
@@ -63,14 +63,14 @@ func TestAuditSurvivesShutdownUnderLoad(t *testing.T) {
 		t.Fatal("no token was issued")
 	}
 
-	db, err := sqldb.Open(context.Background(), env["AUTHSVC_DB"])
+	db := sqldbtest.OpenPath(t, env["AUTHSVC_DB"])
+	events, err := audit.NewReader(db)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
 	var written int64
 	for after := int64(0); ; {
-		page, err := audit.List(context.Background(), db, audit.Query{Event: audit.TokenIssued, Limit: audit.MaxListLimit, After: after})
+		page, err := events.List(context.Background(), audit.Query{Event: audit.TokenIssued, Limit: audit.MaxListLimit, After: after})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -89,6 +89,7 @@ type serveConfig struct {
 	idleTimeout           time.Duration
 	maxConns              int
 	http                  httpapi.Config
+	rates                 rateLimits
 	creds                 *httpapi.Credentials
 	logger                *slog.Logger
 	// Generated in --dev mode only, to be shown at startup and kept across
@@ -163,9 +164,9 @@ func loadServeConfig(ctx context.Context, s *settings, getenv func(string) strin
 		name string
 		dst  *ratelimit.Limit
 	}{
-		{"rate-token", &c.http.Limits.Token},
-		{"rate-login-ip", &c.http.Limits.LoginIP},
-		{"rate-login-user", &c.http.Limits.LoginUser},
+		{"rate-token", &c.rates.Token},
+		{"rate-login-ip", &c.rates.LoginIP},
+		{"rate-login-user", &c.rates.LoginUser},
 	} {
 		v, src := s.get(l.name)
 		if *l.dst, err = ratelimit.ParseLimit(v); err != nil {
@@ -253,8 +254,17 @@ never from plain flags.`, strings.Join(secretVariables(), ", ")), getenv, stderr
 			logger.Error("audit trail not fully written", "error", err.Error())
 		}
 	}()
+	events, err := audit.NewReader(db)
+	if err != nil {
+		return err
+	}
+	limiters, err := cfg.rates.limiters(time.Now)
+	if err != nil {
+		return err
+	}
 	api, err := httpapi.NewServer(cfg.http, cfg.creds, httpapi.Deps{
-		Store: store, DB: db, Audit: recorder, Logger: logger, Registry: reg, Now: time.Now, Rand: rand.Reader,
+		Store: store, Ready: db.Ready, Events: events, Audit: recorder, Limiters: limiters,
+		Logger: logger, Registry: reg, Now: time.Now, Rand: rand.Reader,
 	})
 	if err != nil {
 		return err

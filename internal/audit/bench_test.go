@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"authsvc/internal/sqldb/sqldbtest"
 )
 
 // The benchmarks run on a real database file in b.TempDir(), with the
@@ -48,7 +50,7 @@ func BenchmarkWrite(b *testing.B) {
 	for _, users := range []int{1, 10000} {
 		for _, n := range []int{1, DefaultBatchSize, 1024} {
 			b.Run(fmt.Sprintf("users=%d/batch=%d", users, n), func(b *testing.B) {
-				db := mustOpenDB(b)
+				db := sqldbtest.Open(b)
 				r := newTestRecorder(b, db, Options{})
 				batches := make([][]Event, 64)
 				all := benchEvents(len(batches)*n, users)
@@ -83,7 +85,7 @@ func BenchmarkWrite(b *testing.B) {
 // (TestRecordDoesNotAllocate).
 func BenchmarkRecord(b *testing.B) {
 	es := benchEvents(1024, 10000)
-	db := mustOpenDB(b)
+	db := sqldbtest.Open(b)
 	r := newTestRecorder(b, db, Options{})
 	var next atomic.Uint64
 	b.ReportAllocs()
@@ -119,7 +121,7 @@ func BenchmarkRequest(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			es := benchEvents(1024, max(users, 1))
-			db := mustOpenDB(b)
+			db := sqldbtest.Open(b)
 			r := newTestRecorder(b, db, Options{})
 			var next atomic.Uint64
 			b.ReportAllocs()

@@ -70,11 +70,27 @@ func (q Query) validate() (int, error) {
 
 const eventColumns = `id, occurred_at, event, app_id, user_id, actor, client_ip, request_id, expire, nonce, reason, count`
 
-// List returns a page of the events stored in db that q selects, newest
-// first. It fails with a *QueryError when q is invalid, or when the event of
-// the cursor is gone (pruned, as the oldest events are). Events still queued
-// in a Recorder are not listed yet: Recorder.Flush first to see them.
-func List(ctx context.Context, db *sqldb.DB, q Query) (Page, error) {
+// Reader reads the audit trail of a database. It is safe for concurrent use.
+type Reader struct{ db *sqldb.DB }
+
+// NewReader returns a Reader of db, whose migrations must have been applied
+// (sqldb.Open does that).
+func NewReader(db *sqldb.DB) (*Reader, error) {
+	if db == nil {
+		return nil, errors.New("new audit reader: nil database")
+	}
+	return &Reader{db: db}, nil
+}
+
+// List returns a page of the stored events that q selects, newest first. It
+// fails with a *QueryError when q is invalid, or when the event of the
+// cursor is gone (pruned, as the oldest events are). Events still queued in
+// a Recorder are not listed yet: Recorder.Flush first to see them.
+func (r *Reader) List(ctx context.Context, q Query) (Page, error) {
+	return list(ctx, r.db, q)
+}
+
+func list(ctx context.Context, db *sqldb.DB, q Query) (Page, error) {
 	limit, err := q.validate()
 	if err != nil {
 		return Page{}, err

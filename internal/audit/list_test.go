@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"authsvc/internal/sqldb"
+	"authsvc/internal/sqldb/sqldbtest"
 )
 
 // listFixture stores 150 events of three users and three kinds, recorded out
@@ -18,7 +19,7 @@ import (
 // stored, newest first.
 func listFixture(tb testing.TB) (*sqldb.DB, []Event) {
 	tb.Helper()
-	db := mustOpenDB(tb)
+	db := sqldbtest.Open(tb)
 	r := newTestRecorder(tb, db, Options{})
 	users := []string{"alice", "bob", "ユーザー"}
 	kinds := []string{TokenIssued, SessionFailed, UserUpdated}
@@ -115,7 +116,7 @@ func TestList(t *testing.T) {
 			q.Limit = 7
 			var got []Event
 			for page := 0; ; page++ {
-				p, err := List(context.Background(), db, q)
+				p, err := list(context.Background(), db, q)
 				if err != nil {
 					t.Fatalf("List(%+v) = %v", q, err)
 				}
@@ -152,15 +153,15 @@ func TestListOrderAndCursor(t *testing.T) {
 	}
 
 	// The default page size, and a last page that is exactly full.
-	p, err := List(ctx, db, Query{})
+	p, err := list(ctx, db, Query{})
 	if err != nil || len(p.Events) != DefaultListLimit || p.Next != all[DefaultListLimit-1].ID {
 		t.Fatalf("List(default limit) = %d events, Next %d, %v; want %d, %d", len(p.Events), p.Next, err, DefaultListLimit, all[DefaultListLimit-1].ID)
 	}
-	p, err = List(ctx, db, Query{Limit: 75, After: all[74].ID})
+	p, err = list(ctx, db, Query{Limit: 75, After: all[74].ID})
 	if err != nil || !cmp.Equal(ids(p.Events), ids(all[75:])) || p.Next != 0 {
 		t.Errorf("List(last 75) = %v, Next %d, %v; want %v, Next 0", ids(p.Events), p.Next, err, ids(all[75:]))
 	}
-	p, err = List(ctx, db, Query{Limit: MaxListLimit})
+	p, err = list(ctx, db, Query{Limit: MaxListLimit})
 	if err != nil || len(p.Events) != len(all) || p.Next != 0 {
 		t.Errorf("List(max limit) = %d events, Next %d, %v", len(p.Events), p.Next, err)
 	}
@@ -168,7 +169,7 @@ func TestListOrderAndCursor(t *testing.T) {
 	// A cursor later than Until: Until alone bounds the page.
 	until := all[len(all)/2].Time
 	want := listAll(t, db, Query{Until: until})
-	p, err = List(ctx, db, Query{Until: until, After: all[3].ID, Limit: MaxListLimit})
+	p, err = list(ctx, db, Query{Until: until, After: all[3].ID, Limit: MaxListLimit})
 	if err != nil || !cmp.Equal(ids(p.Events), ids(want)) {
 		t.Errorf("List(until, cursor later than until) = %v, %v; want %v", ids(p.Events), err, ids(want))
 	}
@@ -176,7 +177,7 @@ func TestListOrderAndCursor(t *testing.T) {
 
 func TestListRejects(t *testing.T) {
 	t.Parallel()
-	db := mustOpenDB(t)
+	db := sqldbtest.Open(t)
 	tests := []struct {
 		q     Query
 		field string
@@ -189,10 +190,17 @@ func TestListRejects(t *testing.T) {
 		{Query{Since: base, Until: base.Add(-time.Microsecond)}, "until"},
 	}
 	for _, tt := range tests {
-		_, err := List(context.Background(), db, tt.q)
+		_, err := list(context.Background(), db, tt.q)
 		var qe *QueryError
 		if !errors.As(err, &qe) || qe.Field != tt.field || qe.Message == "" {
 			t.Errorf("List(%+v) = %v, want a *QueryError for %q", tt.q, err, tt.field)
 		}
+	}
+}
+
+func TestNewReaderNilDatabase(t *testing.T) {
+	t.Parallel()
+	if r, err := NewReader(nil); err == nil || r != nil {
+		t.Errorf("NewReader(nil) = %v, %v; want nil and an error", r, err)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"authsvc/internal/sqldb"
+	"authsvc/internal/sqldb/sqldbtest"
 	"authsvc/internal/testlog"
 )
 
@@ -35,16 +35,6 @@ func newTestClock(t time.Time) *testClock {
 
 func (c *testClock) Now() time.Time  { return time.Unix(0, c.ns.Load()).UTC() }
 func (c *testClock) Set(t time.Time) { c.ns.Store(t.UnixNano()) }
-
-func mustOpenDB(tb testing.TB) *sqldb.DB {
-	tb.Helper()
-	db, err := sqldb.Open(context.Background(), filepath.Join(tb.TempDir(), "audit.db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	return db
-}
 
 // newTestRecorder returns a Recorder on db that is closed at the end of the
 // test, before db. It prunes only when asked, unless opts say otherwise.
@@ -73,7 +63,7 @@ func listAll(tb testing.TB, db *sqldb.DB, q Query) []Event {
 	q.Limit = MaxListLimit
 	var all []Event
 	for {
-		p, err := List(context.Background(), db, q)
+		p, err := list(context.Background(), db, q)
 		if err != nil {
 			tb.Fatalf("List(%+v) = %v", q, err)
 		}
@@ -95,7 +85,7 @@ var sameEvents = cmp.Options{
 
 func TestRecordCloseWritesEverything(t *testing.T) {
 	t.Parallel()
-	db := mustOpenDB(t)
+	db := sqldbtest.Open(t)
 	clock := newTestClock(base)
 	r := newTestRecorder(t, db, Options{BatchSize: 13, Now: clock.Now})
 
@@ -160,7 +150,7 @@ func TestRecordCloseWritesEverything(t *testing.T) {
 func TestRecordFlushesAfterInterval(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		db := mustOpenDB(t)
+		db := sqldbtest.Open(t)
 		const interval = 10 * time.Millisecond
 		r := newTestRecorder(t, db, Options{FlushInterval: interval})
 		r.Record(Event{Kind: UserCreated, UserID: "alice"})
@@ -192,7 +182,7 @@ func TestCloseUnderLoad(t *testing.T) {
 	} {
 		t.Run(fmt.Sprintf("queue=%d", opts.QueueSize), func(t *testing.T) {
 			t.Parallel()
-			db := mustOpenDB(t)
+			db := sqldbtest.Open(t)
 			r := newTestRecorder(t, db, opts)
 
 			const goroutines, before, after = 8, 500, 100
@@ -268,7 +258,7 @@ func holdWriter(tb testing.TB, db *sqldb.DB) (release func()) {
 func TestRecordNeverWaitsForAStalledWriter(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		db := mustOpenDB(t)
+		db := sqldbtest.Open(t)
 		const queue = 4
 		r := newTestRecorder(t, db, Options{QueueSize: queue, BatchSize: 1})
 		release := holdWriter(t, db)
@@ -308,7 +298,7 @@ func TestRecordNeverWaitsForAStalledWriter(t *testing.T) {
 func TestLossWindow(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		db := mustOpenDB(t)
+		db := sqldbtest.Open(t)
 		r := newTestRecorder(t, db, Options{})
 		start := time.Now()
 		r.Record(Event{Kind: TokenIssued})
@@ -348,7 +338,7 @@ func TestLossWindow(t *testing.T) {
 func TestCloseGivesUpWhenContextEnds(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		db := mustOpenDB(t)
+		db := sqldbtest.Open(t)
 		r := newTestRecorder(t, db, Options{QueueSize: 2, BatchSize: 1})
 		release := holdWriter(t, db)
 		for i := range 3 {
@@ -383,7 +373,7 @@ func TestCloseGivesUpWhenContextEnds(t *testing.T) {
 
 func TestCloseIdempotent(t *testing.T) {
 	t.Parallel()
-	db := mustOpenDB(t)
+	db := sqldbtest.Open(t)
 	r := newTestRecorder(t, db, Options{PruneEvery: time.Hour})
 	r.Record(Event{Kind: UserEnabled})
 	var wg sync.WaitGroup
@@ -407,7 +397,7 @@ func TestCloseIdempotent(t *testing.T) {
 func TestTally(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		db := mustOpenDB(t)
+		db := sqldbtest.Open(t)
 		const window = time.Minute
 		r := newTestRecorder(t, db, Options{TallyWindow: window, MaxTallies: 3})
 		start := time.Now().UTC()
@@ -459,7 +449,7 @@ func TestTally(t *testing.T) {
 func TestFlush(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		db := mustOpenDB(t)
+		db := sqldbtest.Open(t)
 		// Without Flush, nothing would be written for an hour.
 		r := newTestRecorder(t, db, Options{FlushInterval: time.Hour, TallyWindow: time.Hour, BatchSize: 3})
 		for i := range 10 {
@@ -502,7 +492,7 @@ func TestFlush(t *testing.T) {
 
 func TestRecordBoundsFields(t *testing.T) {
 	t.Parallel()
-	db := mustOpenDB(t)
+	db := sqldbtest.Open(t)
 	r := newTestRecorder(t, db, Options{})
 	long := strings.Repeat("€", 100_000) // 3 bytes each: no bound falls on a boundary
 	r.Record(Event{Kind: long, UserID: long, Actor: long, ClientIP: long, RequestID: long, Reason: long})
@@ -560,7 +550,7 @@ func FuzzTruncate(f *testing.F) {
 func TestCountRoundTrip(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db := mustOpenDB(t)
+	db := sqldbtest.Open(t)
 	r := NewRecorder(db, Options{PruneEvery: -1})
 	t.Cleanup(func() { r.Close(ctx) })
 	tests := []struct {
@@ -574,7 +564,7 @@ func TestCountRoundTrip(t *testing.T) {
 	if err := r.write(ctx, batch); err != nil {
 		t.Fatal(err)
 	}
-	page, err := List(ctx, db, Query{})
+	page, err := list(ctx, db, Query{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -592,7 +582,7 @@ func TestCountRoundTrip(t *testing.T) {
 func TestWriteFailureCountsFailed(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		db := mustOpenDB(t)
+		db := sqldbtest.Open(t)
 		var logs testlog.Buffer
 		r := newTestRecorder(t, db, Options{BatchSize: 3, FlushInterval: time.Millisecond,
 			Logger: slog.New(slog.NewTextHandler(&logs, nil))})
@@ -624,7 +614,7 @@ func TestWriteFailureCountsFailed(t *testing.T) {
 func TestPrune(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db := mustOpenDB(t)
+	db := sqldbtest.Open(t)
 	clock := newTestClock(base)
 	r := newTestRecorder(t, db, Options{Now: clock.Now, QueueSize: 4 * pruneBatch}) // the default retention, 30 days
 	cutoff := base.Add(-30 * 24 * time.Hour).Truncate(time.Microsecond)
@@ -669,7 +659,7 @@ func TestPrune(t *testing.T) {
 func TestRecorderPrunesOnItsOwn(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		db := mustOpenDB(t)
+		db := sqldbtest.Open(t)
 		const every = 10 * time.Millisecond
 		r := newTestRecorder(t, db, Options{Retention: time.Hour, PruneEvery: every, FlushInterval: time.Millisecond})
 		r.Record(Event{Kind: TokenIssued, RequestID: "old", Time: time.Now().Add(-2 * time.Hour)})
@@ -692,7 +682,7 @@ func TestRecordDoesNotAllocate(t *testing.T) {
 	// Not parallel: testing.AllocsPerRun counts every goroutine's
 	// allocations. The writer waits for the connection meanwhile.
 	synctest.Test(t, func(t *testing.T) {
-		db := mustOpenDB(t)
+		db := sqldbtest.Open(t)
 		r := newTestRecorder(t, db, Options{QueueSize: 1000, BatchSize: 1})
 		release := holdWriter(t, db)
 		defer release()

@@ -73,14 +73,14 @@ func TestLoginFloodBoundsTheAuditTrail(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name   string
-		limits Limits
+		limits testLimits
 	}{
-		{"limits off", Limits{}},
-		{"limits on", Limits{LoginIP: ratelimit.Limit{Count: 60, Per: time.Minute}, LoginUser: ratelimit.Limit{Count: 10, Per: time.Minute}}},
+		{"limits off", testLimits{}},
+		{"limits on", testLimits{LoginIP: ratelimit.Limit{Count: 60, Per: time.Minute}, LoginUser: ratelimit.Limit{Count: 10, Per: time.Minute}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, func(s *envSetup) { s.cfg.Limits = tc.limits })
+			e := newEnv(t, func(s *envSetup) { s.limits = tc.limits })
 			e.createUser("alice")
 			if err := e.audit.Flush(context.Background()); err != nil {
 				t.Fatal(err)
@@ -137,8 +137,8 @@ func TestLoginFloodBoundsTheAuditTrail(t *testing.T) {
 					t.Fatalf("the audit trail holds a userID the client sent")
 				}
 			}
-			if got := e.api.loginUserLimit.Len(); got != 0 {
-				t.Errorf("the per-user login limiter holds %d keys; invalid userIDs must never become keys", got)
+			if l := e.limiters.LoginUser; l != nil && l.Len() != 0 {
+				t.Errorf("the per-user login limiter holds %d keys; invalid userIDs must never become keys", l.Len())
 			}
 			if tc.limits.LoginIP.Count > 0 {
 				if got, want := e.metric(`authsvc_rate_limited_total{limit="login_ip"}`), fmt.Sprint(statuses[429]); got != want {
@@ -154,13 +154,13 @@ func TestLoginFloodBoundsTheAuditTrail(t *testing.T) {
 // which the session key determines.
 func TestLoginAudit(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, func(s *envSetup) { s.cfg.Limits.LoginUser = ratelimit.Limit{Count: 100, Per: time.Minute} })
+	e := newEnv(t, func(s *envSetup) { s.limits.LoginUser = ratelimit.Limit{Count: 100, Per: time.Minute} })
 	e.createUser("alice")
 	e.login("alice")
 	for _, id := range []string{"alice", "bob", "bob", testPassword, strings.Repeat("x", 33)} {
 		e.do("POST", "/v1/sessions", "", map[string]any{"userID": id, "password": "wrong password"}).problem(t, http.StatusUnauthorized, codeInvalidCredentials)
 	}
-	if got := e.api.loginUserLimit.Len(); got != 2 {
+	if got := e.limiters.LoginUser.Len(); got != 2 {
 		t.Errorf("the per-user login limiter holds %d keys, want 2 (alice, bob): only valid userIDs", got)
 	}
 	key := e.api.creds.Load().SessionKey
@@ -213,7 +213,7 @@ func TestLoginAudit(t *testing.T) {
 // tokens from their bucket, and their audit rows are tallied.
 func TestRenewFailuresCountAgainstTheTokenLimit(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, func(s *envSetup) { s.cfg.Limits.Token = ratelimit.Limit{Count: 3, Per: time.Minute} })
+	e := newEnv(t, func(s *envSetup) { s.limits.Token = ratelimit.Limit{Count: 3, Per: time.Minute} })
 	alice := e.userWithSession("alice")
 	for range 3 {
 		e.do("POST", "/v1/token/renew", alice, map[string]any{"token": "garbage"}).problem(t, http.StatusBadRequest, codeInvalidToken)
@@ -245,7 +245,7 @@ func TestRenewFailuresCountAgainstTheTokenLimit(t *testing.T) {
 // faster than guessing at login, and it is audited.
 func TestCurrentPasswordSharesTheLoginLimit(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, func(s *envSetup) { s.cfg.Limits.LoginUser = ratelimit.Limit{Count: 4, Per: time.Minute} })
+	e := newEnv(t, func(s *envSetup) { s.limits.LoginUser = ratelimit.Limit{Count: 4, Per: time.Minute} })
 	alice := e.userWithSession("alice") // one login: 3 attempts left
 	for i := range 3 {
 		e.do("PATCH", "/v1/users/alice", alice, map[string]any{"password": "new password 1", "currentPassword": fmt.Sprint("guess ", i)}).

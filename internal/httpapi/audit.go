@@ -145,7 +145,7 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
 	if err := s.flushAudit(r); err != nil {
 		return err
 	}
-	page, err := audit.List(r.Context(), s.db, q)
+	page, err := s.events.List(r.Context(), q)
 	if err != nil {
 		return err
 	}

@@ -25,7 +25,9 @@ import (
 	"authsvc/api"
 	"authsvc/internal/apps"
 	"authsvc/internal/audit"
+	"authsvc/internal/ratelimit"
 	"authsvc/internal/sqldb"
+	"authsvc/internal/sqldb/sqldbtest"
 	"authsvc/internal/testlog"
 	"authsvc/internal/token"
 	"authsvc/internal/users"
@@ -67,6 +69,8 @@ type env struct {
 	key    *token.Key
 	reg    *prometheus.Registry
 	audit  *audit.Recorder
+	// limiters are the in-process limiters behind the server's, nil when off.
+	limiters rawLimiters
 }
 
 type envOption func(*envSetup)
@@ -78,17 +82,42 @@ type envSetup struct {
 	logTo    io.Writer // the env's testlog.Buffer unless set
 	noAudit  bool
 	audit    audit.Options // of the env's Recorder; its FlushInterval defaults to 10ms
+	limits   testLimits    // in-process limiters on the env's clock; zero is off
+	limiters Limiters      // each one set replaces the one of limits
 }
+
+// testLimits are the rate limits of an env.
+type testLimits struct{ Token, LoginIP, LoginUser ratelimit.Limit }
+
+// limiters returns the limiters of l on now, NoLimit for those that are
+// off, and the in-process ones behind them, nil for those that are off.
+func (l testLimits) limiters(tb testing.TB, now func() time.Time) (Limiters, rawLimiters) {
+	tb.Helper()
+	one := func(limit ratelimit.Limit) (Limiter, *ratelimit.Limiter) {
+		if limit.Off() {
+			return NoLimit, nil
+		}
+		rl, err := ratelimit.New(limit, 100_000)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return rl.WithClock(now), rl
+	}
+	var ls Limiters
+	var raw rawLimiters
+	ls.Token, raw.Token = one(l.Token)
+	ls.LoginIP, raw.LoginIP = one(l.LoginIP)
+	ls.LoginUser, raw.LoginUser = one(l.LoginUser)
+	return ls, raw
+}
+
+// rawLimiters are an env's in-process limiters, for tests that look inside.
+type rawLimiters struct{ Token, LoginIP, LoginUser *ratelimit.Limiter }
 
 func newEnv(t testing.TB, opts ...envOption) *env {
 	t.Helper()
-	ctx := context.Background()
 	dbPath := filepath.Join(t.TempDir(), "authsvc.db")
-	db, err := sqldb.Open(ctx, dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := sqldbtest.OpenPath(t, dbPath)
 	store, err := users.NewStore(db, users.Options{Hash: testHash})
 	if err != nil {
 		t.Fatal(err)
@@ -115,7 +144,23 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	}
 	cfg, creds = setup.cfg, setup.creds
 	logger := slog.New(slog.NewJSONHandler(setup.logTo, &slog.HandlerOptions{Level: setup.logLevel}))
-	deps := Deps{Store: store, DB: db, Logger: logger, Registry: e.reg, Now: e.clock.Now, Rand: rand.Reader}
+	events, err := audit.NewReader(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var limiters Limiters
+	limiters, e.limiters = setup.limits.limiters(t, e.clock.Now)
+	for _, l := range []struct{ set, dst *Limiter }{
+		{&setup.limiters.Token, &limiters.Token},
+		{&setup.limiters.LoginIP, &limiters.LoginIP},
+		{&setup.limiters.LoginUser, &limiters.LoginUser},
+	} {
+		if *l.set != nil {
+			*l.dst = *l.set
+		}
+	}
+	deps := Deps{Store: store, Ready: db.Ready, Events: events, Limiters: limiters,
+		Logger: logger, Registry: e.reg, Now: e.clock.Now, Rand: rand.Reader}
 	if !setup.noAudit {
 		setup.audit.Logger = logger
 		e.audit = audit.NewRecorder(db, setup.audit)

@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"sync"
 	"time"
-
-	"authsvc/internal/sqldb"
 )
 
 type statusResponse struct {
@@ -23,13 +21,11 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
 // readyz says whether the server can do its job: the store takes writes and
 // an app secret is configured.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
-	if err := s.ready.check(r.Context(), s.db, s.now()); err != nil {
+	if err := s.ready.check(r.Context(), s.readyFn, s.now()); err != nil {
 		detail := "the user store cannot be written"
-		switch {
-		case errors.Is(err, sqldb.ErrFileReplaced):
-			detail = "the database file was deleted or replaced while serving"
-		case errors.Is(err, sqldb.ErrReadOnly):
-			detail = "the database file is read-only"
+		var d interface{ NotReadyDetail() string }
+		if errors.As(err, &d) {
+			detail = d.NotReadyDetail()
 		}
 		return newProblem(http.StatusServiceUnavailable, codeNotReady, "%s", detail)
 	}
@@ -52,7 +48,7 @@ type readiness struct {
 	err error
 }
 
-func (c *readiness) check(ctx context.Context, db *sqldb.DB, now time.Time) error {
+func (c *readiness) check(ctx context.Context, ready func(context.Context) error, now time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.at.IsZero() && !now.Before(c.at) && now.Sub(c.at) < readyFor {
@@ -60,7 +56,7 @@ func (c *readiness) check(ctx context.Context, db *sqldb.DB, now time.Time) erro
 	}
 	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	err := db.Ready(pctx)
+	err := ready(pctx)
 	if ctx.Err() != nil {
 		return err // this caller went away: its cut-short probe says nothing about the store
 	}

@@ -50,13 +50,13 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, req sessionReques
 	// Limits come before the password hash, so guessing costs the
 	// attacker requests without costing us CPU. Only a valid userID may
 	// be a limiter's key.
-	if err := s.limit(s.loginIPLimit, limitLoginIP, s.clientKey(r)); err != nil {
+	if err := s.limit(r.Context(), s.limits.LoginIP, limitLoginIP, s.clientKey(r)); err != nil {
 		return users.User{}, err
 	}
 	if !validID {
 		return users.User{}, users.ErrInvalidCredentials
 	}
-	if err := s.limit(s.loginUserLimit, limitLoginUser, req.UserID); err != nil {
+	if err := s.limit(r.Context(), s.limits.LoginUser, limitLoginUser, req.UserID); err != nil {
 		return users.User{}, err
 	}
 	u, err := s.store.CheckPassword(r.Context(), req.UserID, req.Password)

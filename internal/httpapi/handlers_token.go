@@ -88,7 +88,7 @@ func (s *Server) issue(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.limit(s.tokenLimit, limitToken, target.ID); err != nil {
+	if err := s.limit(r.Context(), s.limits.Token, limitToken, target.ID); err != nil {
 		return err
 	}
 	app, err := s.creds.Load().appSet().Pick(req.AppID)
@@ -190,7 +190,7 @@ func (s *Server) renew(w http.ResponseWriter, r *http.Request) (token.Claims, er
 	// limit, so bad tokens cannot be tried without bound. An admin's
 	// renewal counts against the token's user, once it is known.
 	if p := principalFrom(r.Context()); !p.isAdmin() {
-		if err := s.limit(s.tokenLimit, limitToken, p.user.ID); err != nil {
+		if err := s.limit(r.Context(), s.limits.Token, limitToken, p.user.ID); err != nil {
 			return token.Claims{}, err
 		}
 	}
@@ -221,7 +221,7 @@ func (s *Server) renewed(w http.ResponseWriter, r *http.Request, app *apps.App, 
 		if target, err = s.enabledUser(r, old.UserID); err != nil {
 			return err
 		}
-		if err := s.limit(s.tokenLimit, limitToken, target.ID); err != nil {
+		if err := s.limit(r.Context(), s.limits.Token, limitToken, target.ID); err != nil {
 			return err
 		}
 	} else {

@@ -267,7 +267,7 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) error {
 // It shares the per-user login limit, so a stolen session guesses no faster
 // than a login would, and tallies failures as logins do.
 func (s *Server) checkCurrentPassword(r *http.Request, id, password string) error {
-	err := s.limit(s.loginUserLimit, limitLoginUser, id)
+	err := s.limit(r.Context(), s.limits.LoginUser, limitLoginUser, id)
 	if err == nil {
 		_, err = s.store.CheckPassword(r.Context(), id, password)
 		if errors.Is(err, users.ErrInvalidCredentials) {

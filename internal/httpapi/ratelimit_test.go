@@ -1,9 +1,12 @@
 package httpapi
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,7 +16,7 @@ import (
 
 func TestRateLimitToken(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, func(s *envSetup) { s.cfg.Limits.Token = ratelimit.Limit{Count: 2, Per: time.Minute} })
+	e := newEnv(t, func(s *envSetup) { s.limits.Token = ratelimit.Limit{Count: 2, Per: time.Minute} })
 	alice := e.userWithSession("alice")
 	bob := e.userWithSession("bob")
 	var tok api.TokenResponse
@@ -37,7 +40,7 @@ func TestRateLimitSessions(t *testing.T) {
 	t.Parallel()
 	t.Run("per user", func(t *testing.T) {
 		t.Parallel()
-		e := newEnv(t, func(s *envSetup) { s.cfg.Limits.LoginUser = ratelimit.Limit{Count: 3, Per: time.Minute} })
+		e := newEnv(t, func(s *envSetup) { s.limits.LoginUser = ratelimit.Limit{Count: 3, Per: time.Minute} })
 		e.createUser("alice")
 		e.createUser("bob")
 		for i := 0; i < 3; i++ {
@@ -54,7 +57,7 @@ func TestRateLimitSessions(t *testing.T) {
 	t.Run("per client IP, not spoofable through an untrusted proxy", func(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t, func(s *envSetup) {
-			s.cfg.Limits.LoginIP = ratelimit.Limit{Count: 2, Per: time.Minute}
+			s.limits.LoginIP = ratelimit.Limit{Count: 2, Per: time.Minute}
 			s.cfg.TrustedProxies = []netip.Prefix{mustPrefix(t, "10.0.0.0/8")}
 		})
 		e.createUser("alice")
@@ -85,7 +88,7 @@ func TestRateLimitSessions(t *testing.T) {
 func TestRateLimitLoginBehindProxy(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(s *envSetup) {
-		s.cfg.Limits.LoginIP = ratelimit.Limit{Count: 1, Per: time.Hour}
+		s.limits.LoginIP = ratelimit.Limit{Count: 1, Per: time.Hour}
 		s.cfg.TrustedProxies = []netip.Prefix{mustPrefix(t, "127.0.0.0/8"), mustPrefix(t, "::1/128")}
 	})
 	e.createUser("alice")
@@ -122,4 +125,58 @@ func TestRateLimitLoginBehindProxy(t *testing.T) {
 			t.Errorf("login with X-Forwarded-For %q: %d, want %d", step.xff, got, step.want)
 		}
 	}
+}
+
+// failingLimiter is a limiter whose store is down: every Allow fails.
+type failingLimiter struct{}
+
+func (failingLimiter) Allow(context.Context, string) (bool, time.Duration, error) {
+	return false, 0, errors.New("limiter store unreachable")
+}
+
+// TestRateLimiterFails: a failing limiter refuses logins (fail closed, an
+// internal error) and lets tokens through (fail open, logged).
+func TestRateLimiterFails(t *testing.T) {
+	t.Parallel()
+	// An internal error, which the spec leaves out of every route, so the
+	// login is sent past the spec check.
+	login := func(t *testing.T, e *env) {
+		t.Helper()
+		resp, err := http.Post(e.srv.URL+"/v1/sessions", "application/json",
+			strings.NewReader(`{"userID":"alice","password":"`+testPassword+`"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := readAll(t, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 500 || !strings.Contains(string(body), `"code":"internal"`) || strings.Contains(string(body), "unreachable") {
+			t.Errorf("login with a failing limiter answered %d %s, want 500 internal", resp.StatusCode, body)
+		}
+		if !strings.Contains(e.logs.String(), "limiter store unreachable") {
+			t.Error("the limiter's failure was not logged")
+		}
+	}
+	t.Run("login per IP", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t, func(s *envSetup) { s.limiters.LoginIP = failingLimiter{} })
+		e.createUser("alice")
+		login(t, e)
+	})
+	t.Run("login per user", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t, func(s *envSetup) { s.limiters.LoginUser = failingLimiter{} })
+		e.createUser("alice")
+		login(t, e)
+	})
+	t.Run("token", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t, func(s *envSetup) { s.limiters.Token = failingLimiter{} })
+		alice := e.userWithSession("alice")
+		var tok api.TokenResponse
+		e.do("POST", "/v1/token", alice, nil).want(t, 200).decode(t, &tok)
+		e.do("POST", "/v1/token/renew", alice, map[string]any{"token": tok.Token}).want(t, 200)
+		if logs := e.logs.String(); !strings.Contains(logs, "rate limiter failed; allowing the request") {
+			t.Errorf("a failing token limiter was not logged; logs:\n%s", logs)
+		}
+	})
 }

@@ -4,6 +4,7 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
@@ -21,8 +22,6 @@ import (
 
 	"authsvc/internal/apps"
 	"authsvc/internal/audit"
-	"authsvc/internal/ratelimit"
-	"authsvc/internal/sqldb"
 	"authsvc/internal/users"
 )
 
@@ -118,13 +117,8 @@ type Config struct {
 	Limits         Limits
 }
 
-// Limits are the request rate limits, per process. A zero ratelimit.Limit
-// switches that limit off.
+// Limits say how requests are counted towards the rate limits of Deps.
 type Limits struct {
-	Token     ratelimit.Limit // per user, on token issue and renew
-	LoginIP   ratelimit.Limit // per client IP, on POST /v1/sessions
-	LoginUser ratelimit.Limit // per userID, on POST /v1/sessions
-	MaxKeys   int             // buckets each limit keeps in memory; 0 means 100,000
 	// IPv6Prefix is how many leading bits of an IPv6 client's address the
 	// per-IP limit counts by; 0 means 64. IPv4 clients count by address.
 	IPv6Prefix int
@@ -135,7 +129,8 @@ type Server struct {
 	cfg     Config
 	creds   atomic.Pointer[Credentials]
 	store   *users.Store
-	db      *sqldb.DB
+	readyFn func(context.Context) error
+	events  *audit.Reader
 	audit   *audit.Recorder
 	log     *slog.Logger
 	metrics *metrics
@@ -144,15 +139,19 @@ type Server struct {
 	handler http.Handler
 	mux     *chi.Mux // the router behind handler
 	ready   readiness
-
-	tokenLimit, loginIPLimit, loginUserLimit *ratelimit.Limiter // nil = off
+	limits  Limiters // none nil
 }
 
 // Deps are the collaborators a Server uses.
 type Deps struct {
-	Store    *users.Store
-	DB       *sqldb.DB       // checked by /readyz; holds the audit trail
+	Store *users.Store
+	// Ready checks that the store takes writes, for /readyz. An error may
+	// say why in words fit for a client with a NotReadyDetail() string
+	// method.
+	Ready    func(context.Context) error
+	Events   *audit.Reader   // reads the audit trail for GET /v1/audit
 	Audit    *audit.Recorder // nil switches the audit trail off
+	Limiters Limiters
 	Logger   *slog.Logger
 	Registry *prometheus.Registry // the server registers its metrics here and serves it on /metrics
 	Now      func() time.Time     // clock; time.Now in production
@@ -175,28 +174,15 @@ func NewServer(cfg Config, creds *Credentials, d Deps) (*Server, error) {
 			return nil, fmt.Errorf("CORS origins: %w", err)
 		}
 	}
-	s := &Server{cfg: cfg, store: d.Store, db: d.DB, audit: d.Audit, log: d.Logger, now: d.Now, rand: d.Rand}
+	if d.Store == nil || d.Ready == nil || d.Events == nil {
+		return nil, errors.New("new server: Store, Ready and Events are required")
+	}
+	s := &Server{cfg: cfg, store: d.Store, readyFn: d.Ready, events: d.Events, audit: d.Audit, log: d.Logger, now: d.Now, rand: d.Rand,
+		limits: Limiters{Token: orNoLimit(d.Limiters.Token), LoginIP: orNoLimit(d.Limiters.LoginIP), LoginUser: orNoLimit(d.Limiters.LoginUser)}}
 	creds.sessions = newSessionCache()
 	s.creds.Store(creds)
 	if p := cfg.Limits.IPv6Prefix; p < 0 || p > 128 {
 		return nil, fmt.Errorf("IPv6 rate limit prefix /%d is not between /1 and /128", p)
-	}
-	maxKeys := cfg.Limits.MaxKeys
-	if maxKeys == 0 {
-		maxKeys = 100_000
-	}
-	var err error
-	for _, l := range []struct {
-		limit ratelimit.Limit
-		dst   **ratelimit.Limiter
-	}{
-		{cfg.Limits.Token, &s.tokenLimit},
-		{cfg.Limits.LoginIP, &s.loginIPLimit},
-		{cfg.Limits.LoginUser, &s.loginUserLimit},
-	} {
-		if *l.dst, err = ratelimit.New(l.limit, maxKeys); err != nil {
-			return nil, err
-		}
 	}
 	m, err := newMetrics(d.Registry, d.Store, d.Audit, cfg.Version)
 	if err != nil {
@@ -205,28 +191,6 @@ func NewServer(cfg Config, creds *Credentials, d Deps) (*Server, error) {
 	s.metrics = m
 	s.handler = s.routes(d.Registry)
 	return s, nil
-}
-
-// Names of the limits, for the authsvc_rate_limited_total metric.
-const (
-	limitToken     = "token"
-	limitLoginIP   = "login_ip"
-	limitLoginUser = "login_user"
-)
-
-// limit takes a token from key's bucket, or says when to come back. which
-// names the limit. key must be bounded and validated (a userID that passed
-// users.ValidateID, a client IP): every distinct key is a bucket.
-func (s *Server) limit(l *ratelimit.Limiter, which, key string) error {
-	ok, retry := l.Allow(key, s.now())
-	if ok {
-		return nil
-	}
-	s.metrics.rateLimited.WithLabelValues(which).Inc()
-	secs := int((retry + time.Second - 1) / time.Second)
-	p := newProblem(http.StatusTooManyRequests, codeRateLimited, "too many requests; retry in %d s", secs)
-	p.retryAfter = secs
-	return p
 }
 
 // Reload swaps in new credentials; requests in flight finish with the old.

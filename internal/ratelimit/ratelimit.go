@@ -6,6 +6,7 @@
 package ratelimit
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -93,11 +94,14 @@ type slot struct {
 	prev, next int32
 }
 
-// New returns a limiter; it returns nil for a limit that is off, and a nil
-// *Limiter allows everything.
+// ErrOff is New's error for a limit that is off: there is nothing to
+// count, and the caller represents "no limit" its own way.
+var ErrOff = errors.New("rate limit is off")
+
+// New returns a limiter for limit, which must not be off (see ErrOff).
 func New(limit Limit, maxKeys int) (*Limiter, error) {
 	if limit.Off() {
-		return nil, nil
+		return nil, ErrOff
 	}
 	if limit.Per <= 0 {
 		return nil, errors.New("rate limit period must be positive")
@@ -121,9 +125,6 @@ func New(limit Limit, maxKeys int) (*Limiter, error) {
 // returns false and how long until one will be; a refused request takes
 // nothing.
 func (l *Limiter) Allow(key string, now time.Time) (ok bool, retryAfter time.Duration) {
-	if l == nil {
-		return true, 0
-	}
 	h := maphash.String(l.seed, key)
 	t := now.UnixNano()
 	l.mu.Lock()
@@ -192,10 +193,24 @@ func (l *Limiter) pushFront(i int32) {
 
 // Len reports how many keys are held, for tests and metrics.
 func (l *Limiter) Len() int {
-	if l == nil {
-		return 0
-	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return len(l.index)
+}
+
+// Clocked is a Limiter that reads the time from a clock, in the shape of a
+// limiter that may live elsewhere (a shared store) and so may fail: this one
+// never does.
+type Clocked struct {
+	l   *Limiter
+	now func() time.Time
+}
+
+// WithClock returns l reading the time from now.
+func (l *Limiter) WithClock(now func() time.Time) Clocked { return Clocked{l: l, now: now} }
+
+// Allow is Limiter.Allow at the clock's time; its error is always nil.
+func (c Clocked) Allow(_ context.Context, key string) (ok bool, retryAfter time.Duration, err error) {
+	ok, retryAfter = c.l.Allow(key, c.now())
+	return ok, retryAfter, nil
 }

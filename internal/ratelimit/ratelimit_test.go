@@ -1,7 +1,9 @@
 package ratelimit
 
 import (
+	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	mathrand "math/rand/v2"
 	"runtime"
@@ -69,16 +71,35 @@ func TestAllowBurstThenRefill(t *testing.T) {
 	}
 }
 
-func TestNilLimiterAllowsAll(t *testing.T) {
+func TestNewOff(t *testing.T) {
 	t.Parallel()
 	l, err := New(Limit{}, 10)
-	if err != nil || l != nil {
-		t.Fatalf("New(off) = %v, %v; want nil, nil", l, err)
+	if !errors.Is(err, ErrOff) || l != nil {
+		t.Fatalf("New(off) = %v, %v; want nil, ErrOff", l, err)
 	}
-	for i := 0; i < 1000; i++ {
-		if ok, _ := l.Allow("k", time.Now()); !ok {
-			t.Fatal("an off limit refused")
+}
+
+func TestWithClock(t *testing.T) {
+	t.Parallel()
+	l, err := New(Limit{Count: 2, Per: time.Minute}, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1_000_000, 0)
+	c := l.WithClock(func() time.Time { return now })
+	ctx := context.Background()
+	for i := range 2 {
+		if ok, _, err := c.Allow(ctx, "k"); !ok || err != nil {
+			t.Fatalf("Allow #%d = %v, %v; want true, nil", i+1, ok, err)
 		}
+	}
+	ok, retry, err := c.Allow(ctx, "k")
+	if ok || retry != 30*time.Second || err != nil {
+		t.Fatalf("Allow #3 = %v, %v, %v; want false, 30s, nil", ok, retry, err)
+	}
+	now = now.Add(30 * time.Second) // the clock, not the wall, refills
+	if ok, _, err := c.Allow(ctx, "k"); !ok || err != nil {
+		t.Fatalf("Allow after 30s = %v, %v; want true, nil", ok, err)
 	}
 }
 

@@ -51,15 +51,26 @@ type DB struct {
 }
 
 // Errors of Ready, for a file that was changed under the running process.
+// Each says, with NotReadyDetail, what a readiness probe may tell a client.
 var (
 	// ErrFileReplaced: the path no longer names the file that was opened (it
 	// was deleted, or another file was moved there). Writes still go to the
 	// open file, where nobody will find them after a restart.
-	ErrFileReplaced = errors.New("database file was deleted or replaced")
+	ErrFileReplaced error = &notReadyError{"database file was deleted or replaced",
+		"the database file was deleted or replaced while serving"}
 	// ErrReadOnly: nobody may write the file any more. The open connections
 	// may still manage to, but the next connection or restart cannot.
-	ErrReadOnly = errors.New("database file is read-only")
+	ErrReadOnly error = &notReadyError{"database file is read-only", "the database file is read-only"}
 )
+
+// notReadyError is an error of Ready that says no more than a client may
+// read: no path, no driver message.
+type notReadyError struct{ msg, detail string }
+
+func (e *notReadyError) Error() string { return e.msg }
+
+// NotReadyDetail is the sentence /readyz shows a client.
+func (e *notReadyError) NotReadyDetail() string { return e.detail }
 
 // Open opens the database file at path, creating it if needed, and applies
 // the pending migrations from migrations.SQLite. It refuses, with an error
