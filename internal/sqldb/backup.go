@@ -65,7 +65,7 @@ func Backup(ctx context.Context, src, dst string, overwrite bool) (err error) {
 	}
 	defer db.Close()
 	db.SetMaxOpenConns(1)
-	if _, err := db.ExecContext(ctx, `VACUUM INTO ?`, tmpName); err != nil {
+	if _, err := db.ExecContext(ctx, `VACUUM INTO $1`, tmpName); err != nil {
 		return fmt.Errorf("backup %s: %w", src, err)
 	}
 	// SQLite does not sync the file VACUUM INTO wrote.

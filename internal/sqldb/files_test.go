@@ -107,7 +107,7 @@ func TestBackup(t *testing.T) {
 	src := filepath.Join(dir, "src.db")
 	db := mustOpen(t, src)
 	for i := range 100 {
-		if _, err := db.Writer.ExecContext(ctx, `INSERT INTO users (id, name, session_epoch, created_at, updated_at) VALUES (?, 'x', 1, 0, 0)`, fmt.Sprint("u", i)); err != nil {
+		if _, err := db.Writer.ExecContext(ctx, `INSERT INTO users (id, name, session_epoch, created_at, updated_at) VALUES ($1, 'x', 1, 0, 0)`, fmt.Sprint("u", i)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -119,7 +119,7 @@ func TestSchemaTooNew(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "new.db")
 	db := mustOpen(t, path)
 	known := knownVersions(t)
-	if _, err := db.Writer.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, 'from_the_future.sql', 0)`, known+1); err != nil {
+	if _, err := db.Writer.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, 'from_the_future.sql', 0)`, known+1); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
