@@ -29,13 +29,15 @@ type noLimit struct{}
 
 func (noLimit) Allow(context.Context, string) (bool, time.Duration, error) { return true, 0, nil }
 
-// orNoLimit returns l, or NoLimit for nil, so that a server never holds a
-// nil Limiter.
-func orNoLimit(l Limiter) Limiter {
-	if l == nil {
-		return NoLimit
+// orNoLimit returns ls with NoLimit for each nil one, so that a server never
+// holds a nil Limiter.
+func (ls Limiters) orNoLimit() Limiters {
+	for _, l := range []*Limiter{&ls.Token, &ls.LoginIP, &ls.LoginUser} {
+		if *l == nil {
+			*l = NoLimit
+		}
 	}
-	return l
+	return ls
 }
 
 // Names of the limits, for the authsvc_rate_limited_total metric.

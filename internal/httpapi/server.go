@@ -177,8 +177,8 @@ func NewServer(cfg Config, creds *Credentials, d Deps) (*Server, error) {
 	if d.Store == nil || d.Ready == nil || d.Events == nil {
 		return nil, errors.New("new server: Store, Ready and Events are required")
 	}
-	s := &Server{cfg: cfg, store: d.Store, readyFn: d.Ready, events: d.Events, audit: d.Audit, log: d.Logger, now: d.Now, rand: d.Rand,
-		limits: Limiters{Token: orNoLimit(d.Limiters.Token), LoginIP: orNoLimit(d.Limiters.LoginIP), LoginUser: orNoLimit(d.Limiters.LoginUser)}}
+	s := &Server{cfg: cfg, store: d.Store, readyFn: d.Ready, events: d.Events, audit: d.Audit, log: d.Logger, now: d.Now,
+		rand: d.Rand, limits: d.Limiters.orNoLimit()}
 	creds.sessions = newSessionCache()
 	s.creds.Store(creds)
 	if p := cfg.Limits.IPv6Prefix; p < 0 || p > 128 {
