@@ -15,8 +15,6 @@ import (
 // use binds by number; only what no common SQL covers lives here. A second
 // dialect is a second value of this type, chosen by Open.
 type flavor struct {
-	name string
-
 	// uniqueViolation reports whether err broke a PRIMARY KEY or UNIQUE
 	// constraint, by the driver's error code, never by its message.
 	uniqueViolation func(err error) bool
@@ -40,7 +38,6 @@ type flavor struct {
 
 // sqlite is the flavor of modernc.org/sqlite.
 var sqlite = flavor{
-	name: "sqlite",
 	uniqueViolation: func(err error) bool {
 		var se *msqlite.Error
 		if !errors.As(err, &se) {
