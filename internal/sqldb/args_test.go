@@ -2,14 +2,9 @@ package sqldb
 
 import (
 	"context"
-	"io/fs"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
-	"testing/fstest"
-
-	"authsvc/migrations"
 )
 
 func TestArgs(t *testing.T) {
@@ -128,82 +123,5 @@ func TestInsertSQL(t *testing.T) {
 	got := insertSQL("t", []string{"a", "b"}, 2)
 	if want := "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)"; got != want {
 		t.Errorf("insertSQL(t, [a b], 2) = %q, want %q", got, want)
-	}
-}
-
-// migrationsUpTo returns the embedded migrations numbered up to n.
-func migrationsUpTo(tb testing.TB, n int) fs.FS {
-	tb.Helper()
-	all := migrations.SQLite()
-	entries, err := fs.ReadDir(all, ".")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	m := fstest.MapFS{}
-	for _, e := range entries[:n] {
-		b, err := fs.ReadFile(all, e.Name())
-		if err != nil {
-			tb.Fatal(err)
-		}
-		m[e.Name()] = &fstest.MapFile{Data: b}
-	}
-	return m
-}
-
-// TestMigrationAuditCount upgrades a trail whose tallied rows kept their
-// count in the reason, and checks that 0006 moves it to the count column.
-func TestMigrationAuditCount(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "old.db")
-	old, err := open(ctx, path, migrationsUpTo(t, 5), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	stored := []string{
-		"",                               // recorded once, no reason
-		"bad signature",                  // recorded once
-		"wrong password;count=12",        // tallied
-		";count=3",                       // tallied, no reason
-		"odd;count=1",                    // never written (a count of 1 had no mark); left alone
-		"odd;count=x",                    // not a count; left alone
-		"odd;count=99999999999999999999", // too large for a count; left alone
-	}
-	for i, r := range stored {
-		if _, err := old.Writer.ExecContext(ctx,
-			`INSERT INTO audit_events (occurred_at, event, reason) VALUES ($1, 'session.failed', $2)`, i, r); err != nil {
-			t.Fatal(err)
-		}
-	}
-	old.Close()
-
-	db := mustOpen(t, path)
-	rows, err := db.Reader.QueryContext(ctx, `SELECT reason, count FROM audit_events ORDER BY occurred_at`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var got []string
-	for rows.Next() {
-		var reason, count string
-		if err := rows.Scan(&reason, &count); err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, reason+" #"+count)
-	}
-	want := []string{
-		" #1", "bad signature #1", "wrong password #12", " #3",
-		"odd;count=1 #1", "odd;count=x #1", "odd;count=99999999999999999999 #1",
-	}
-	if !slices.Equal(got, want) {
-		t.Errorf("after 0006:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
-	// A row written after the migration without a count counts once.
-	if _, err := db.Writer.ExecContext(ctx, `INSERT INTO audit_events (occurred_at, event) VALUES (99, 'token.issued')`); err != nil {
-		t.Fatal(err)
-	}
-	var n int64
-	if err := db.Reader.QueryRowContext(ctx, `SELECT count FROM audit_events WHERE occurred_at = 99`).Scan(&n); err != nil || n != 1 {
-		t.Errorf("default count = %d, %v, want 1", n, err)
 	}
 }
