@@ -98,8 +98,9 @@ type Recorder struct {
 	queue   chan Event
 	flushes chan chan struct{} // Flush's requests; the writer closes each when done
 
-	tallyMu sync.Mutex
-	tallies map[tallyKey]*Event // guarded by tallyMu; swapped out by the writer
+	tallyMu   sync.Mutex
+	tallies   map[tallyKey]*Event // guarded by tallyMu; swapped out by the writer
+	tallyKeys [folded + 1]int     // keys held per class, guarded by tallyMu
 
 	// Record holds mu shared while it sends, so that Close, taking it
 	// exclusively, knows that no send is in progress and none will follow.
@@ -204,15 +205,33 @@ func (r *Recorder) Record(e Event) bool {
 type tallyKey struct {
 	event, userID, actor, clientIP, reason string
 	appID                                  uint32
+	class                                  tallyClass
 }
+
+// tallyClass keeps the keys of events about registered users apart from
+// anonymous ones, each class with its own bound, so that a flood of
+// anonymous failures, the only kind a client can mint without end, folds
+// first and never pushes a targeted user's row out.
+type tallyClass uint8
+
+const (
+	anonymous tallyClass = iota
+	registered
+	registeredFolded // a registered user's events past the bound: user, event and reason only
+	folded           // past every bound: event and reason only
+)
 
 // Tally counts e towards one row per TallyWindow for the events equal to it
 // but for Time, RequestID and the token fields (Expire, Nonce): the row
 // keeps the first one's time and request ID, and its Count says how many
-// there were. When MaxTallies keys are held, e counts towards a row of its
-// Event and Reason alone, with no user, actor or address. Tally never
-// waits for the writer; after Close has begun it counts e as Dropped.
-func (r *Recorder) Tally(e Event) {
+// there were. registered says e.UserID is a registered user's (or the
+// caller is authenticated and rate limited): such events get MaxTallies
+// keys of their own, then fold into one row per user, event and reason,
+// and only past another MaxTallies into one row per event and reason.
+// Anonymous events fold into that last kind of row once MaxTallies
+// anonymous keys are held. Tally never waits for the writer; after Close
+// has begun it counts e as Dropped.
+func (r *Recorder) Tally(e Event, registeredUser bool) {
 	if e.Time.IsZero() {
 		e.Time = r.now()
 	}
@@ -224,13 +243,22 @@ func (r *Recorder) Tally(e Event) {
 		r.nDropped.Add(1)
 		return
 	}
-	k := tallyKey{event: e.Kind, userID: e.UserID, actor: e.Actor, clientIP: e.ClientIP, reason: e.Reason, appID: e.AppID}
+	class := anonymous
+	if registeredUser {
+		class = registered
+	}
+	k := tallyKey{event: e.Kind, userID: e.UserID, actor: e.Actor, clientIP: e.ClientIP, reason: e.Reason, appID: e.AppID, class: class}
 	r.tallyMu.Lock()
 	defer r.tallyMu.Unlock()
 	t, ok := r.tallies[k]
-	if !ok && len(r.tallies) >= r.maxTallies {
-		// Overflow keys are bounded by the events and reasons, constants.
-		k = tallyKey{event: e.Kind, reason: e.Reason}
+	if !ok && class == registered && r.tallyKeys[registered] >= r.maxTallies {
+		k = tallyKey{event: e.Kind, userID: e.UserID, reason: e.Reason, class: registeredFolded}
+		e.Actor, e.ClientIP, e.RequestID, e.AppID = "", "", "", 0
+		t, ok = r.tallies[k]
+	}
+	if !ok && r.tallyKeys[k.class] >= r.maxTallies {
+		// Folded keys are bounded by the events and reasons, constants.
+		k = tallyKey{event: e.Kind, reason: e.Reason, class: folded}
 		e.UserID, e.Actor, e.ClientIP, e.RequestID, e.AppID = "", "", "", "", 0
 		t, ok = r.tallies[k]
 	}
@@ -238,6 +266,7 @@ func (r *Recorder) Tally(e Event) {
 		t = new(Event) // so that e, for held keys, stays on the stack
 		*t = e
 		r.tallies[k] = t
+		r.tallyKeys[k.class]++
 		return
 	}
 	t.Count++
@@ -254,6 +283,7 @@ func (r *Recorder) takeTallies(batch []Event) []Event {
 		batch = append(batch, *t)
 	}
 	clear(r.tallies)
+	r.tallyKeys = [folded + 1]int{}
 	return batch
 }
 

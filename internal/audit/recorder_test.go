@@ -347,7 +347,7 @@ func TestCloseGivesUpWhenContextEnds(t *testing.T) {
 				synctest.Wait() // the writer takes the first event
 			}
 		}
-		r.Tally(Event{Kind: SessionFailed, Reason: "rate_limited"})
+		r.Tally(Event{Kind: SessionFailed, Reason: "rate_limited"}, false)
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 		defer cancel()
 		start := time.Now()
@@ -385,7 +385,7 @@ func TestCloseIdempotent(t *testing.T) {
 	if r.Record(Event{Kind: UserEnabled}) { // refused, not a panic
 		t.Error("Record after Close = true, want false")
 	}
-	r.Tally(Event{Kind: SessionFailed})
+	r.Tally(Event{Kind: SessionFailed}, false)
 	if err := r.Flush(context.Background()); err != nil {
 		t.Errorf("Flush after Close = %v", err)
 	}
@@ -406,23 +406,23 @@ func TestTally(t *testing.T) {
 				AppID: 7, Expire: 99, Nonce: ptr[int32](1)}
 		}
 		for i := range 1000 {
-			r.Tally(failed("alice", "192.0.2.1", "rate_limited", fmt.Sprint("a", i)))
+			r.Tally(failed("alice", "192.0.2.1", "rate_limited", fmt.Sprint("a", i)), false)
 		}
-		r.Tally(failed("alice", "192.0.2.1", "invalid_credentials", "b"))
-		r.Tally(failed("bob", "192.0.2.1", "rate_limited", "c0"))
-		r.Tally(failed("bob", "192.0.2.1", "rate_limited", "c1"))
+		r.Tally(failed("alice", "192.0.2.1", "invalid_credentials", "b"), false)
+		r.Tally(failed("bob", "192.0.2.1", "rate_limited", "c0"), false)
+		r.Tally(failed("bob", "192.0.2.1", "rate_limited", "c1"), false)
 		// The map is full: others fold into one row per event and reason.
 		for i := range 500 {
-			r.Tally(failed(fmt.Sprint("u", i), fmt.Sprint("198.51.100.", i%256), "rate_limited", fmt.Sprint("d", i)))
+			r.Tally(failed(fmt.Sprint("u", i), fmt.Sprint("198.51.100.", i%256), "rate_limited", fmt.Sprint("d", i)), false)
 		}
-		r.Tally(failed("carol", "192.0.2.9", "invalid_credentials", "e"))
+		r.Tally(failed("carol", "192.0.2.9", "invalid_credentials", "e"), false)
 		if s := r.Stats(); s.Written != 0 {
 			t.Fatalf("Stats() = %+v before the window ended, want nothing written", s)
 		}
 		time.Sleep(window)
 		synctest.Wait()
 		// The next window starts afresh.
-		r.Tally(failed("alice", "192.0.2.1", "rate_limited", "f"))
+		r.Tally(failed("alice", "192.0.2.1", "rate_limited", "f"), false)
 		mustClose(t, r)
 
 		got := listAll(t, db, Query{})
@@ -446,6 +446,49 @@ func TestTally(t *testing.T) {
 	})
 }
 
+// TestTallyKeepsRegisteredUsersApart: a flood of anonymous failures (junk
+// userIDs, which a client can mint without end) fills only its own share of
+// the keys, so a failure about a registered user keeps its row, user and
+// address included; past their own bound, registered users' events still
+// keep the user.
+func TestTallyKeepsRegisteredUsersApart(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		db := sqldbtest.Open(t)
+		r := newTestRecorder(t, db, Options{TallyWindow: time.Hour, MaxTallies: 2})
+		start := time.Now().UTC()
+		for i := range 100 {
+			r.Tally(Event{Kind: SessionFailed, ClientIP: fmt.Sprint("203.0.113.", i), Reason: "invalid_credentials"}, false)
+		}
+		r.Tally(Event{Kind: SessionFailed, UserID: "carol", ClientIP: "198.51.100.20", Reason: "invalid_credentials"}, true)
+		r.Tally(Event{Kind: SessionFailed, UserID: "dave", ClientIP: "198.51.100.21", Reason: "invalid_credentials"}, true)
+		for i := range 5 {
+			r.Tally(Event{Kind: SessionFailed, UserID: "erin", ClientIP: fmt.Sprint("198.51.100.", 100+i), Reason: "invalid_credentials"}, true)
+		}
+		r.Tally(Event{Kind: SessionFailed, UserID: "frank", ClientIP: "198.51.100.30", Reason: "rate_limited"}, true)
+		r.Tally(Event{Kind: SessionFailed, UserID: "grace", ClientIP: "198.51.100.31", Reason: "rate_limited"}, true)
+		mustClose(t, r)
+
+		got := listAll(t, db, Query{})
+		want := []Event{
+			{Kind: SessionFailed, ClientIP: "203.0.113.0", Reason: "invalid_credentials", Count: 1, Time: start},
+			{Kind: SessionFailed, ClientIP: "203.0.113.1", Reason: "invalid_credentials", Count: 1, Time: start},
+			{Kind: SessionFailed, Reason: "invalid_credentials", Count: 98, Time: start},
+			{Kind: SessionFailed, UserID: "carol", ClientIP: "198.51.100.20", Reason: "invalid_credentials", Count: 1, Time: start},
+			{Kind: SessionFailed, UserID: "dave", ClientIP: "198.51.100.21", Reason: "invalid_credentials", Count: 1, Time: start},
+			{Kind: SessionFailed, UserID: "erin", Reason: "invalid_credentials", Count: 5, Time: start},
+			{Kind: SessionFailed, UserID: "frank", Reason: "rate_limited", Count: 1, Time: start},
+			{Kind: SessionFailed, Reason: "rate_limited", Count: 1, Time: start},
+		}
+		byKey := cmpopts.SortSlices(func(a, b Event) bool {
+			return fmt.Sprint(a.UserID, a.ClientIP, a.Reason) < fmt.Sprint(b.UserID, b.ClientIP, b.Reason)
+		})
+		if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(Event{}, "ID", "RequestID"), byKey); diff != "" {
+			t.Errorf("stored tallies (-want +got):\n%s", diff)
+		}
+	})
+}
+
 func TestFlush(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
@@ -455,8 +498,8 @@ func TestFlush(t *testing.T) {
 		for i := range 10 {
 			r.Record(Event{Kind: UserUpdated, RequestID: fmt.Sprint(i)})
 		}
-		r.Tally(Event{Kind: SessionFailed, Reason: "invalid_credentials"})
-		r.Tally(Event{Kind: SessionFailed, Reason: "invalid_credentials"})
+		r.Tally(Event{Kind: SessionFailed, Reason: "invalid_credentials"}, false)
+		r.Tally(Event{Kind: SessionFailed, Reason: "invalid_credentials"}, false)
 		start := time.Now()
 		if err := r.Flush(context.Background()); err != nil {
 			t.Fatalf("Flush() = %v", err)
@@ -496,7 +539,7 @@ func TestRecordBoundsFields(t *testing.T) {
 	r := newTestRecorder(t, db, Options{})
 	long := strings.Repeat("€", 100_000) // 3 bytes each: no bound falls on a boundary
 	r.Record(Event{Kind: long, UserID: long, Actor: long, ClientIP: long, RequestID: long, Reason: long})
-	r.Tally(Event{Kind: SessionFailed, UserID: long, Reason: long})
+	r.Tally(Event{Kind: SessionFailed, UserID: long, Reason: long}, false)
 	mustClose(t, r)
 	got := listAll(t, db, Query{})
 	if len(got) != 2 {
@@ -693,7 +736,7 @@ func TestRecordDoesNotAllocate(t *testing.T) {
 		if n := testing.AllocsPerRun(500, func() { r.Record(e) }); n != 0 {
 			t.Errorf("Record allocates %v times per call, want 0", n)
 		}
-		if n := testing.AllocsPerRun(500, func() { r.Tally(e) }); n != 0 {
+		if n := testing.AllocsPerRun(500, func() { r.Tally(e, false) }); n != 0 {
 			t.Errorf("Tally of a held key allocates %v times per call, want 0", n)
 		}
 	})

@@ -28,11 +28,13 @@ func (s *Server) record(r *http.Request, e audit.Event) {
 // tally adds an event a client can repeat at will (a failed login, a
 // refused request) to the audit trail: repeats within a window share one
 // row with a count, so a flood cannot grow the trail without bound.
-func (s *Server) tally(r *http.Request, e audit.Event) {
+// tally counts a failure a client can repeat; registered says e.UserID is
+// a registered user's, or the caller an authenticated, rate-limited one.
+func (s *Server) tally(r *http.Request, e audit.Event, registered bool) {
 	if s.audit == nil {
 		return
 	}
-	s.audit.Tally(s.fill(r, e))
+	s.audit.Tally(s.fill(r, e), registered)
 }
 
 func (s *Server) fill(r *http.Request, e audit.Event) audit.Event {
@@ -50,18 +52,15 @@ func (s *Server) fill(r *http.Request, e audit.Event) audit.Event {
 // userID that is no user's.
 const fingerprintPrefix = "unknown:"
 
-// attemptedUser is what the audit trail shows for a userID a client tried:
-// the userID when it is a registered user's, else a keyed fingerprint of
-// it, so that a password typed into the userID field never reaches the
-// trail, while repeats of one mistyped ID still look alike. Only an ID
-// that passed users.ValidateID is looked up.
-func (s *Server) attemptedUser(ctx context.Context, id string, valid bool) string {
-	if valid {
-		if _, err := s.store.Get(ctx, id); err == nil {
-			return id
-		}
+// attemptedUser is what the audit trail shows for a valid userID a client
+// tried: the userID when it is a registered user's, else a keyed
+// fingerprint of it, so that a password typed into the userID field never
+// reaches the trail, while repeats of one mistyped ID still look alike.
+func (s *Server) attemptedUser(ctx context.Context, id string) (string, bool) {
+	if _, err := s.store.Get(ctx, id); err == nil {
+		return id, true
 	}
-	return fingerprint(s.creds.Load().SessionKey, id)
+	return fingerprint(s.creds.Load().SessionKey, id), false
 }
 
 // fingerprint is "unknown:" and 96 bits of HMAC-SHA-256 of id, under a key

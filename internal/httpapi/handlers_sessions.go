@@ -31,48 +31,53 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &req, false); err != nil {
 		return err
 	}
-	valid := validID(req.UserID)
-	u, err := s.login(w, r, req, valid)
+	u, tried, err := s.login(w, r, req)
 	if err != nil {
-		id := u.ID
-		if id == "" {
-			id = s.attemptedUser(r.Context(), req.UserID, valid)
+		// Only an attempt that got as far as its userID names one: one
+		// refused by the per-IP limit, or whose userID breaks the ZIM rule
+		// (it can be no one's), is the client's alone, so a flood of junk
+		// IDs makes one row per address and window, and no lookups.
+		e := audit.Event{Kind: audit.SessionFailed, UserID: u.ID, Reason: failureReason(err)}
+		registered := u.ID != ""
+		if !registered && tried {
+			e.UserID, registered = s.attemptedUser(r.Context(), req.UserID)
 		}
-		s.tally(r, audit.Event{Kind: audit.SessionFailed, UserID: id, Reason: failureReason(err)})
+		s.tally(r, e, registered)
 		return err
 	}
 	s.record(r, audit.Event{Kind: audit.SessionCreated, UserID: u.ID})
 	return nil
 }
 
-// login returns the user logged in, or the user refused when known.
-func (s *Server) login(w http.ResponseWriter, r *http.Request, req sessionRequest, validID bool) (users.User, error) {
+// login returns the user logged in, or the user refused when known, and
+// whether the attempt got as far as a valid userID.
+func (s *Server) login(w http.ResponseWriter, r *http.Request, req sessionRequest) (u users.User, tried bool, err error) {
 	// Limits come before the password hash, so guessing costs the
 	// attacker requests without costing us CPU. Only a valid userID may
 	// be a limiter's key.
 	if err := s.limit(r.Context(), s.limits.LoginIP, limitLoginIP, s.clientKey(r)); err != nil {
-		return users.User{}, err
+		return users.User{}, false, err
 	}
-	if !validID {
-		return users.User{}, users.ErrInvalidCredentials
+	if !validID(req.UserID) {
+		return users.User{}, false, users.ErrInvalidCredentials
 	}
 	if err := s.limit(r.Context(), s.limits.LoginUser, limitLoginUser, req.UserID); err != nil {
-		return users.User{}, err
+		return users.User{}, true, err
 	}
-	u, err := s.store.CheckPassword(r.Context(), req.UserID, req.Password)
+	u, err = s.store.CheckPassword(r.Context(), req.UserID, req.Password)
 	if err != nil {
-		return users.User{}, err
+		return users.User{}, true, err
 	}
 	if u.Disabled {
-		return u, errUserDisabled
+		return u, true, errUserDisabled
 	}
 	creds := s.creds.Load()
 	tok, err := mintSession(creds.SessionKey, u.ID, u.SessionEpoch, s.now(), s.cfg.SessionTTL)
 	if err != nil {
-		return u, err
+		return u, true, err
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	return u, encode(w, http.StatusOK, sessionResponse{
+	return u, true, encode(w, http.StatusOK, sessionResponse{
 		AccessToken: tok,
 		TokenType:   "Bearer",
 		ExpiresIn:   int64(s.cfg.SessionTTL.Seconds()),

@@ -275,7 +275,7 @@ func (s *Server) checkCurrentPassword(r *http.Request, id, password string) erro
 		}
 	}
 	if err != nil {
-		s.tally(r, audit.Event{Kind: audit.PasswordFailed, UserID: id, Reason: failureReason(err)})
+		s.tally(r, audit.Event{Kind: audit.PasswordFailed, UserID: id, Reason: failureReason(err)}, true)
 	}
 	return err
 }
