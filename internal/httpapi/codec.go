@@ -13,6 +13,8 @@ import (
 
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+
+	"authsvc/api"
 )
 
 // Body size limits. Import carries up to users.MaxImport users with their
@@ -23,40 +25,22 @@ const (
 )
 
 // errNull marks a JSON null where the contract has no nullable value.
-var errNull = errors.New("null is not allowed here")
+var errNull = api.ErrNull
 
 // errNullBody is a request body that is the JSON null. toProblem makes it
 // 400 invalid_request; a route may classify it more precisely first.
 var errNullBody = errors.New("request body must be a JSON object, not null")
-
-// refuseNull makes null a client error everywhere except where the contract
-// says a value is nullable (room.streamIDs). Without it null would silently
-// mean "the zero value", and {"userID": null} on create would assign an ID.
-var refuseNull = jsonv2.WithUnmarshalers(jsonv2.UnmarshalFromFunc(func(dec *jsontext.Decoder, v any) error {
-	if dec.PeekKind() != 'n' {
-		return errors.ErrUnsupported
-	}
-	if _, list := v.(*[]string); list && dec.StackPointer().LastToken() == "streamIDs" {
-		return errors.ErrUnsupported
-	}
-	return errNull
-}))
 
 // decoders recycles JSON decoders: a new one costs about 5 KiB and a
 // dozen allocations per request. It holds no state between requests.
 var decoders = sync.Pool{New: func() any { return new(jsontext.Decoder) }}
 
 // decode reads one JSON value into v, and accepts exactly what the contract
-// describes: names match case-sensitively and only once, strings are valid
-// UTF-8 (no lone surrogates either), null only where a value is nullable.
-// Unknown fields, trailing data, wrong types and oversized bodies are the
-// client's mistakes and come back as problems. With optional set, an empty
-// body leaves v untouched.
-//
-// encoding/json cannot do this: it folds case (even "diſabled" matches
-// "disabled"), keeps the last of duplicate names and replaces invalid UTF-8
-// with U+FFFD. go-json-experiment/json is encoding/json/v2 as the standard
-// library adopts it, strict by default.
+// describes (api.Strict, which the CLI's import reader shares). Unknown
+// fields, trailing data, wrong types and oversized bodies are the client's
+// mistakes and come back as problems. With optional set, an empty body
+// leaves v untouched. go-json-experiment/json is encoding/json/v2 as the
+// standard library adopts it, strict by default.
 func decode(r *http.Request, v any, optional bool) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
@@ -92,7 +76,7 @@ func decode(r *http.Request, v any, optional bool) error {
 	case 'n':
 		return errNullBody
 	}
-	if err := jsonv2.UnmarshalDecode(dec, v, jsonv2.RejectUnknownMembers(true), refuseNull); err != nil {
+	if err := jsonv2.UnmarshalDecode(dec, v, api.Strict); err != nil {
 		return jsonProblem(err)
 	}
 	if _, err := dec.ReadToken(); !errors.Is(err, io.EOF) {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"authsvc/api"
 )
 
 // TestExactJSON checks that a body is accepted only as the contract spells
@@ -69,19 +71,19 @@ func TestExactJSONAccepts(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 
-	var u userResponse
+	var u api.User
 	e.do("POST", "/v1/users", testAdminKey, `{"userID":"smile","userName":"\ud83d\ude00 \u00e9"}`).want(t, http.StatusCreated).decode(t, &u)
 	if u.UserName != "😀 é" {
 		t.Errorf("userName = %q, want the decoded surrogate pair", u.UserName)
 	}
 	// Leaving userID out still assigns one.
-	var assigned userResponse
+	var assigned api.User
 	e.do("POST", "/v1/users", testAdminKey, `{"userName":"Anon"}`).want(t, http.StatusCreated).decode(t, &assigned)
 	if len(assigned.UserID) != 26 {
 		t.Errorf("assigned userID = %q, want 26 characters", assigned.UserID)
 	}
 	// An import item with an empty userID is reported, not given an ID.
-	var imp importResponse
+	var imp api.ImportResponse
 	e.do("POST", "/v1/users/import", testAdminKey, `{"users":[{"userID":""},{"userName":"x"},{"userID":"imp"}]}`).
 		want(t, http.StatusOK).decode(t, &imp)
 	want := []string{"invalid", "invalid", "created"}
@@ -112,7 +114,7 @@ func FuzzDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body string) {
 		r := httptest.NewRequest(http.MethodPost, "/v1/users", strings.NewReader(body))
 		r.Body = http.MaxBytesReader(httptest.NewRecorder(), r.Body, maxBody)
-		var req newUserRequest
+		var req api.NewUser
 		err := decode(r, &req, false)
 		if err != nil {
 			var mbe *http.MaxBytesError
@@ -163,12 +165,12 @@ func TestExplicitEmptyUserID(t *testing.T) {
 	}
 	e.wantNoUsers("an explicit empty userID created a user")
 
-	var u userResponse
+	var u api.User
 	e.do("POST", "/v1/users", testAdminKey, `{}`).want(t, http.StatusCreated).decode(t, &u)
 	if len(u.UserID) != 26 {
 		t.Errorf("POST /v1/users {}: userID = %q, want an assigned one", u.UserID)
 	}
-	var imp importResponse
+	var imp api.ImportResponse
 	e.do("POST", "/v1/users/import", testAdminKey, `{"users":[]}`).want(t, http.StatusOK).decode(t, &imp)
 	if len(imp.Results) != 0 {
 		t.Errorf("empty import: results = %+v", imp.Results)

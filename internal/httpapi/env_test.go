@@ -268,7 +268,7 @@ func (e *env) login(id string) string {
 // wantNoUsers fails the test, saying why, if the registry holds any user.
 func (e *env) wantNoUsers(why string) {
 	e.t.Helper()
-	var list listResponse
+	var list api.UserList
 	e.do("GET", "/v1/users", testAdminKey, nil).want(e.t, http.StatusOK).decode(e.t, &list)
 	if len(list.Users) != 0 {
 		e.t.Errorf("%s: %+v", why, list.Users)

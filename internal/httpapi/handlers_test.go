@@ -168,7 +168,7 @@ func TestBearerParsing(t *testing.T) {
 func TestUsersCRUD(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	var u userResponse
+	var u api.User
 	resp := e.do("POST", "/v1/users", testAdminKey, map[string]any{
 		"userID": "alice", "userName": "Alice", "avatarURL": "https://cdn.example.com/a.png", "extendedData": `{"tier":1}`,
 	}).want(t, http.StatusCreated)
@@ -189,7 +189,7 @@ func TestUsersCRUD(t *testing.T) {
 	e.do("POST", "/v1/users", testAdminKey, map[string]any{"userID": "alice"}).problem(t, http.StatusConflict, codeUserExists)
 
 	// The service assigns IDs that need no escaping.
-	var assigned userResponse
+	var assigned api.User
 	e.do("POST", "/v1/users", testAdminKey, map[string]any{}).want(t, http.StatusCreated).decode(t, &assigned)
 	if assigned.UserID == "" || url.PathEscape(assigned.UserID) != assigned.UserID || users.ValidateID(assigned.UserID) != nil {
 		t.Errorf("assigned userID %q", assigned.UserID)
@@ -198,7 +198,7 @@ func TestUsersCRUD(t *testing.T) {
 		t.Errorf("userName %q does not default to the userID %q", assigned.UserName, assigned.UserID)
 	}
 
-	var got userResponse
+	var got api.User
 	e.do("GET", "/v1/users/alice", testAdminKey, nil).want(t, http.StatusOK).decode(t, &got)
 	if diff := cmp.Diff(u, got); diff != "" {
 		t.Errorf("GET differs from POST (-post +get):\n%s", diff)
@@ -317,7 +317,7 @@ func TestPercentEncodedUserIDs(t *testing.T) {
 		e.createUser(id)
 		session := e.login(id)
 		path := "/v1/users/" + url.PathEscape(id)
-		var u userResponse
+		var u api.User
 		e.do("GET", path, testAdminKey, nil).want(t, http.StatusOK).decode(t, &u)
 		if u.UserID != id {
 			t.Errorf("GET %s returned user %q, want %q", path, u.UserID, id)
@@ -356,7 +356,7 @@ func TestListUsers(t *testing.T) {
 		if pages > 10 {
 			t.Fatal("pagination does not end")
 		}
-		var page listResponse
+		var page api.UserList
 		e.do("GET", "/v1/users?limit=10&prefix=u&after="+url.QueryEscape(after), testAdminKey, nil).want(t, http.StatusOK).decode(t, &page)
 		for _, u := range page.Users {
 			all = append(all, u.UserID)
@@ -384,7 +384,7 @@ func TestImportUsers(t *testing.T) {
 		{"userID": "imp2", "userName": "Two"},
 		{"userID": "imp1"},
 	}}
-	var got importResponse
+	var got api.ImportResponse
 	e.do("POST", "/v1/users/import", testAdminKey, body).want(t, http.StatusOK).decode(t, &got)
 	want := []string{"created", "invalid", "created", "exists"}
 	for i, r := range got.Results {
@@ -490,7 +490,7 @@ func TestSelfService(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	session := e.userWithSession("alice")
-	var u userResponse
+	var u api.User
 	e.do("PATCH", "/v1/users/alice", session, map[string]any{"userName": "Alice", "avatarURL": "https://a.example/x.png"}).want(t, 200).decode(t, &u)
 	if u.UserName != "Alice" || u.AvatarURL != "https://a.example/x.png" {
 		t.Errorf("self update = %+v", u)

@@ -6,48 +6,27 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/go-chi/chi/v5"
 
+	"authsvc/api"
 	"authsvc/internal/audit"
 	"authsvc/internal/users"
 )
 
-type userResponse struct {
-	UserID       string `json:"userID"`
-	UserName     string `json:"userName"`
-	AvatarURL    string `json:"avatarURL"`
-	ExtendedData string `json:"extendedData"`
-	Disabled     bool   `json:"disabled"`
-	CreatedAt    string `json:"createdAt"`
-	UpdatedAt    string `json:"updatedAt"`
-}
-
-func toUserResponse(u users.User) userResponse {
-	return userResponse{
+func toUserResponse(u users.User) api.User {
+	return api.User{
 		UserID:       u.ID,
 		UserName:     u.Name,
 		AvatarURL:    u.AvatarURL,
 		ExtendedData: u.ExtendedData,
 		Disabled:     u.Disabled,
-		CreatedAt:    u.CreatedAt.UTC().Format(time.RFC3339),
-		UpdatedAt:    u.UpdatedAt.UTC().Format(time.RFC3339),
+		CreatedAt:    api.FormatTime(u.CreatedAt),
+		UpdatedAt:    api.FormatTime(u.UpdatedAt),
 	}
 }
 
-type newUserRequest struct {
-	// UserID is nil when the field is left out: only then is an ID
-	// assigned. An explicit "" is a mistake, such as an unset variable in
-	// a script, and must not create a user with a random ID.
-	UserID       *string `json:"userID"`
-	UserName     string  `json:"userName"`
-	Password     string  `json:"password"`
-	AvatarURL    string  `json:"avatarURL"`
-	ExtendedData string  `json:"extendedData"`
-}
-
-func (n newUserRequest) toCreateParams() users.CreateParams {
+func toCreateParams(n api.NewUser) users.CreateParams {
 	var id string
 	if n.UserID != nil {
 		id = *n.UserID
@@ -56,7 +35,7 @@ func (n newUserRequest) toCreateParams() users.CreateParams {
 }
 
 func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
-	var req newUserRequest
+	var req api.NewUser
 	if err := decode(r, &req, false); err != nil {
 		if errors.Is(err, errNullBody) {
 			// A script's unset variable, like an empty userID: refuse it
@@ -68,7 +47,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 	if req.UserID != nil && *req.UserID == "" {
 		return invalidField("userID", codeInvalidUserID, "userID is empty; leave it out to have one assigned")
 	}
-	u, err := s.store.Create(r.Context(), req.toCreateParams())
+	u, err := s.store.Create(r.Context(), toCreateParams(req))
 	if err != nil {
 		return err
 	}
@@ -77,22 +56,8 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 	return encode(w, http.StatusCreated, toUserResponse(u))
 }
 
-type importRequest struct {
-	Users []newUserRequest `json:"users"`
-}
-
-type importResult struct {
-	UserID string        `json:"userID"`
-	Status string        `json:"status"`
-	Error  *fieldProblem `json:"error,omitempty"`
-}
-
-type importResponse struct {
-	Results []importResult `json:"results"`
-}
-
 func (s *Server) importUsers(w http.ResponseWriter, r *http.Request) error {
-	var req importRequest
+	var req api.ImportRequest
 	if err := decode(r, &req, false); err != nil {
 		return err
 	}
@@ -101,15 +66,15 @@ func (s *Server) importUsers(w http.ResponseWriter, r *http.Request) error {
 	}
 	batch := make([]users.CreateParams, len(req.Users))
 	for i, u := range req.Users {
-		batch[i] = u.toCreateParams()
+		batch[i] = toCreateParams(u)
 	}
 	results, err := s.store.Import(r.Context(), batch)
 	if err != nil {
 		return err
 	}
-	resp := importResponse{Results: make([]importResult, len(results))}
+	resp := api.ImportResponse{Results: make([]api.ImportResult, len(results))}
 	for i, res := range results {
-		resp.Results[i] = importResult{UserID: res.ID, Status: string(res.Status)}
+		resp.Results[i] = api.ImportResult{UserID: res.ID, Status: string(res.Status)}
 		if res.Status == users.ImportCreated {
 			s.record(r, audit.Event{Kind: audit.UserImported, UserID: res.ID})
 		}
@@ -134,11 +99,6 @@ func firstFieldProblem(err error) *fieldProblem {
 	return &fieldProblem{Code: codeInvalidRequest, Message: err.Error()}
 }
 
-type listResponse struct {
-	Users []userResponse `json:"users"`
-	Next  string         `json:"next"`
-}
-
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	opts := users.ListOptions{After: q.Get("after"), Prefix: q.Get("prefix")}
@@ -153,7 +113,7 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	resp := listResponse{Users: make([]userResponse, len(page.Users)), Next: page.Next}
+	resp := api.UserList{Users: make([]api.User, len(page.Users)), Next: page.Next}
 	for i, u := range page.Users {
 		resp.Users[i] = toUserResponse(u)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"authsvc/api"
 	"authsvc/internal/audit"
 	"authsvc/internal/users"
 )
@@ -23,7 +24,7 @@ func TestPatchAuditsWhatTheWriteChanged(t *testing.T) {
 	if _, err := cli.SetDisabled(context.Background(), "frank", true); err != nil {
 		t.Fatal(err)
 	}
-	var u userResponse
+	var u api.User
 	e.do("PATCH", "/v1/users/frank", testAdminKey, map[string]any{"disabled": true}).want(t, 200).decode(t, &u)
 	if !u.Disabled {
 		t.Errorf("PATCH disabled=true answered %+v", u)

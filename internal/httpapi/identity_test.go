@@ -130,7 +130,7 @@ func TestIdentityProviderHashAndAutoProvision(t *testing.T) {
 	if second.UserID != first.UserID {
 		t.Errorf("same subject, different users: %q and %q", first.UserID, second.UserID)
 	}
-	var list listResponse
+	var list api.UserList
 	e.do("GET", "/v1/users", testAdminKey, nil).want(t, 200).decode(t, &list)
 	if len(list.Users) != 1 {
 		t.Errorf("%d users after two requests of one subject", len(list.Users))
@@ -179,7 +179,7 @@ func TestIdentityProviderConcurrentFirstRequests(t *testing.T) {
 			t.Errorf("request %d: token for %q named %q, want ada, Ada Lovelace", i, tok.UserID, tok.UserName)
 		}
 	}
-	var list listResponse
+	var list api.UserList
 	e.do("GET", "/v1/users", testAdminKey, nil).want(t, 200).decode(t, &list)
 	if len(list.Users) != 1 {
 		t.Errorf("%d users after %d concurrent first requests of one subject, want 1", len(list.Users), n)

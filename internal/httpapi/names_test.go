@@ -3,6 +3,8 @@ package httpapi
 import (
 	"net/http"
 	"testing"
+
+	"authsvc/api"
 )
 
 // TestUserNameSpoofing: names that would display as another name are
@@ -16,7 +18,7 @@ func TestUserNameSpoofing(t *testing.T) {
 		if len(p.Errors) != 1 || p.Errors[0].Field != "userName" {
 			t.Errorf("userName %q: errors = %+v", name, p.Errors)
 		}
-		var imp importResponse
+		var imp api.ImportResponse
 		e.do("POST", "/v1/users/import", testAdminKey, map[string]any{"users": []any{body}}).want(t, http.StatusOK).decode(t, &imp)
 		if len(imp.Results) != 1 || imp.Results[0].Status != "invalid" || imp.Results[0].Error.Code != "invalid_user_name" {
 			t.Errorf("import userName %q: results = %+v", name, imp.Results)
@@ -24,7 +26,7 @@ func TestUserNameSpoofing(t *testing.T) {
 	}
 	e.wantNoUsers("spoofing names created users")
 
-	var u userResponse
+	var u api.User
 	e.do("POST", "/v1/users", testAdminKey, map[string]any{"userID": "dev", "userName": "Dev 👩🏽\u200d💻"}).
 		want(t, http.StatusCreated).decode(t, &u)
 	if u.UserName != "Dev 👩🏽\u200d💻" {

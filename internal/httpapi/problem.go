@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"authsvc/api"
 	"authsvc/internal/apps"
 	"authsvc/internal/audit"
 	"authsvc/internal/token"
@@ -44,11 +45,7 @@ const (
 )
 
 // fieldProblem is one invalid field of a request.
-type fieldProblem struct {
-	Field   string `json:"field"`
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
+type fieldProblem = api.FieldProblem
 
 // problem is an RFC 9457 problem detail, and the error type handlers return
 // for every failure that is the client's to fix.
