@@ -12,9 +12,9 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
-	"time"
 	"unicode"
 
+	"authsvc/api"
 	"authsvc/internal/sqldb"
 	"authsvc/internal/users"
 )
@@ -253,6 +253,7 @@ func userList(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	if f.json {
+		// api.UserList's shape, with userJSON's hasPassword.
 		out := struct {
 			Users []userJSON `json:"users"`
 			Next  string     `json:"next"`
@@ -266,7 +267,7 @@ func userList(ctx context.Context, args []string, getenv func(string) string, st
 	fmt.Fprintln(tw, "USER ID\tNAME\tDISABLED\tPASSWORD\tCREATED")
 	for _, u := range page.Users {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", cell(u.ID), cell(u.Name), yesNo(u.Disabled), yesNo(u.HasPassword),
-			u.CreatedAt.Format(time.RFC3339))
+			api.FormatTime(u.CreatedAt))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -303,21 +304,17 @@ func userDelete(ctx context.Context, args []string, getenv func(string) string, 
 	})
 }
 
-// userJSON is a user as the HTTP API shows it, plus hasPassword.
+// userJSON is a user as the HTTP API shows it, plus hasPassword, which
+// only the operator on the database file sees.
 type userJSON struct {
-	UserID       string    `json:"userID"`
-	UserName     string    `json:"userName"`
-	AvatarURL    string    `json:"avatarURL"`
-	ExtendedData string    `json:"extendedData"`
-	Disabled     bool      `json:"disabled"`
-	HasPassword  bool      `json:"hasPassword"`
-	CreatedAt    time.Time `json:"createdAt"`
-	UpdatedAt    time.Time `json:"updatedAt"`
+	api.User
+	HasPassword bool `json:"hasPassword"`
 }
 
 func toUserJSON(u users.User) userJSON {
-	return userJSON{UserID: u.ID, UserName: u.Name, AvatarURL: u.AvatarURL, ExtendedData: u.ExtendedData,
-		Disabled: u.Disabled, HasPassword: u.HasPassword, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+	return userJSON{User: api.User{UserID: u.ID, UserName: u.Name, AvatarURL: u.AvatarURL, ExtendedData: u.ExtendedData,
+		Disabled: u.Disabled, CreatedAt: api.FormatTime(u.CreatedAt), UpdatedAt: api.FormatTime(u.UpdatedAt)},
+		HasPassword: u.HasPassword}
 }
 
 // printUser prints one user, as a two-column table or as JSON.
@@ -333,8 +330,8 @@ func printUser(w io.Writer, asJSON bool, u users.User) error {
 		{"extendedData", cell(u.ExtendedData)},
 		{"disabled", yesNo(u.Disabled)},
 		{"password", yesNo(u.HasPassword)},
-		{"createdAt", u.CreatedAt.Format(time.RFC3339Nano)},
-		{"updatedAt", u.UpdatedAt.Format(time.RFC3339Nano)},
+		{"createdAt", api.FormatTime(u.CreatedAt)},
+		{"updatedAt", api.FormatTime(u.UpdatedAt)},
 	} {
 		fmt.Fprintf(tw, "%s\t%s\n", row[0], row[1])
 	}

@@ -4,13 +4,17 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"text/tabwriter"
 
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+
+	"authsvc/api"
 	"authsvc/internal/users"
 )
 
@@ -18,21 +22,11 @@ import (
 // longest, even with every character escaped, fit many times over.
 const maxImportLine = 1 << 20
 
-// importLine is one line of an import file: a user with the HTTP API's field
-// names.
-type importLine struct {
-	UserID       string `json:"userID"`
-	UserName     string `json:"userName"`
-	Password     string `json:"password"`
-	AvatarURL    string `json:"avatarURL"`
-	ExtendedData string `json:"extendedData"`
-}
-
 // importItem is a parsed line: a user, or why the line is not one.
 type importItem struct {
 	line int
 	user users.CreateParams
-	err  error // the line is not a JSON object of importLine
+	err  error // the line is not a JSON object of api.NewUser
 }
 
 // importBatch is up to users.MaxImport items, then possibly the error that
@@ -147,19 +141,54 @@ func readImport(ctx context.Context, r io.Reader, batches chan<- importBatch) {
 	}
 }
 
+// parseImportLine reads one line as the API reads a user to create: with
+// api.Strict, so a line the API would refuse (a name in another case, a
+// name twice, invalid UTF-8, a null, an unknown field, trailing data) is
+// invalid here too.
 func parseImportLine(line int, text []byte) importItem {
-	dec := json.NewDecoder(bytes.NewReader(text))
-	dec.DisallowUnknownFields()
-	var l importLine
-	err := dec.Decode(&l)
-	if err == nil && dec.InputOffset() != int64(len(text)) {
-		err = errors.New("more than one JSON value on the line")
+	var l api.NewUser
+	if err := json.Unmarshal(text, &l, api.Strict); err != nil {
+		return importItem{line: line, err: fmt.Errorf("not a JSON object of userID, userName, password, avatarURL, extendedData: %s",
+			describeJSONError(err))}
 	}
-	if err != nil {
-		return importItem{line: line, err: fmt.Errorf("not a JSON object of userID, userName, password, avatarURL, extendedData: %v", err)}
+	var id string
+	if l.UserID != nil {
+		id = *l.UserID
 	}
-	return importItem{line: line, user: users.CreateParams{ID: l.UserID, Name: l.UserName, Password: l.Password,
+	return importItem{line: line, user: users.CreateParams{ID: id, Name: l.UserName, Password: l.Password,
 		AvatarURL: l.AvatarURL, ExtendedData: l.ExtendedData}}
+}
+
+// describeJSONError says what is wrong with a line without quoting it: the
+// decoder's own text may hold part of the input, a password perhaps.
+func describeJSONError(err error) string {
+	var (
+		syn *jsontext.SyntacticError
+		sem *json.SemanticError
+	)
+	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "truncated JSON"
+	case errors.As(err, &syn) && errors.Is(syn.Err, jsontext.ErrDuplicateName):
+		return fmt.Sprintf("duplicate field %q", syn.JSONPointer.LastToken())
+	case errors.As(err, &syn):
+		// The library exports no UTF-8 sentinel.
+		if msg := syn.Err.Error(); strings.Contains(msg, "UTF-8") || strings.Contains(msg, "surrogate") {
+			return fmt.Sprintf("invalid UTF-8 or a lone surrogate escape at byte %d", syn.ByteOffset)
+		}
+		return fmt.Sprintf("malformed JSON, or more than one JSON value, at byte %d", syn.ByteOffset)
+	case errors.As(err, &sem) && errors.Is(sem.Err, json.ErrUnknownName):
+		return fmt.Sprintf("unknown field %q", sem.JSONPointer.LastToken())
+	case errors.As(err, &sem) && errors.Is(sem.Err, api.ErrNull) && sem.JSONPointer == "":
+		return "null instead of an object"
+	case errors.As(err, &sem) && errors.Is(sem.Err, api.ErrNull):
+		return fmt.Sprintf("%s must not be null; leave it out instead", sem.JSONPointer.LastToken())
+	case errors.As(err, &sem) && sem.JSONPointer == "":
+		return "not an object"
+	case errors.As(err, &sem):
+		return fmt.Sprintf("%s must be a string", sem.JSONPointer.LastToken())
+	}
+	return "malformed JSON"
 }
 
 // importBatchOf imports the users of items in one transaction and then

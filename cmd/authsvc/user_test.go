@@ -156,8 +156,18 @@ func TestUserCommands(t *testing.T) {
 	alice := decodeUser(t, c.ok("", "user", "add", "--user-id", "alice", "--name", "Alice A.",
 		"--avatar-url", "https://a.example/alice.png", "--extended-data", "line1\nline2", "--json"))
 	if alice.UserID != "alice" || alice.UserName != "Alice A." || alice.HasPassword || alice.Disabled ||
-		alice.ExtendedData != "line1\nline2" || alice.CreatedAt.IsZero() {
+		alice.ExtendedData != "line1\nline2" {
 		t.Errorf("user add alice = %+v", alice)
+	}
+	// Times as the API writes them: RFC 3339, UTC, whole seconds.
+	for _, ts := range []string{alice.CreatedAt, alice.UpdatedAt} {
+		if tm, err := time.Parse(time.RFC3339, ts); err != nil || tm.Location() != time.UTC || tm.Nanosecond() != 0 ||
+			ts != tm.Format(time.RFC3339) {
+			t.Errorf("user add alice --json: time %q, want RFC 3339 in UTC to the second (%v)", ts, err)
+		}
+	}
+	if out := c.ok("", "user", "get", "alice"); !strings.Contains(out, alice.CreatedAt+"\n") {
+		t.Errorf("user get alice printed\n%s\nwant createdAt %s, as --json shows it", out, alice.CreatedAt)
 	}
 
 	// A password comes from standard input and is never printed.
