@@ -38,17 +38,24 @@ type server struct {
 	url    string
 	stdout *testlog.Buffer
 	stderr *testlog.Buffer
+	logs   *lineWatch    // stderr too, line by line, to await a log line
+	exited chan struct{} // closed when run has returned
 	stop   func() error
 }
 
+// startServer starts the server and returns once it has logged the address
+// it listens on and answered /healthz there. The listener is bound before
+// that line is logged, so one request is enough: no polling.
 func startServer(t *testing.T, env map[string]string, args ...string) *server {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &server{stdout: &testlog.Buffer{}, stderr: &testlog.Buffer{}}
-	done := make(chan error, 1)
+	s := &server{stdout: &testlog.Buffer{}, stderr: &testlog.Buffer{}, logs: newLineWatch(), exited: make(chan struct{})}
+	var runErr error
 	argv := append([]string{"authsvc", "serve", "--addr", "127.0.0.1:0"}, args...)
 	go func() {
-		done <- runEnv(ctx, argv, envFunc(env), environFunc(env), strings.NewReader(""), s.stdout, s.stderr)
+		defer close(s.exited)
+		runErr = runEnv(ctx, argv, envFunc(env), environFunc(env), strings.NewReader(""),
+			s.stdout, io.MultiWriter(s.stderr, s.logs))
 	}()
 	var once sync.Once
 	var stopErr error
@@ -56,8 +63,9 @@ func startServer(t *testing.T, env map[string]string, args ...string) *server {
 		once.Do(func() {
 			cancel()
 			select {
-			case stopErr = <-done:
-			case <-time.After(20 * time.Second):
+			case <-s.exited:
+				stopErr = runErr
+			case <-time.After(hangGuardLong):
 				stopErr = fmt.Errorf("server did not stop")
 			}
 		})
@@ -65,39 +73,25 @@ func startServer(t *testing.T, env map[string]string, args ...string) *server {
 	}
 	t.Cleanup(func() { _ = s.stop() })
 
-	deadline := time.Now().Add(15 * time.Second)
-	for s.url == "" {
-		select {
-		case err := <-done:
-			t.Fatalf("serve stopped: %v\n%s", err, s.stderr)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("server did not start:\n%s", s.stderr)
-		}
-		time.Sleep(10 * time.Millisecond)
-		sc := bufio.NewScanner(strings.NewReader(s.stderr.String()))
-		for sc.Scan() {
+	s.logs.await(t, "the listening address", s.exited, func(lines []string) bool {
+		for _, l := range lines {
 			var line struct{ Msg, Addr string }
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" {
+			if json.Unmarshal([]byte(l), &line) == nil && line.Msg == "listening" {
 				s.url = "http://" + line.Addr
+				return true
 			}
 		}
+		return false
+	})
+	resp, err := (&http.Client{Timeout: hangGuardLong}).Get(s.url + "/healthz")
+	if err != nil {
+		t.Fatalf("/healthz: %v\n%s", err, s.stderr)
 	}
-	// Poll /healthz until it answers.
-	for {
-		resp, err := http.Get(s.url + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return s
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/healthz never answered: %v", err)
-		}
-		time.Sleep(10 * time.Millisecond)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/healthz = %d, want 200\n%s", resp.StatusCode, s.stderr)
 	}
+	return s
 }
 
 // call sends a JSON request and decodes the JSON answer into out.

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -466,11 +467,19 @@ func TestUserImportSurvivesSIGKILL(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	// The feeder kills the child once it has written the line killAt (0:
+	// not yet known). The pipe holds the feeder back to the child's pace,
+	// so that is a moment in the child's reading, inserting or committing.
+	var written, killAt atomic.Int64
 	go func() { // users without end, until the pipe breaks
 		w := bufio.NewWriter(stdin)
-		for i := 0; ; i++ {
+		for i := int64(1); ; i++ {
 			if _, err := fmt.Fprintf(w, `{"userID":"k%08d","userName":"Killed Import %d"}`+"\n", i, i); err != nil {
 				return
+			}
+			written.Store(i)
+			if at := killAt.Load(); at > 0 && i >= at {
+				cmd.Process.Kill() // SIGKILL
 			}
 		}
 	}()
@@ -490,12 +499,8 @@ func TestUserImportSurvivesSIGKILL(t *testing.T) {
 		}
 		acked = append(acked, o.UserID)
 		if len(acked) == killAfter {
-			// A random moment in the next batch or two: reading,
-			// inserting or committing.
-			go func() {
-				time.Sleep(rand.N(20 * time.Millisecond))
-				cmd.Process.Kill() // SIGKILL
-			}()
+			// A random line among the next two batches' worth.
+			killAt.Store(written.Load() + 1 + rand.N(int64(2*users.MaxImport)))
 		}
 	}
 	werr := cmd.Wait()
