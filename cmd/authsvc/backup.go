@@ -21,7 +21,7 @@ func runBackup(ctx context.Context, args []string, getenv func(string) string, s
 	to := f.fs.String("to", "", "file to write the copy to (required)")
 	force := f.fs.Bool("force", false, "replace FILE if it exists")
 	if _, err := f.parse(args, 0); err != nil {
-		return helpOr(err)
+		return err
 	}
 	if *to == "" {
 		return f.usageError("--to FILE is required")

@@ -28,10 +28,10 @@ func runHealthcheck(ctx context.Context, args []string, getenv func(string) stri
 			"URL is the server's base URL, e.g. http://127.0.0.1:8080, or the full URL to probe.", getenv, stderr)
 	rawURL := cmd.fs.String("url", "", "URL to probe (default: the port of AUTHSVC_ADDR on loopback)")
 	ready := cmd.fs.Bool("ready", false, "probe /readyz, which also checks the database, instead of /healthz")
-	cmd.add("timeout", "", "3s", "how long to wait for the answer")
-	pos, err := cmd.parse(args)
+	cmd.addDuration("timeout", "3s", "how long to wait for the answer")
+	pos, err := cmd.parseFlags(args)
 	if err != nil {
-		return helpOr(err)
+		return err
 	}
 	// The URL may also be given as the only argument.
 	switch {

@@ -15,6 +15,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -92,7 +93,16 @@ func runEnv(ctx context.Context, args []string, getenv func(string) string, envi
 		fmt.Fprint(stderr, usage)
 		return &exitError{code: 2}
 	}
-	cmd, rest := args[1], args[2:]
+	err := runCommand(ctx, args[1], args[2:], getenv, environ, stdin, stdout, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil // the help was asked for, and printed
+	}
+	return err
+}
+
+// runCommand runs the command cmd with the arguments that follow it.
+func runCommand(ctx context.Context, cmd string, rest []string, getenv func(string) string, environ func() []string,
+	stdin io.Reader, stdout, stderr io.Writer) error {
 	switch cmd {
 	case "serve":
 		return runServe(ctx, rest, getenv, environ, stdout, stderr)

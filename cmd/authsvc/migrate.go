@@ -12,7 +12,7 @@ import (
 func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	f := newDBFlags("migrate", "migrate [flags]", true, getenv, stderr)
 	if _, err := f.parse(args, 0); err != nil {
-		return helpOr(err)
+		return err
 	}
 	db, err := f.open(ctx, true)
 	if err != nil {

@@ -29,49 +29,70 @@ import (
 	"authsvc/internal/users"
 )
 
-// serveSettings declares the flags of "authsvc serve". The README's
-// configuration reference is checked against this list by a test.
+// serveSettings declares the flags of "authsvc serve", each with the
+// variable envTwin names. The README's configuration reference is checked
+// against this list by a test.
 func serveSettings(fs *flag.FlagSet, getenv func(string) string) *settings {
-	s := newSettings(fs, getenv)
-	s.addBool("dev", "AUTHSVC_DEV", "run with no configuration: generated secret, admin key and session key, kept in a file beside the database")
-	s.addBool("reset", "AUTHSVC_DEV_RESET", "with --dev: generate new secrets instead of reusing the kept ones")
-	s.add("addr", "AUTHSVC_ADDR", ":8080", "address to listen on (127.0.0.1:8080 with --dev)")
-	s.add("db", "AUTHSVC_DB", "authsvc.db", "path of the SQLite database file")
-	s.addUint32("app-id", "AUTHSVC_APP_ID", "ZEGO appID tokens are minted for (required without --dev or --apps-file)")
-	s.add("server-secret-file", "AUTHSVC_SERVER_SECRET_FILE", "", "file holding the app's 32-byte ServerSecret (or set AUTHSVC_SERVER_SECRET)")
-	s.add("apps-file", "AUTHSVC_APPS_FILE", "", "JSON file listing several apps with their secrets, previous secrets and lifetimes")
-	s.add("admin-token-file", "AUTHSVC_ADMIN_TOKEN_FILE", "", "file holding admin keys, one per line or comma-separated (or set AUTHSVC_ADMIN_TOKEN)")
-	s.add("session-key-file", "AUTHSVC_SESSION_KEY_FILE", "", "file holding the key, at least 32 bytes, that signs session tokens (or set AUTHSVC_SESSION_KEY)")
-	s.add("session-ttl", "AUTHSVC_SESSION_TTL", "1h", "lifetime of session tokens from POST /v1/sessions")
-	s.add("token-ttl", "AUTHSVC_TOKEN_TTL", "1h", "default Token04 lifetime")
-	s.add("token-min-ttl", "AUTHSVC_TOKEN_MIN_TTL", "60s", "shortest Token04 lifetime a request may ask for (at least 31s)")
-	s.add("token-max-ttl", "AUTHSVC_TOKEN_MAX_TTL", "24h", "longest Token04 lifetime a request may ask for (at most 576h, 24 days)")
-	s.add("renew-grace", "AUTHSVC_RENEW_GRACE", "5m", "how long after expiry a token may still be renewed")
-	s.add("cors-origins", "AUTHSVC_CORS_ORIGINS", "", "comma-separated browser origins allowed to call the API, e.g. https://app.example.com")
-	s.add("trusted-proxies", "AUTHSVC_TRUSTED_PROXIES", "", "comma-separated proxy addresses or CIDRs whose X-Forwarded-For is believed")
-	s.add("jwt-hs256-secret-file", "AUTHSVC_JWT_HS256_SECRET_FILE", "", "file holding the HMAC secret of identity provider JWTs (or set AUTHSVC_JWT_HS256_SECRET)")
-	s.add("jwt-public-key-file", "AUTHSVC_JWT_PUBLIC_KEY_FILE", "", "PEM public key (RSA, ECDSA or Ed25519) of identity provider JWTs")
-	s.add("jwks-url", "AUTHSVC_JWKS_URL", "", "JWKS URL of the identity provider, fetched at startup and on unknown key IDs")
-	s.add("jwks-refresh-interval", "AUTHSVC_JWKS_REFRESH_INTERVAL", "1m", "an unknown key ID refetches the JWKS at most once per this interval")
-	s.add("jwt-issuer", "AUTHSVC_JWT_ISSUER", "", "required iss of identity provider JWTs")
-	s.add("jwt-audience", "AUTHSVC_JWT_AUDIENCE", "", "required aud of identity provider JWTs")
-	s.add("jwt-leeway", "AUTHSVC_JWT_LEEWAY", "30s", "clock skew allowed on identity provider JWTs' exp, nbf and iat")
-	s.add("jwt-user-claim", "AUTHSVC_JWT_USER_CLAIM", "sub", "claim of identity provider JWTs that identifies the user")
-	s.add("jwt-user-id", "AUTHSVC_JWT_USER_ID", "claim", "claim: use the claim as the userID; hash: derive a userID from it")
-	s.addBool("jwt-auto-provision", "AUTHSVC_JWT_AUTO_PROVISION", "create users on their first identity provider token")
-	s.add("jwt-name-claim", "AUTHSVC_JWT_NAME_CLAIM", "name", "claim that names auto-provisioned users")
-	s.add("rate-token", "AUTHSVC_RATE_TOKEN", "60/1m", "token issues and renewals per user, as N/DURATION or off")
-	s.add("rate-login-ip", "AUTHSVC_RATE_LOGIN_IP", "60/1m", "POST /v1/sessions attempts per client IP, as N/DURATION or off")
-	s.add("ipv6-prefix", "AUTHSVC_IPV6_PREFIX", "64", "IPv6 clients count against the per-IP limit by their prefix of this many bits (32-128)")
-	s.add("rate-login-user", "AUTHSVC_RATE_LOGIN_USER", "10/1m", "POST /v1/sessions attempts per userID, as N/DURATION or off")
-	s.add("audit-retention", "AUTHSVC_AUDIT_RETENTION", "720h", "how long the audit trail keeps events (720h is 30 days)")
-	s.add("metrics-addr", "AUTHSVC_METRICS_ADDR", "", "serve /metrics on this address instead of the main listener")
-	s.add("metrics-token-file", "AUTHSVC_METRICS_TOKEN_FILE", "", "file holding a bearer, at least 16 bytes, that may read /metrics on the main listener besides admin keys (or set AUTHSVC_METRICS_TOKEN)")
-	s.add("log-level", "AUTHSVC_LOG_LEVEL", "info", "debug, info, warn or error")
-	s.add("idle-timeout", "AUTHSVC_IDLE_TIMEOUT", "120s", "how long a keep-alive connection may sit idle before it is closed")
-	s.add("max-conns", "AUTHSVC_MAX_CONNS", "auto", "connections held open at most; at the cap the longest idle one makes room (auto: the open-files limit less 256)")
-	s.add("shutdown-timeout", "AUTHSVC_SHUTDOWN_TIMEOUT", "15s", "how long SIGTERM waits for requests in flight")
+	s := newSettings(fs, getenv, true)
+	s.addBool("dev", "run with no configuration: generated secret, admin key and session key, kept in a file beside the database")
+	s.addBool("reset", "with --dev: generate new secrets instead of reusing the kept ones").twin("AUTHSVC_DEV_RESET")
+	s.addText("addr", ":8080", "address to listen on (127.0.0.1:8080 with --dev)")
+	s.addText("db", "authsvc.db", "path of the SQLite database file")
+	s.addUint32("app-id", "ZEGO appID tokens are minted for (required without --dev or --apps-file)")
+	s.addText("server-secret-file", "", "file holding the app's 32-byte ServerSecret (or set AUTHSVC_SERVER_SECRET)")
+	s.addText("apps-file", "", "JSON file listing several apps with their secrets, previous secrets and lifetimes")
+	s.addText("admin-token-file", "", "file holding admin keys, one per line or comma-separated (or set AUTHSVC_ADMIN_TOKEN)")
+	s.addText("session-key-file", "", "file holding the key, at least 32 bytes, that signs session tokens (or set AUTHSVC_SESSION_KEY)")
+	s.addDuration("session-ttl", "1h", "lifetime of session tokens from POST /v1/sessions")
+	s.addDuration("token-ttl", "1h", "default Token04 lifetime")
+	s.addDuration("token-min-ttl", "60s", "shortest Token04 lifetime a request may ask for (at least 31s)")
+	s.addDuration("token-max-ttl", "24h", "longest Token04 lifetime a request may ask for (at most 576h, 24 days)")
+	s.addDuration("renew-grace", "5m", "how long after expiry a token may still be renewed")
+	s.addText("cors-origins", "", "comma-separated browser origins allowed to call the API, e.g. https://app.example.com")
+	s.addText("trusted-proxies", "", "comma-separated proxy addresses or CIDRs whose X-Forwarded-For is believed")
+	s.addText("jwt-hs256-secret-file", "", "file holding the HMAC secret of identity provider JWTs (or set AUTHSVC_JWT_HS256_SECRET)")
+	s.addText("jwt-public-key-file", "", "PEM public key (RSA, ECDSA or Ed25519) of identity provider JWTs")
+	s.addText("jwks-url", "", "JWKS URL of the identity provider, fetched at startup and on unknown key IDs")
+	s.addDuration("jwks-refresh-interval", "1m", "an unknown key ID refetches the JWKS at most once per this interval")
+	s.addText("jwt-issuer", "", "required iss of identity provider JWTs")
+	s.addText("jwt-audience", "", "required aud of identity provider JWTs")
+	s.addDuration("jwt-leeway", "30s", "clock skew allowed on identity provider JWTs' exp, nbf and iat")
+	s.addText("jwt-user-claim", "sub", "claim of identity provider JWTs that identifies the user")
+	s.addText("jwt-user-id", "claim", "claim: use the claim as the userID; hash: derive a userID from it")
+	s.addBool("jwt-auto-provision", "create users on their first identity provider token")
+	s.addText("jwt-name-claim", "name", "claim that names auto-provisioned users")
+	addLimit(s, "rate-token", "60/1m", "token issues and renewals per user, as N/DURATION or off")
+	addLimit(s, "rate-login-ip", "60/1m", "POST /v1/sessions attempts per client IP, as N/DURATION or off")
+	s.addInt("ipv6-prefix", "64", 32, 128, "a prefix length", "IPv6 clients count against the per-IP limit by their prefix of this many bits (32-128)")
+	addLimit(s, "rate-login-user", "10/1m", "POST /v1/sessions attempts per userID, as N/DURATION or off")
+	s.addDuration("audit-retention", "720h", "how long the audit trail keeps events (720h is 30 days)")
+	s.addText("metrics-addr", "", "serve /metrics on this address instead of the main listener")
+	s.addText("metrics-token-file", "", "file holding a bearer, at least 16 bytes, that may read /metrics on the main listener besides admin keys (or set AUTHSVC_METRICS_TOKEN)")
+	s.declare("log-level", "string", "info", "debug, info, warn or error", func(v string) (any, error) {
+		var level slog.Level
+		if level.UnmarshalText([]byte(v)) != nil {
+			return nil, fmt.Errorf("%q is not one of debug, info, warn, error", v)
+		}
+		return level, nil
+	})
+	s.addDuration("idle-timeout", "120s", "how long a keep-alive connection may sit idle before it is closed")
+	s.declare("max-conns", "string", "auto", "connections held open at most; at the cap the longest idle one makes room (auto: the open-files limit less 256)",
+		func(v string) (any, error) {
+			if v == "auto" {
+				return 0, nil // resolved when serving: it depends on the process's limits
+			}
+			if n, err := strconv.Atoi(v); err == nil && n >= 1 {
+				return n, nil
+			}
+			return nil, fmt.Errorf("%q is not auto or a number of connections", v)
+		})
+	s.addDuration("shutdown-timeout", "15s", "how long SIGTERM waits for requests in flight")
 	return s
+}
+
+// addLimit declares a rate limit setting, read with ratelimit.ParseLimit.
+func addLimit(s *settings, name, def, help string) {
+	s.declare(name, "string", def, help, func(v string) (any, error) { return ratelimit.ParseLimit(v) })
 }
 
 // secretVariables carry a secret's value. They have no flag twin (flags
@@ -82,65 +103,88 @@ func secretVariables() []string {
 
 // serveConfig is the validated configuration of "authsvc serve".
 type serveConfig struct {
+	s                     *settings // read again by each SIGHUP's loadCredentials
+	getenv                func(string) string
 	addr, db, metricsAddr string
 	dev                   bool
+	logLevel              slog.Level
 	auditRetention        time.Duration
 	shutdownTimeout       time.Duration
 	idleTimeout           time.Duration
-	maxConns              int
+	maxConns              int // 0 for auto
 	http                  httpapi.Config
 	rates                 rateLimits
 	creds                 *httpapi.Credentials
 	logger                *slog.Logger
-	// Generated in --dev mode only, to be shown at startup and kept across
-	// reloads and, in devStatePath, restarts.
+	// In --dev mode, the secrets generated for what is not configured, to
+	// be shown at startup and kept across reloads; build replaces each with
+	// the one kept in devStatePath, unless --reset.
 	devSecret, devAdminKey, devSessionKey string
 	devStatePath                          string
+	devReset                              bool
 	devKept                               devState // read from devStatePath
 }
 
-func loadServeConfig(ctx context.Context, s *settings, getenv func(string) string, logger *slog.Logger) (*serveConfig, error) {
-	c := &serveConfig{db: s.str("db"), metricsAddr: s.str("metrics-addr"), addr: s.str("addr"), logger: logger}
-	var err error
-	if c.dev, err = s.boolean("dev"); err != nil {
+// serveAbout is the paragraph of "authsvc serve -h".
+var serveAbout = fmt.Sprintf(`Runs the HTTP service. Every flag has an environment twin (shown as env);
+a flag given on the command line wins. Secrets come from files (the
+--*-file flags) or from the variables %s,
+never from plain flags.`, strings.Join(secretVariables(), ", "))
+
+// helpText is the help that "serve -h" asked for, for the caller to print:
+// parseServeConfig writes nothing. It is flag.ErrHelp.
+type helpText string
+
+func (h helpText) Error() string        { return "help requested" }
+func (h helpText) String() string       { return string(h) }
+func (h helpText) Is(target error) bool { return target == flag.ErrHelp }
+
+// parseServeConfig reads and validates the command line and the
+// environment, in full, before anything starts. It does no I/O: reading
+// the secrets, the dev state file and the identity provider's keys is
+// build's. In --dev mode it generates, once, the secrets that nothing
+// configures; build keeps them or the ones kept from the last run.
+func parseServeConfig(args []string, getenv func(string) string) (*serveConfig, error) {
+	var help strings.Builder
+	cmd := newCommand("serve", "serve [flags]", serveAbout, getenv, &help)
+	s := serveSettings(cmd.fs, getenv)
+	cmd.settings = s
+	pos, err := cmd.parseFlags(args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil, helpText(help.String())
+	}
+	if err != nil {
 		return nil, err
 	}
+	if len(pos) > 0 {
+		return nil, cmd.usageError("takes no arguments, got %q", pos)
+	}
+	c := &serveConfig{s: s, getenv: getenv, db: s.str("db"), metricsAddr: s.str("metrics-addr"), addr: s.str("addr")}
+	c.logLevel = s.byName["log-level"].value.(slog.Level)
+	c.dev, _ = s.boolean("dev")
 	if c.dev && !s.explicit("addr") {
 		c.addr = "127.0.0.1:8080"
 	}
-	if err := c.loadDevState(s); err != nil {
-		return nil, err
+	if c.devReset, _ = s.boolean("reset"); c.devReset && !c.dev {
+		_, src := s.get("reset")
+		return nil, fmt.Errorf("%s: only with --dev (AUTHSVC_DEV)", src)
 	}
-	if c.shutdownTimeout, err = s.duration("shutdown-timeout"); err != nil {
-		return nil, err
+	if c.dev {
+		c.devStatePath = devStateFile(c.db)
+		c.generateDevSecrets()
 	}
-	if c.idleTimeout, err = s.duration("idle-timeout"); err != nil {
-		return nil, err
-	}
-	if c.idleTimeout < time.Second {
+	c.shutdownTimeout, _ = s.duration("shutdown-timeout")
+	if c.idleTimeout, _ = s.duration("idle-timeout"); c.idleTimeout < time.Second {
 		return nil, fmt.Errorf("AUTHSVC_IDLE_TIMEOUT: %v is shorter than a second", c.idleTimeout)
 	}
-	if v, src := s.get("max-conns"); v == "auto" {
-		c.maxConns = defaultMaxConns()
-	} else if c.maxConns, err = strconv.Atoi(v); err != nil || c.maxConns < 1 {
-		return nil, fmt.Errorf("%s: %q is not auto or a number of connections", src, v)
-	}
-	if c.auditRetention, err = s.duration("audit-retention"); err != nil {
-		return nil, err
-	}
-	if c.auditRetention < time.Hour {
+	c.maxConns = s.integer("max-conns")
+	if c.auditRetention, _ = s.duration("audit-retention"); c.auditRetention < time.Hour {
 		return nil, fmt.Errorf("AUTHSVC_AUDIT_RETENTION: %v is shorter than an hour", c.auditRetention)
 	}
-	if c.http.SessionTTL, err = s.duration("session-ttl"); err != nil {
-		return nil, err
-	}
-	if c.http.SessionTTL < time.Minute {
+	if c.http.SessionTTL, _ = s.duration("session-ttl"); c.http.SessionTTL < time.Minute {
 		return nil, fmt.Errorf("AUTHSVC_SESSION_TTL: %v is shorter than a minute", c.http.SessionTTL)
 	}
-	if c.http.RenewGrace, err = s.duration("renew-grace"); err != nil {
-		return nil, err
-	}
-	if c.http.RenewGrace < 0 {
+	if c.http.RenewGrace, _ = s.duration("renew-grace"); c.http.RenewGrace < 0 {
 		return nil, errors.New("AUTHSVC_RENEW_GRACE: must not be negative")
 	}
 	c.http.CORSOrigins = splitList(s.str("cors-origins"))
@@ -160,67 +204,94 @@ func loadServeConfig(ctx context.Context, s *settings, getenv func(string) strin
 		}
 		c.http.TrustedProxies = append(c.http.TrustedProxies, prefix.Masked())
 	}
-	for _, l := range []struct {
-		name string
-		dst  *ratelimit.Limit
-	}{
-		{"rate-token", &c.rates.Token},
-		{"rate-login-ip", &c.rates.LoginIP},
-		{"rate-login-user", &c.rates.LoginUser},
-	} {
-		v, src := s.get(l.name)
-		if *l.dst, err = ratelimit.ParseLimit(v); err != nil {
-			return nil, fmt.Errorf("%s: %w", src, err)
-		}
-	}
-	v, src := s.get("ipv6-prefix")
-	if c.http.Limits.IPv6Prefix, err = strconv.Atoi(v); err != nil || c.http.Limits.IPv6Prefix < 32 || c.http.Limits.IPv6Prefix > 128 {
-		// Shorter prefixes would put whole providers in one bucket.
-		return nil, fmt.Errorf("%s: %q is not a prefix length from 32 to 128", src, v)
-	}
+	c.rates.Token = s.byName["rate-token"].value.(ratelimit.Limit)
+	c.rates.LoginIP = s.byName["rate-login-ip"].value.(ratelimit.Limit)
+	c.rates.LoginUser = s.byName["rate-login-user"].value.(ratelimit.Limit)
+	c.http.Limits.IPv6Prefix = s.integer("ipv6-prefix")
 	c.http.ServeMetrics = c.metricsAddr == ""
 	c.http.OpenMetrics = c.dev
 	c.http.Version = version()
-	if c.creds, err = c.loadCredentials(ctx, s, getenv); err != nil {
-		return nil, err
-	}
 	return c, nil
 }
 
-// runServe implements "authsvc serve".
+// generateDevSecrets generates the dev secrets that nothing configures: a
+// secret is configured when its variable, its _FILE variable or its file
+// flag is set (an unreadable file is then build's error, not a reason to
+// generate one).
+func (c *serveConfig) generateDevSecrets() {
+	configured := func(env, fileSetting string) bool {
+		return c.getenv(env) != "" || c.getenv(env+"_FILE") != "" || c.s.str(fileSetting) != ""
+	}
+	if c.s.str("apps-file") == "" && !configured("AUTHSVC_SERVER_SECRET", "server-secret-file") {
+		c.devSecret = randomHex(16) // ZEGO secrets are 32 hex characters
+	}
+	if !configured("AUTHSVC_ADMIN_TOKEN", "admin-token-file") {
+		c.devAdminKey = randomHex(24)
+	}
+	if !configured("AUTHSVC_SESSION_KEY", "session-key-file") {
+		c.devSessionKey = randomHex(32)
+	}
+}
+
+// runServe implements "authsvc serve": parse, build, serve.
 func runServe(ctx context.Context, args []string, getenv func(string) string, environ func() []string, stdout, stderr io.Writer) error {
-	cmd := newCommand("serve", "serve [flags]", fmt.Sprintf(`Runs the HTTP service. Every flag has an environment twin (shown as env);
-a flag given on the command line wins. Secrets come from files (the
---*-file flags) or from the variables %s,
-never from plain flags.`, strings.Join(secretVariables(), ", ")), getenv, stderr)
-	s := serveSettings(cmd.fs, getenv)
-	cmd.settings = s
-	pos, err := cmd.parse(args)
-	if err != nil {
-		return helpOr(err)
+	cfg, err := parseServeConfig(args, getenv)
+	var help helpText
+	if errors.As(err, &help) {
+		fmt.Fprint(stderr, string(help))
+		return flag.ErrHelp
 	}
-	if len(pos) > 0 {
-		return cmd.usageError("takes no arguments, got %q", pos)
-	}
-	var level slog.Level
-	if v, src := s.get("log-level"); level.UnmarshalText([]byte(v)) != nil {
-		return fmt.Errorf("%s: %q is not one of debug, info, warn, error", src, v)
-	}
-	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
-	if environ != nil {
-		warnUnknownEnv(logger, s, environ())
-	}
-	cfg, err := loadServeConfig(ctx, s, getenv, logger)
 	if err != nil {
 		return err
 	}
-	logConfig(logger, s, cfg)
+	cfg.logger = slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
+	if environ != nil {
+		warnUnknownEnv(cfg.logger, cfg.s, environ())
+	}
+	svc, err := buildServe(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer svc.close()
+	return svc.serve(ctx, stdout)
+}
+
+// service is what buildServe made: the API over the open database, ready
+// to serve.
+type service struct {
+	cfg      *serveConfig
+	api      *httpapi.Server
+	reg      *prometheus.Registry
+	db       *sqldb.DB
+	recorder *audit.Recorder
+}
+
+// buildServe does the I/O the configuration asks for: it reads the dev
+// state, the secrets and the identity provider's keys, opens and migrates
+// the database, and builds the store, the audit recorder, the metrics
+// registry and the API. On error, what it opened is closed.
+func buildServe(ctx context.Context, cfg *serveConfig) (*service, error) {
+	logger := cfg.logger
+	if err := cfg.loadDevState(); err != nil {
+		return nil, err
+	}
+	var err error
+	if cfg.creds, err = cfg.loadCredentials(ctx, cfg.s, cfg.getenv); err != nil {
+		return nil, err
+	}
+	logConfig(logger, cfg.s, cfg)
 
 	db, err := sqldb.Open(ctx, cfg.db)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer db.Close()
+	svc := &service{cfg: cfg, db: db}
+	ok := false
+	defer func() {
+		if !ok {
+			svc.close()
+		}
+	}()
 	if db.Created() {
 		// Expected on a first start; otherwise a wrong path or a volume
 		// that was not mounted, and every user seems gone.
@@ -229,54 +300,68 @@ never from plain flags.`, strings.Join(secretVariables(), ", ")), getenv, stderr
 	warnFileMode(logger, cfg.db)
 	if cfg.dev {
 		if err := cfg.saveDevState(); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	store, err := users.NewStore(db, users.Options{})
 	if err != nil {
-		return err
+		return nil, err
 	}
 
 	reg := prometheus.NewRegistry()
 	if err := reg.Register(collectors.NewGoCollector()); err != nil {
-		return err
+		return nil, err
 	}
 	if err := reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})); err != nil {
-		return err
+		return nil, err
 	}
 	recorder := audit.NewRecorder(db, audit.Options{Retention: cfg.auditRetention, Logger: logger})
-	// Runs before db.Close (deferred earlier): every event recorded by a
-	// request that finished is written before the process exits.
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
-		defer cancel()
-		if err := recorder.Close(ctx); err != nil {
-			logger.Error("audit trail not fully written", "error", err.Error())
-		}
-	}()
+	svc.recorder, svc.reg = recorder, reg
 	events, err := audit.NewReader(db)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	limiters, err := cfg.rates.limiters(time.Now)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	api, err := httpapi.NewServer(cfg.http, cfg.creds, httpapi.Deps{
 		Store: store, Ready: db.Ready, Events: events, Audit: recorder, Limiters: limiters,
 		Logger: logger, Registry: reg, Now: time.Now, Rand: rand.Reader,
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
+	svc.api = api
+	ok = true
+	return svc, nil
+}
 
+// close writes the audit events still queued, then closes the database:
+// every event recorded by a request that finished is written before the
+// process exits.
+func (svc *service) close() {
+	if svc.recorder != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), svc.cfg.shutdownTimeout)
+		defer cancel()
+		if err := svc.recorder.Close(ctx); err != nil {
+			svc.cfg.logger.Error("audit trail not fully written", "error", err.Error())
+		}
+	}
+	svc.db.Close()
+}
+
+// serve listens, serves until ctx is done, reloading the credentials on
+// SIGHUP, and then shuts down within the shutdown timeout.
+func (svc *service) serve(ctx context.Context, stdout io.Writer) error {
+	cfg, logger, api := svc.cfg, svc.cfg.logger, svc.api
 	// SIGHUP re-reads the secrets from their files; a bad reload is logged
 	// and the running configuration stays.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	reload := func() {
-		creds, err := cfg.loadCredentials(ctx, s, getenv)
+		creds, err := cfg.loadCredentials(ctx, cfg.s, cfg.getenv)
 		if err == nil {
 			err = api.Reload(creds)
 		}
@@ -287,6 +372,9 @@ never from plain flags.`, strings.Join(secretVariables(), ", ")), getenv, stderr
 		logger.Info("reloaded credentials", "apps", len(creds.Apps), "admin_keys", len(creds.AdminKeys))
 	}
 
+	if cfg.maxConns == 0 {
+		cfg.maxConns = defaultMaxConns()
+	}
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return fmt.Errorf("AUTHSVC_ADDR: %w", err)
@@ -301,7 +389,7 @@ never from plain flags.`, strings.Join(secretVariables(), ", ")), getenv, stderr
 			ln.Close()
 			return fmt.Errorf("AUTHSVC_METRICS_ADDR: %w", err)
 		}
-		servers = append(servers, newHTTPServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), logger, cfg.idleTimeout, conns))
+		servers = append(servers, newHTTPServer(promhttp.HandlerFor(svc.reg, promhttp.HandlerOpts{}), logger, cfg.idleTimeout, conns))
 		listeners = append(listeners, conns.listener(mln))
 		logger.Info("metrics listening", "addr", mln.Addr().String())
 	}

@@ -26,22 +26,11 @@ type devState struct {
 // devStateFile names the state file of the database at db.
 func devStateFile(db string) string { return db + ".dev-secrets.json" }
 
-// loadDevState reads the kept dev secrets unless --reset is given; a
-// missing file means there are none yet.
-func (c *serveConfig) loadDevState(s *settings) error {
-	reset, err := s.boolean("reset")
-	if err != nil {
-		return err
-	}
-	if !c.dev {
-		if reset {
-			_, src := s.get("reset")
-			return fmt.Errorf("%s: only with --dev (AUTHSVC_DEV)", src)
-		}
-		return nil
-	}
-	c.devStatePath = devStateFile(c.db)
-	if reset {
+// loadDevState reads the secrets kept by the last dev server, unless
+// --reset, and uses each in place of the one parse generated: a missing
+// file means there are none yet. It does nothing outside --dev.
+func (c *serveConfig) loadDevState() error {
+	if !c.dev || c.devReset {
 		return nil
 	}
 	b, err := os.ReadFile(c.devStatePath)
@@ -53,6 +42,16 @@ func (c *serveConfig) loadDevState(s *settings) error {
 	}
 	if err := json.Unmarshal(b, &c.devKept); err != nil {
 		return fmt.Errorf("dev secrets %s: not the file serve --dev writes; remove it or pass --reset", c.devStatePath)
+	}
+	for _, f := range []struct {
+		generated *string
+		kept      string
+	}{
+		{&c.devSecret, c.devKept.ServerSecret}, {&c.devAdminKey, c.devKept.AdminKey}, {&c.devSessionKey, c.devKept.SessionKey},
+	} {
+		if *f.generated != "" && f.kept != "" {
+			*f.generated = f.kept
+		}
 	}
 	return nil
 }

@@ -197,8 +197,8 @@ func TestServeStartupLog(t *testing.T) {
 func TestKnownEnvFollowsSettings(t *testing.T) {
 	t.Parallel()
 	s := serveSettings(flag.NewFlagSet("serve", flag.ContinueOnError), func(string) string { return "" })
-	s.add("brand-new", "AUTHSVC_BRAND_NEW", "", "a setting added later")
-	s.add("new-key-file", "AUTHSVC_NEW_KEY_FILE", "", "a secret added later")
+	s.addText("brand-new", "", "a setting added later")   // AUTHSVC_BRAND_NEW
+	s.addText("new-key-file", "", "a secret added later") // AUTHSVC_NEW_KEY_FILE
 	var logs testlog.Buffer
 	environ := []string{"AUTHSVC_BRAND_NEW=1", "AUTHSVC_NEW_KEY=x", "AUTHSVC_NEW_KEY_FILE=f", "AUTHSVC_SERVER_SECRET=s",
 		"AUTHSVC_BRANDNEW=typo", "HOME=/root", "authsvc_lower=1"}

@@ -12,89 +12,164 @@ import (
 	"time"
 )
 
-// settings are the flags of a command, each with an environment twin. A
-// flag given on the command line wins over its variable, which wins over
-// the default. Errors name the flag or variable the bad value came from.
+// settings are the flags of a command, typed: each value is parsed when it
+// is set, so a mistake is reported before anything starts, naming where the
+// value came from. With twins, each setting also has an environment
+// variable named after it (envTwin), applied through flag.Set after the
+// command line: a flag given on the command line wins over its variable,
+// which wins over the default.
 type settings struct {
 	fs     *flag.FlagSet
 	getenv func(string) string
+	twins  bool
 	list   []*setting
 	byName map[string]*setting
+	setErr error // why the last Set during fs.Parse failed, naming the flag
 }
 
+// setting is one typed flag; it is the flag's flag.Value.
 type setting struct {
 	Name, Env, Default, Help string
-	kind                     string // for the help; see kindOf
-	val                      flagValue
-	set                      bool // given on the command line
+	kind                     string // for the help: "string", "duration", ...; "" for a boolean
+	parse                    func(string) (any, error)
+	text                     string // as given
+	value                    any    // as parsed
+	src                      string // "--name" or the variable it came from; "" for the default
+	owner                    *settings
 }
 
-// flagValue holds a flag's text; boolean flags may be given bare (--dev).
-type flagValue struct {
-	s      *string
-	isBool bool
-}
-
-func (v flagValue) String() string {
-	if v.s == nil {
+func (st *setting) String() string {
+	if st == nil {
 		return ""
 	}
-	return *v.s
-}
-func (v flagValue) Set(s string) error { *v.s = s; return nil }
-func (v flagValue) IsBoolFlag() bool   { return v.isBool }
-
-func newSettings(fs *flag.FlagSet, getenv func(string) string) *settings {
-	return &settings{fs: fs, getenv: getenv, byName: map[string]*setting{}}
+	return st.text
 }
 
-// add declares a flag --name with the environment twin env.
-func (s *settings) add(name, env, def, help string) {
-	s.declare(name, env, def, help, false)
+func (st *setting) Set(v string) error {
+	val, err := st.parse(v)
+	if err != nil {
+		st.owner.setErr = fmt.Errorf("--%s: %w", st.Name, err)
+		return err
+	}
+	st.text, st.value = v, val
+	return nil
 }
 
-// addUint32 declares a flag whose value is read with uint32.
-func (s *settings) addUint32(name, env, help string) {
-	s.declare(name, env, "", help, false)
-	s.byName[name].kind = "uint32"
+func (st *setting) IsBoolFlag() bool { return st.kind == "" }
+
+// envTwin names the variable of the setting --name: AUTHSVC_ and the name
+// in capitals, with _ for - (--token-ttl: AUTHSVC_TOKEN_TTL).
+func envTwin(name string) string {
+	return "AUTHSVC_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+}
+
+// newSettings declares settings on fs; with twins, each has its variable.
+func newSettings(fs *flag.FlagSet, getenv func(string) string, twins bool) *settings {
+	return &settings{fs: fs, getenv: getenv, twins: twins, byName: map[string]*setting{}}
+}
+
+// addText declares a text flag.
+func (s *settings) addText(name, def, help string) *setting {
+	return s.declare(name, "string", def, help, func(v string) (any, error) { return v, nil })
+}
+
+// addDuration declares a flag read with parseDuration.
+func (s *settings) addDuration(name, def, help string) *setting {
+	return s.declare(name, "duration", def, help, func(v string) (any, error) { return parseDuration(v) })
+}
+
+// addUint32 declares a flag of a number from 1 to 4294967295, without a
+// default.
+func (s *settings) addUint32(name, help string) *setting {
+	return s.declare(name, "uint32", "", help, func(v string) (any, error) {
+		n, err := strconv.ParseUint(v, 10, 32)
+		if err != nil || n == 0 {
+			return nil, fmt.Errorf("%q is not a number from 1 to 4294967295", v)
+		}
+		return uint32(n), nil
+	})
+}
+
+// addInt declares a flag of a number from lo to hi; what names it in an
+// error ("a prefix length").
+func (s *settings) addInt(name, def string, lo, hi int, what, help string) *setting {
+	return s.declare(name, "int", def, help, func(v string) (any, error) {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < lo || n > hi {
+			return nil, fmt.Errorf("%q is not %s from %d to %d", v, what, lo, hi)
+		}
+		return n, nil
+	})
 }
 
 // addBool declares a boolean flag, which may be given bare.
-func (s *settings) addBool(name, env, help string) {
-	s.declare(name, env, "false", help, true)
+func (s *settings) addBool(name, help string) *setting {
+	return s.declare(name, "", "false", help, func(v string) (any, error) {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not true or false", v)
+		}
+		return b, nil
+	})
 }
 
-func (s *settings) declare(name, env, def, help string, isBool bool) {
-	st := &setting{Name: name, Env: env, Default: def, Help: help}
-	v := def
-	st.val = flagValue{s: &v, isBool: isBool}
-	usage := help
-	if env != "" {
-		usage += " (env " + env + ")"
+func (s *settings) declare(name, kind, def, help string, parse func(string) (any, error)) *setting {
+	st := &setting{Name: name, Default: def, Help: help, kind: kind, parse: parse, text: def, owner: s}
+	if s.twins {
+		st.Env = envTwin(name)
 	}
-	s.fs.Var(st.val, name, usage)
+	if def != "" {
+		v, err := parse(def)
+		if err != nil {
+			panic(fmt.Sprintf("setting --%s: default %q: %v", name, def, err)) // a mistake in this file
+		}
+		st.value = v
+	}
+	s.fs.Var(st, name, help)
 	s.list = append(s.list, st)
 	s.byName[name] = st
+	return st
 }
 
-// get returns a setting's value and where it came from.
+// twin names the setting's variable env instead of the one envTwin
+// derives, for a name kept from before that rule.
+func (st *setting) twin(env string) *setting {
+	st.Env = env
+	return st
+}
+
+// applyEnv sets each setting the command line left alone from its
+// variable, through flag.Set, so the value is parsed as a flag's is; an
+// error names the variable.
+func (s *settings) applyEnv() error {
+	for _, st := range s.list {
+		if st.src != "" || st.Env == "" {
+			continue
+		}
+		v := s.getenv(st.Env)
+		if v == "" {
+			continue
+		}
+		if err := s.fs.Set(st.Name, v); err != nil {
+			return fmt.Errorf("%s: %w", st.Env, err)
+		}
+		st.src = st.Env
+	}
+	return nil
+}
+
+// get returns a setting's text and where it came from.
 func (s *settings) get(name string) (value, source string) {
 	st := s.byName[name]
-	if st.set {
-		return *st.val.s, "--" + name
+	if st.src == "" {
+		return st.text, "--" + name
 	}
-	if st.Env != "" {
-		if v := s.getenv(st.Env); v != "" {
-			return v, st.Env
-		}
-	}
-	return st.Default, "--" + name
+	return st.text, st.src
 }
 
 // explicit reports whether the command line or the environment gave a value.
 func (s *settings) explicit(name string) bool {
-	st := s.byName[name]
-	return st.set || (st.Env != "" && s.getenv(st.Env) != "")
+	return s.byName[name].src != ""
 }
 
 func (s *settings) str(name string) string {
@@ -102,7 +177,11 @@ func (s *settings) str(name string) string {
 	return v
 }
 
+// duration returns a duration setting's value; it was parsed when set.
 func (s *settings) duration(name string) (time.Duration, error) {
+	if d, ok := s.byName[name].value.(time.Duration); ok {
+		return d, nil
+	}
 	v, src := s.get(name)
 	d, err := parseDuration(v)
 	if err != nil {
@@ -140,25 +219,26 @@ func parseDuration(v string) (time.Duration, error) {
 	return days + d, nil
 }
 
+// boolean returns a boolean setting's value.
 func (s *settings) boolean(name string) (bool, error) {
-	v, src := s.get(name)
-	if v == "" {
-		return false, nil
-	}
-	b, err := strconv.ParseBool(v)
-	if err != nil {
-		return false, fmt.Errorf("%s: %q is not true or false", src, v)
-	}
+	b, _ := s.byName[name].value.(bool)
 	return b, nil
 }
 
+// uint32 returns a uint32 setting's value; unset, it is an error naming the
+// flag, as 0 is not a valid value.
 func (s *settings) uint32(name string) (uint32, error) {
-	v, src := s.get(name)
-	n, err := strconv.ParseUint(v, 10, 32)
-	if err != nil || n == 0 {
-		return 0, fmt.Errorf("%s: %q is not a number from 1 to 4294967295", src, v)
+	if n, ok := s.byName[name].value.(uint32); ok {
+		return n, nil
 	}
-	return uint32(n), nil
+	_, src := s.get(name)
+	return 0, fmt.Errorf("%s: \"\" is not a number from 1 to 4294967295", src)
+}
+
+// integer returns an int setting's value.
+func (s *settings) integer(name string) int {
+	n, _ := s.byName[name].value.(int)
+	return n
 }
 
 // secret reads the secret whose value variable is env and whose file is
@@ -181,8 +261,8 @@ func splitList(v string) []string {
 }
 
 // command is the flag set of one command, e.g. "token mint", and the text
-// of its help. Its settings (flags with an optional environment twin) and
-// plain flags on fs may be mixed.
+// of its help. Its settings (typed flags, with environment twins once
+// twins is set) and plain flags on fs may be mixed.
 type command struct {
 	*settings
 	path  string    // the words after "authsvc"
@@ -197,20 +277,27 @@ func newCommand(path, usage, about string, getenv func(string) string, out io.Wr
 	// reports the error with a one-line hint instead.
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
-	return &command{settings: newSettings(fs, getenv), path: path, usage: usage, about: about, out: out}
+	return &command{settings: newSettings(fs, getenv, false), path: path, usage: usage, about: about, out: out}
 }
 
-// parse parses args. Flags may follow positional arguments; after "--"
-// everything is positional, so an argument may start with '-'. With -h it
-// prints the help and returns flag.ErrHelp (see helpOr); a mistake is a
-// usage error with a hint.
-func (c *command) parse(args []string) ([]string, error) {
+// parseFlags parses args, and is the one place that does: flags may
+// follow positional arguments; after "--" everything is positional, so an
+// argument may start with '-'. Then the variables of the settings the
+// command line left alone are applied. With -h it prints the help and
+// returns flag.ErrHelp, which runEnv turns into success; a mistake on the
+// command line is a usage error with a hint (exit status 2), a bad
+// variable an error naming it.
+func (c *command) parseFlags(args []string) ([]string, error) {
 	var pos []string
 	for {
+		c.setErr = nil
 		if err := c.fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
+			switch {
+			case errors.Is(err, flag.ErrHelp):
 				c.help(c.out)
 				return nil, flag.ErrHelp
+			case c.setErr != nil:
+				return nil, c.usageError("%v", c.setErr)
 			}
 			return nil, c.usageError("%s", strings.Replace(err.Error(), " -", " --", 1))
 		}
@@ -227,9 +314,12 @@ func (c *command) parse(args []string) ([]string, error) {
 	}
 	c.fs.Visit(func(f *flag.Flag) {
 		if st, ok := c.byName[f.Name]; ok {
-			st.set = true
+			st.src = "--" + f.Name
 		}
 	})
+	if err := c.applyEnv(); err != nil {
+		return nil, err
+	}
 	return pos, nil
 }
 
@@ -252,8 +342,8 @@ func (c *command) help(w io.Writer) {
 		typ, usage := flag.UnquoteUsage(f)
 		var notes []string
 		if st, ok := c.byName[f.Name]; ok {
-			typ, usage = kindOf(st), st.Help
-			if st.Default != "" && !st.val.isBool {
+			typ, usage = st.kind, st.Help
+			if st.Default != "" && !st.IsBoolFlag() {
 				notes = append(notes, "default "+st.Default)
 			}
 			if st.Env != "" {
@@ -273,24 +363,4 @@ func (c *command) help(w io.Writer) {
 		fmt.Fprintf(tw, "  --%s %s\t%s\n", f.Name, typ, usage)
 	})
 	tw.Flush()
-}
-
-// kindOf names the type of a setting's value for the help: settings are
-// text until read, so the type is told by the default.
-func kindOf(st *setting) string {
-	switch {
-	case st.val.isBool:
-		return ""
-	case st.kind != "":
-		return st.kind
-	case st.Default == "":
-		return "string"
-	}
-	if _, err := strconv.ParseInt(st.Default, 10, 64); err == nil {
-		return "int"
-	}
-	if _, err := parseDuration(st.Default); err == nil {
-		return "duration"
-	}
-	return "string"
 }

@@ -95,10 +95,10 @@ RTC only; ZIM refuses such an ID).`
 func (c tokenCmd) mint(args []string) error {
 	cmd := newCommand("token mint", "token mint --app-id N --user-id U [flags]", mintAbout, c.getenv, c.stderr)
 	fs := cmd.fs
-	cmd.addUint32("app-id", "", "ZEGO appID, 1 to 4294967295 (required)")
+	cmd.addUint32("app-id", "ZEGO appID, 1 to 4294967295 (required)")
 	userID := fs.String("user-id", "", "userID (required): ZIM's rule, or RTC's with --rtc")
 	rtc := fs.Bool("rtc", false, "allow RTC's userID rule, 1 to 64 bytes, instead of ZIM's")
-	cmd.add("ttl", "", "1h", "lifetime in whole seconds, from 31s to 576h (24d)")
+	cmd.addDuration("ttl", "1h", "lifetime in whole seconds, from 31s to 576h (24d)")
 	legacy := fs.Bool("legacy", false, "mint the legacy AES-CBC variant, for old SDKs only")
 	room := fs.String("room", "", "RTC room ID: carry room privileges as the payload")
 	login := fs.Bool("login", false, "with --room: may log in to the room")
@@ -108,9 +108,9 @@ func (c tokenCmd) mint(args []string) error {
 	payload := fs.String("payload", "", "raw payload string, passed on as it is (not with --room)")
 	asJSON := fs.Bool("json", false, "print JSON instead of the bare token")
 	secretFile := fs.String("secret-file", "", "file holding the 32-byte ServerSecret")
-	pos, err := cmd.parse(args)
+	pos, err := cmd.parseFlags(args)
 	if err != nil {
-		return helpOr(err)
+		return err
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -220,9 +220,9 @@ func (c tokenCmd) decode(args []string) error {
 		"Decodes and checks TOKEN; a TOKEN of - is read from standard input.\n"+
 			"Exit status: 0 valid and unexpired, 1 invalid or expired, 2 usage error.", c.getenv, c.stderr)
 	secretFile := cmd.fs.String("secret-file", "", "file holding the 32-byte ServerSecret")
-	pos, err := cmd.parse(args)
+	pos, err := cmd.parseFlags(args)
 	if err != nil {
-		return helpOr(err)
+		return err
 	}
 	if len(pos) != 1 {
 		return cmd.usageError("want one TOKEN, got %d arguments", len(pos))

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
+	"flag"
 	mrand "math/rand/v2"
 	"path/filepath"
 	"strings"
@@ -46,6 +48,9 @@ func tokenRun(t *testing.T, env map[string]string, now time.Time, stdin string, 
 		now: func() time.Time { return now }, rand: mrand.NewChaCha8(seed),
 	}
 	err := c.run(args)
+	if errors.Is(err, flag.ErrHelp) {
+		err = nil // the help was printed; runEnv makes this success
+	}
 	return out.String(), errOut.String() + errText(err), exitCode(err)
 }
 

@@ -80,7 +80,8 @@ type dbFlags struct {
 // help to w.
 func newDBFlags(cmd, usage string, withJSON bool, getenv func(string) string, w io.Writer) *dbFlags {
 	f := &dbFlags{command: newCommand(cmd, usage, "", getenv, w)}
-	f.add("db", "AUTHSVC_DB", "authsvc.db", "database file")
+	f.twins = true // --db and AUTHSVC_DB
+	f.addText("db", "authsvc.db", "database file")
 	f.fs.BoolVar(&f.create, "create", false, "create the database file if it does not exist")
 	if withJSON {
 		f.fs.BoolVar(&f.json, "json", false, "print JSON instead of a table")
@@ -91,7 +92,7 @@ func newDBFlags(cmd, usage string, withJSON bool, getenv func(string) string, w 
 // parse parses args, allowing flags after the positional arguments, and
 // checks that there are exactly nargs of those.
 func (f *dbFlags) parse(args []string, nargs int) ([]string, error) {
-	pos, err := f.command.parse(args)
+	pos, err := f.parseFlags(args)
 	if err != nil {
 		return nil, err
 	}
@@ -142,14 +143,6 @@ func (f *dbFlags) openStore(ctx context.Context) (*sqldb.DB, *users.Store, error
 	return db, store, nil
 }
 
-// helpOr maps flag.ErrHelp, for which usage has been printed, to success.
-func helpOr(err error) error {
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
-	return err
-}
-
 func userAdd(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	f := newDBFlags("user add", "user add [flags]", true, getenv, stderr)
 	var nu users.CreateParams
@@ -159,7 +152,7 @@ func userAdd(ctx context.Context, args []string, getenv func(string) string, std
 	f.fs.StringVar(&nu.ExtendedData, "extended-data", "", "free-form data the apps keep with the user")
 	passwordStdin := f.fs.Bool("password-stdin", false, "read the password from the first line of standard input")
 	if _, err := f.parse(args, 0); err != nil {
-		return helpOr(err)
+		return err
 	}
 	// An empty --user-id is most likely an unset shell variable: refuse it
 	// rather than create a user with a random ID.
@@ -211,7 +204,7 @@ func onUser(ctx context.Context, name string, args []string, getenv func(string)
 	f := newDBFlags("user "+name, "user "+name+" [flags] ID", true, getenv, stderr)
 	pos, err := f.parse(args, 1)
 	if err != nil {
-		return helpOr(err)
+		return err
 	}
 	if err := users.ValidateID(pos[0]); err != nil {
 		return err
@@ -241,7 +234,7 @@ func userList(ctx context.Context, args []string, getenv func(string) string, st
 	f.fs.IntVar(&o.Limit, "limit", users.DefaultListLimit, fmt.Sprintf("page size, 1 to %d", users.MaxListLimit))
 	f.fs.StringVar(&o.After, "after", "", "cursor: list users after this ID (the previous page's next)")
 	if _, err := f.parse(args, 0); err != nil {
-		return helpOr(err)
+		return err
 	}
 	db, store, err := f.openStore(ctx)
 	if err != nil {

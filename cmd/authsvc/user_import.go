@@ -45,7 +45,7 @@ func userImport(ctx context.Context, args []string, getenv func(string) string, 
 	f := newDBFlags("user import", "user import [flags] FILE|-", true, getenv, stderr)
 	pos, err := f.parse(args, 1)
 	if err != nil {
-		return helpOr(err)
+		return err
 	}
 	in := stdin
 	if pos[0] != "-" {
