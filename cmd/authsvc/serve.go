@@ -126,10 +126,12 @@ type serveConfig struct {
 }
 
 // serveAbout is the paragraph of "authsvc serve -h".
-var serveAbout = fmt.Sprintf(`Runs the HTTP service. Every flag has an environment twin (shown as env);
+func serveAbout() string {
+	return fmt.Sprintf(`Runs the HTTP service. Every flag has an environment twin (shown as env);
 a flag given on the command line wins. Secrets come from files (the
 --*-file flags) or from the variables %s,
 never from plain flags.`, strings.Join(secretVariables(), ", "))
+}
 
 // helpText is the help that "serve -h" asked for, for the caller to print:
 // parseServeConfig writes nothing. It is flag.ErrHelp.
@@ -146,7 +148,7 @@ func (h helpText) Is(target error) bool { return target == flag.ErrHelp }
 // configures; build keeps them or the ones kept from the last run.
 func parseServeConfig(args []string, getenv func(string) string) (*serveConfig, error) {
 	var help strings.Builder
-	cmd := newCommand("serve", "serve [flags]", serveAbout, getenv, &help)
+	cmd := newCommand("serve", "serve [flags]", serveAbout(), getenv, &help)
 	s := serveSettings(cmd.fs, getenv)
 	cmd.settings = s
 	pos, err := cmd.parseFlags(args)
