@@ -92,7 +92,7 @@ func serveSettings(fs *flag.FlagSet, getenv func(string) string) *settings {
 
 // addLimit declares a rate limit setting, read with ratelimit.ParseLimit.
 func addLimit(s *settings, name, def, help string) {
-	s.declare(name, "string", def, help, func(v string) (any, error) { return ratelimit.ParseLimit(v) })
+	s.declare(name, "string", def, help, func(v string) (any, error) { return ratelimit.ParseLimit(v, parseDuration) })
 }
 
 // secretVariables carry a secret's value. They have no flag twin (flags

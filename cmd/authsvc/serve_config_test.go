@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"authsvc/internal/ratelimit"
 )
 
 // TestParseServeConfigSources: a value is parsed when it is set, and its
@@ -59,6 +61,22 @@ func TestParseServeConfigSources(t *testing.T) {
 
 // TestServeEnvTwins: each serve flag's variable is named after it, except
 // --reset's, which kept its name from before the rule.
+// TestRateLimitsTakeDays: a limit's duration reads like every other
+// duration setting, days included.
+func TestRateLimitsTakeDays(t *testing.T) {
+	t.Parallel()
+	cfg, err := parseServeConfig([]string{"--rate-login-user", "100/1d", "--rate-token", "1000/d"}, envFunc(map[string]string{"AUTHSVC_DEV": "true"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.rates.LoginUser; got != (ratelimit.Limit{Count: 100, Per: 24 * time.Hour}) {
+		t.Errorf("--rate-login-user 100/1d = %v, want 100 a day", got)
+	}
+	if got := cfg.rates.Token; got != (ratelimit.Limit{Count: 1000, Per: 24 * time.Hour}) {
+		t.Errorf("--rate-token 1000/d = %v, want 1000 a day", got)
+	}
+}
+
 func TestServeEnvTwins(t *testing.T) {
 	t.Parallel()
 	s := serveSettings(flag.NewFlagSet("serve", flag.ContinueOnError), envFunc(nil))

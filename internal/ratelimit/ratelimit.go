@@ -34,9 +34,14 @@ func (l Limit) String() string {
 	return strconv.Itoa(l.Count) + "/" + l.Per.String()
 }
 
-// ParseLimit reads "N/DURATION" (e.g. "30/1m", "5/1s"; "30/m" and "5/s" are
-// short for one minute and one second) or "off".
-func ParseLimit(s string) (Limit, error) {
+// ParseLimit reads "N/DURATION" (e.g. "30/1m", "5/1s"; "30/m", "5/s" and
+// "500/d" are short for one minute, second and day) or "off". DURATION is
+// read by parseDuration, time.ParseDuration when nil, so a program can take
+// the duration syntax of its other settings here too.
+func ParseLimit(s string, parseDuration func(string) (time.Duration, error)) (Limit, error) {
+	if parseDuration == nil {
+		parseDuration = time.ParseDuration
+	}
 	s = strings.TrimSpace(s)
 	if s == "off" || s == "0" {
 		return Limit{}, nil
@@ -53,8 +58,10 @@ func ParseLimit(s string) (Limit, error) {
 		per = "1m"
 	case "h":
 		per = "1h"
+	case "d":
+		per = "24h"
 	}
-	d, err := time.ParseDuration(per)
+	d, err := parseDuration(per)
 	if err != nil || d <= 0 {
 		return Limit{}, fmt.Errorf("%q is not a limit such as 30/1m or off", s)
 	}

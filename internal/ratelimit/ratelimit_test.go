@@ -29,15 +29,31 @@ func TestParseLimit(t *testing.T) {
 		{"2/90s", Limit{2, 90 * time.Second}},
 		{"off", Limit{}},
 		{"0", Limit{}},
+		{"500/d", Limit{500, 24 * time.Hour}},
 	}
 	for _, tt := range tests {
-		got, err := ParseLimit(tt.in)
+		got, err := ParseLimit(tt.in, nil)
 		if err != nil || got != tt.want {
 			t.Errorf("ParseLimit(%q) = %v, %v, want %v", tt.in, got, err, tt.want)
 		}
 	}
+	// A caller's own duration syntax, days for instance.
+	days := func(s string) (time.Duration, error) {
+		n, ok := strings.CutSuffix(s, "d")
+		if !ok {
+			return time.ParseDuration(s)
+		}
+		i, err := strconv.Atoi(n)
+		return time.Duration(i) * 24 * time.Hour, err
+	}
+	if got, err := ParseLimit("100/7d", days); err != nil || got != (Limit{100, 7 * 24 * time.Hour}) {
+		t.Errorf("ParseLimit(100/7d, days) = %v, %v", got, err)
+	}
+	if _, err := ParseLimit("100/7d", nil); err == nil {
+		t.Error("ParseLimit(100/7d, nil) succeeded without a parser that knows days")
+	}
 	for _, bad := range []string{"", "30", "x/1m", "-1/1m", "30/", "30/0s", "30/-1m", "30/fortnight"} {
-		if _, err := ParseLimit(bad); err == nil {
+		if _, err := ParseLimit(bad, nil); err == nil {
 			t.Errorf("ParseLimit(%q) succeeded", bad)
 		}
 	}
