@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 
 	"authsvc/internal/sqldb"
@@ -28,6 +29,9 @@ func runBackup(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	if f.create {
 		return f.usageError("--create makes no sense here: there is nothing to back up in a new database")
+	}
+	if _, err := os.Stat(f.path()); errors.Is(err, fs.ErrNotExist) {
+		return f.missing(fmt.Errorf("database %s does not exist", f.path()), "")
 	}
 	err := sqldb.Backup(ctx, f.path(), *to, *force)
 	switch {

@@ -128,7 +128,7 @@ func TestBackupUnderLoad(t *testing.T) {
 	}
 	c.fails(2, "backup", "extra", "--to", dst+"2")
 	missing := filepath.Join(t.TempDir(), "none.db")
-	if msg := c.fails(1, "backup", "--db", missing, "--to", dst+"3"); !strings.Contains(msg, missing+" does not exist") {
+	if msg := c.fails(1, "backup", "--db", missing, "--to", dst+"3"); !strings.Contains(msg, missing+" does not exist (from --db)") {
 		t.Errorf("backup of a missing database: %q", msg)
 	}
 }

@@ -112,20 +112,26 @@ func (f *dbFlags) open(ctx context.Context, migrate bool) (*sqldb.DB, error) {
 	db, err := sqldb.OpenWith(ctx, f.path(), sqldb.Options{MustExist: !f.create, NoMigrate: !migrate})
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		from := "the default; name the file with --db or AUTHSVC_DB"
-		if _, src := f.get("db"); f.explicit("db") {
-			from = "from " + src
-		}
 		hint := "; pass --create to make a new one"
 		if f.create {
 			hint = ""
 		}
-		return nil, fmt.Errorf("%w (%s)%s", err, from, hint)
+		return nil, f.missing(err, hint)
 	case errors.Is(err, sqldb.ErrSchemaTooOld):
-		return nil, fmt.Errorf("%w; run 'authsvc migrate --db %s' first (back it up before: 'authsvc backup')",
+		return nil, fmt.Errorf("%w; first run: authsvc migrate --db %s (back it up before, with authsvc backup)",
 			err, shellQuote(f.path()))
 	}
 	return db, err
+}
+
+// missing says that the database file (or its directory) is missing, and
+// where its path came from, so that a mistyped --db or AUTHSVC_DB shows.
+func (f *dbFlags) missing(err error, hint string) error {
+	from := "the default; name the file with --db or AUTHSVC_DB"
+	if _, src := f.get("db"); f.explicit("db") {
+		from = "from " + src
+	}
+	return fmt.Errorf("%w (%s)%s", err, from, hint)
 }
 
 // openStore opens the database, which must be migrated, and the user store

@@ -574,7 +574,7 @@ func TestUserCommandsNeverCreate(t *testing.T) {
 		t.Fatal(err)
 	}
 	msg := c.fails(1, "user", "list", "--db", missing)
-	if !strings.Contains(msg, "run 'authsvc migrate --db ") || !strings.Contains(msg, fmt.Sprintf("schema version %d", behind)) {
+	if !strings.Contains(msg, "first run: authsvc migrate --db ") || !strings.Contains(msg, fmt.Sprintf("schema version %d", behind)) {
 		t.Errorf("user list on an older schema: %q, want it to ask for authsvc migrate", msg)
 	}
 	db, err = sqldb.OpenWith(context.Background(), missing, sqldb.Options{MustExist: true, NoMigrate: true})
