@@ -391,7 +391,10 @@ func (svc *service) serve(ctx context.Context, stdout io.Writer) error {
 			ln.Close()
 			return fmt.Errorf("AUTHSVC_METRICS_ADDR: %w", err)
 		}
-		servers = append(servers, newHTTPServer(promhttp.HandlerFor(svc.reg, promhttp.HandlerOpts{}), logger, cfg.idleTimeout, conns))
+		// Only /metrics: the listener is for Prometheus, not a second API.
+		metrics := http.NewServeMux()
+		metrics.Handle("GET /metrics", promhttp.HandlerFor(svc.reg, promhttp.HandlerOpts{}))
+		servers = append(servers, newHTTPServer(metrics, logger, cfg.idleTimeout, conns))
 		listeners = append(listeners, conns.listener(mln))
 		logger.Info("metrics listening", "addr", mln.Addr().String())
 	}

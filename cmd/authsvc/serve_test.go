@@ -346,6 +346,15 @@ func TestMetricsListener(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(string(body), "authsvc_build_info") {
 		t.Errorf("metrics listener: %d %.200s", resp.StatusCode, body)
 	}
+	// The metrics listener serves nothing else.
+	other, err := http.Get(strings.TrimSuffix(metricsURL, "/metrics") + "/v1/users")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other.Body.Close()
+	if other.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /v1/users on the metrics listener: %d, want 404", other.StatusCode)
+	}
 	call(t, "GET", srv.url+"/metrics", "", nil, http.StatusNotFound, nil)
 }
 
