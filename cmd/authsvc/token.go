@@ -202,6 +202,10 @@ type decoded struct {
 	Room      *api.Room `json:"room,omitempty"`
 	Expired   bool      `json:"expired"`
 	ExpiresIn int64     `json:"expiresIn"` // seconds, negative once expired
+	// Authenticated is false for CBC, whose claims anyone who saw the
+	// token could have changed; Warning then says so.
+	Authenticated bool   `json:"authenticated"`
+	Warning       string `json:"warning,omitempty"`
 }
 
 // header is what "token decode" prints without a secret.
@@ -260,6 +264,10 @@ func (c tokenCmd) decode(args []string) error {
 		out := decoded{
 			Variant: v.Variant.String(), AppID: v.AppID, UserID: v.UserID, Ctime: v.IssuedAt, Expire: v.ExpiresAt,
 			Nonce: v.Nonce, Payload: v.Payload, Expired: v.ExpiresAt <= now, ExpiresIn: v.ExpiresAt - now,
+			Authenticated: v.Variant.Authenticated(),
+		}
+		if !out.Authenticated {
+			out.Warning = token.CBCWarning
 		}
 		if r, err := token.ParseRoom(v.Payload); err == nil {
 			out.Room = &api.Room{RoomID: r.RoomID, Login: r.Login, Publish: r.Publish, StreamIDs: r.StreamIDs}

@@ -96,6 +96,10 @@ func TestTokenDecodeVectors(t *testing.T) {
 				Variant: v.Want.Variant, AppID: v.Want.AppID, UserID: v.Want.UserID, Ctime: v.Want.Ctime,
 				Expire: v.Want.Expire, Nonce: v.Want.Nonce, Payload: v.Want.Payload,
 				Expired: got.Expired, ExpiresIn: got.ExpiresIn, Room: got.Room,
+				Authenticated: v.Want.Variant == "gcm",
+			}
+			if !want.Authenticated {
+				want.Warning = token.CBCWarning
 			}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("vector %d: authsvc %v: output (-want +got):\n%s", i, w.args, diff)
@@ -201,7 +205,7 @@ func TestTokenDecode(t *testing.T) {
 	}
 	tok = strings.TrimSpace(tok)
 	want := decoded{Variant: "gcm", AppID: 7, UserID: "bob", Ctime: cmdNow.Unix(), Expire: cmdNow.Unix() + 60,
-		Payload: room, Room: &api.Room{RoomID: "r1", Login: true, StreamIDs: []string{"s"}}}
+		Payload: room, Room: &api.Room{RoomID: "r1", Login: true, StreamIDs: []string{"s"}}, Authenticated: true}
 
 	stdout, stderr, code := tokenRun(t, env, cmdNow.Add(10*time.Second), "", "decode", tok)
 	got := decodeJSON[decoded](t, stdout)
@@ -239,6 +243,13 @@ func TestTokenDecode(t *testing.T) {
 	stdout, stderr, code = tokenRun(t, secretEnvMap(badSecret), cmdNow, "", "decode", tok)
 	if stdout != "" || code != 1 || !strings.Contains(stderr, "zim error 6000103, rtc error 1002075") {
 		t.Errorf("token decode with another secret: %q, exit %d, stderr %q", stdout, code, stderr)
+	}
+
+	// A CBC token decodes, exit 0, but its claims are not authenticated.
+	cbc, _, _ := tokenRun(t, env, cmdNow, "", "mint", "--app-id", "7", "--user-id", "bob", "--legacy")
+	stdout, _, code = tokenRun(t, env, cmdNow, "", "decode", strings.TrimSpace(cbc))
+	if got := decodeJSON[decoded](t, stdout); got.Variant != "cbc" || got.Authenticated || got.Warning != token.CBCWarning || code != 0 {
+		t.Errorf("token decode of a CBC token: %+v, exit %d; want it marked not authenticated, with the warning", got, code)
 	}
 
 	// A payload that is not a room has no room.

@@ -246,10 +246,6 @@ func (s *Server) countFailure(err error) {
 	}
 }
 
-// cbcWarning is the verify response's warning for a CBC token.
-const cbcWarning = "CBC tokens have no integrity check: anyone who has seen one can change its first 16 bytes " +
-	"of plaintext undetected, so these claims are not authenticated; move the app to the GCM variant"
-
 // verifyToken is the support tool for "why does my app say the token is
 // invalid": it says what the token holds and what an SDK would think of it.
 func (s *Server) verifyToken(w http.ResponseWriter, r *http.Request) error {
@@ -271,10 +267,10 @@ func (s *Server) verifyToken(w http.ResponseWriter, r *http.Request) error {
 		if v.KeyIndex > 0 {
 			resp.Secret = "previous"
 		}
-		authenticated := v.Variant != token.CBC
+		authenticated := v.Variant.Authenticated()
 		resp.Authenticated = &authenticated
 		if !authenticated {
-			resp.Warning = cbcWarning
+			resp.Warning = token.CBCWarning
 		}
 	} else if exp, herr := token.Expiry(req.Token); herr == nil {
 		resp.ExpiresAt = exp

@@ -26,6 +26,16 @@ const (
 	CBC
 )
 
+// CBCWarning says, for people reading a CBC token's claims, why they cannot
+// be trusted as a GCM token's can.
+const CBCWarning = "CBC tokens have no integrity check: anyone who has seen one can change its first 16 bytes " +
+	"of plaintext undetected, so these claims are not authenticated; move the app to the GCM variant"
+
+// Authenticated reports whether a token of variant v that decrypts under a
+// key was made by that key's holder: true for GCM, false for CBC, whose
+// first block anyone can alter.
+func (v Variant) Authenticated() bool { return v == GCM }
+
 // String returns "gcm" or "cbc".
 func (v Variant) String() string {
 	switch v {
