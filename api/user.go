@@ -21,10 +21,12 @@ type User struct {
 }
 
 // UserList is a page of users; Next is the cursor of the next page, empty
-// on the last one.
+// on the last one. Total counts every user in the registry, whatever the
+// page and prefix.
 type UserList struct {
 	Users []User `json:"users"`
 	Next  string `json:"next"`
+	Total int64  `json:"total"`
 }
 
 // NewUser is a user to create: the body of POST /v1/users, an element of

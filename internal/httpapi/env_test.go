@@ -84,6 +84,7 @@ type envSetup struct {
 	audit    audit.Options // of the env's Recorder; its FlushInterval defaults to 10ms
 	limits   testLimits    // in-process limiters on the env's clock; zero is off
 	limiters Limiters      // each one set replaces the one of limits
+	console  http.Handler  // Deps.Console
 }
 
 // testLimits are the rate limits of an env.
@@ -160,7 +161,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		}
 	}
 	deps := Deps{Store: store, Ready: db.Ready, Events: events, Limiters: limiters,
-		Logger: logger, Registry: e.reg, Now: e.clock.Now, Rand: rand.Reader}
+		Logger: logger, Registry: e.reg, Now: e.clock.Now, Rand: rand.Reader, Console: setup.console}
 	if !setup.noAudit {
 		setup.audit.Logger = logger
 		e.audit = audit.NewRecorder(db, setup.audit)

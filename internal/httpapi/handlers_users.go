@@ -113,7 +113,11 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	resp := api.UserList{Users: make([]api.User, len(page.Users)), Next: page.Next}
+	total, err := s.store.Count(r.Context())
+	if err != nil {
+		return err
+	}
+	resp := api.UserList{Users: make([]api.User, len(page.Users)), Next: page.Next, Total: total}
 	for i, u := range page.Users {
 		resp.Users[i] = toUserResponse(u)
 	}

@@ -13,7 +13,7 @@ import (
 
 // routes lists every route, in the order of api/openapi.yaml, with the
 // credential each one needs.
-func (s *Server) routes(reg *prometheus.Registry) http.Handler {
+func (s *Server) routes(reg *prometheus.Registry, console http.Handler) http.Handler {
 	r := chi.NewRouter()
 	s.mux = r // routeOf names CORS preflights by the route they ask about
 	r.Use(s.observe(newRequestIDs()))
@@ -73,6 +73,14 @@ func (s *Server) routes(reg *prometheus.Registry) http.Handler {
 	})
 	r.With(limitBody(maxImportBody), admin).Post("/v1/users/import", s.handle(s.importUsers))
 	r.With(admin).Get("/v1/audit", s.handle(s.listAudit))
+	r.With(admin).Get("/v1/overview", s.handle(s.overview))
+
+	// The admin console: static files, no credential; it calls the routes
+	// above with the admin key its user types in.
+	if console != nil {
+		r.Handle("/console", console) // redirects to /console/
+		r.Handle("/console/*", console)
+	}
 	return r
 }
 

@@ -156,6 +156,9 @@ type Deps struct {
 	Registry *prometheus.Registry // the server registers its metrics here and serves it on /metrics
 	Now      func() time.Time     // clock; time.Now in production
 	Rand     io.Reader            // crypto/rand.Reader in production
+	// Console serves the admin console under /console/; nil leaves those
+	// paths a 404 like any unknown route.
+	Console http.Handler
 }
 
 // NewServer builds the API handler.
@@ -189,7 +192,7 @@ func NewServer(cfg Config, creds *Credentials, d Deps) (*Server, error) {
 		return nil, err
 	}
 	s.metrics = m
-	s.handler = s.routes(d.Registry)
+	s.handler = s.routes(d.Registry, d.Console)
 	return s, nil
 }
 
