@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"authsvc/internal/audit"
+	"authsvc/internal/console"
 	"authsvc/internal/httpapi"
 	"authsvc/internal/ratelimit"
 	"authsvc/internal/sqldb"
@@ -50,6 +51,7 @@ func serveSettings(fs *flag.FlagSet, getenv func(string) string) *settings {
 	s.addDuration("renew-grace", "5m", "how long after expiry a token may still be renewed")
 	s.addText("cors-origins", "", "comma-separated browser origins allowed to call the API, e.g. https://app.example.com")
 	s.addText("trusted-proxies", "", "comma-separated proxy addresses or CIDRs whose X-Forwarded-For is believed")
+	s.declare("console", "", "true", "serve the admin console at /console/ (--console=false turns it off)", parseBool)
 	s.addText("jwt-hs256-secret-file", "", "file holding the HMAC secret of identity provider JWTs (or set AUTHSVC_JWT_HS256_SECRET)")
 	s.addText("jwt-public-key-file", "", "PEM public key (RSA, ECDSA or Ed25519) of identity provider JWTs")
 	s.addText("jwks-url", "", "JWKS URL of the identity provider, fetched at startup and on unknown key IDs")
@@ -108,6 +110,7 @@ type serveConfig struct {
 	addr, db, metricsAddr string
 	dev                   bool
 	logLevel              slog.Level
+	console               bool // serve the admin console at /console/
 	auditRetention        time.Duration
 	shutdownTimeout       time.Duration
 	idleTimeout           time.Duration
@@ -189,6 +192,7 @@ func parseServeConfig(args []string, getenv func(string) string) (*serveConfig, 
 	if c.http.RenewGrace, _ = s.duration("renew-grace"); c.http.RenewGrace < 0 {
 		return nil, errors.New("AUTHSVC_RENEW_GRACE: must not be negative")
 	}
+	c.console, _ = s.boolean("console")
 	c.http.CORSOrigins = splitList(s.str("cors-origins"))
 	for _, o := range c.http.CORSOrigins {
 		if err := httpapi.ValidateOrigin(o); err != nil {
@@ -327,9 +331,14 @@ func buildServe(ctx context.Context, cfg *serveConfig) (*service, error) {
 	if err != nil {
 		return nil, err
 	}
+	var consoleFiles http.Handler // nil: /console/ is a 404
+	if cfg.console {
+		consoleFiles = console.Handler()
+	}
 	api, err := httpapi.NewServer(cfg.http, cfg.creds, httpapi.Deps{
 		Store: store, Ready: db.Ready, Events: events, Audit: recorder, Limiters: limiters,
 		Logger: logger, Registry: reg, Now: time.Now, Rand: rand.Reader,
+		Console: consoleFiles,
 	})
 	if err != nil {
 		return nil, err

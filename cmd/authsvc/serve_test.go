@@ -291,6 +291,7 @@ func TestServeConfigErrors(t *testing.T) {
 		{"bad max conns", map[string]string{"AUTHSVC_MAX_CONNS": "0"}, nil, "AUTHSVC_MAX_CONNS"},
 		{"max conns not a number", nil, []string{"--max-conns", "many"}, "--max-conns"},
 		{"ipv6 prefix not a number", map[string]string{"AUTHSVC_IPV6_PREFIX": "/64"}, nil, "AUTHSVC_IPV6_PREFIX"},
+		{"console not a boolean", map[string]string{"AUTHSVC_CONSOLE": "maybe"}, nil, `AUTHSVC_CONSOLE: "maybe" is not true or false`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -104,13 +104,17 @@ func (s *settings) addInt(name, def string, lo, hi int, what, help string) *sett
 
 // addBool declares a boolean flag, which may be given bare.
 func (s *settings) addBool(name, help string) *setting {
-	return s.declare(name, "", "false", help, func(v string) (any, error) {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return nil, fmt.Errorf("%q is not true or false", v)
-		}
-		return b, nil
-	})
+	return s.declare(name, "", "false", help, parseBool)
+}
+
+// parseBool reads a boolean setting; a flag of kind "" declared with it
+// and a default of "true" is one that is on unless turned off.
+func parseBool(v string) (any, error) {
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return nil, fmt.Errorf("%q is not true or false", v)
+	}
+	return b, nil
 }
 
 func (s *settings) declare(name, kind, def, help string, parse func(string) (any, error)) *setting {
