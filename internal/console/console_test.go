@@ -209,3 +209,49 @@ func TestEmbeddedIndex(t *testing.T) {
 	}
 	wantSecurityHeaders(t, "embedded index", got.header)
 }
+
+// FuzzPath: whatever path a client sends, the console answers 200 with an
+// embedded file, 301 to /console/, 404 or 405, always with its security
+// headers, and never serves anything but the files it holds.
+func FuzzPath(f *testing.F) {
+	for _, s := range []string{"/console/", "/console", "/console/app.js", "/console/../etc/passwd",
+		"/console/lib/", "/console//app.js", "/console/%00", "/console/app.js/", "/"} {
+		f.Add("GET", s)
+	}
+	f.Add("POST", "/console/")
+	h := newHandler(testFiles)
+	contents := map[string]bool{}
+	for _, file := range h.files {
+		contents[string(file.content)] = true
+	}
+	f.Fuzz(func(t *testing.T, method, path string) {
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		req.Method = method
+		req.URL.Path = path
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if got := rec.Header().Get("Content-Security-Policy"); got != wantCSP {
+			t.Fatalf("%q %q: Content-Security-Policy = %q", method, path, got)
+		}
+		switch rec.Code {
+		case http.StatusOK:
+			if method != http.MethodGet && method != http.MethodHead {
+				t.Fatalf("%q %q: 200 for a method other than GET and HEAD", method, path)
+			}
+			if body := rec.Body.String(); method == http.MethodGet && !contents[body] {
+				t.Fatalf("%q %q: served %q, which is no console file", method, path, body)
+			}
+		case http.StatusMovedPermanently:
+			if path != "/console" || rec.Header().Get("Location") != "/console/" {
+				t.Fatalf("%q %q: redirect to %q", method, path, rec.Header().Get("Location"))
+			}
+		case http.StatusNotFound, http.StatusMethodNotAllowed:
+			var p problem
+			if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil || p.Code == "" || p.Status != rec.Code {
+				t.Fatalf("%q %q: %d with body %q, want a problem", method, path, rec.Code, rec.Body)
+			}
+		default:
+			t.Fatalf("%q %q: status %d", method, path, rec.Code)
+		}
+	})
+}
