@@ -23,9 +23,14 @@ func TestRoutesMatchSpec(t *testing.T) {
 			inSpec = append(inSpec, method+" "+path)
 		}
 	}
-	e := newEnv(t)
+	// The console's static files are no part of the API; every other
+	// route is.
+	e := newEnv(t, func(s *envSetup) { s.console = http.NotFoundHandler() })
 	var inRouter []string
 	err = chi.Walk(e.api.handler.(chi.Routes), func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+		if route == "/console" || strings.HasPrefix(route, "/console/") {
+			return nil
+		}
 		inRouter = append(inRouter, method+" "+strings.TrimSuffix(route, "/"))
 		return nil
 	})
