@@ -2,6 +2,8 @@ package main
 
 import (
 	"net/http"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -51,5 +53,21 @@ func TestServeConsole(t *testing.T) {
 				t.Errorf("a console that is off still sets its policy %q", csp)
 			}
 		})
+	}
+}
+
+// TestServeDevNamesConsole: the dev banner points at the console when it
+// is on, and not when it is off.
+func TestServeDevNamesConsole(t *testing.T) {
+	t.Parallel()
+	for _, on := range []bool{true, false} {
+		env := map[string]string{"AUTHSVC_DB": filepath.Join(t.TempDir(), "dev.db")}
+		if !on {
+			env["AUTHSVC_CONSOLE"] = "false"
+		}
+		srv := startServer(t, env, "--dev")
+		if got := strings.Contains(srv.stdout.String(), srv.url+"/console/"); got != on {
+			t.Errorf("console on %v: the dev banner names %s/console/: %v\n%s", on, srv.url, got, srv.stdout)
+		}
 	}
 }

@@ -485,6 +485,9 @@ Quickstart (in another shell):
 
 `, cfg.devStatePath, base, cfg.creds.DefaultApp, orGiven(cfg.devSecret), orGiven(cfg.devAdminKey),
 		orGiven(cfg.devAdminKey), base, base, base)
+	if cfg.console {
+		fmt.Fprintf(w, "Or open the admin console, %s/console/, and sign in with the admin key.\n\n", base)
+	}
 }
 
 func orGiven(generated string) string {
