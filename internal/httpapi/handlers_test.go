@@ -370,6 +370,8 @@ func TestListUsers(t *testing.T) {
 		t.Errorf("listed %q, want u00..u24 in order (prefix is case-sensitive)", all)
 	}
 	e.do("GET", "/v1/users?limit=1001", testAdminKey, nil).problem(t, http.StatusBadRequest, "invalid_limit")
+	e.do("GET", "/v1/users?limit=0", testAdminKey, nil).problem(t, http.StatusBadRequest, "invalid_limit")
+	e.do("GET", "/v1/users?limit=-1", testAdminKey, nil).problem(t, http.StatusBadRequest, "invalid_limit")
 	e.do("GET", "/v1/users?limit=ten", testAdminKey, nil).problem(t, http.StatusBadRequest, "invalid_limit")
 	e.do("GET", "/v1/users?prefix=a%20b", testAdminKey, nil).problem(t, http.StatusBadRequest, "invalid_prefix")
 	e.do("GET", "/v1/users?after=a%2Fb", testAdminKey, nil).problem(t, http.StatusBadRequest, "invalid_after")

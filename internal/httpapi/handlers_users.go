@@ -103,9 +103,11 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	opts := users.ListOptions{After: q.Get("after"), Prefix: q.Get("prefix")}
 	if v := q.Get("limit"); v != "" {
+		// 0 would mean the default to the store; on the wire it is a
+		// mistake, as for the audit trail.
 		n, err := strconv.Atoi(v)
-		if err != nil {
-			return invalidField("limit", codeInvalidLimit, "limit must be a whole number from 1 to 1000")
+		if err != nil || n < 1 {
+			return invalidField("limit", codeInvalidLimit, "limit must be a whole number from 1 to %d", users.MaxListLimit)
 		}
 		opts.Limit = n
 	}
