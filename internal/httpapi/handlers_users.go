@@ -237,7 +237,8 @@ func (s *Server) checkCurrentPassword(r *http.Request, id, password string) erro
 	if err == nil {
 		_, err = s.store.CheckPassword(r.Context(), id, password)
 		if errors.Is(err, users.ErrInvalidCredentials) {
-			err = newProblem(http.StatusForbidden, codeInvalidCredentials, "currentPassword is wrong")
+			// The caller is signed in: a wrong password is forbidden, not unauthenticated.
+			err = errWrongCurrentPassword
 		}
 	}
 	if err != nil {
@@ -245,6 +246,10 @@ func (s *Server) checkCurrentPassword(r *http.Request, id, password string) erro
 	}
 	return err
 }
+
+// errWrongCurrentPassword is a user's own wrong password on a password
+// change; toProblem makes it a 403, where a wrong login is a 401.
+var errWrongCurrentPassword = errors.New("currentPassword is wrong")
 
 // changedFields names the fields a patch sets, other than disabled, for
 // the audit trail (never their values).

@@ -1,7 +1,7 @@
 package httpapi
 
 import (
-	"errors"
+	"fmt"
 	"net/http"
 
 	"authsvc/internal/idp"
@@ -31,13 +31,7 @@ func (s *Server) authenticateIdP(r *http.Request, ip *IdentityProvider, cred str
 	ctx := r.Context()
 	c, err := ip.Verifier.Verify(ctx, cred, s.now())
 	if err != nil {
-		var ie *idp.Error
-		if !errors.As(err, &ie) {
-			return nil, err
-		}
-		p := newProblem(http.StatusUnauthorized, codeUnauthorized, "identity provider token refused: %s", ie.Reason)
-		p.Reason = ie.Reason
-		return nil, p
+		return nil, err // an *idp.Error is the client's; toProblem says so
 	}
 	claim := ip.UserClaim
 	if claim == "" {
@@ -45,21 +39,16 @@ func (s *Server) authenticateIdP(r *http.Request, ip *IdentityProvider, cred str
 	}
 	subject := c.String(claim)
 	if subject == "" {
-		return nil, newProblem(http.StatusForbidden, codeForbidden, "the identity provider token has no %q claim to map to a userID", claim)
+		return nil, &claimError{claim: claim}
 	}
 	candidate := subject
 	if ip.HashUserIDs {
 		candidate = idp.HashUserID(c.Issuer, subject)
 	} else if err := users.ValidateID(subject); err != nil {
-		return nil, newProblem(http.StatusForbidden, codeForbidden,
-			"the %q claim cannot be used as a ZIM userID (%v); the service can derive one instead (AUTHSVC_JWT_USER_ID=hash)", claim, err)
+		return nil, &claimError{claim: claim, invalid: err}
 	}
 	u, err := s.store.ResolveIdentity(ctx, users.Identity{Issuer: c.Issuer, Subject: subject, Candidate: candidate,
 		Provision: ip.AutoProvision, Name: c.String(ip.NameClaim)})
-	var ue *users.UnregisteredError
-	if errors.As(err, &ue) {
-		return nil, newProblem(http.StatusForbidden, codeUserNotFound, "user %q is not registered", ue.ID)
-	}
 	if err != nil {
 		return nil, err
 	}
@@ -67,4 +56,19 @@ func (s *Server) authenticateIdP(r *http.Request, ip *IdentityProvider, cred str
 		return nil, errUserDisabled
 	}
 	return &principal{user: u, idp: "idp:" + c.Issuer + "#" + subject}, nil
+}
+
+// claimError means a verified identity provider token cannot be mapped to a
+// userID: it lacks the claim, or (invalid set) the claim breaks the userID
+// rule and the service was not told to derive one.
+type claimError struct {
+	claim   string
+	invalid error
+}
+
+func (e *claimError) Error() string {
+	if e.invalid == nil {
+		return fmt.Sprintf("the identity provider token has no %q claim to map to a userID", e.claim)
+	}
+	return fmt.Sprintf("the %q claim cannot be used as a ZIM userID (%v); the service can derive one instead (AUTHSVC_JWT_USER_ID=hash)", e.claim, e.invalid)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"time"
 )
 
@@ -70,8 +69,21 @@ func (s *Server) limit(ctx context.Context, l Limiter, which, key string) error 
 		return nil
 	}
 	s.metrics.rateLimited.WithLabelValues(which).Inc()
-	secs := int((retry + time.Second - 1) / time.Second)
-	p := newProblem(http.StatusTooManyRequests, codeRateLimited, "too many requests; retry in %d s", secs)
-	p.retryAfter = secs
-	return p
+	return &rateLimitedError{retryAfter: retry}
+}
+
+// rateLimitedError is a request over its limit; toProblem makes it a 429
+// with Retry-After.
+type rateLimitedError struct {
+	retryAfter time.Duration
+}
+
+// seconds is the wait in whole seconds, rounded up: a client that waits
+// that long finds its token back.
+func (e *rateLimitedError) seconds() int {
+	return int((e.retryAfter + time.Second - 1) / time.Second)
+}
+
+func (e *rateLimitedError) Error() string {
+	return fmt.Sprintf("too many requests; retry in %d s", e.seconds())
 }

@@ -12,6 +12,7 @@ import (
 	"authsvc/api"
 	"authsvc/internal/apps"
 	"authsvc/internal/audit"
+	"authsvc/internal/idp"
 	"authsvc/internal/token"
 	"authsvc/internal/users"
 )
@@ -90,9 +91,25 @@ func toProblem(err error) (p *problem, ok bool) {
 	var uae *apps.UnknownAppError
 	var ttle *apps.TTLError
 	var te *token.Error
+	var idpe *idp.Error
+	var ce *claimError
+	var ue *users.UnregisteredError
+	var rle *rateLimitedError
 	switch {
 	case errors.As(err, &p):
 		return p, true
+	case errors.As(err, &rle):
+		p = newProblem(http.StatusTooManyRequests, codeRateLimited, "%s", rle.Error())
+		p.retryAfter = rle.seconds()
+		return p, true
+	case errors.As(err, &idpe):
+		p = newProblem(http.StatusUnauthorized, codeUnauthorized, "identity provider token refused: %s", idpe.Reason)
+		p.Reason = idpe.Reason
+		return p, true
+	case errors.As(err, &ce):
+		return newProblem(http.StatusForbidden, codeForbidden, "%s", ce.Error()), true
+	case errors.As(err, &ue):
+		return newProblem(http.StatusForbidden, codeUserNotFound, "user %q is not registered", ue.ID), true
 	case errors.As(err, &uae):
 		return invalidField("appID", codeInvalidAppID, "app %d is not configured", uae.ID), true
 	case errors.As(err, &ttle):
@@ -124,6 +141,8 @@ func toProblem(err error) (p *problem, ok bool) {
 		return newProblem(http.StatusNotFound, codeUserNotFound, "no such user"), true
 	case errors.Is(err, users.ErrExists):
 		return newProblem(http.StatusConflict, codeUserExists, "a user with this userID already exists"), true
+	case errors.Is(err, errWrongCurrentPassword):
+		return newProblem(http.StatusForbidden, codeInvalidCredentials, "currentPassword is wrong"), true
 	case errors.Is(err, users.ErrInvalidCredentials):
 		return newProblem(http.StatusUnauthorized, codeInvalidCredentials, "unknown user or wrong password"), true
 	case errors.Is(err, users.ErrTooMany):

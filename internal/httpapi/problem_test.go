@@ -5,12 +5,13 @@ import (
 	"fmt"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"authsvc/internal/apps"
 	"authsvc/internal/audit"
+	"authsvc/internal/idp"
 	"authsvc/internal/token"
 	"authsvc/internal/users"
 )
@@ -43,6 +44,19 @@ func TestToProblem(t *testing.T) {
 		{users.ErrExists, problem{Status: 409, Code: codeUserExists, Detail: "a user with this userID already exists"}, true},
 		{&http.MaxBytesError{Limit: 10}, problem{Status: 413, Code: codePayloadTooLarge, Detail: "request body is larger than 10 bytes"}, true},
 		{wrap(errForbidden), *errForbidden, true},
+		{wrap(errWrongCurrentPassword), problem{Status: 403, Code: codeInvalidCredentials, Detail: "currentPassword is wrong"}, true},
+		{wrap(users.ErrInvalidCredentials), problem{Status: 401, Code: codeInvalidCredentials, Detail: "unknown user or wrong password"}, true},
+		{wrap(&rateLimitedError{retryAfter: 1500 * time.Millisecond}), problem{Status: 429, Code: codeRateLimited,
+			Detail: "too many requests; retry in 2 s", retryAfter: 2}, true},
+		{&rateLimitedError{retryAfter: time.Minute}, problem{Status: 429, Code: codeRateLimited,
+			Detail: "too many requests; retry in 60 s", retryAfter: 60}, true},
+		{fmt.Errorf("verify: %w", idp.ErrExpired), problem{Status: 401, Code: codeUnauthorized,
+			Detail: "identity provider token refused: expired", Reason: "expired"}, true},
+		{&claimError{claim: "email"}, problem{Status: 403, Code: codeForbidden,
+			Detail: `the identity provider token has no "email" claim to map to a userID`}, true},
+		{&claimError{claim: "sub", invalid: errors.New("bad byte")}, problem{Status: 403, Code: codeForbidden,
+			Detail: `the "sub" claim cannot be used as a ZIM userID (bad byte); the service can derive one instead (AUTHSVC_JWT_USER_ID=hash)`}, true},
+		{wrap(&users.UnregisteredError{ID: "carol"}), problem{Status: 403, Code: codeUserNotFound, Detail: `user "carol" is not registered`}, true},
 		{errors.New("disk on fire"), problem{Status: 500, Code: codeInternal, Detail: "internal error"}, false},
 	}
 	for _, tt := range tests {
@@ -50,7 +64,7 @@ func TestToProblem(t *testing.T) {
 		if ok != tt.ok {
 			t.Errorf("toProblem(%v) ok = %t, want %t", tt.err, ok, tt.ok)
 		}
-		if diff := cmp.Diff(tt.want, *p, cmpopts.IgnoreUnexported(problem{})); diff != "" {
+		if diff := cmp.Diff(tt.want, *p, cmp.AllowUnexported(problem{})); diff != "" {
 			t.Errorf("toProblem(%v) mismatch (-want +got):\n%s", tt.err, diff)
 		}
 	}
