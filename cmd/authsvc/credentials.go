@@ -42,11 +42,11 @@ func (c *serveConfig) loadCredentials(ctx context.Context, s *settings, getenv f
 		creds.Apps, creds.DefaultApp = []apps.App{app}, app.ID
 	}
 
-	adminRaw, err := s.secret("AUTHSVC_ADMIN_TOKEN", "admin-token-file")
+	adminRaw, adminSet, err := s.secret("AUTHSVC_ADMIN_TOKEN", "admin-token-file")
 	if err != nil {
 		return nil, err
 	}
-	if adminRaw == nil && c.dev {
+	if !adminSet && c.dev {
 		if c.devAdminKey == "" {
 			c.devAdminKey = keptOr(c.devKept.AdminKey, 24)
 		}
@@ -63,11 +63,11 @@ func (c *serveConfig) loadCredentials(ctx context.Context, s *settings, getenv f
 		creds.AdminKeys = append(creds.AdminKeys, httpapi.NewAdminKey([]byte(k)))
 	}
 
-	sessionKey, err := s.secret("AUTHSVC_SESSION_KEY", "session-key-file")
+	sessionKey, sessionKeySet, err := s.secret("AUTHSVC_SESSION_KEY", "session-key-file")
 	if err != nil {
 		return nil, err
 	}
-	if sessionKey == nil && c.dev {
+	if !sessionKeySet && c.dev {
 		if c.devSessionKey == "" {
 			c.devSessionKey = keptOr(c.devKept.SessionKey, 32)
 		}
@@ -77,14 +77,18 @@ func (c *serveConfig) loadCredentials(ctx context.Context, s *settings, getenv f
 		return nil, fmt.Errorf("AUTHSVC_SESSION_KEY or AUTHSVC_SESSION_KEY_FILE is required: at least 32 bytes, got %d", len(sessionKey))
 	}
 	creds.SessionKey = sessionKey
-	if creds.MetricsToken, err = readSecret(getenv, "AUTHSVC_METRICS_TOKEN", s.str("metrics-token-file")); err != nil {
+	metricsToken, metricsTokenSet, err := readSecret(getenv, "AUTHSVC_METRICS_TOKEN", s.str("metrics-token-file"))
+	if err != nil {
 		return nil, err
 	}
-	if n := len(creds.MetricsToken); creds.MetricsToken != nil && n < 16 {
+	creds.MetricsToken = metricsToken
+	if n := len(metricsToken); metricsTokenSet && n < 16 {
 		return nil, fmt.Errorf("AUTHSVC_METRICS_TOKEN: %d bytes; use at least 16 (e.g. openssl rand -hex 32)", n)
 	}
-	if creds.IdP, err = loadIdentityProvider(ctx, s, getenv, c.logger); err != nil {
+	if ip, ok, err := loadIdentityProvider(ctx, s, getenv, c.logger); err != nil {
 		return nil, err
+	} else if ok {
+		creds.IdP = ip
 	}
 	if err := creds.Validate(); err != nil {
 		return nil, err
@@ -93,32 +97,32 @@ func (c *serveConfig) loadCredentials(ctx context.Context, s *settings, getenv f
 }
 
 // loadIdentityProvider configures identity provider JWTs when a key source
-// is set; it returns nil otherwise.
-func loadIdentityProvider(ctx context.Context, s *settings, getenv func(string) string, logger *slog.Logger) (*httpapi.IdentityProvider, error) {
-	hs, err := s.secret("AUTHSVC_JWT_HS256_SECRET", "jwt-hs256-secret-file")
+// is set; ok is false when none is.
+func loadIdentityProvider(ctx context.Context, s *settings, getenv func(string) string, logger *slog.Logger) (*httpapi.IdentityProvider, bool, error) {
+	hs, hsSet, err := s.secret("AUTHSVC_JWT_HS256_SECRET", "jwt-hs256-secret-file")
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	cfg := idp.Config{HMACSecret: hs, JWKSURL: s.str("jwks-url"), Logger: logger}
 	if f := s.str("jwt-public-key-file"); f != "" {
 		if cfg.PublicKeyPEM, err = os.ReadFile(f); err != nil {
-			return nil, fmt.Errorf("AUTHSVC_JWT_PUBLIC_KEY_FILE: %w", err)
+			return nil, false, fmt.Errorf("AUTHSVC_JWT_PUBLIC_KEY_FILE: %w", err)
 		}
 	}
-	if cfg.HMACSecret == nil && cfg.PublicKeyPEM == nil && cfg.JWKSURL == "" {
-		return nil, nil
+	if !hsSet && cfg.PublicKeyPEM == nil && cfg.JWKSURL == "" {
+		return nil, false, nil
 	}
 	if cfg.Issuer = s.str("jwt-issuer"); cfg.Issuer == "" {
-		return nil, errors.New("AUTHSVC_JWT_ISSUER is required with identity provider JWTs")
+		return nil, false, errors.New("AUTHSVC_JWT_ISSUER is required with identity provider JWTs")
 	}
 	if cfg.Audience = s.str("jwt-audience"); cfg.Audience == "" {
-		return nil, errors.New("AUTHSVC_JWT_AUDIENCE is required with identity provider JWTs")
+		return nil, false, errors.New("AUTHSVC_JWT_AUDIENCE is required with identity provider JWTs")
 	}
 	if cfg.Leeway, err = s.duration("jwt-leeway"); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if cfg.JWKSMinRefresh, err = s.duration("jwks-refresh-interval"); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	ip := &httpapi.IdentityProvider{UserClaim: s.str("jwt-user-claim"), NameClaim: s.str("jwt-name-claim")}
 	switch mode, src := s.get("jwt-user-id"); mode {
@@ -126,15 +130,15 @@ func loadIdentityProvider(ctx context.Context, s *settings, getenv func(string) 
 	case "hash":
 		ip.HashUserIDs = true
 	default:
-		return nil, fmt.Errorf("%s: %q is neither claim nor hash", src, mode)
+		return nil, false, fmt.Errorf("%s: %q is neither claim nor hash", src, mode)
 	}
 	if ip.AutoProvision, err = s.boolean("jwt-auto-provision"); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if ip.Verifier, err = idp.New(ctx, cfg); err != nil {
-		return nil, fmt.Errorf("identity provider (AUTHSVC_JWT_*, AUTHSVC_JWKS_URL): %w", err)
+		return nil, false, fmt.Errorf("identity provider (AUTHSVC_JWT_*, AUTHSVC_JWKS_URL): %w", err)
 	}
-	return ip, nil
+	return ip, true, nil
 }
 
 // ttlBounds reads the service-wide token lifetimes, the defaults of every app.
@@ -168,11 +172,11 @@ func (c *serveConfig) singleApp(s *settings, getenv func(string) string, ttl app
 			return apps.App{}, err
 		}
 	}
-	secret, err := s.secret("AUTHSVC_SERVER_SECRET", "server-secret-file")
+	secret, secretSet, err := s.secret("AUTHSVC_SERVER_SECRET", "server-secret-file")
 	if err != nil {
 		return apps.App{}, err
 	}
-	if secret == nil && c.dev {
+	if !secretSet && c.dev {
 		if c.devSecret == "" {
 			c.devSecret = keptOr(c.devKept.ServerSecret, 16) // ZEGO secrets are 32 hex characters
 		}

@@ -248,7 +248,7 @@ func (s *settings) integer(name string) int {
 // secret reads the secret whose value variable is env and whose file is
 // the setting fileSetting (see readSecret); errors name where the file's
 // name came from.
-func (s *settings) secret(env, fileSetting string) ([]byte, error) {
+func (s *settings) secret(env, fileSetting string) (secret []byte, ok bool, err error) {
 	file, src := s.get(fileSetting)
 	return readSecretFrom(s.getenv, env, file, src)
 }

@@ -65,14 +65,15 @@ func (c tokenCmd) run(args []string) error {
 	}
 }
 
-// key reads the ServerSecret and prepares it. A nil key with a nil error
-// means no secret is configured.
-func (c tokenCmd) key(file string) (*token.Key, error) {
-	secret, err := readSecretFrom(c.getenv, secretEnv, file, "--secret-file")
-	if err != nil || secret == nil {
-		return nil, err
+// key reads the ServerSecret and prepares it. ok is false when no secret
+// is configured.
+func (c tokenCmd) key(file string) (key *token.Key, ok bool, err error) {
+	secret, ok, err := readSecretFrom(c.getenv, secretEnv, file, "--secret-file")
+	if err != nil || !ok {
+		return nil, false, err
 	}
-	return token.NewKey(secret)
+	key, err = token.NewKey(secret)
+	return key, err == nil, err
 }
 
 const noSecret = "no ServerSecret: set " + secretEnv + " or " + secretEnv + "_FILE, or pass --secret-file"
@@ -160,11 +161,11 @@ func (c tokenCmd) mint(args []string) error {
 		p.Payload = r.Payload()
 	}
 
-	key, err := c.key(*secretFile)
+	key, ok, err := c.key(*secretFile)
 	switch {
 	case err != nil:
 		return &exitError{code: 1, err: fmt.Errorf("token mint: %w", err)}
-	case key == nil:
+	case !ok:
 		return cmd.usageError("%s", noSecret)
 	}
 	tok, claims, err := key.Mint(c.rand, c.now(), p)
@@ -243,12 +244,12 @@ func (c tokenCmd) decode(args []string) error {
 		return cmd.usageError("empty token")
 	}
 
-	key, err := c.key(*secretFile)
+	key, ok, err := c.key(*secretFile)
 	if err != nil {
 		return &exitError{code: 1, err: fmt.Errorf("token decode: %w", err)}
 	}
 	now := c.now().Unix()
-	if key == nil {
+	if !ok {
 		exp, err := token.Expiry(tok)
 		if err != nil {
 			return &exitError{code: 1, err: fmt.Errorf("token decode: %w", err)}
