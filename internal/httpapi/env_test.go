@@ -261,7 +261,7 @@ func (e *env) createUser(id string) {
 // login returns a session token for a user with the test password.
 func (e *env) login(id string) string {
 	e.t.Helper()
-	var s sessionResponse
+	var s api.SessionResponse
 	e.do("POST", "/v1/sessions", "", map[string]any{"userID": id, "password": testPassword}).want(e.t, http.StatusOK).decode(e.t, &s)
 	return s.AccessToken
 }

@@ -3,21 +3,10 @@ package httpapi
 import (
 	"net/http"
 
+	"authsvc/api"
 	"authsvc/internal/audit"
 	"authsvc/internal/users"
 )
-
-type sessionRequest struct {
-	UserID   string `json:"userID"`
-	Password string `json:"password"`
-}
-
-type sessionResponse struct {
-	AccessToken string `json:"accessToken"`
-	TokenType   string `json:"tokenType"`
-	ExpiresIn   int64  `json:"expiresIn"`
-	UserID      string `json:"userID"`
-}
 
 // createSession logs a user in with a password. Unknown users and wrong
 // passwords get the same answer after the same work (users.CheckPassword
@@ -27,7 +16,7 @@ type sessionResponse struct {
 // Failures are tallied, not recorded one by one: a client can repeat them
 // at will.
 func (s *Server) createSession(w http.ResponseWriter, r *http.Request) error {
-	var req sessionRequest
+	var req api.SessionRequest
 	if err := decode(r, &req, false); err != nil {
 		return err
 	}
@@ -51,7 +40,7 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request) error {
 
 // login returns the user logged in, or the user refused when known, and
 // whether the attempt got as far as a valid userID.
-func (s *Server) login(w http.ResponseWriter, r *http.Request, req sessionRequest) (u users.User, tried bool, err error) {
+func (s *Server) login(w http.ResponseWriter, r *http.Request, req api.SessionRequest) (u users.User, tried bool, err error) {
 	// Limits come before the password hash, so guessing costs the
 	// attacker requests without costing us CPU. Only a valid userID may
 	// be a limiter's key.
@@ -77,7 +66,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, req sessionReques
 		return u, true, err
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	return u, true, encode(w, http.StatusOK, sessionResponse{
+	return u, true, encode(w, http.StatusOK, api.SessionResponse{
 		AccessToken: tok,
 		TokenType:   "Bearer",
 		ExpiresIn:   int64(s.cfg.SessionTTL.Seconds()),

@@ -418,7 +418,7 @@ func TestSessions(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.createUser("alice")
-	var s sessionResponse
+	var s api.SessionResponse
 	resp := e.do("POST", "/v1/sessions", "", map[string]any{"userID": "alice", "password": testPassword}).want(t, http.StatusOK)
 	resp.decode(t, &s)
 	if s.TokenType != "Bearer" || s.ExpiresIn != 86400 || s.UserID != "alice" || s.AccessToken == "" {
