@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"authsvc/api"
 )
 
 // requestTimeout bounds one measured request, from sending it to reading
@@ -90,9 +92,7 @@ const (
 func (t *target) do(ctx context.Context, c *client) string {
 	var body io.Reader
 	if t.mode == modeRenew {
-		b, err := json.Marshal(struct {
-			Token string `json:"token"`
-		}{c.token})
+		b, err := json.Marshal(api.RenewRequest{Token: c.token})
 		if err != nil {
 			return kindTransport
 		}
@@ -119,7 +119,7 @@ func (t *target) do(ctx context.Context, c *client) string {
 		if err != nil {
 			return errorKind(err)
 		}
-		var a tokenAnswer
+		var a api.TokenResponse
 		if json.Unmarshal(b, &a) != nil || a.Token == "" {
 			return kindBadResponse
 		}

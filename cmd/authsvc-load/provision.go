@@ -14,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"authsvc/api"
 )
 
 const (
@@ -33,9 +35,9 @@ const (
 	maxResponse = 4 << 20
 )
 
-// api makes the setup calls (import, logins, first tokens), whose answers
-// are decoded and checked, unlike the measured requests.
-type api struct {
+// setupClient makes the setup calls (import, logins, first tokens), whose
+// answers are decoded and checked, unlike the measured requests.
+type setupClient struct {
 	hc   *http.Client
 	base string
 	logf func(string, ...any)
@@ -71,7 +73,7 @@ const maxRetryAfter = time.Minute
 // decodes a 200 answer into out. A 429 is retried when its Retry-After says,
 // within ctx: the server's default limits (60 logins a minute per client
 // IP) would otherwise stop a run of more than 60 users.
-func (a *api) call(ctx context.Context, method, path, credential string, in, out any) error {
+func (a *setupClient) call(ctx context.Context, method, path, credential string, in, out any) error {
 	for {
 		err := a.callOnce(ctx, method, path, credential, in, out)
 		var pe *problemError
@@ -91,7 +93,7 @@ func (a *api) call(ctx context.Context, method, path, credential string, in, out
 	}
 }
 
-func (a *api) callOnce(ctx context.Context, method, path, credential string, in, out any) error {
+func (a *setupClient) callOnce(ctx context.Context, method, path, credential string, in, out any) error {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -132,30 +134,22 @@ func (a *api) callOnce(ctx context.Context, method, path, credential string, in,
 	return nil
 }
 
-// credentials are a user's ID and password, as both import and login take
-// them.
-type credentials struct {
-	UserID   string `json:"userID"`
-	Password string `json:"password"`
-}
-
 // provision creates n users with random passwords, named
 // load-<runID>-<i>, and returns a session token for each.
-func provision(ctx context.Context, a *api, adminKey, runID string, n int) ([]string, error) {
-	us := make([]credentials, n)
+func provision(ctx context.Context, a *setupClient, adminKey, runID string, n int) ([]string, error) {
+	us := make([]api.SessionRequest, n)
 	for i := range us {
-		us[i] = credentials{UserID: fmt.Sprintf("load-%s-%d", runID, i), Password: randomHex(16)}
+		us[i] = api.SessionRequest{UserID: fmt.Sprintf("load-%s-%d", runID, i), Password: randomHex(16)}
 	}
 	start := time.Now()
 	for lo := 0; lo < n; lo += importChunk {
 		chunk := us[lo:min(lo+importChunk, n)]
-		var resp struct {
-			Results []struct {
-				UserID, Status string
-				Error          *struct{ Code, Message string }
-			}
+		req := api.ImportRequest{Users: make([]api.NewUser, len(chunk))}
+		for i := range chunk {
+			req.Users[i] = api.NewUser{UserID: &chunk[i].UserID, Password: chunk[i].Password}
 		}
-		if err := a.call(ctx, http.MethodPost, "/v1/users/import", adminKey, map[string]any{"users": chunk}, &resp); err != nil {
+		var resp api.ImportResponse
+		if err := a.call(ctx, http.MethodPost, "/v1/users/import", adminKey, req, &resp); err != nil {
 			return nil, fmt.Errorf("provision users: %w", err)
 		}
 		if len(resp.Results) != len(chunk) {
@@ -184,7 +178,7 @@ func provision(ctx context.Context, a *api, adminKey, runID string, n int) ([]st
 
 // login logs every user in, loginParallel at a time, and returns their
 // session tokens in order. The first failure stops the rest.
-func login(ctx context.Context, a *api, us []credentials) ([]string, error) {
+func login(ctx context.Context, a *setupClient, us []api.SessionRequest) ([]string, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	sessions := make([]string, len(us))
@@ -197,9 +191,7 @@ func login(ctx context.Context, a *api, us []credentials) ([]string, error) {
 				if i >= len(us) || ctx.Err() != nil {
 					return
 				}
-				var s struct {
-					AccessToken string `json:"accessToken"`
-				}
+				var s api.SessionResponse
 				err := a.call(ctx, http.MethodPost, "/v1/sessions", "", us[i], &s)
 				if err == nil && s.AccessToken == "" {
 					err = fmt.Errorf("no accessToken in the answer")
@@ -220,7 +212,7 @@ func login(ctx context.Context, a *api, us []credentials) ([]string, error) {
 }
 
 // healthz checks that the server answers before anything else is sent.
-func healthz(ctx context.Context, a *api) error {
+func healthz(ctx context.Context, a *setupClient) error {
 	var s struct {
 		Status string `json:"status"`
 	}
@@ -235,9 +227,9 @@ func healthz(ctx context.Context, a *api) error {
 
 // firstTokens gets each client the token it will renew, outside the
 // measurement.
-func firstTokens(ctx context.Context, a *api, clients []*client) error {
+func firstTokens(ctx context.Context, a *setupClient, clients []*client) error {
 	for _, c := range clients {
-		var t tokenAnswer
+		var t api.TokenResponse
 		if err := a.call(ctx, http.MethodPost, "/v1/token", c.sessions[0], nil, &t); err != nil {
 			return fmt.Errorf("first token: %w", err)
 		}
@@ -247,11 +239,6 @@ func firstTokens(ctx context.Context, a *api, clients []*client) error {
 		c.token = t.Token
 	}
 	return nil
-}
-
-// tokenAnswer is the part of a Token answer the renew mode needs.
-type tokenAnswer struct {
-	Token string `json:"token"`
 }
 
 func randomHex(n int) string {

@@ -34,7 +34,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	tr := newTransport(cfg.concurrency)
 	defer tr.CloseIdleConnections()
 	base := cfg.url.String()
-	setup := &api{hc: newClient(tr, 0), base: base, logf: logf}
+	setup := &setupClient{hc: newClient(tr, 0), base: base, logf: logf}
 	t := newTarget(newClient(tr, requestTimeout), base, cfg.mode)
 
 	hctx, cancel := context.WithTimeout(ctx, requestTimeout)

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"testing"
 
+	"authsvc/api"
 	"authsvc/internal/token"
 )
 
@@ -62,7 +63,7 @@ func TestSeveralApps(t *testing.T) {
 	srv := startServer(t, env)
 	call(t, "POST", srv.url+"/v1/users", e2eAdminKey, map[string]any{"userID": "alice"}, 201, nil)
 
-	var a, b, def tokenJSON
+	var a, b, def api.TokenResponse
 	call(t, "POST", srv.url+"/v1/token", e2eAdminKey, map[string]any{"userID": "alice", "appID": 111}, 200, &a)
 	call(t, "POST", srv.url+"/v1/token", e2eAdminKey, map[string]any{"userID": "alice", "appID": 222}, 200, &b)
 	call(t, "POST", srv.url+"/v1/token", e2eAdminKey, map[string]any{"userID": "alice"}, 200, &def)
@@ -92,7 +93,7 @@ func TestSeveralApps(t *testing.T) {
 	call(t, "POST", srv.url+"/v1/token", e2eAdminKey, map[string]any{"userID": "alice", "appID": 333}, 400, nil)
 
 	// Renew and verify find the app from the token itself.
-	var renewed tokenJSON
+	var renewed api.TokenResponse
 	call(t, "POST", srv.url+"/v1/token/renew", e2eAdminKey, map[string]any{"token": a.Token}, 200, &renewed)
 	if renewed.AppID != 111 {
 		t.Errorf("renewed token is for app %d, want 111", renewed.AppID)
@@ -121,7 +122,7 @@ func TestRotationWithSIGHUP(t *testing.T) {
 	srv := startServer(t, env)
 	getMetrics(t, srv.url+"/metrics", "old-metrics-token-0123456789", http.StatusOK)
 	call(t, "POST", srv.url+"/v1/users", e2eAdminKey, map[string]any{"userID": "alice"}, 201, nil)
-	var old tokenJSON
+	var old api.TokenResponse
 	call(t, "POST", srv.url+"/v1/token", e2eAdminKey, map[string]any{"userID": "alice"}, 200, &old)
 
 	// Rotate: new current secret, the old one kept as previous.
@@ -134,7 +135,7 @@ func TestRotationWithSIGHUP(t *testing.T) {
 	getMetrics(t, srv.url+"/metrics", "new-metrics-token-0123456789", http.StatusOK)
 	getMetrics(t, srv.url+"/metrics", "old-metrics-token-0123456789", http.StatusUnauthorized)
 
-	var renewed tokenJSON
+	var renewed api.TokenResponse
 	call(t, "POST", srv.url+"/v1/token/renew", e2eAdminKey, map[string]any{"token": old.Token}, 200, &renewed)
 	if _, _, err := mustKey(t, secretBNew).Decode(renewed.Token); err != nil {
 		t.Errorf("renewed token is not under the new secret: %v", err)

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"authsvc/api"
 )
 
 // TestIdentityProviderAcrossRestarts: with derived userIDs and
@@ -30,7 +32,7 @@ func TestIdentityProviderAcrossRestarts(t *testing.T) {
 	var ids []string
 	for range 2 {
 		srv := startServer(t, env)
-		var tok tokenJSON
+		var tok api.TokenResponse
 		call(t, "POST", srv.url+"/v1/token", cred, nil, 200, &tok)
 		ids = append(ids, tok.UserID)
 		if err := srv.stop(); err != nil {

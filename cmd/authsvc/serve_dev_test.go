@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"authsvc/api"
 	"authsvc/internal/testlog"
 )
 
@@ -59,7 +60,7 @@ func TestServeDevKeepsSecrets(t *testing.T) {
 	call(t, "POST", srv.url+"/v1/users", admin, map[string]any{"userID": "dev-user", "password": e2ePassword}, 201, nil)
 	var session struct{ AccessToken string }
 	call(t, "POST", srv.url+"/v1/sessions", "", map[string]any{"userID": "dev-user", "password": e2ePassword}, 200, &session)
-	var tok tokenJSON
+	var tok api.TokenResponse
 	call(t, "POST", srv.url+"/v1/token", session.AccessToken, nil, 200, &tok)
 	if err := srv.stop(); err != nil {
 		t.Fatal(err)
@@ -82,7 +83,7 @@ func TestServeDevKeepsSecrets(t *testing.T) {
 		t.Errorf("restarted dev server has another ServerSecret")
 	}
 	call(t, "POST", srv.url+"/v1/token", session.AccessToken, nil, 200, nil)
-	var renewed tokenJSON
+	var renewed api.TokenResponse
 	call(t, "POST", srv.url+"/v1/token/renew", session.AccessToken, map[string]any{"token": tok.Token}, 200, &renewed)
 	if renewed.UserID != "dev-user" || renewed.ExpiresAt < tok.ExpiresAt {
 		t.Errorf("renewal after restart = %+v", renewed)

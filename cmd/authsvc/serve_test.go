@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"authsvc/api"
 	"authsvc/internal/testlog"
 )
 
@@ -151,18 +152,6 @@ func productionEnv(t *testing.T) map[string]string {
 	}
 }
 
-type tokenJSON struct {
-	Token     string `json:"token"`
-	AppID     uint32 `json:"appID"`
-	UserID    string `json:"userID"`
-	ExpiresAt int64  `json:"expiresAt"`
-	Room      *struct {
-		RoomID  string `json:"roomID"`
-		Login   bool   `json:"login"`
-		Publish bool   `json:"publish"`
-	} `json:"room"`
-}
-
 // TestEndToEnd runs the whole flow against a server started by run: an
 // admin creates a user, the user logs in, gets a token, renews it; the admin
 // verifies both; metrics count it all; and no log line carries a secret.
@@ -174,7 +163,7 @@ func TestEndToEnd(t *testing.T) {
 	var session struct{ AccessToken string }
 	call(t, "POST", srv.url+"/v1/sessions", "", map[string]any{"userID": "alice", "password": e2ePassword}, 200, &session)
 
-	var first, renewed tokenJSON
+	var first, renewed api.TokenResponse
 	room := map[string]any{"roomID": "room-7", "login": true, "publish": true}
 	call(t, "POST", srv.url+"/v1/token", session.AccessToken, map[string]any{"room": room, "effectiveTimeInSeconds": 7200}, 200, &first)
 	call(t, "POST", srv.url+"/v1/token/renew", session.AccessToken, map[string]any{"token": first.Token, "effectiveTimeInSeconds": 600}, 200, &renewed)
@@ -184,12 +173,8 @@ func TestEndToEnd(t *testing.T) {
 	if renewed.Room == nil || renewed.Room.RoomID != "room-7" || !renewed.Room.Login || !renewed.Room.Publish {
 		t.Errorf("renewal lost the room privileges: %+v", renewed.Room)
 	}
-	for _, tok := range []tokenJSON{first, renewed} {
-		var v struct {
-			Valid  bool
-			UserID string
-			Room   *struct{ RoomID string }
-		}
+	for _, tok := range []api.TokenResponse{first, renewed} {
+		var v api.VerifyResponse
 		call(t, "POST", srv.url+"/v1/token/verify", e2eAdminKey, map[string]any{"token": tok.Token, "userID": "alice"}, 200, &v)
 		if !v.Valid || v.UserID != "alice" || v.Room == nil || v.Room.RoomID != "room-7" {
 			t.Errorf("verify = %+v", v)
