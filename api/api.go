@@ -1,5 +1,6 @@
-// Package api embeds the OpenAPI contract so the binary can serve it and
-// tests can validate responses against it.
+// Package api is the HTTP contract: the OpenAPI document, embedded so the
+// binary can serve it and tests can validate responses against it, and the
+// wire types the server, the CLI and the load generator share.
 package api
 
 import _ "embed"
