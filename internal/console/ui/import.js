@@ -135,7 +135,7 @@ async function run(file) {
   const text = await file.text();
   const rows = isCSV(file.name, text) ? rowsFromCSV(text) : rowsFromJSONLines(text);
   // Rows keep file order; those refused here are invalid without a call.
-  results = rows.map((r) => ({ row: r.line, userID: r.userID ?? '', user: r.user, status: r.user ? 'not sent' : 'invalid',
+  results = rows.map((r) => ({ row: r.line, userID: r.userID ?? '', user: r.user, status: r.user ? 'pending' : 'invalid',
     reason: r.error || '' }));
   const sendable = results.filter((r) => r.user);
   const progress = $('import-progress');
@@ -157,7 +157,9 @@ async function run(file) {
       summarize(results.length, done);
     }
   } finally {
-    for (const r of results) if (r.status === 'not sent') r.reason = 'the import stopped before this row was sent';
+    for (const r of results) {
+      if (r.status === 'pending') Object.assign(r, { status: 'not sent', reason: 'the import stopped before this row was sent' });
+    }
     if (!results.length) progress.value = 1;
     summarize(results.length, done);
     render();
