@@ -1,6 +1,7 @@
 // CSV (RFC 4180) parsing and writing, for import files and reports. Quoted
 // fields may hold commas, quotes ("") and line breaks; CRLF and LF both end a
-// record. An unterminated quote is an error rather than a guess.
+// record; blank lines are skipped, as encoding/csv does. An unterminated
+// quote is an error rather than a guess.
 
 // parseCSV returns the records of text as arrays of strings, each with the
 // 1-based line it starts on in .line.
@@ -14,6 +15,7 @@ export function parseCSV(text) {
   let i = 0;
   let quoted = false;
   let fresh = true; // at the start of a field
+  let blank = true; // nothing read yet in this record
   const n = text.length;
   const endRecord = () => {
     rec.push(field);
@@ -22,9 +24,11 @@ export function parseCSV(text) {
     rec = [];
     field = '';
     fresh = true;
+    blank = true;
   };
   while (i < n) {
     const c = text[i];
+    if (c !== '\r' && c !== '\n') blank = false;
     if (quoted) {
       if (c === '"') {
         if (text[i + 1] === '"') {
@@ -58,7 +62,7 @@ export function parseCSV(text) {
       continue;
     }
     if (c === '\r' || c === '\n') {
-      endRecord();
+      if (!blank) endRecord();
       i += c === '\r' && text[i + 1] === '\n' ? 2 : 1;
       line++;
       start = line;
@@ -70,7 +74,7 @@ export function parseCSV(text) {
     i++;
   }
   if (quoted) throw new SyntaxError('line ' + start + ': a quoted field is not closed');
-  if (!fresh || field !== '' || rec.length) endRecord();
+  if (!blank) endRecord();
   return records;
 }
 

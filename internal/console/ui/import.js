@@ -16,7 +16,7 @@ let reportURL = '';
 
 // rowsFromCSV turns a CSV file into rows {line, user} or {line, error}.
 export function rowsFromCSV(text) {
-  const records = parseCSV(text).filter((r) => !(r.length === 1 && r[0] === ''));
+  const records = parseCSV(text);
   if (!records.length) throw new SyntaxError('the file is empty');
   const header = records[0].map((h) => h.trim());
   for (const h of header) {
