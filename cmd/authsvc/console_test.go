@@ -223,9 +223,9 @@ func TestConsole(t *testing.T) {
 		call(t, "POST", srv.url+"/v1/token", session.AccessToken, nil, 200, nil)
 		do(t, ctx,
 			chromedp.Click(chromedp.CSS("#users-table tbody button")),
-			chromedp.WaitVisible(chromedp.ID("user-detail")),
-			chromedp.Click(chromedp.ID("detail-toggle")),
 		)
+		openDetail(t, ctx, consoleUserID)
+		do(t, ctx, chromedp.Click(chromedp.ID("detail-toggle")))
 		poll[bool](t, ctx, `document.getElementById('detail-toggle').textContent === 'Enable' &&
 			document.querySelector('#users-table tbody td:nth-child(3)').textContent === 'disabled'`)
 		call(t, "POST", srv.url+"/v1/token", session.AccessToken, nil, 401, nil)
@@ -267,6 +267,9 @@ func TestConsole(t *testing.T) {
 			got := poll[string](t, ctx, `document.getElementById('status').textContent === 'Import finished.' && document.getElementById('import-summary').textContent`)
 			if got != w {
 				t.Errorf("summary = %q, want %q", got, w)
+			}
+			if w == want {
+				screenshot(t, ctx, "console-import.png")
 			}
 			p := eval[[]float64](t, ctx, `[document.getElementById('import-progress').value, document.getElementById('import-progress').max]`)
 			if p[0] != 1000 || p[1] != 1000 {
@@ -407,21 +410,28 @@ func TestConsole(t *testing.T) {
 		if got := poll[string](t, ctx, `document.getElementById('inspect-verdict').dataset.valid`); got != "true" {
 			t.Errorf("inspecting the minted token: valid = %s", got)
 		}
-		screenshot(t, ctx, "console-token.png", 1280, 900)
+		screenshot(t, ctx, "console-token.png")
 	})
 
 	t.Run("delete names the user", func(t *testing.T) {
 		do(t, ctx,
 			show("users"),
 			chromedp.WaitVisible(chromedp.ID("screen-users")),
+			fill("users-prefix", ""),
+			chromedp.Click(chromedp.CSS("#users-search button")),
+		)
+		poll[bool](t, ctx, `document.querySelectorAll('#users-table tbody td.mono').length === 50`)
+		screenshot(t, ctx, "console-users.png")
+		do(t, ctx,
 			fill("users-prefix", "c#"),
 			chromedp.Click(chromedp.CSS("#users-search button")),
 		)
 		poll[bool](t, ctx, `document.querySelectorAll('#users-table tbody td.mono').length === 1`)
-		screenshot(t, ctx, "console-users.png", 1280, 900)
 		do(t, ctx,
 			chromedp.Click(chromedp.CSS("#users-table tbody button")),
-			chromedp.WaitVisible(chromedp.ID("user-detail")),
+		)
+		openDetail(t, ctx, consoleUserID)
+		do(t, ctx,
 			chromedp.Click(chromedp.ID("detail-delete")),
 			chromedp.WaitVisible(chromedp.ID("delete-dialog")),
 		)
@@ -440,7 +450,7 @@ func TestConsole(t *testing.T) {
 			wide := eval[[]string](t, ctx, `[...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > 360 && !e.closest('.scroll td, .scroll th')).map((e) => e.tagName + '#' + e.id + '.' + e.className)`)
 			t.Errorf("page is %d px wide at a 360 px viewport: %q", w, wide)
 		}
-		screenshot(t, ctx, "console-narrow.png", 360, 740)
+		screenshot(t, ctx, "console-narrow.png")
 		do(t, ctx, chromedp.EmulateViewport(1280, 900))
 	})
 
@@ -519,6 +529,12 @@ func fill(id, value string) chromedp.Action[chromedp.Void] {
 		e.dispatchEvent(new Event('input', { bubbles: true })); e.dispatchEvent(new Event('change', { bubbles: true })); })()`)
 }
 
+// openDetail waits until the user panel shows userID.
+func openDetail(t testing.TB, ctx context.Context, userID string) {
+	t.Helper()
+	poll[bool](t, ctx, `!document.getElementById('user-detail').hidden && document.getElementById('detail-id').textContent === `+jsString(userID))
+}
+
 // jsString is s as a JavaScript string literal.
 func jsString(s string) string {
 	b, _ := json.Marshal(s)
@@ -555,7 +571,7 @@ func poll[T any](t testing.TB, ctx context.Context, expr string) T {
 }
 
 // screenshot writes the page to $AUTHSVC_SCREENSHOTS/name when that is set.
-func screenshot(t testing.TB, ctx context.Context, name string, w, h int64) {
+func screenshot(t testing.TB, ctx context.Context, name string) {
 	t.Helper()
 	dir := os.Getenv("AUTHSVC_SCREENSHOTS")
 	if dir == "" {

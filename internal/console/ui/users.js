@@ -49,6 +49,9 @@ function reload() {
 }
 
 async function open(userID) {
+  // Hidden while it loads, so no button acts on the user shown before.
+  $('user-detail').hidden = true;
+  selected = null;
   const u = await call('GET', userPath(userID));
   fill(u);
   $('user-detail').hidden = false;
