@@ -303,7 +303,7 @@ func TestConsole(t *testing.T) {
 		if err != nil {
 			t.Fatalf("report is not CSV: %v\n%s", err, b)
 		}
-		if len(recs) != invalid+1 || recs[0][0] != "row" {
+		if len(recs) != invalid+1 || recs[0][0] != "line" {
 			t.Errorf("report has %d records, want a header and %d rows:\n%s", len(recs), invalid, b)
 		}
 		if strings.Contains(string(b), e2ePassword) {

@@ -74,6 +74,7 @@ whenUnauthorized((problem) => {
 
 window.addEventListener('hashchange', () => {
   clearError();
+  say('');
   render();
 });
 

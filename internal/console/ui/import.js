@@ -121,7 +121,7 @@ function report() {
   a.hidden = failed.length === 0;
   if (!failed.length) return;
   // Passwords stay out of the report: it is a file that lingers in Downloads.
-  let csv = csvLine(['row', 'userID', 'userName', 'avatarURL', 'extendedData', 'status', 'reason']);
+  let csv = csvLine(['line', 'userID', 'userName', 'avatarURL', 'extendedData', 'status', 'reason']);
   for (const r of failed) {
     const u = r.user || {};
     csv += csvLine([r.row, r.userID, u.userName, u.avatarURL, u.extendedData, r.status, r.reason]);
