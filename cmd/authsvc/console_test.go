@@ -450,7 +450,6 @@ func TestConsole(t *testing.T) {
 			wide := eval[[]string](t, ctx, `[...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > 360 && !e.closest('.scroll td, .scroll th')).map((e) => e.tagName + '#' + e.id + '.' + e.className)`)
 			t.Errorf("page is %d px wide at a 360 px viewport: %q", w, wide)
 		}
-		screenshot(t, ctx, "console-narrow.png")
 		do(t, ctx, chromedp.EmulateViewport(1280, 900))
 	})
 
