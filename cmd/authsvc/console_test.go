@@ -316,6 +316,58 @@ func TestConsole(t *testing.T) {
 		}
 	})
 
+	t.Run("import JSON Lines", func(t *testing.T) {
+		file := filepath.Join(t.TempDir(), "users.jsonl")
+		lines := `{"userID":"jl-1","userName":"JSON Lines"}` + "\n" +
+			`{"userID":"jl-2","role":"admin"}` + "\n" +
+			"not json\n" +
+			`{"userID":"jl-3","password":"short"}` + "\n"
+		if err := os.WriteFile(file, []byte(lines), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		do(t, ctx,
+			chromedp.SetUploadFiles(chromedp.ID("import-file"), []string{file}),
+			quiet,
+			chromedp.Click(chromedp.ID("import-start")),
+		)
+		got := poll[string](t, ctx, `document.getElementById('status').textContent === 'Import finished.' && document.getElementById('import-summary').textContent`)
+		if want := "4 of 4 rows done · 1 created · 0 already existed · 3 invalid"; got != want {
+			t.Errorf("summary = %q, want %q", got, want)
+		}
+		reasons := eval[string](t, ctx, `document.querySelector('#import-results tbody').textContent`)
+		for _, want := range []string{`unknown field "role"`, "not JSON", "password"} {
+			if !strings.Contains(reasons, want) {
+				t.Errorf("results %q lack %q", reasons, want)
+			}
+		}
+		call(t, "GET", srv.url+"/v1/users/jl-1", e2eAdminKey, nil, 200, nil)
+	})
+
+	t.Run("users paging", func(t *testing.T) {
+		do(t, ctx,
+			show("users"),
+			chromedp.WaitVisible(chromedp.ID("screen-users")),
+			fill("users-prefix", "imp-"),
+			chromedp.Click(chromedp.CSS("#users-search button")),
+		)
+		firstID := `document.querySelector('#users-table tbody td.mono').textContent`
+		if got := poll[string](t, ctx, firstID+`.startsWith('imp-') && `+firstID); got != "imp-0000" {
+			t.Fatalf("page 1 starts at %q, want imp-0000", got)
+		}
+		var want struct {
+			Users []struct{ UserID string }
+		}
+		call(t, "GET", srv.url+"/v1/users?prefix=imp-&limit=51", e2eAdminKey, nil, 200, &want)
+		do(t, ctx, chromedp.Click(chromedp.ID("users-next")))
+		if got := poll[string](t, ctx, `document.getElementById('users-page').textContent === 'Page 2' && `+firstID); got != want.Users[50].UserID {
+			t.Errorf("page 2 starts at %q, want %q", got, want.Users[50].UserID)
+		}
+		do(t, ctx, chromedp.Click(chromedp.ID("users-prev")))
+		if got := poll[string](t, ctx, `document.getElementById('users-page').textContent === 'Page 1' && `+firstID); got != "imp-0000" {
+			t.Errorf("back on page 1 at %q, want imp-0000", got)
+		}
+	})
+
 	t.Run("audit filter", func(t *testing.T) {
 		do(t, ctx,
 			show("audit"),
@@ -327,6 +379,25 @@ func TestConsole(t *testing.T) {
 		rows := poll[[]string](t, ctx, `(() => { const r = [...document.querySelectorAll('#audit-table tbody tr')].map((tr) => tr.children[1].textContent + ' ' + tr.children[2].textContent); return r.length && !r[0].startsWith('No') && r[0].startsWith('user.disabled') && r; })()`)
 		if len(rows) != 1 || rows[0] != "user.disabled "+consoleUserID {
 			t.Errorf("audit rows = %q, want one user.disabled of %s", rows, consoleUserID)
+		}
+
+		// The imports made more user.imported events than a page holds.
+		do(t, ctx,
+			fill("audit-userid", ""),
+			fill("audit-event", "user.imported"),
+			chromedp.Click(chromedp.CSS("#audit-form button")),
+		)
+		const ids = `[...document.querySelectorAll('#audit-table tbody tr')].map((tr) => tr.children[2].textContent)`
+		page1 := poll[[]string](t, ctx, `document.querySelector('#audit-table tbody tr td:nth-child(2)')?.textContent === 'user.imported' && `+ids)
+		do(t, ctx, chromedp.Click(chromedp.ID("audit-next")))
+		page2 := poll[[]string](t, ctx, `document.getElementById('audit-page').textContent === 'Page 2' && `+ids)
+		if len(page1) != 50 || len(page2) != 50 {
+			t.Fatalf("pages of %d and %d events, want 50 each", len(page1), len(page2))
+		}
+		// Imported in file order, so newest first is descending userIDs.
+		all := append(page1, page2...)
+		if !slices.IsSortedFunc(all, func(a, b string) int { return strings.Compare(b, a) }) || slices.Contains(page1, page2[0]) {
+			t.Errorf("two pages of user.imported are not newest first without repeats: %q", all)
 		}
 	})
 
@@ -405,6 +476,23 @@ func TestConsole(t *testing.T) {
 		call(t, "POST", srv.url+"/v1/token/verify", e2eAdminKey, map[string]any{"token": tok}, 200, &v)
 		if !v.Valid || v.UserID != consoleUserID || v.Room == nil || v.Room.RoomID != "room-1" || !v.Room.Login || !v.Room.Publish {
 			t.Errorf("minted token verifies as %+v", v)
+		}
+		do(t, ctx, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+			for _, name := range []string{"clipboard-read", "clipboard-write"} {
+				if _, err := chromedp.CallBrowser(ctx, browser.SetPermission, browser.SetPermissionParams{
+					Permission: &browser.PermissionDescriptor{Name: name}, Setting: browser.PermissionSettingGranted, Origin: base}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}), quiet, chromedp.Click(chromedp.ID("mint-copy")))
+		poll[bool](t, ctx, `document.getElementById('status').textContent === 'Copied.'`)
+		copied, err := chromedp.Run(ctx, chromedp.Evaluate[string](`navigator.clipboard.readText()`, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if copied != tok {
+			t.Errorf("clipboard holds %q, want the minted token", copied)
 		}
 		do(t, ctx, chromedp.Click(chromedp.ID("mint-inspect")), chromedp.WaitVisible(chromedp.ID("screen-inspect")))
 		if got := poll[string](t, ctx, `document.getElementById('inspect-verdict').dataset.valid`); got != "true" {
