@@ -21,6 +21,7 @@ import (
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"authsvc/internal/console"
 	"authsvc/internal/console/browsertest"
@@ -145,8 +146,7 @@ func TestConsole(t *testing.T) {
 	t.Run("sign in", func(t *testing.T) {
 		do(t, ctx,
 			fill("signin-key", ""),
-			chromedp.SendKeys(chromedp.ID("signin-key"), e2eAdminKey),
-			chromedp.Click(chromedp.CSS("#signin-form button")),
+			chromedp.SendKeys(chromedp.ID("signin-key"), e2eAdminKey+kb.Enter), // the keyboard alone signs in
 			chromedp.WaitVisible(chromedp.ID("screen-overview")),
 		)
 		if got := eval[string](t, ctx, `sessionStorage.getItem('authsvc.adminKey')`); got != e2eAdminKey {
@@ -531,14 +531,27 @@ func TestConsole(t *testing.T) {
 		call(t, "GET", srv.url+"/v1/users/"+pathEscape(consoleUserID), e2eAdminKey, nil, 404, nil)
 	})
 
-	t.Run("narrow screen", func(t *testing.T) {
-		do(t, ctx, chromedp.EmulateViewport(360, 740), show("users"), chromedp.WaitVisible(chromedp.ID("screen-users")))
-		poll[bool](t, ctx, `document.querySelectorAll('#users-table tbody tr').length > 0`)
-		if w := eval[int](t, ctx, `document.documentElement.scrollWidth`); w > 360 {
-			wide := eval[[]string](t, ctx, `[...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > 360 && !e.closest('.scroll td, .scroll th')).map((e) => e.tagName + '#' + e.id + '.' + e.className)`)
-			t.Errorf("page is %d px wide at a 360 px viewport: %q", w, wide)
+	t.Run("every control has a name", func(t *testing.T) {
+		unnamed := eval[[]string](t, ctx, `[...document.querySelectorAll('input, select, textarea, button')].filter((e) =>
+			!(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !(e.tagName === 'BUTTON' && e.textContent.trim())).map((e) => e.tagName + '#' + e.id)`)
+		if len(unnamed) > 0 {
+			t.Errorf("controls without a label or accessible name: %q", unnamed)
 		}
-		do(t, ctx, chromedp.EmulateViewport(1280, 900))
+		if n := eval[int](t, ctx, `document.querySelectorAll('[style], [onclick], [onload], [onerror]').length`); n != 0 {
+			t.Errorf("%d elements with inline style or handlers", n)
+		}
+	})
+
+	t.Run("narrow screen", func(t *testing.T) {
+		do(t, ctx, chromedp.EmulateViewport(360, 740))
+		defer do(t, ctx, chromedp.EmulateViewport(1280, 900))
+		for _, screen := range []string{"overview", "users", "import", "audit", "inspect", "mint"} {
+			do(t, ctx, show(screen), chromedp.WaitVisible(chromedp.ID("screen-"+screen)))
+			if w := eval[int](t, ctx, `document.documentElement.scrollWidth`); w > 360 {
+				wide := eval[[]string](t, ctx, `[...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > 360 && !e.closest('.scroll td, .scroll th')).map((e) => e.tagName + '#' + e.id + '.' + e.className)`)
+				t.Errorf("%s is %d px wide at a 360 px viewport: %q", screen, w, wide)
+			}
+		}
 	})
 
 	t.Run("sign out", func(t *testing.T) {
