@@ -217,6 +217,29 @@ func TestConsole(t *testing.T) {
 		}
 	})
 
+	t.Run("edit and set password", func(t *testing.T) {
+		do(t, ctx, chromedp.Click(chromedp.CSS("#users-table tbody button")))
+		openDetail(t, ctx, consoleUserID)
+		do(t, ctx,
+			fill("edit-extended", `{"tier":"gold"}`),
+			fill("edit-avatar", "https://example.com/a.png"),
+			quiet,
+			chromedp.Click(chromedp.CSS("#detail-edit button")),
+		)
+		poll[bool](t, ctx, `document.getElementById('status').textContent === 'Saved.'`)
+		var u struct{ UserName, AvatarURL, ExtendedData string }
+		call(t, "GET", srv.url+"/v1/users/"+pathEscape(consoleUserID), e2eAdminKey, nil, 200, &u)
+		if u.UserName != xssName || u.AvatarURL != "https://example.com/a.png" || u.ExtendedData != `{"tier":"gold"}` {
+			t.Errorf("after the edit the user is %+v", u)
+		}
+		const newPassword = "a new password that is long"
+		do(t, ctx, chromedp.SendKeys(chromedp.ID("edit-password"), newPassword), quiet, chromedp.Click(chromedp.CSS("#detail-password button")))
+		poll[bool](t, ctx, `document.getElementById('status').textContent.startsWith('Password set')`)
+		call(t, "POST", srv.url+"/v1/sessions", "", map[string]any{"userID": consoleUserID, "password": e2ePassword}, 401, nil)
+		call(t, "POST", srv.url+"/v1/sessions", "", map[string]any{"userID": consoleUserID, "password": newPassword}, 200, nil)
+		call(t, "PATCH", srv.url+"/v1/users/"+pathEscape(consoleUserID), e2eAdminKey, map[string]any{"password": e2ePassword}, 200, nil)
+	})
+
 	t.Run("disable refuses the user's credentials", func(t *testing.T) {
 		var session struct{ AccessToken string }
 		call(t, "POST", srv.url+"/v1/sessions", "", map[string]any{"userID": consoleUserID, "password": e2ePassword}, 200, &session)
@@ -429,6 +452,7 @@ func TestConsole(t *testing.T) {
 		}{
 			{"valid", valid.Token, "true", "", "expires in", false},
 			{"expired", expired, "false", "expired", "6000106", false},
+			{"expired, RTC code", expired, "false", "expired", "1002078", false},
 			{"tampered", tampered, "false", "bad_secret", "6000103", false},
 			{"cbc", cbc, "true", "", "expires in", true},
 		}
@@ -526,6 +550,10 @@ func TestConsole(t *testing.T) {
 		if got := eval[string](t, ctx, `document.getElementById('delete-name').textContent`); got != consoleUserID {
 			t.Errorf("confirmation names %q, want %q", got, consoleUserID)
 		}
+		// Cancel keeps the user; only the named confirmation deletes.
+		do(t, ctx, chromedp.Click(chromedp.ID("delete-cancel")), chromedp.WaitNotVisible(chromedp.ID("delete-dialog")))
+		call(t, "GET", srv.url+"/v1/users/"+pathEscape(consoleUserID), e2eAdminKey, nil, 200, nil)
+		do(t, ctx, chromedp.Click(chromedp.ID("detail-delete")), chromedp.WaitVisible(chromedp.ID("delete-dialog")))
 		do(t, ctx, quiet, chromedp.Click(chromedp.ID("delete-confirm")))
 		poll[bool](t, ctx, `document.getElementById('status').textContent.startsWith('Deleted user')`)
 		call(t, "GET", srv.url+"/v1/users/"+pathEscape(consoleUserID), e2eAdminKey, nil, 404, nil)
