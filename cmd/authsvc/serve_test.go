@@ -96,7 +96,7 @@ func startServer(t *testing.T, env map[string]string, args ...string) *server {
 }
 
 // call sends a JSON request and decodes the JSON answer into out.
-func call(t *testing.T, method, url, credential string, body any, want int, out any) {
+func call(t *testing.T, method, url, credential string, body any, want int, out any) []byte {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -134,6 +134,7 @@ func call(t *testing.T, method, url, credential string, body any, want int, out 
 			t.Fatalf("%s %s: %v in %s", method, url, err, b)
 		}
 	}
+	return b
 }
 
 const (
@@ -347,26 +348,7 @@ func TestMetricsListener(t *testing.T) {
 // getMetrics fetches a metrics exposition with an optional bearer.
 func getMetrics(t *testing.T, url, credential string, want int) string {
 	t.Helper()
-	req, err := http.NewRequest("GET", url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if credential != "" {
-		req.Header.Set("Authorization", "Bearer "+credential)
-	}
-	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != want {
-		t.Fatalf("GET %s: status %d (%.200s), want %d", url, resp.StatusCode, b, want)
-	}
-	return string(b)
+	return string(call(t, "GET", url, credential, nil, want, nil))
 }
 
 // TestMetricsBearer: outside --dev, /metrics on the main listener takes an
