@@ -27,11 +27,11 @@ func (c *serveConfig) loadCredentials(ctx context.Context, s *settings, getenv f
 	creds := &httpapi.Credentials{}
 	if file := s.str("apps-file"); file != "" {
 		if s.explicit("app-id") || getenv("AUTHSVC_SERVER_SECRET") != "" || s.explicit("server-secret-file") {
-			return nil, errors.New("AUTHSVC_APPS_FILE: set either it or AUTHSVC_APP_ID and AUTHSVC_SERVER_SECRET, not both")
+			return nil, fmt.Errorf("%s: set either it or AUTHSVC_APP_ID and AUTHSVC_SERVER_SECRET, not both", s.source("apps-file"))
 		}
 		set, err := apps.ParseFile(file, apps.FileOptions{Defaults: ttl, ParseDuration: parseDuration, ReadSecret: readSecretFile})
 		if err != nil {
-			return nil, fmt.Errorf("AUTHSVC_APPS_FILE: %w", err)
+			return nil, fmt.Errorf("%s: %w", s.source("apps-file"), err)
 		}
 		creds.Apps, creds.DefaultApp = set.Apps, set.Default
 	} else {
@@ -106,7 +106,7 @@ func loadIdentityProvider(ctx context.Context, s *settings, getenv func(string) 
 	cfg := idp.Config{HMACSecret: hs, JWKSURL: s.str("jwks-url"), Logger: logger}
 	if f := s.str("jwt-public-key-file"); f != "" {
 		if cfg.PublicKeyPEM, err = os.ReadFile(f); err != nil {
-			return nil, false, fmt.Errorf("AUTHSVC_JWT_PUBLIC_KEY_FILE: %w", err)
+			return nil, false, fmt.Errorf("%s: %w", s.source("jwt-public-key-file"), err)
 		}
 	}
 	if !hsSet && cfg.PublicKeyPEM == nil && cfg.JWKSURL == "" {
@@ -155,7 +155,7 @@ func ttlBounds(s *settings) (apps.TTLBounds, error) {
 		return ttl, err
 	}
 	if err := ttl.Validate(); err != nil {
-		return ttl, fmt.Errorf("AUTHSVC_TOKEN_TTL, AUTHSVC_TOKEN_MIN_TTL, AUTHSVC_TOKEN_MAX_TTL: %w", err)
+		return ttl, fmt.Errorf("%s, %s, %s: %w", s.source("token-ttl"), s.source("token-min-ttl"), s.source("token-max-ttl"), err)
 	}
 	return ttl, nil
 }
@@ -187,7 +187,11 @@ func (c *serveConfig) singleApp(s *settings, getenv func(string) string, ttl app
 	}
 	key, err := token.NewKey(secret)
 	if err != nil {
-		return apps.App{}, fmt.Errorf("AUTHSVC_SERVER_SECRET: %w", err)
+		from := "AUTHSVC_SERVER_SECRET"
+		if s.str("server-secret-file") != "" {
+			from = s.source("server-secret-file")
+		}
+		return apps.App{}, fmt.Errorf("%s: %w", from, err)
 	}
 	return apps.App{ID: appID, Keys: []*token.Key{key}, TTL: ttl, Variant: token.GCM}, nil
 }

@@ -180,23 +180,23 @@ func parseServeConfig(args []string, getenv func(string) string) (*serveConfig, 
 	}
 	c.shutdownTimeout, _ = s.duration("shutdown-timeout")
 	if c.idleTimeout, _ = s.duration("idle-timeout"); c.idleTimeout < time.Second {
-		return nil, fmt.Errorf("AUTHSVC_IDLE_TIMEOUT: %v is shorter than a second", c.idleTimeout)
+		return nil, fmt.Errorf("%s: %v is shorter than a second", s.source("idle-timeout"), c.idleTimeout)
 	}
 	c.maxConns = s.integer("max-conns")
 	if c.auditRetention, _ = s.duration("audit-retention"); c.auditRetention < time.Hour {
-		return nil, fmt.Errorf("AUTHSVC_AUDIT_RETENTION: %v is shorter than an hour", c.auditRetention)
+		return nil, fmt.Errorf("%s: %v is shorter than an hour", s.source("audit-retention"), c.auditRetention)
 	}
 	if c.http.SessionTTL, _ = s.duration("session-ttl"); c.http.SessionTTL < time.Minute {
-		return nil, fmt.Errorf("AUTHSVC_SESSION_TTL: %v is shorter than a minute", c.http.SessionTTL)
+		return nil, fmt.Errorf("%s: %v is shorter than a minute", s.source("session-ttl"), c.http.SessionTTL)
 	}
 	if c.http.RenewGrace, _ = s.duration("renew-grace"); c.http.RenewGrace < 0 {
-		return nil, errors.New("AUTHSVC_RENEW_GRACE: must not be negative")
+		return nil, fmt.Errorf("%s: must not be negative", s.source("renew-grace"))
 	}
 	c.console, _ = s.boolean("console")
 	c.http.CORSOrigins = splitList(s.str("cors-origins"))
 	for _, o := range c.http.CORSOrigins {
 		if err := httpapi.ValidateOrigin(o); err != nil {
-			return nil, fmt.Errorf("AUTHSVC_CORS_ORIGINS (--cors-origins): %w", err)
+			return nil, fmt.Errorf("%s: %w", s.source("cors-origins"), err)
 		}
 	}
 	for _, p := range splitList(s.str("trusted-proxies")) {
@@ -204,7 +204,7 @@ func parseServeConfig(args []string, getenv func(string) string) (*serveConfig, 
 		if err != nil {
 			addr, aerr := netip.ParseAddr(p)
 			if aerr != nil {
-				return nil, fmt.Errorf("AUTHSVC_TRUSTED_PROXIES: %q is not an IP address or CIDR", p)
+				return nil, fmt.Errorf("%s: %q is not an IP address or CIDR", s.source("trusted-proxies"), p)
 			}
 			prefix = netip.PrefixFrom(addr, addr.BitLen())
 		}
@@ -388,7 +388,7 @@ func (svc *service) serve(ctx context.Context, stdout io.Writer) error {
 	}
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
-		return fmt.Errorf("AUTHSVC_ADDR: %w", err)
+		return fmt.Errorf("%s: %w", cfg.s.source("addr"), err)
 	}
 	// One cap over both listeners: they draw on the same file descriptors.
 	conns := newConnLimit(cfg.maxConns)
@@ -398,7 +398,7 @@ func (svc *service) serve(ctx context.Context, stdout io.Writer) error {
 		mln, err := net.Listen("tcp", cfg.metricsAddr)
 		if err != nil {
 			ln.Close()
-			return fmt.Errorf("AUTHSVC_METRICS_ADDR: %w", err)
+			return fmt.Errorf("%s: %w", cfg.s.source("metrics-addr"), err)
 		}
 		// Only /metrics: the listener is for Prometheus, not a second API.
 		metrics := http.NewServeMux()

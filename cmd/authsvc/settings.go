@@ -171,6 +171,13 @@ func (s *settings) get(name string) (value, source string) {
 	return st.text, st.src
 }
 
+// source is where a setting's value came from, for errors: its flag, its
+// variable, or its flag when the value is the default.
+func (s *settings) source(name string) string {
+	_, src := s.get(name)
+	return src
+}
+
 // explicit reports whether the command line or the environment gave a value.
 func (s *settings) explicit(name string) bool {
 	return s.byName[name].src != ""
