@@ -33,6 +33,55 @@ func migrationsUpTo(tb testing.TB, n int) fs.FS {
 
 // TestMigrationAuditCount upgrades a trail whose tallied rows kept their
 // count in the reason, and checks that 0006 moves it to the count column.
+// TestMigrationScrubsAttemptedIDs: failed logins recorded before 0007 lose
+// a userID that is no registered user's, typed passwords included; rows
+// naming a user, a fingerprint, or other events keep theirs.
+func TestMigrationScrubsAttemptedIDs(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	old, err := open(ctx, path, migrationsUpTo(t, 6), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.Writer.ExecContext(ctx, `INSERT INTO users (id, name, session_epoch, created_at, updated_at) VALUES ('alice', 'alice', 1, 0, 0)`); err != nil {
+		t.Fatal(err)
+	}
+	stored := []struct{ event, userID string }{
+		{"session.failed", "alice"},
+		{"session.failed", "correct horse battery staple"},
+		{"session.failed", "unknown:0123456789abcdef01234567"},
+		{"session.failed", ""},
+		{"user.deleted", "bob"},
+	}
+	for i, e := range stored {
+		if _, err := old.Writer.ExecContext(ctx,
+			`INSERT INTO audit_events (occurred_at, event, user_id) VALUES ($1, $2, $3)`, i, e.event, e.userID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old.Close()
+
+	db := mustOpen(t, path)
+	rows, err := db.Reader.QueryContext(ctx, `SELECT user_id FROM audit_events ORDER BY occurred_at`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, id)
+	}
+	want := []string{"alice", "", "unknown:0123456789abcdef01234567", "", "bob"}
+	if !slices.Equal(got, want) {
+		t.Errorf("userIDs after 0007 = %q, want %q", got, want)
+	}
+}
+
 func TestMigrationAuditCount(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
