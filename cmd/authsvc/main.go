@@ -41,7 +41,7 @@ func main() {
 	os.Exit(code)
 }
 
-// exitError carries a specific process exit status out of run. An empty
+// exitError carries a specific process exit status out of runEnv. An empty
 // message means the command already told the user what went wrong.
 type exitError struct {
 	code int
@@ -77,8 +77,10 @@ Usage:
 Run 'authsvc <command> -h' for the flags of a command.
 `
 
-// run is the whole program; main only wires it to the process. Everything it
-// needs from the environment arrives as arguments so tests can call it.
+// run is the whole program as tests call it: runEnv without the list of the
+// environment, so serve skips its warning about unknown AUTHSVC_ variables.
+// main calls runEnv. Everything either needs from the environment arrives
+// as arguments.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	return runEnv(ctx, args, getenv, nil, stdin, stdout, stderr)
 }

@@ -242,6 +242,11 @@ func userList(ctx context.Context, args []string, getenv func(string) string, st
 	if _, err := f.parse(args, 0); err != nil {
 		return err
 	}
+	if o.Limit < 1 || o.Limit > users.MaxListLimit {
+		// 0 would mean the default to the store; here, as in the API, it
+		// is a mistake.
+		return f.usageError("--limit %d: the page size is 1 to %d", o.Limit, users.MaxListLimit)
+	}
 	db, store, err := f.openStore(ctx)
 	if err != nil {
 		return err
@@ -252,7 +257,7 @@ func userList(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	if f.json {
-		// api.UserList's shape, with userJSON's hasPassword.
+		// api.UserList's shape without its total, with userJSON's hasPassword.
 		out := struct {
 			Users []userJSON `json:"users"`
 			Next  string     `json:"next"`

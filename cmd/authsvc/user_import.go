@@ -182,7 +182,7 @@ func describeJSONError(err error) string {
 	case errors.As(err, &sem) && errors.Is(sem.Err, api.ErrNull) && sem.JSONPointer == "":
 		return "null instead of an object"
 	case errors.As(err, &sem) && errors.Is(sem.Err, api.ErrNull):
-		return fmt.Sprintf("%s must not be null; leave it out instead", sem.JSONPointer.LastToken())
+		return fmt.Sprintf("%s must not be null", sem.JSONPointer.LastToken())
 	case errors.As(err, &sem) && sem.JSONPointer == "":
 		return "not an object"
 	case errors.As(err, &sem):

@@ -221,6 +221,11 @@ func TestUserCommands(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "USER ID") || strings.Count(out, "\n") != 2 || !strings.Contains(errOut, "--after") {
 		t.Errorf("user list --limit 1 = %q, %q, exit %d; want a header, one user and a hint for the next page", out, errOut, code)
 	}
+	for _, bad := range []string{"0", "-1", "1001"} {
+		if msg := c.fails(2, "user", "list", "--limit", bad); !strings.Contains(msg, "the page size is 1 to 1000") {
+			t.Errorf("user list --limit %s: %q", bad, msg)
+		}
+	}
 	out = c.ok("", "user", "list", "--prefix", "b")
 	if !strings.Contains(out, "bob") || strings.Contains(out, "alice") {
 		t.Errorf("user list --prefix b = %q", out)
@@ -269,7 +274,7 @@ func TestUserCommandErrors(t *testing.T) {
 		{[]string{"user", "add", "--user-id", ""}, 2, "--user-id is empty"},
 		{[]string{"user", "add", "--user-id=", "--name", "X"}, 2, "--user-id is empty"},
 		{[]string{"user", "add", "--user-id", "a/b", "--avatar-url", "ftp://x"}, 1, "avatarURL"},
-		{[]string{"user", "list", "--limit", "5000"}, 1, "limit must be from 1 to 1000"},
+		{[]string{"user", "list", "--limit", "5000"}, 2, "the page size is 1 to 1000"},
 		{[]string{"user", "list", "--prefix", "a b"}, 1, "prefix"},
 		{[]string{"user", "import"}, 2, "want 1 argument"},
 		{[]string{"user", "import", filepath.Join(t.TempDir(), "missing.jsonl")}, 1, "no such file"},
