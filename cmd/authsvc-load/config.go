@@ -16,6 +16,7 @@ const (
 	modeToken   = "token"
 	modeRenew   = "renew"
 	modeHealthz = "healthz"
+	modeBare    = "bare" // POST /v1/token without a session, for authsvc-bare
 )
 
 // Bounds on what a run may ask for. They keep a mistyped flag from turning
@@ -25,15 +26,16 @@ const (
 	maxWarmup      = time.Minute
 	maxConcurrency = 1024
 	maxUsers       = 10000
+	maxURLs        = 16
 	minProgress    = 100 * time.Millisecond
 )
 
 // config is the validated command line.
 type config struct {
-	url         *url.URL // scheme and host only; checked to be loopback by checkLoopback
-	adminKey    string   // "" in healthz mode
+	urls        []*url.URL // scheme and host only; each checked to be loopback by checkLoopback
+	adminKey    string     // "" in healthz and bare modes
 	mode        string
-	users       int // 0 in healthz mode
+	users       int // 0 in healthz and bare modes
 	concurrency int
 	duration    time.Duration // 0: bounded by requests (and maxDuration)
 	requests    int64         // 0: bounded by duration
@@ -51,7 +53,10 @@ Usage:
 
 The token and renew modes provision --users users through the admin API
 (the key comes from --admin-key-file or AUTHSVC_ADMIN_TOKEN, never from a
-flag) and log them in first; healthz needs neither. The run stops after
+flag) and log them in first; healthz and bare need neither. With several
+--url servers (comma-separated), client i drives server i mod N; users are
+provisioned and logged in through the first, so the servers must share one
+database and session key. The run stops after
 --duration or --requests, whichever comes first (--duration 0 to stop on the
 count alone), and never measures for more than 10 minutes.
 
@@ -67,9 +72,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 		fmt.Fprint(fs.Output(), usageHeader)
 		fs.PrintDefaults()
 	}
-	rawURL := fs.String("url", "http://127.0.0.1:8080", "base URL of the server; must be 127.0.0.0/8, ::1 or localhost")
+	rawURL := fs.String("url", "http://127.0.0.1:8080", "base URL of the server, or several comma-separated; each must be 127.0.0.0/8, ::1 or localhost")
 	keyFile := fs.String("admin-key-file", "", "file holding the admin key (or set AUTHSVC_ADMIN_TOKEN); token and renew modes need it")
-	mode := fs.String("mode", modeToken, "what each client calls: token, renew or healthz")
+	mode := fs.String("mode", modeToken, "what each client calls: token, renew, healthz, or bare (POST /v1/token without a session, against authsvc-bare)")
 	nUsers := fs.Int("users", 64, "users to provision and log in (token and renew modes); client i acts as users i, i+C, i+2C, ... in turn")
 	concurrency := fs.Int("concurrency", 16, "concurrent clients, each with one request in flight")
 	duration := fs.Duration("duration", 10*time.Second, "how long to measure, after the warmup; 0 to stop on --requests alone")
@@ -97,15 +102,15 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	}
 	switch c.mode {
 	case modeToken, modeRenew:
-	case modeHealthz:
+	case modeHealthz, modeBare:
 		c.users = 0
 	default:
-		return nil, fmt.Errorf("--mode: %q is not one of token, renew, healthz", c.mode)
+		return nil, fmt.Errorf("--mode: %q is not one of token, renew, healthz, bare", c.mode)
 	}
 	if c.concurrency < 1 || c.concurrency > maxConcurrency {
 		return nil, fmt.Errorf("--concurrency: %d is not from 1 to %d", c.concurrency, maxConcurrency)
 	}
-	if c.mode != modeHealthz && (c.users < 1 || c.users > maxUsers) {
+	if needsUsers(c.mode) && (c.users < 1 || c.users > maxUsers) {
 		return nil, fmt.Errorf("--users: %d is not from 1 to %d", c.users, maxUsers)
 	}
 	if c.duration < 0 || c.duration > maxDuration {
@@ -124,15 +129,42 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 		return nil, fmt.Errorf("--progress: %v is shorter than %v (0 turns it off)", c.progress, minProgress)
 	}
 	var err error
-	if c.url, err = parseBaseURL(*rawURL); err != nil {
+	if c.urls, err = parseBaseURLs(*rawURL); err != nil {
 		return nil, err
 	}
-	if c.mode != modeHealthz {
+	if needsUsers(c.mode) {
 		if c.adminKey, err = readAdminKey(*keyFile, getenv); err != nil {
 			return nil, err
 		}
 	}
 	return c, nil
+}
+
+// needsUsers reports whether mode calls the API as logged-in users.
+func needsUsers(mode string) bool { return mode == modeToken || mode == modeRenew }
+
+// parseBaseURLs splits a comma-separated list of base URLs and parses each
+// with parseBaseURL. A server listed twice is refused: it would take twice
+// the clients of the others, which is what the list form is for.
+func parseBaseURLs(raw string) ([]*url.URL, error) {
+	parts := strings.Split(raw, ",")
+	if len(parts) > maxURLs {
+		return nil, fmt.Errorf("--url: %d servers, at most %d", len(parts), maxURLs)
+	}
+	urls := make([]*url.URL, 0, len(parts))
+	seen := make(map[string]bool, len(parts))
+	for _, p := range parts {
+		u, err := parseBaseURL(strings.TrimSpace(p))
+		if err != nil {
+			return nil, err
+		}
+		if seen[u.String()] {
+			return nil, fmt.Errorf("--url: %s is listed twice", u)
+		}
+		seen[u.String()] = true
+		urls = append(urls, u)
+	}
+	return urls, nil
 }
 
 // parseBaseURL accepts a URL of a scheme and a host only, so that every

@@ -59,6 +59,10 @@ func TestRunRefuses(t *testing.T) {
 		{"other scheme", []string{"--url", "ftp://127.0.0.1"}, withKey, "http or https"},
 		{"no scheme", []string{"--url", "127.0.0.1:8080"}, withKey, "--url"},
 		{"argument", []string{"token"}, withKey, "unexpected arguments"},
+		{"second url not loopback", []string{"--url", "http://127.0.0.1:8080,http://10.0.0.1:8080", "--mode", "healthz"}, nil, "not a loopback address"},
+		{"url listed twice", []string{"--url", "http://127.0.0.1:8080,http://127.0.0.1:8080/", "--mode", "healthz"}, nil, "listed twice"},
+		{"empty url in list", []string{"--url", "http://127.0.0.1:8080,", "--mode", "healthz"}, nil, "--url"},
+		{"too many urls", []string{"--url", strings.Repeat("http://127.0.0.1:1,", 16) + "http://127.0.0.1:2", "--mode", "healthz"}, nil, "at most 16"},
 		{"unknown flag", []string{"--admin-key", testAdminKey}, withKey, "invalid command line"},
 	}
 	for _, tt := range tests {

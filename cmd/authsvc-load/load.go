@@ -22,33 +22,32 @@ import (
 // the last byte of the answer. A request that takes longer is a "timeout".
 const requestTimeout = 10 * time.Second
 
-// target is the route under load.
+// target is the route under load, on each client's server.
 type target struct {
 	hc     *http.Client
 	mode   string
 	method string
 	path   string
-	url    string
 }
 
-func newTarget(hc *http.Client, base, mode string) *target {
+func newTarget(hc *http.Client, mode string) *target {
 	t := &target{hc: hc, mode: mode, method: http.MethodPost}
 	switch mode {
-	case modeToken:
+	case modeToken, modeBare:
 		t.path = "/v1/token"
 	case modeRenew:
 		t.path = "/v1/token/renew"
 	default:
 		t.method, t.path = http.MethodGet, "/healthz"
 	}
-	t.url = base + t.path
 	return t
 }
 
 // client is one simulated client with one request in flight at a time. Only
 // its own worker goroutine touches it while the load runs.
 type client struct {
-	sessions []string  // the users it acts as, in turn; none in healthz mode
+	base     string    // the server it drives: scheme and host
+	sessions []string  // the users it acts as, in turn; none in healthz and bare modes
 	next     int       // index in sessions of the next request's user
 	token    string    // renew mode: the latest token, renewed next
 	rec      *recorder // nil during the warmup
@@ -98,7 +97,7 @@ func (t *target) do(ctx context.Context, c *client) string {
 		}
 		body = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, t.method, t.url, body)
+	req, err := http.NewRequestWithContext(ctx, t.method, c.base+t.path, body)
 	if err != nil {
 		return kindTransport
 	}

@@ -8,6 +8,12 @@
 //	token    POST /v1/token with a user's session (the default)
 //	renew    POST /v1/token/renew, each client renewing its latest token
 //	healthz  GET /healthz, the baseline; needs no users and no admin key
+//	bare     POST /v1/token without a session, against authsvc-bare, the
+//	         bare net/http mint server; needs no users and no admin key
+//
+// --url takes one server or several, comma-separated: client i drives
+// server i mod N, and the users are provisioned through the first, so
+// replicas must share one database and session key.
 //
 // For example, against "authsvc serve --dev":
 //

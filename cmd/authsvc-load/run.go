@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"runtime"
+	"strings"
 	"time"
 )
 
@@ -21,8 +22,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	if err := checkLoopback(ctx, cfg.url, net.DefaultResolver.LookupNetIP); err != nil {
-		return err
+	bases := make([]string, len(cfg.urls))
+	for i, u := range cfg.urls {
+		if err := checkLoopback(ctx, u, net.DefaultResolver.LookupNetIP); err != nil {
+			return err
+		}
+		bases[i] = u.String()
 	}
 	logf := func(format string, args ...any) {
 		fmt.Fprintf(stderr, "authsvc-load: "+format+"\n", args...)
@@ -33,22 +38,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// and may take seconds); measured requests by requestTimeout each.
 	tr := newTransport(cfg.concurrency)
 	defer tr.CloseIdleConnections()
-	base := cfg.url.String()
-	setup := &setupClient{hc: newClient(tr, 0), base: base, logf: logf}
-	t := newTarget(newClient(tr, requestTimeout), base, cfg.mode)
+	// Setup goes through the first server; the others share its database.
+	setup := &setupClient{hc: newClient(tr, 0), base: bases[0], logf: logf}
+	t := newTarget(newClient(tr, requestTimeout), cfg.mode)
 
-	hctx, cancel := context.WithTimeout(ctx, requestTimeout)
-	err = healthz(hctx, setup)
-	cancel()
-	if err != nil {
-		return err
+	for _, base := range bases {
+		hctx, cancel := context.WithTimeout(ctx, requestTimeout)
+		err = healthz(hctx, &setupClient{hc: setup.hc, base: base, logf: logf})
+		cancel()
+		if err != nil {
+			return err
+		}
 	}
 
 	clients := make([]*client, cfg.concurrency)
 	for i := range clients {
-		clients[i] = &client{}
+		clients[i] = &client{base: bases[i%len(bases)]}
 	}
-	if cfg.mode != modeHealthz {
+	if needsUsers(cfg.mode) {
 		sctx, cancel := context.WithTimeout(ctx, setupTimeout)
 		defer cancel()
 		sessions, err := provision(sctx, setup, cfg.adminKey, randomHex(4), cfg.users)
@@ -83,9 +90,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	for _, c := range clients {
 		c.rec = newRecorder(maxExactSamples / cfg.concurrency)
 	}
-	logf("measuring %s at %d clients for %s", t.path, cfg.concurrency, bound(cfg))
+	logf("measuring %s at %d clients on %d servers for %s", t.path, cfg.concurrency, len(bases), bound(cfg))
 	rep := &Report{
-		Mode: cfg.mode, URL: base, Concurrency: cfg.concurrency, Users: cfg.users,
+		Mode: cfg.mode, URL: strings.Join(bases, ","), Concurrency: cfg.concurrency, Users: cfg.users,
 		StartedAt: time.Now().UTC().Round(0), GoVersion: runtime.Version(), NumCPU: runtime.NumCPU(),
 	}
 	elapsed := measure.run(ctx, t, clients, cfg.progress, stderr)

@@ -9,11 +9,14 @@ import (
 	"log/slog"
 	"maps"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -63,6 +66,16 @@ func (l testLimits) limiters(tb testing.TB) httpapi.Limiters {
 // when zero).
 func newTestServer(t testing.TB, limits testLimits) (string, *users.Store) {
 	t.Helper()
+	h, store := newTestAPI(t, limits)
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL, store
+}
+
+// newTestAPI is the handler newTestServer serves, for tests that serve it
+// more than once, as replicas over one database.
+func newTestAPI(t testing.TB, limits testLimits) (http.Handler, *users.Store) {
+	t.Helper()
 	db := sqldbtest.Open(t)
 	events, err := audit.NewReader(db)
 	if err != nil {
@@ -95,9 +108,7 @@ func newTestServer(t testing.TB, limits testLimits) (string, *users.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(api)
-	t.Cleanup(srv.Close)
-	return srv.URL, store
+	return api, store
 }
 
 // TestRunAgainstServer runs each mode through run against the real API and
@@ -322,5 +333,82 @@ func TestRunRateLimited(t *testing.T) {
 	}
 	if !strings.Contains(stdout.String(), "errors        30 (http_429 30)") || !strings.Contains(stdout.String(), "--rate-token off") {
 		t.Errorf("summary does not explain the 429s:\n%s", stdout.String())
+	}
+}
+
+// routeCounter counts the requests a server answers, by method and path.
+type routeCounter struct {
+	mu sync.Mutex
+	n  map[string]int64
+}
+
+func (c *routeCounter) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.mu.Lock()
+		c.n[r.Method+" "+r.URL.Path]++
+		c.mu.Unlock()
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (c *routeCounter) get(route string) int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n[route]
+}
+
+// TestRunSeveralServers runs the token mode against two servers over one
+// database, as replicas: setup goes to the first, each is checked to be up,
+// and the clients are spread over both, half each.
+func TestRunSeveralServers(t *testing.T) {
+	t.Parallel()
+	h, _ := newTestAPI(t, testLimits{})
+	counters := []*routeCounter{{n: map[string]int64{}}, {n: map[string]int64{}}}
+	urls := make([]string, len(counters))
+	for i, c := range counters {
+		srv := httptest.NewServer(c.wrap(h))
+		t.Cleanup(srv.Close)
+		urls[i] = srv.URL
+	}
+	jsonPath := filepath.Join(t.TempDir(), "report.json")
+	const requests = 400
+	args := []string{"authsvc-load", "--url", strings.Join(urls, ","), "--mode", "token", "--users", "4",
+		"--concurrency", "4", "--requests", strconv.Itoa(requests), "--duration", "0", "--warmup", "0", "--progress", "0",
+		"--json", jsonPath}
+	var stdout, stderr bytes.Buffer
+	env := envFunc(map[string]string{"AUTHSVC_ADMIN_TOKEN": testAdminKey})
+	if err := run(context.Background(), args, env, &stdout, &stderr); err != nil {
+		t.Fatalf("run = %v\nstderr:\n%s", err, stderr.String())
+	}
+	b, err := os.ReadFile(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	checkReport(t, rep)
+	if want := strings.Join(urls, ","); rep.URL != want || rep.Requests != requests || rep.Errors != 0 {
+		t.Errorf("report: url %q, %d requests, %d errors; want %q, %d, none", rep.URL, rep.Requests, rep.Errors, want, requests)
+	}
+	for i, c := range counters {
+		if got := c.get("GET /healthz"); got != 1 {
+			t.Errorf("server %d: GET /healthz answered %d times, want once", i, got)
+		}
+		wantSetup := int64(0)
+		if i == 0 {
+			wantSetup = 4 // the logins, all through the first server
+		}
+		if got := c.get("POST /v1/sessions"); got != wantSetup {
+			t.Errorf("server %d: POST /v1/sessions answered %d times, want %d", i, got, wantSetup)
+		}
+	}
+	// Clients 0 and 2 drive the first server, 1 and 3 the second. Each
+	// client waits for its answer before the next request, so the split
+	// follows the servers' speed, and both serve one handler.
+	t0, t1 := counters[0].get("POST /v1/token"), counters[1].get("POST /v1/token")
+	if t0+t1 != requests || t0 == 0 || t1 == 0 {
+		t.Errorf("POST /v1/token answered %d and %d times, want %d in all, some by each", t0, t1, requests)
 	}
 }
