@@ -42,6 +42,7 @@ type config struct {
 	warmup      time.Duration
 	progress    time.Duration // 0: no progress lines
 	jsonPath    string
+	serverPIDs  []int // whose CPU time the report divides by the requests; none: not measured
 }
 
 const usageHeader = `authsvc-load drives an authsvc server on this machine and reports
@@ -82,6 +83,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	warmup := fs.Duration("warmup", time.Second, "load before measuring, not counted")
 	progress := fs.Duration("progress", time.Second, "interval of the progress line on stderr; 0 for none")
 	jsonPath := fs.String("json", "", "also write the report as JSON to this file")
+	rawPIDs := fs.String("server-pid", "", "process ID of the server, or several comma-separated, to report its CPU time per measured request (Linux: from /proc)")
 
 	if len(args) == 0 {
 		args = []string{"authsvc-load"}
@@ -129,6 +131,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 		return nil, fmt.Errorf("--progress: %v is shorter than %v (0 turns it off)", c.progress, minProgress)
 	}
 	var err error
+	if c.serverPIDs, err = parsePIDs(*rawPIDs); err != nil {
+		return nil, err
+	}
 	if c.urls, err = parseBaseURLs(*rawURL); err != nil {
 		return nil, err
 	}

@@ -13,7 +13,8 @@
 //
 // --url takes one server or several, comma-separated: client i drives
 // server i mod N, and the users are provisioned through the first, so
-// replicas must share one database and session key.
+// replicas must share one database and session key. --server-pid adds the
+// servers' CPU time per measured request to the report, from /proc.
 //
 // For example, against "authsvc serve --dev":
 //

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -33,6 +34,19 @@ type Report struct {
 	StartedAt    time.Time `json:"startedAt"` // start of the measured phase
 	GoVersion    string    `json:"goVersion"`
 	NumCPU       int       `json:"numCPU"`
+	// With --server-pid: the servers' CPU time (user and system) during
+	// the measured phase, in all and per request, to 10 ms in all.
+	ServerPIDs                []int   `json:"serverPIDs,omitempty"`
+	ServerCPUSeconds          float64 `json:"serverCPUSeconds,omitempty"`
+	ServerCPUMicrosPerRequest float64 `json:"serverCPUMicrosPerRequest,omitempty"`
+}
+
+// fillCPU records the servers' CPU time over the measured phase.
+func (r *Report) fillCPU(d time.Duration) {
+	r.ServerCPUSeconds = d.Seconds()
+	if r.Requests > 0 {
+		r.ServerCPUMicrosPerRequest = float64(d.Microseconds()) / float64(r.Requests)
+	}
 }
 
 // Latency is a latency distribution in milliseconds, over every measured
@@ -82,6 +96,9 @@ func (r *Report) print(w io.Writer, route string, warmup time.Duration) {
 	}
 	l := r.LatencyMs
 	fmt.Fprintf(w, "latency (ms)  p50 %.3f  p90 %.3f  p99 %.3f  max %.3f  mean %.3f (%s)\n", l.P50, l.P90, l.P99, l.Max, l.Mean, how)
+	if len(r.ServerPIDs) > 0 {
+		fmt.Fprintf(w, "server CPU    %.1f µs per request (%.2f s in all, pid %s)\n", r.ServerCPUMicrosPerRequest, r.ServerCPUSeconds, joinInts(r.ServerPIDs))
+	}
 	fmt.Fprintf(w, "machine       %d CPUs, %s; started %s\n", r.NumCPU, r.GoVersion, r.StartedAt.Format(time.RFC3339))
 }
 
@@ -113,4 +130,12 @@ func (r *Report) writeJSON(path string) error {
 		return fmt.Errorf("write --json: %w", err)
 	}
 	return nil
+}
+
+func joinInts(ns []int) string {
+	s := make([]string, len(ns))
+	for i, n := range ns {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, ",")
 }

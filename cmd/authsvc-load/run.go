@@ -29,6 +29,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		bases[i] = u.String()
 	}
+	if _, err := processCPU(cfg.serverPIDs); err != nil {
+		return err
+	}
 	logf := func(format string, args ...any) {
 		fmt.Fprintf(stderr, "authsvc-load: "+format+"\n", args...)
 	}
@@ -95,7 +98,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Mode: cfg.mode, URL: strings.Join(bases, ","), Concurrency: cfg.concurrency, Users: cfg.users,
 		StartedAt: time.Now().UTC().Round(0), GoVersion: runtime.Version(), NumCPU: runtime.NumCPU(),
 	}
+	cpuBefore, err := processCPU(cfg.serverPIDs)
+	if err != nil {
+		return err
+	}
 	elapsed := measure.run(ctx, t, clients, cfg.progress, stderr)
+	cpuAfter, cpuErr := processCPU(cfg.serverPIDs)
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("interrupted after %v of measurement: %w", elapsed.Round(time.Millisecond), err)
 	}
@@ -105,6 +113,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		recs[i] = c.rec
 	}
 	rep.fill(summarize(recs), elapsed)
+	if len(cfg.serverPIDs) > 0 {
+		if cpuErr != nil {
+			return fmt.Errorf("after the measurement: %w", cpuErr)
+		}
+		rep.ServerPIDs = cfg.serverPIDs
+		rep.fillCPU(cpuAfter - cpuBefore)
+	}
 	rep.print(stdout, t.method+" "+t.path, cfg.warmup)
 	if cfg.jsonPath != "" {
 		if err := rep.writeJSON(cfg.jsonPath); err != nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -374,7 +375,7 @@ func TestRunSeveralServers(t *testing.T) {
 	const requests = 400
 	args := []string{"authsvc-load", "--url", strings.Join(urls, ","), "--mode", "token", "--users", "4",
 		"--concurrency", "4", "--requests", strconv.Itoa(requests), "--duration", "0", "--warmup", "0", "--progress", "0",
-		"--json", jsonPath}
+		"--json", jsonPath, "--server-pid", strconv.Itoa(os.Getpid())}
 	var stdout, stderr bytes.Buffer
 	env := envFunc(map[string]string{"AUTHSVC_ADMIN_TOKEN": testAdminKey})
 	if err := run(context.Background(), args, env, &stdout, &stderr); err != nil {
@@ -391,6 +392,16 @@ func TestRunSeveralServers(t *testing.T) {
 	checkReport(t, rep)
 	if want := strings.Join(urls, ","); rep.URL != want || rep.Requests != requests || rep.Errors != 0 {
 		t.Errorf("report: url %q, %d requests, %d errors; want %q, %d, none", rep.URL, rep.Requests, rep.Errors, want, requests)
+	}
+	// The servers run in this process, so its CPU time is theirs (and the
+	// clients'): 400 requests over HTTP take well over one 10 ms tick.
+	if len(rep.ServerPIDs) != 1 || rep.ServerPIDs[0] != os.Getpid() || rep.ServerCPUSeconds <= 0 ||
+		math.Abs(rep.ServerCPUMicrosPerRequest-rep.ServerCPUSeconds*1e6/requests) > 1e-6 {
+		t.Errorf("report: server pids %v, CPU %v s, %v µs per request; want this process, > 0, and the one divided by %d",
+			rep.ServerPIDs, rep.ServerCPUSeconds, rep.ServerCPUMicrosPerRequest, requests)
+	}
+	if want := fmt.Sprintf("server CPU    %.1f µs per request", rep.ServerCPUMicrosPerRequest); !strings.Contains(stdout.String(), want) {
+		t.Errorf("stdout lacks %q:\n%s", want, stdout.String())
 	}
 	for i, c := range counters {
 		if got := c.get("GET /healthz"); got != 1 {
