@@ -43,7 +43,7 @@ func (s *Server) fill(r *http.Request, e audit.Event) audit.Event {
 		e.Actor = p.actor()
 	}
 	e.Time = s.now()
-	e.ClientIP = clientIP(ctx).String()
+	e.ClientIP = clientIPText(ctx)
 	e.RequestID = requestID(ctx)
 	return e
 }

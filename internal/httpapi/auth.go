@@ -40,9 +40,13 @@ const (
 	sessionsIdP        // also identity provider tokens (the token routes)
 )
 
+// principalFrom is the caller requireAuth admitted, nil before that or on
+// routes without a credential.
 func principalFrom(ctx context.Context) *principal {
-	p, _ := ctx.Value(principalKey).(*principal)
-	return p
+	if info := infoFrom(ctx); info != nil && info.authed {
+		return &info.p
+	}
+	return nil
 }
 
 var errNoCredential = newProblem(http.StatusUnauthorized, codeUnauthorized, "missing or invalid bearer credential")
@@ -60,35 +64,41 @@ func bearer(r *http.Request) (string, bool) {
 
 // authenticate resolves the bearer credential to a principal. Unknown,
 // expired and revoked credentials all look the same to the caller: 401.
-func (s *Server) authenticate(r *http.Request, acc access) (*principal, error) {
+// The principal comes back as a value, to be kept in the request's info
+// without an allocation of its own.
+func (s *Server) authenticate(r *http.Request, acc access) (principal, error) {
 	cred, ok := bearer(r)
 	if !ok {
-		return nil, errNoCredential
+		return principal{}, errNoCredential
 	}
 	creds := s.creds.Load()
 	if label, ok := creds.admin(cred); ok {
-		return &principal{admin: label}, nil
+		return principal{admin: label}, nil
 	}
 	subject, epoch, err := creds.sessions.verify(r.Context(), creds.SessionKey, cred, s.now(), s.store.SessionRevoked)
 	switch {
 	case errors.Is(err, errInvalidSession):
 		if acc == sessionsIdP && creds.IdP != nil && idp.LooksLikeJWT(cred) {
-			return s.authenticateIdP(r, creds.IdP, cred)
+			p, err := s.authenticateIdP(r, creds.IdP, cred)
+			if err != nil {
+				return principal{}, err
+			}
+			return *p, nil
 		}
-		return nil, errNoCredential
+		return principal{}, errNoCredential
 	case err != nil:
-		return nil, err
+		return principal{}, err
 	}
 	u, err := s.store.Get(r.Context(), subject)
 	switch {
 	case errors.Is(err, users.ErrNotFound):
-		return nil, errNoCredential // deleted since the session began
+		return principal{}, errNoCredential // deleted since the session began
 	case err != nil:
-		return nil, err
+		return principal{}, err
 	case u.Disabled || u.SessionEpoch != epoch:
-		return nil, errNoCredential // disabled, or password changed: revoked
+		return principal{}, errNoCredential // disabled, or password changed: revoked
 	}
-	return &principal{user: u}, nil
+	return principal{user: u}, nil
 }
 
 // requireAuth admits the credentials acc allows; a valid user credential on
@@ -105,7 +115,15 @@ func (s *Server) requireAuth(acc access) func(http.Handler) http.Handler {
 				s.writeError(w, r, newProblem(http.StatusForbidden, codeForbidden, "this route needs an admin credential"))
 				return
 			}
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey, p)))
+			// The principal joins the request's info instead of a new
+			// context copy; observe made that info for every request.
+			info := infoFrom(r.Context())
+			if info == nil {
+				info = &requestInfo{}
+				r = r.WithContext(context.WithValue(r.Context(), requestKey, info))
+			}
+			info.p, info.authed = p, true
+			next.ServeHTTP(w, r)
 		})
 	}
 }

@@ -21,20 +21,52 @@ import (
 
 type ctxKey int
 
-const (
-	requestIDKey ctxKey = iota
-	clientIPKey
-	principalKey
-)
+const requestKey ctxKey = 0
+
+// requestInfo is what the middleware learns about a request, kept in its
+// context as one value: one allocation per request instead of a context
+// copy per fact. observe creates it; requireAuth fills in the principal.
+type requestInfo struct {
+	id       string
+	idHeader [1]string // the X-Request-Id header's value slice, without its own allocation
+	ip       netip.Addr
+	ipText   string // ip.String(), once it is needed
+	sw       statusWriter
+
+	authed bool
+	p      principal // the caller, once authed
+}
+
+func infoFrom(ctx context.Context) *requestInfo {
+	info, _ := ctx.Value(requestKey).(*requestInfo)
+	return info
+}
 
 func requestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
+	if info := infoFrom(ctx); info != nil {
+		return info.id
+	}
+	return ""
 }
 
 func clientIP(ctx context.Context) netip.Addr {
-	ip, _ := ctx.Value(clientIPKey).(netip.Addr)
-	return ip
+	if info := infoFrom(ctx); info != nil {
+		return info.ip
+	}
+	return netip.Addr{}
+}
+
+// clientIPText is clientIP as text, formatted once per request for the
+// access log and the audit trail.
+func clientIPText(ctx context.Context) string {
+	info := infoFrom(ctx)
+	if info == nil {
+		return netip.Addr{}.String()
+	}
+	if info.ipText == "" {
+		info.ipText = info.ip.String()
+	}
+	return info.ipText
 }
 
 // requestIDs hands out request IDs: a random per-process prefix and a
@@ -51,7 +83,10 @@ func newRequestIDs() *requestIDs {
 }
 
 func (g *requestIDs) next() string {
-	return g.prefix + "-" + strconv.FormatUint(g.n.Add(1), 10)
+	var buf [32]byte // prefix, '-' and a uint64 fit: one allocation, the string
+	b := append(buf[:0], g.prefix...)
+	b = append(b, '-')
+	return string(strconv.AppendUint(b, g.n.Add(1), 10))
 }
 
 // validRequestID accepts a caller's X-Request-ID only when it is short and
@@ -102,57 +137,63 @@ func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // client IP, recovers panics into 500s, and records every request in the
 // access log and the metrics, labelled by route pattern (never the raw
 // path, which would let clients create unbounded label values).
+//
+// The header names are written in canonical form ("X-Request-Id", as
+// net/http sends it anyway), which spares a canonicalizing copy each.
 func (s *Server) observe(ids *requestIDs) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
-			id := r.Header.Get("X-Request-ID")
-			if !validRequestID(id) {
-				id = ids.next()
+			info := &requestInfo{id: r.Header.Get("X-Request-Id")}
+			if !validRequestID(info.id) {
+				info.id = ids.next()
 			}
-			w.Header().Set("X-Request-ID", id)
-			ip := s.clientIPOf(r)
-			ctx := context.WithValue(r.Context(), requestIDKey, id)
-			ctx = context.WithValue(ctx, clientIPKey, ip)
-			r = r.WithContext(ctx)
-			sw := &statusWriter{ResponseWriter: w}
-
-			defer func() {
-				if v := recover(); v != nil {
-					if v == http.ErrAbortHandler {
-						panic(v)
-					}
-					s.log.LogAttrs(ctx, slog.LevelError, "panic serving request",
-						slog.String("request_id", id), slog.String("panic", fmt.Sprint(v)),
-						slog.String("stack", string(debug.Stack())))
-					if sw.status == 0 {
-						s.writeError(sw, r, errors.New("panic"))
-					}
-				}
-				status := sw.status
-				if status == 0 {
-					status = http.StatusOK
-				}
-				route := s.routeOf(r)
-				elapsed := time.Since(start)
-				s.metrics.observeRequest(route, r.Method, status, elapsed)
-				level := slog.LevelInfo
-				if route == "/healthz" || route == "/readyz" || route == "/metrics" {
-					level = slog.LevelDebug
-				}
-				if s.log.Enabled(ctx, level) {
-					s.log.LogAttrs(ctx, level, "request",
-						slog.String("request_id", id),
-						slog.String("method", logMethod(r.Method)),
-						slog.String("route", route),
-						slog.Int("status", status),
-						slog.Int("bytes", sw.bytes),
-						slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
-						slog.String("client_ip", ip.String()))
-				}
-			}()
-			next.ServeHTTP(sw, r)
+			info.idHeader[0] = info.id
+			w.Header()["X-Request-Id"] = info.idHeader[:]
+			info.ip = s.clientIPOf(r)
+			info.sw.ResponseWriter = w
+			r = r.WithContext(context.WithValue(r.Context(), requestKey, info))
+			defer s.finish(r, info, start)
+			next.ServeHTTP(&info.sw, r)
 		})
+	}
+}
+
+// finish is observe's deferred half: it turns a panic into a 500 and
+// records the request in the metrics and the access log.
+func (s *Server) finish(r *http.Request, info *requestInfo, start time.Time) {
+	ctx, sw := r.Context(), &info.sw
+	if v := recover(); v != nil {
+		if v == http.ErrAbortHandler {
+			panic(v)
+		}
+		s.log.LogAttrs(ctx, slog.LevelError, "panic serving request",
+			slog.String("request_id", info.id), slog.String("panic", fmt.Sprint(v)),
+			slog.String("stack", string(debug.Stack())))
+		if sw.status == 0 {
+			s.writeError(sw, r, errors.New("panic"))
+		}
+	}
+	status := sw.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	route := s.routeOf(r)
+	elapsed := time.Since(start)
+	s.metrics.observeRequest(route, r.Method, status, elapsed)
+	level := slog.LevelInfo
+	if route == "/healthz" || route == "/readyz" || route == "/metrics" {
+		level = slog.LevelDebug
+	}
+	if s.log.Enabled(ctx, level) {
+		s.log.LogAttrs(ctx, level, "request",
+			slog.String("request_id", info.id),
+			slog.String("method", logMethod(r.Method)),
+			slog.String("route", route),
+			slog.Int("status", status),
+			slog.Int("bytes", sw.bytes),
+			slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
+			slog.String("client_ip", clientIPText(ctx)))
 	}
 }
 
@@ -205,7 +246,9 @@ func (s *Server) trusted(ip netip.Addr) bool {
 func limitBody(n int64) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			r.Body = http.MaxBytesReader(w, r.Body, n)
+			if r.Body != http.NoBody { // net/http's empty body: nothing to limit
+				r.Body = http.MaxBytesReader(w, r.Body, n)
+			}
 			next.ServeHTTP(w, r)
 		})
 	}
