@@ -31,6 +31,34 @@ type metrics struct {
 
 	mu      sync.Mutex
 	reasons map[string]bool // failure reasons seen, at most maxReasons
+
+	// The series each request and each minted token lands in, resolved
+	// once: WithLabelValues hashes its labels and formats none of our
+	// numbers for free, on every request. Both maps hold at most
+	// maxCachedSeries entries; past that the vectors are asked directly.
+	seriesMu sync.RWMutex
+	requestS map[requestSeriesKey]requestSeries
+	issuedS  map[issuedSeriesKey]prometheus.Counter
+}
+
+// maxCachedSeries bounds each series cache. Its keys come from small fixed
+// sets (see metrics), so the bound is only a guard.
+const maxCachedSeries = 1024
+
+type requestSeriesKey struct {
+	route, method string
+	status        int
+}
+
+type requestSeries struct {
+	count    prometheus.Counter
+	duration prometheus.Observer
+}
+
+type issuedSeriesKey struct {
+	app     uint32
+	kind    string
+	variant token.Variant
 }
 
 // maxReasons caps the distinct failure reasons. Reasons are constants, so
@@ -60,7 +88,9 @@ func newMetrics(reg *prometheus.Registry, store *users.Store, rec *audit.Recorde
 			Name: "authsvc_token_failures_total",
 			Help: "Token requests, renewals and verifications that failed, by reason.",
 		}, []string{"reason"}),
-		reasons: make(map[string]bool),
+		reasons:  make(map[string]bool),
+		requestS: make(map[requestSeriesKey]requestSeries),
+		issuedS:  make(map[issuedSeriesKey]prometheus.Counter),
 		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "authsvc_rate_limited_total",
 			Help: "Requests refused by a rate limit, by limit: token, login_ip or login_user.",
@@ -119,17 +149,43 @@ func newMetrics(reg *prometheus.Registry, store *users.Store, rec *audit.Recorde
 // observeRequest counts a request. route must be a pattern of the router or
 // "unmatched"; the method is reduced to methodLabel's set here.
 func (m *metrics) observeRequest(route, method string, status int, d time.Duration) {
-	code := strconv.Itoa(status)
-	method = methodLabel(method)
-	m.requests.WithLabelValues(route, method, code).Inc()
-	m.duration.WithLabelValues(route, method, code).Observe(d.Seconds())
+	key := requestSeriesKey{route, methodLabel(method), status}
+	m.seriesMu.RLock()
+	series, ok := m.requestS[key]
+	m.seriesMu.RUnlock()
+	if !ok {
+		code := strconv.Itoa(status)
+		series = requestSeries{
+			count:    m.requests.WithLabelValues(key.route, key.method, code),
+			duration: m.duration.WithLabelValues(key.route, key.method, code),
+		}
+		m.seriesMu.Lock()
+		if len(m.requestS) < maxCachedSeries {
+			m.requestS[key] = series
+		}
+		m.seriesMu.Unlock()
+	}
+	series.count.Inc()
+	series.duration.Observe(d.Seconds())
 }
 
 // tokenIssued counts a minted token. It takes the *App the token was minted
 // with, which only ever comes from the configured Credentials, so an appID
 // a client wrote cannot become a label value.
 func (m *metrics) tokenIssued(app *apps.App, kind string, v token.Variant) {
-	m.tokensIssued.WithLabelValues(strconv.FormatUint(uint64(app.ID), 10), kind, v.String()).Inc()
+	key := issuedSeriesKey{app.ID, kind, v}
+	m.seriesMu.RLock()
+	c, ok := m.issuedS[key]
+	m.seriesMu.RUnlock()
+	if !ok {
+		c = m.tokensIssued.WithLabelValues(strconv.FormatUint(uint64(app.ID), 10), kind, v.String())
+		m.seriesMu.Lock()
+		if len(m.issuedS) < maxCachedSeries {
+			m.issuedS[key] = c
+		}
+		m.seriesMu.Unlock()
+	}
+	c.Inc()
 }
 
 // tokenFailed counts a failed token request by its reason, a constant.
