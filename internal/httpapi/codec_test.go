@@ -176,3 +176,58 @@ func TestExplicitEmptyUserID(t *testing.T) {
 		t.Errorf("empty import: results = %+v", imp.Results)
 	}
 }
+
+// FuzzAppendToken: whatever a token response holds, appendToken writes
+// exactly encode's bytes, or declines and leaves it to encode.
+func FuzzAppendToken(f *testing.F) {
+	f.Add("04AAAAAGkAbc+/=", uint32(1234567890), "alice", "Alice <a&b>", int64(1700000000), int64(1700003600), true, "room-1", true, false, "cam,mic")
+	f.Add("04x", uint32(0), "u", "Zoë", int64(-1), int64(0), false, "", false, false, "")
+	f.Add("04x", uint32(7), "u", "quote\"back\\slash\n", int64(1), int64(2), true, "r<1>", false, true, "")
+	f.Fuzz(func(t *testing.T, tok string, appID uint32, userID, userName string, iat, exp int64, hasRoom bool, roomID string, login, publish bool, streams string) {
+		resp := api.TokenResponse{Token: tok, AppID: appID, UserID: userID, UserName: userName,
+			IssuedAt: iat, ExpiresAt: exp, EffectiveTimeInSeconds: exp - iat}
+		if hasRoom {
+			resp.Room = &api.Room{RoomID: roomID, Login: login, Publish: publish}
+			if streams != "" {
+				resp.Room.StreamIDs = strings.Split(streams, ",")
+			}
+		}
+		got, ok := appendToken(nil, &resp)
+		if !ok {
+			return
+		}
+		w := httptest.NewRecorder()
+		if err := encode(w, http.StatusOK, resp); err != nil {
+			t.Fatal(err)
+		}
+		if want := w.Body.String(); string(got) != want {
+			t.Errorf("appendToken(%+v) = %q, want %q", resp, got, want)
+		}
+	})
+}
+
+// TestEncodeTokenFastPath: the responses the token routes send take the
+// hand-written path, and come out as encode writes them.
+func TestEncodeTokenFastPath(t *testing.T) {
+	t.Parallel()
+	tests := []api.TokenResponse{
+		{Token: "04AAAAAGkAbc+/xyz=", AppID: 1234567890, UserID: "user-1", UserName: "Ada Lovelace", IssuedAt: 1700000000, ExpiresAt: 1700086400, EffectiveTimeInSeconds: 86400},
+		{Token: "04abc", AppID: 1, UserID: "u_2", IssuedAt: 1, ExpiresAt: 3601, EffectiveTimeInSeconds: 3600,
+			Room: &api.Room{RoomID: "r1", Login: true, Publish: true, StreamIDs: []string{"cam", "mic"}}},
+		{Token: "04abc", AppID: 1, UserID: "u", Room: &api.Room{RoomID: "r1", StreamIDs: []string{}}},
+	}
+	for _, tt := range tests {
+		got, ok := appendToken(nil, &tt)
+		if !ok {
+			t.Errorf("appendToken(%+v) declined a plain response", tt)
+			continue
+		}
+		w := httptest.NewRecorder()
+		if err := encode(w, http.StatusOK, tt); err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != w.Body.String() {
+			t.Errorf("appendToken(%+v) = %q, want %q", tt, got, w.Body.String())
+		}
+	}
+}
