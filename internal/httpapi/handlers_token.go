@@ -150,7 +150,6 @@ func (s *Server) mint(w http.ResponseWriter, r *http.Request, kind mintKind, app
 	}
 	s.metrics.tokenIssued(app, kind.label, app.Variant)
 	s.record(r, tokenEvent(kind.event, c))
-	w.Header().Set("Cache-Control", "no-store")
 	return encodeToken(w, &api.TokenResponse{
 		Token:                  tok,
 		AppID:                  c.AppID,
