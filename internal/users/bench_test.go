@@ -129,3 +129,22 @@ func BenchmarkCount(b *testing.B) {
 		}
 	}
 }
+
+// importUsers imports n users without passwords, user0000000 on, and returns
+// their IDs.
+func importUsers(tb testing.TB, s *Store, n int) []string {
+	tb.Helper()
+	ids := make([]string, n)
+	batch := make([]CreateParams, 0, MaxImport)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("user%07d", i)
+		batch = append(batch, CreateParams{ID: ids[i], Name: "Some User", AvatarURL: "https://cdn.example.com/a.png"})
+		if len(batch) == MaxImport || i == n-1 {
+			if _, err := s.Import(context.Background(), batch); err != nil {
+				tb.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+	return ids
+}

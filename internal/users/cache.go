@@ -18,21 +18,44 @@ import (
 const (
 	cacheTTL     = 2 * time.Second
 	cacheMaxSize = 100_000
+
+	// cacheShrinkMin is the peak size below which a map is never rebuilt:
+	// small maps cost too little to bother.
+	cacheShrinkMin = 1024
 )
 
 // userCache is Get's cache. Its generation counter closes the race between
 // a read and a write: a Get that began reading before a write committed
 // must not store what it read after the write evicted the user.
+//
+// Every entry lives for the same cacheTTL, so the order of insertion is the
+// order of expiry: order keeps it, and sweeping is popping its front. A put
+// sweeps what has expired (amortised O(1)), and a timer, armed only while
+// entries exist, sweeps a cache nobody writes to any more, so a burst of
+// distinct users is forgotten once it is cacheTTL old. Go maps never shrink,
+// so a sweep that leaves the map at a quarter of its peak copies it into a
+// new one and lets the old go.
 type userCache struct {
 	gen atomic.Uint64 // bumped by every write
 
 	mu      sync.RWMutex
 	entries map[string]cachedUser
+	order   []queued // oldest first, from head on
+	head    int
+	peak    int         // largest len(entries) since the map was made
+	timer   *time.Timer // the pending sweep, nil when none is armed
 }
 
 type cachedUser struct {
 	u       User
 	expires time.Time // monotonic
+}
+
+// queued is a put, in order. A later put or an evict may have replaced or
+// removed the entry it names; it then no longer matches expires.
+type queued struct {
+	id      string
+	expires time.Time
 }
 
 func newUserCache() *userCache {
@@ -60,13 +83,20 @@ func (c *userCache) put(u User, gen uint64) {
 	if c.gen.Load() != gen {
 		return
 	}
-	if len(c.entries) >= cacheMaxSize {
-		for id := range c.entries { // evict an arbitrary entry: map order is random
-			delete(c.entries, id)
-			break
-		}
+	now := time.Now()
+	c.sweepLocked(now)
+	// Full: drop the oldest. The queue may also hold entries evicted or
+	// replaced since; at twice the bound those go first, so it stays bounded.
+	for len(c.entries) >= cacheMaxSize || len(c.order)-c.head >= 2*cacheMaxSize {
+		c.popLocked()
 	}
-	c.entries[u.ID] = cachedUser{u: u, expires: time.Now().Add(cacheTTL)}
+	e := cachedUser{u: u, expires: now.Add(cacheTTL)}
+	c.entries[u.ID] = e
+	c.order = append(c.order, queued{id: u.ID, expires: e.expires})
+	c.peak = max(c.peak, len(c.entries))
+	if c.timer == nil {
+		c.timer = time.AfterFunc(cacheTTL, c.sweep)
+	}
 }
 
 // evict forgets id after a write to it has committed (or may have).
@@ -75,4 +105,57 @@ func (c *userCache) evict(id string) {
 	defer c.mu.Unlock()
 	c.gen.Add(1)
 	delete(c.entries, id)
+}
+
+// sweep is the timer's: it forgets what has expired and re-arms for the
+// oldest entry left, if any.
+func (c *userCache) sweep() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := time.Now()
+	c.sweepLocked(now)
+	if c.head == len(c.order) {
+		c.timer = nil
+		return
+	}
+	// Just past the oldest expiry: get treats an entry as live up to and
+	// including its expires.
+	c.timer = time.AfterFunc(c.order[c.head].expires.Sub(now)+time.Nanosecond, c.sweep)
+}
+
+// sweepLocked forgets the entries that expired by now and gives memory back
+// when the cache has shrunk a lot. c.mu must be held.
+func (c *userCache) sweepLocked(now time.Time) {
+	for c.head < len(c.order) && now.After(c.order[c.head].expires) {
+		c.popLocked()
+	}
+	live := len(c.order) - c.head
+	switch {
+	case live == 0:
+		c.order, c.head = c.order[:0], 0
+		if cap(c.order) > 2*cacheShrinkMin {
+			c.order = nil
+		}
+	case c.head > live && c.head >= cacheShrinkMin: // mostly dead: copy the rest down
+		c.order = append(make([]queued, 0, 2*live), c.order[c.head:]...)
+		c.head = 0
+	}
+	if c.peak >= cacheShrinkMin && len(c.entries) <= c.peak/4 {
+		m := make(map[string]cachedUser, len(c.entries))
+		for id, e := range c.entries {
+			m[id] = e
+		}
+		c.entries, c.peak = m, len(m)
+	}
+}
+
+// popLocked drops the oldest queued put, and its entry unless a later put
+// replaced it. c.mu must be held.
+func (c *userCache) popLocked() {
+	q := c.order[c.head]
+	c.order[c.head] = queued{} // let the ID go
+	c.head++
+	if e, ok := c.entries[q.id]; ok && e.expires.Equal(q.expires) {
+		delete(c.entries, q.id)
+	}
 }

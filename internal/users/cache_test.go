@@ -3,6 +3,9 @@ package users
 import (
 	"context"
 	"errors"
+	"reflect"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -118,6 +121,125 @@ func TestGetSeesOtherProcessesWithinTTL(t *testing.T) {
 		time.Sleep(time.Millisecond + time.Nanosecond)
 		if u, err := a.Get(ctx, "carol"); err != nil || !u.Disabled {
 			t.Errorf("Get after cacheTTL = %+v, %v; want the other store's write, carol disabled", u, err)
+		}
+	})
+}
+
+// cacheState is what the cache holds, read under its lock.
+func cacheState(c *userCache) (entries, queued int, m uintptr) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.entries), len(c.order) - c.head, reflect.ValueOf(c.entries).Pointer()
+}
+
+// TestCacheSweepsABurst: after a burst of Gets for distinct users, once
+// cacheTTL has passed and nobody calls the store, the cache holds nothing and
+// has let go of the map that held the burst (Go maps never shrink, so only a
+// new map gives the memory back).
+func TestCacheSweepsABurst(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		s := newTestStore(t, Options{})
+		ctx := context.Background()
+		const n = 3 * MaxImport
+		ids := importUsers(t, s, n)
+		_, _, before := cacheState(s.cache)
+		for _, id := range ids {
+			if _, err := s.Get(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if e, q, _ := cacheState(s.cache); e != n || q != n {
+			t.Fatalf("after %d Gets the cache holds %d entries, %d queued; want %d", n, e, q, n)
+		}
+		time.Sleep(cacheTTL)
+		synctest.Wait()
+		if e, _, _ := cacheState(s.cache); e != n {
+			t.Fatalf("at cacheTTL the cache holds %d entries, want all %d", e, n)
+		}
+		time.Sleep(time.Nanosecond)
+		synctest.Wait()
+		e, q, after := cacheState(s.cache)
+		if e != 0 || q != 0 {
+			t.Errorf("past cacheTTL the cache holds %d entries, %d queued; want none", e, q)
+		}
+		if after == before {
+			t.Error("the map that held the burst was kept; want a new one")
+		}
+		s.cache.mu.RLock()
+		if s.cache.timer != nil || cap(s.cache.order) > 2*cacheShrinkMin {
+			t.Errorf("empty cache keeps timer %v, queue capacity %d", s.cache.timer, cap(s.cache.order))
+		}
+		s.cache.mu.RUnlock()
+		// And it still caches.
+		if _, err := s.Get(ctx, ids[0]); err != nil {
+			t.Fatal(err)
+		}
+		if e, _, _ := cacheState(s.cache); e != 1 {
+			t.Errorf("after one more Get the cache holds %d entries, want 1", e)
+		}
+	})
+}
+
+// TestCacheSweepKeepsRefreshed: an entry put again after it expired is not
+// dropped with its first put's place in the queue, nor is an entry put after
+// an evict.
+func TestCacheSweepKeepsRefreshed(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		c := newUserCache()
+		c.put(User{ID: "a"}, c.generation())
+		c.put(User{ID: "b"}, c.generation())
+		time.Sleep(cacheTTL / 2)
+		c.evict("b")
+		c.put(User{ID: "b", Name: "B"}, c.generation())
+		time.Sleep(cacheTTL/2 + time.Nanosecond) // a's first put has expired
+		if _, ok := c.get("a"); ok {
+			t.Fatal("get(a) past cacheTTL hit")
+		}
+		c.put(User{ID: "a", Name: "A"}, c.generation())
+		synctest.Wait()
+		for _, id := range []string{"a", "b"} {
+			if u, ok := c.get(id); !ok || u.Name != strings.ToUpper(id) {
+				t.Errorf("get(%s) = %+v, %v; want the later put", id, u, ok)
+			}
+		}
+		time.Sleep(cacheTTL + time.Nanosecond)
+		synctest.Wait()
+		if e, q, _ := cacheState(c); e != 0 || q != 0 {
+			t.Errorf("the cache holds %d entries, %d queued; want none", e, q)
+		}
+	})
+}
+
+// TestCacheBounded: distinct puts within cacheTTL beyond cacheMaxSize keep
+// the newest cacheMaxSize, and so do evict-and-put cycles on one user, which
+// leave stale places in the queue.
+func TestCacheBounded(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		c := newUserCache()
+		for i := range cacheMaxSize + 10 {
+			c.put(User{ID: strconv.Itoa(i)}, c.generation())
+		}
+		if e, q, _ := cacheState(c); e != cacheMaxSize || q != cacheMaxSize {
+			t.Errorf("the cache holds %d entries, %d queued; want %d", e, q, cacheMaxSize)
+		}
+		if _, ok := c.get("9"); ok {
+			t.Error("get(9), among the oldest, hit")
+		}
+		if _, ok := c.get(strconv.Itoa(cacheMaxSize + 9)); !ok {
+			t.Error("get of the newest missed")
+		}
+		for range 2 * cacheMaxSize {
+			c.evict("x")
+			c.put(User{ID: "x"}, c.generation())
+		}
+		if _, q, _ := cacheState(c); q > 2*cacheMaxSize {
+			t.Errorf("the queue holds %d, more than %d", q, 2*cacheMaxSize)
+		}
+		if _, ok := c.get("x"); !ok {
+			t.Error("get(x) missed")
 		}
 	})
 }
