@@ -3,6 +3,8 @@ package users
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 )
@@ -147,4 +149,71 @@ func importUsers(tb testing.TB, s *Store, n int) []string {
 		}
 	}
 	return ids
+}
+
+// bulkUsers inserts n users, user0000000 on, in one statement in one
+// transaction: a million take seconds, where Import takes minutes. Each has
+// a password hash of the production length, so the table is as large as a
+// real one.
+func bulkUsers(tb testing.TB, s *Store, n int) []string {
+	tb.Helper()
+	ctx := context.Background()
+	hash := strings.Repeat("h", len(s.dummyHash))
+	tx, err := s.db.Writer.BeginTx(ctx, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer tx.Rollback()
+	now := time.Now().UnixMicro()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO users
+		(id, name, avatar_url, extended_data, disabled, password_hash, session_epoch, created_at, updated_at)
+		WITH RECURSIVE seq(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq WHERE i + 1 < $1)
+		SELECT printf('user%07d', i), 'Some User', 'https://cdn.example.com/a.png', '', FALSE, $2,
+			random(), $3, $3 FROM seq`, n, hash, now); err != nil {
+		tb.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		tb.Fatal(err)
+	}
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("user%07d", i)
+	}
+	return ids
+}
+
+// BenchmarkGetRandom reads users picked at random, the same sequence of
+// picks for each size, from a store of 1k users and from one of 1M: the
+// cache-miss path (load, as for an admin minting for users it has not asked
+// about within cacheTTL) and Get through the cache. Compare the sizes'
+// ns/op within one run.
+func BenchmarkGetRandom(b *testing.B) {
+	ctx := context.Background()
+	for _, size := range []struct {
+		name string
+		n    int
+	}{{"users=1k", 1_000}, {"users=1M", 1_000_000}} {
+		s := newTestStore(b, Options{Now: time.Now})
+		ids := bulkUsers(b, s, size.n)
+		r := rand.New(rand.NewPCG(1, 2))
+		picks := make([]string, 1<<16)
+		for i := range picks {
+			picks[i] = ids[r.IntN(len(ids))]
+		}
+		for _, tt := range []struct {
+			name string
+			get  func(context.Context, string) (User, error)
+		}{{"miss", s.load}, {"get", s.Get}} {
+			b.Run(size.name+"/"+tt.name, func(b *testing.B) {
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					if _, err := tt.get(ctx, picks[i%len(picks)]); err != nil {
+						b.Fatal(err)
+					}
+					i++
+				}
+			})
+		}
+	}
 }
