@@ -27,6 +27,11 @@ import (
 // wait on each other here: they queue for the single writer connection.
 const busyTimeout = 5000
 
+// mmapSize is how much of the database file, in bytes, each connection maps
+// into memory. It is address space, not memory: the pages are the kernel's
+// page cache, shared by every connection.
+const mmapSize = 1 << 30
+
 // DB is the embedded database: a pool of read-only connections for queries,
 // and a writer pool with exactly one connection, so that the process's
 // writers queue in database/sql (respecting their contexts) instead of
@@ -168,7 +173,11 @@ func open(ctx context.Context, path string, fsys fs.FS, o Options) (*DB, error) 
 	base := dsn(abs) +
 		"&_pragma=journal_mode(WAL)" +
 		"&_pragma=foreign_keys(1)" +
-		"&_pragma=synchronous(FULL)"
+		"&_pragma=synchronous(FULL)" +
+		// Pages are read from a shared mapping of the file instead of a
+		// pread into each connection's cache: a point read among 1M users
+		// took a quarter less CPU (BenchmarkGetRandom in internal/users).
+		"&_pragma=mmap_size(" + fmt.Sprint(mmapSize) + ")"
 
 	writer, err := sql.Open("sqlite", base+"&_txlock=immediate")
 	if err != nil {
