@@ -3,12 +3,10 @@ package examples
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
-	"log/slog"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -29,15 +27,9 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"github.com/google/go-cmp/cmp"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"authsvc/api"
-	"authsvc/internal/apps"
-	"authsvc/internal/audit"
-	"authsvc/internal/httpapi"
-	"authsvc/internal/sqldb/sqldbtest"
-	"authsvc/internal/token"
-	"authsvc/internal/users"
+	"authsvc/internal/httpapi/httpapitest"
 )
 
 // The ZIM Web example is browser JavaScript. CI has no browser and no Node,
@@ -79,36 +71,10 @@ func newServer(t *testing.T) *server {
 	t.Helper()
 	clk := &clock{}
 	clk.unix.Store(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC).Unix())
-	db := sqldbtest.Open(t)
-	events, err := audit.NewReader(db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := users.NewStore(db, users.Options{Now: clk.Now, Hash: users.HashParams{Memory: 64, Time: 1, Threads: 1}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := token.NewKey([]byte(testSecret))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := httpapi.Config{SessionTTL: sessionTTL, RenewGrace: 5 * time.Minute, CORSOrigins: []string{pageOrigin}, Version: "test"}
-	creds := &httpapi.Credentials{
-		Apps: []apps.App{{
-			ID: testAppID, Keys: []*token.Key{key}, Variant: token.GCM,
-			TTL: apps.TTLBounds{Default: tokenTTL, Min: time.Minute, Max: 24 * time.Hour},
-		}},
-		DefaultApp: testAppID,
-		AdminKeys:  []httpapi.AdminKey{httpapi.NewAdminKey([]byte(testAdminKey))},
-		SessionKey: []byte("session-key-for-the-examples-0123456789"),
-	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	h, err := httpapi.NewServer(cfg, creds, httpapi.Deps{
-		Store: store, Ready: db.Ready, Events: events, Logger: logger, Registry: prometheus.NewRegistry(), Now: clk.Now, Rand: rand.Reader,
+	h, _ := httpapitest.New(t, httpapitest.Options{
+		AppID: testAppID, Secret: testSecret, AdminKey: testAdminKey, SessionKey: "session-key-for-the-examples-0123456789",
+		SessionTTL: sessionTTL, TokenTTL: tokenTTL, CORSOrigins: []string{pageOrigin}, Now: clk.Now,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
 	return &server{url: ts.URL, clock: clk}

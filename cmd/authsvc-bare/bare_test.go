@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -16,15 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"authsvc/api"
-	"authsvc/internal/apps"
-	"authsvc/internal/audit"
-	"authsvc/internal/httpapi"
-	"authsvc/internal/sqldb/sqldbtest"
+	"authsvc/internal/httpapi/httpapitest"
 	"authsvc/internal/token"
-	"authsvc/internal/users"
 )
 
 // Test fixtures; the secrets are made up.
@@ -40,39 +33,7 @@ const (
 // app as the bare server, and returns its URL.
 func newRealServer(t *testing.T) string {
 	t.Helper()
-	db := sqldbtest.Open(t)
-	events, err := audit.NewReader(db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := users.NewStore(db, users.Options{Hash: users.HashParams{Memory: 64, Time: 1, Threads: 1}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := token.NewKey([]byte(testSecret))
-	if err != nil {
-		t.Fatal(err)
-	}
-	creds := &httpapi.Credentials{
-		Apps: []apps.App{{
-			ID: testAppID, Keys: []*token.Key{key}, Variant: token.GCM,
-			TTL: apps.TTLBounds{Default: time.Hour, Min: time.Minute, Max: 24 * time.Hour},
-		}},
-		DefaultApp: testAppID,
-		AdminKeys:  []httpapi.AdminKey{httpapi.NewAdminKey([]byte(testAdminKey))},
-		SessionKey: []byte(testSessionKey),
-	}
-	h, err := httpapi.NewServer(
-		httpapi.Config{SessionTTL: time.Hour, RenewGrace: 5 * time.Minute, Version: "test"},
-		creds,
-		httpapi.Deps{
-			Store: store, Ready: db.Ready, Events: events, Logger: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry(),
-			Limiters: httpapi.Limiters{Token: httpapi.NoLimit, LoginIP: httpapi.NoLimit, LoginUser: httpapi.NoLimit},
-			Now:      time.Now, Rand: rand.Reader,
-		})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, _ := httpapitest.New(t, httpapitest.Options{AppID: testAppID, Secret: testSecret, AdminKey: testAdminKey, SessionKey: testSessionKey})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv.URL

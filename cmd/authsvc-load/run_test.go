@@ -3,10 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"maps"
 	"math"
 	"net"
@@ -21,14 +19,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
-	"authsvc/internal/apps"
-	"authsvc/internal/audit"
 	"authsvc/internal/httpapi"
+	"authsvc/internal/httpapi/httpapitest"
 	"authsvc/internal/ratelimit"
-	"authsvc/internal/sqldb/sqldbtest"
-	"authsvc/internal/token"
 	"authsvc/internal/users"
 )
 
@@ -77,39 +70,10 @@ func newTestServer(t testing.TB, limits testLimits) (string, *users.Store) {
 // more than once, as replicas over one database.
 func newTestAPI(t testing.TB, limits testLimits) (http.Handler, *users.Store) {
 	t.Helper()
-	db := sqldbtest.Open(t)
-	events, err := audit.NewReader(db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := users.NewStore(db, users.Options{Hash: users.HashParams{Memory: 64, Time: 1, Threads: 1}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := token.NewKey([]byte(testSecret))
-	if err != nil {
-		t.Fatal(err)
-	}
-	creds := &httpapi.Credentials{
-		Apps: []apps.App{{
-			ID: testAppID, Keys: []*token.Key{key}, Variant: token.GCM,
-			TTL: apps.TTLBounds{Default: time.Hour, Min: time.Minute, Max: 24 * time.Hour},
-		}},
-		DefaultApp: testAppID,
-		AdminKeys:  []httpapi.AdminKey{httpapi.NewAdminKey([]byte(testAdminKey))},
-		SessionKey: []byte(testSessionKey),
-	}
-	api, err := httpapi.NewServer(
-		httpapi.Config{SessionTTL: time.Hour, RenewGrace: 5 * time.Minute, Version: "test"},
-		creds,
-		httpapi.Deps{
-			Store: store, Ready: db.Ready, Events: events, Limiters: limits.limiters(t), Logger: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry(),
-			Now: time.Now, Rand: rand.Reader,
-		})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return api, store
+	return httpapitest.New(t, httpapitest.Options{
+		AppID: testAppID, Secret: testSecret, AdminKey: testAdminKey, SessionKey: testSessionKey,
+		Limiters: limits.limiters(t),
+	})
 }
 
 // TestRunAgainstServer runs each mode through run against the real API and
