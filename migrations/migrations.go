@@ -13,7 +13,7 @@ import (
 	"io/fs"
 )
 
-//go:embed sqlite/*.sql
+//go:embed sqlite/*.sql postgres/*.sql
 var files embed.FS
 
 // SQLite returns the SQLite migrations 0001_*.sql, 0002_*.sql, ... in order.
@@ -21,6 +21,15 @@ func SQLite() fs.FS {
 	sub, err := fs.Sub(files, "sqlite")
 	if err != nil {
 		panic(err) // unreachable: "sqlite" is a valid path
+	}
+	return sub
+}
+
+// Postgres returns the PostgreSQL migrations, numbered and named as SQLite's.
+func Postgres() fs.FS {
+	sub, err := fs.Sub(files, "postgres")
+	if err != nil {
+		panic(err) // unreachable: "postgres" is a valid path
 	}
 	return sub
 }

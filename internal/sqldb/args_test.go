@@ -81,43 +81,6 @@ func TestPage(t *testing.T) {
 	}
 }
 
-func TestInsertRows(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	db := mustOpen(t, filepath.Join(t.TempDir(), "i.db"))
-	tx, err := db.Writer.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback()
-	ids := []string{"x", "y", "z"}
-	err = db.InsertRows(ctx, tx, "users", []string{"id", "name", "session_epoch", "created_at", "updated_at"}, len(ids),
-		func(i int) []any { return []any{ids[i], "name " + ids[i], i, 0, 0} })
-	if err != nil {
-		t.Fatalf("InsertRows() = %v", err)
-	}
-	if err := tx.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	rows, err := db.Reader.QueryContext(ctx, `SELECT id, name, session_epoch FROM users ORDER BY id`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var got []string
-	for rows.Next() {
-		var id, name string
-		var epoch int
-		if err := rows.Scan(&id, &name, &epoch); err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, id+"|"+name+"|"+string(rune('0'+epoch)))
-	}
-	if want := []string{"x|name x|0", "y|name y|1", "z|name z|2"}; !slices.Equal(got, want) {
-		t.Errorf("rows = %q, want %q", got, want)
-	}
-}
-
 func TestInsertSQL(t *testing.T) {
 	t.Parallel()
 	got := insertSQL("t", []string{"a", "b"}, 2)

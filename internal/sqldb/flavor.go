@@ -12,9 +12,11 @@ import (
 
 // flavor is what differs between the SQL dialects authsvc runs on. The SQL
 // text itself is written once, with $N placeholders, which every driver we
-// use binds by number; only what no common SQL covers lives here. A second
-// dialect is a second value of this type, chosen by Open.
+// use binds by number; only what no common SQL covers lives here. Each
+// dialect is a value of this type, chosen by Open.
 type flavor struct {
+	dialect Dialect
+
 	// uniqueViolation reports whether err broke a PRIMARY KEY or UNIQUE
 	// constraint, by the driver's error code, never by its message.
 	uniqueViolation func(err error) bool
@@ -36,8 +38,9 @@ type flavor struct {
 	noIndex func(column string) string
 }
 
-// sqlite is the flavor of modernc.org/sqlite.
-var sqlite = flavor{
+// sqliteFlavor is the flavor of modernc.org/sqlite.
+var sqliteFlavor = flavor{
+	dialect: SQLite,
 	uniqueViolation: func(err error) bool {
 		var se *msqlite.Error
 		if !errors.As(err, &se) {

@@ -8,22 +8,6 @@ import (
 	"testing"
 )
 
-func TestCreated(t *testing.T) {
-	t.Parallel()
-	path := filepath.Join(t.TempDir(), "authsvc.db")
-	db, err := Open(context.Background(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !db.Created() {
-		t.Error("Created() = false for a file Open made")
-	}
-	db.Close()
-	if db := mustOpen(t, path); db.Created() {
-		t.Error("Created() = true for a file that existed")
-	}
-}
-
 // TestReady: a healthy database is ready and the probe's write commits; a
 // file deleted, replaced or made read-only under the open database, or a
 // write that fails, is not ready.

@@ -1,7 +1,7 @@
-// Package sqldb opens authsvc's database and keeps its schema current with
-// the migrations embedded in package migrations. The SQL of the stores is
-// written once for every dialect; what differs between dialects is kept in
-// an unexported flavor chosen at open. Only SQLite exists today.
+// Package sqldb opens authsvc's database, SQLite or PostgreSQL, and keeps
+// its schema current with the migrations embedded in package migrations.
+// The SQL of the stores is written once for both dialects; what differs
+// between them is kept in an unexported flavor chosen at open.
 package sqldb
 
 import (
@@ -14,11 +14,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sync"
 
 	_ "modernc.org/sqlite" // the "sqlite" driver
-
-	"authsvc/migrations"
 )
 
 // busyTimeout is how long, in milliseconds, a connection waits for a lock
@@ -31,29 +28,6 @@ const busyTimeout = 5000
 // into memory. It is address space, not memory: the pages are the kernel's
 // page cache, shared by every connection.
 const mmapSize = 1 << 30
-
-// DB is the embedded database: a pool of read-only connections for queries,
-// and a writer pool with exactly one connection, so that the process's
-// writers queue in database/sql (respecting their contexts) instead of
-// failing with SQLITE_BUSY. Every transaction on Writer starts with BEGIN
-// IMMEDIATE, taking the write lock up front, so a transaction that reads
-// before it writes cannot fail to upgrade its lock halfway through.
-//
-// Every connection runs with WAL journaling (readers don't block the writer),
-// foreign keys enforced and synchronous=FULL, so a write is durable, even
-// against power loss, once its commit returns.
-type DB struct {
-	Reader *sql.DB
-	Writer *sql.DB
-
-	flavor  flavor
-	path    string      // absolute path of the file
-	file    os.FileInfo // the file as it was at open, for Ready
-	created bool        // the file did not exist before Open
-
-	mu    sync.Mutex
-	stmts []*sql.Stmt // closed by Close
-}
 
 // Errors of Ready, for a file that was changed under the running process.
 // Each says, with NotReadyDetail, what a readiness probe may tell a client.
@@ -76,33 +50,6 @@ func (e *notReadyError) Error() string { return e.msg }
 
 // NotReadyDetail is the sentence /readyz shows a client.
 func (e *notReadyError) NotReadyDetail() string { return e.detail }
-
-// Open opens the database file at path, creating it if needed, and applies
-// the pending migrations from migrations.SQLite. It refuses, with an error
-// wrapping ErrSchemaTooNew, a database migrated by a newer binary.
-func Open(ctx context.Context, path string) (*DB, error) {
-	return open(ctx, path, migrations.SQLite(), Options{})
-}
-
-// Options change how OpenWith treats the file.
-type Options struct {
-	// MustExist refuses a missing file, with an error wrapping
-	// fs.ErrNotExist, instead of creating it.
-	MustExist bool
-	// NoMigrate refuses an existing database with pending migrations, with an
-	// error wrapping ErrSchemaTooOld, instead of applying them. A file this
-	// call creates is always migrated.
-	NoMigrate bool
-}
-
-// OpenWith is Open with options.
-func OpenWith(ctx context.Context, path string, o Options) (*DB, error) {
-	return open(ctx, path, migrations.SQLite(), o)
-}
-
-// ErrSchemaTooOld means the database needs migrations this binary has and
-// the caller asked not to apply them.
-var ErrSchemaTooOld = errors.New("database schema is older than this binary")
 
 // create makes sure the file at abs exists, creating it with mode 0600 (it
 // holds password hashes), and reports whether it did. SQLite gives the -wal,
@@ -130,14 +77,6 @@ func create(path, abs string, mustExist bool) (created bool, err error) {
 	return true, f.Close()
 }
 
-// notExistError is a missing database file or directory. It matches
-// fs.ErrNotExist; its message says which is missing, which SQLite's own
-// ("unable to open database file") does not.
-type notExistError struct{ msg string }
-
-func (e *notExistError) Error() string        { return e.msg }
-func (e *notExistError) Is(target error) bool { return target == fs.ErrNotExist }
-
 func isDir(path string) bool {
 	fi, err := os.Stat(path)
 	return err == nil && fi.IsDir()
@@ -153,7 +92,7 @@ func dsn(abs string) string {
 		"?_pragma=busy_timeout(" + fmt.Sprint(busyTimeout) + ")"
 }
 
-// open is OpenWith with the migrations taken from fsys, for tests.
+// open opens the SQLite file at path with the migrations of fsys.
 func open(ctx context.Context, path string, fsys fs.FS, o Options) (*DB, error) {
 	if path == "" {
 		return nil, errors.New("open database: empty path")
@@ -194,7 +133,7 @@ func open(ctx context.Context, path string, fsys fs.FS, o Options) (*DB, error) 
 		writer.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	f := sqlite
+	f := sqliteFlavor
 	if o.NoMigrate && !created {
 		if err := current(ctx, writer, f, ms); err != nil {
 			writer.Close()
@@ -232,57 +171,9 @@ func open(ctx context.Context, path string, fsys fs.FS, o Options) (*DB, error) 
 	return &DB{Reader: reader, Writer: writer, flavor: f, path: abs, file: file, created: created}, nil
 }
 
-// Created reports whether Open created the file: it did not exist before.
-// A service that expected its data finds an empty database instead, which
-// usually means a wrong path or a volume that was not mounted.
-func (db *DB) Created() bool { return db.created }
-
-// Close closes the statements prepared by PrepareReader and both pools.
-// Closing the last connection checkpoints the WAL into the database file.
-func (db *DB) Close() error {
-	db.mu.Lock()
-	stmts := db.stmts
-	db.stmts = nil
-	db.mu.Unlock()
-	var errs []error
-	for _, st := range stmts {
-		errs = append(errs, st.Close())
-	}
-	errs = append(errs, db.Reader.Close(), db.Writer.Close())
-	return errors.Join(errs...)
-}
-
-// PrepareReader prepares a query for the reader pool, to be run many times:
-// parsing a statement costs SQLite more than running a primary-key lookup.
-// Close closes the statement; until then a connection that has it stays
-// open, so statements are prepared here rather than with Reader.Prepare.
-func (db *DB) PrepareReader(ctx context.Context, query string) (*sql.Stmt, error) {
-	st, err := db.Reader.PrepareContext(ctx, query)
-	if err != nil {
-		return nil, fmt.Errorf("prepare: %w", err)
-	}
-	db.mu.Lock()
-	db.stmts = append(db.stmts, st)
-	db.mu.Unlock()
-	return st, nil
-}
-
-// Ping checks that the database answers queries and accepts the write lock.
-func (db *DB) Ping(ctx context.Context) error {
-	if err := db.Reader.PingContext(ctx); err != nil {
-		return fmt.Errorf("ping database: %w", err)
-	}
-	if err := db.Writer.PingContext(ctx); err != nil {
-		return fmt.Errorf("ping database: %w", err)
-	}
-	return nil
-}
-
-// Ready checks that the database can take writes now: the path still names
-// the file that was opened, the file is writable, and a one-row write
-// commits (which fails on a full disk, a read-only or failing file system).
-// It writes, so callers that may be called often should cache its result.
-func (db *DB) Ready(ctx context.Context) error {
+// fileReady checks that the path still names the file that was opened and
+// that the file is writable.
+func (db *DB) fileReady() error {
 	fi, err := os.Stat(db.path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -293,14 +184,6 @@ func (db *DB) Ready(ctx context.Context) error {
 		return ErrFileReplaced
 	case fi.Mode().Perm()&0o222 == 0:
 		return ErrReadOnly
-	}
-	if err := db.Reader.PingContext(ctx); err != nil {
-		return fmt.Errorf("ready: %w", err)
-	}
-	_, err = db.Writer.ExecContext(ctx, `INSERT INTO readiness (id, probes) VALUES (1, 1)
-		ON CONFLICT (id) DO UPDATE SET probes = probes + 1`)
-	if err != nil {
-		return fmt.Errorf("ready: write: %w", err)
 	}
 	return nil
 }

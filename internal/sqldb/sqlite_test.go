@@ -3,11 +3,8 @@ package sqldb
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"testing/fstest"
 
@@ -113,51 +110,6 @@ func TestConnectionPragmas(t *testing.T) {
 	}
 }
 
-func TestSchemaTooNew(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "new.db")
-	db := mustOpen(t, path)
-	known := knownVersions(t)
-	if _, err := db.Writer.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, 'from_the_future.sql', 0)`, known+1); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-
-	_, err := Open(ctx, path)
-	if !errors.Is(err, ErrSchemaTooNew) {
-		t.Fatalf("Open(newer database) = %v, want ErrSchemaTooNew", err)
-	}
-	for _, want := range []string{"upgrade", "version " + strconv.Itoa(known+1), "up to " + strconv.Itoa(known)} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("Open(newer database) = %q, want it to mention %q", err, want)
-		}
-	}
-}
-
-func TestFailedMigrationRollsBack(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "fail.db")
-	fsys := fstest.MapFS{
-		"0001_ok.sql":     {Data: []byte(`CREATE TABLE a (x INTEGER);`)},
-		"0002_broken.sql": {Data: []byte(`CREATE TABLE b (x INTEGER); INSERT INTO nowhere VALUES (1);`)},
-	}
-	if _, err := open(ctx, path, fsys, Options{}); err == nil || !strings.Contains(err.Error(), "0002_broken.sql") {
-		t.Fatalf("open with a broken migration = %v, want an error naming it", err)
-	}
-	// 0001 stays applied, 0002 left nothing behind; a fixed 0002 then applies.
-	fsys["0002_broken.sql"] = &fstest.MapFile{Data: []byte(`CREATE TABLE b (x INTEGER);`)}
-	db, err := open(ctx, path, fsys, Options{})
-	if err != nil {
-		t.Fatalf("open after fixing the migration = %v", err)
-	}
-	defer db.Close()
-	if v, err := db.SchemaVersion(ctx); err != nil || v != 2 {
-		t.Errorf("SchemaVersion() = %d, %v, want 2", v, err)
-	}
-}
-
 func TestLoadMigrationsRejectsBadNames(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -177,27 +129,6 @@ func TestLoadMigrationsRejectsBadNames(t *testing.T) {
 				t.Errorf("loadMigrations(%v) = %v, nil; want an error", tt.fsys, ms)
 			}
 		})
-	}
-}
-
-func TestIsUniqueViolation(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	db := mustOpen(t, filepath.Join(t.TempDir(), "u.db"))
-	insert := `INSERT INTO users (id, name, session_epoch, created_at, updated_at) VALUES ('dup', 'x', 1, 0, 0)`
-	if _, err := db.Writer.ExecContext(ctx, insert); err != nil {
-		t.Fatal(err)
-	}
-	_, err := db.Writer.ExecContext(ctx, insert)
-	if !db.IsUniqueViolation(err) {
-		t.Errorf("IsUniqueViolation(%v) = false, want true", err)
-	}
-	_, err = db.Writer.ExecContext(ctx, `INSERT INTO users (id) VALUES ('other')`) // NOT NULL, not UNIQUE
-	if err == nil || db.IsUniqueViolation(err) {
-		t.Errorf("IsUniqueViolation(%v) = true, want false", err)
-	}
-	if db.IsUniqueViolation(errors.New("UNIQUE constraint failed")) {
-		t.Error("IsUniqueViolation matched a message")
 	}
 }
 

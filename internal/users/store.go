@@ -74,7 +74,7 @@ func NewStore(db *sqldb.DB, opts Options) (*Store, error) {
 	}{
 		{&s.get, `SELECT ` + userColumns + ` FROM users WHERE id = $1`},
 		{&s.getWithHash, `SELECT ` + userColumns + `, password_hash FROM users WHERE id = $1`},
-		{&s.count, `SELECT n FROM user_count WHERE id = 1`},
+		{&s.count, `SELECT SUM(n) FROM user_count`},
 	} {
 		var err error
 		if *p.st, err = db.PrepareReader(ctx, p.query); err != nil {

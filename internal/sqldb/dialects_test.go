@@ -1,0 +1,352 @@
+package sqldb_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"testing/fstest"
+
+	"authsvc/internal/sqldb"
+	"authsvc/internal/sqldb/sqldbtest"
+	"authsvc/migrations"
+)
+
+// The tests here run on every dialect: what the stores rely on must hold on
+// each.
+
+func migrationsOf(d sqldbtest.Dialect) fs.FS {
+	if d.Name == sqldb.Postgres {
+		return migrations.Postgres()
+	}
+	return migrations.SQLite()
+}
+
+func known(t *testing.T, d sqldbtest.Dialect) int {
+	t.Helper()
+	entries, err := fs.Glob(migrationsOf(d), "*.sql")
+	if err != nil || len(entries) == 0 {
+		t.Fatalf("no migrations embedded for %s: %v", d.Name, err)
+	}
+	return len(entries)
+}
+
+// TestMigrationSetsMatch: both dialects have the same migrations, so a schema
+// version means the same on each.
+func TestMigrationSetsMatch(t *testing.T) {
+	t.Parallel()
+	names := func(fsys fs.FS) []string {
+		ns, err := fs.Glob(fsys, "*.sql")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ns
+	}
+	lite, pg := names(migrations.SQLite()), names(migrations.Postgres())
+	if len(lite) == 0 || !slices.Equal(lite, pg) {
+		t.Errorf("migrations differ:\nsqlite:   %q\npostgres: %q", lite, pg)
+	}
+}
+
+func TestOpenMigratesOnce(t *testing.T) {
+	t.Parallel()
+	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
+		t.Parallel()
+		ctx := context.Background()
+		dsn := d.DSN(t)
+		db, err := sqldb.Open(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if db.Dialect() != d.Name {
+			t.Errorf("Dialect() = %q, want %q", db.Dialect(), d.Name)
+		}
+		if !db.Created() {
+			t.Error("Created() = false for a database Open migrated from nothing")
+		}
+		if v, err := db.SchemaVersion(ctx); err != nil || v != known(t, d) {
+			t.Errorf("SchemaVersion() = %d, %v, want %d", v, err, known(t, d))
+		}
+		if err := db.Ping(ctx); err != nil {
+			t.Errorf("Ping() = %v", err)
+		}
+		if _, err := db.Writer.ExecContext(ctx, `INSERT INTO users (id, name, session_epoch, created_at, updated_at) VALUES ('x', 'x', 1, 0, 0)`); err != nil {
+			t.Fatalf("insert into migrated schema: %v", err)
+		}
+		db.Close()
+
+		// Reopening applies nothing twice and keeps the data.
+		db = sqldbtest.OpenPath(t, dsn)
+		if db.Created() {
+			t.Error("Created() = true for a database that was there")
+		}
+		var rows, n int
+		if err := db.Reader.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&rows); err != nil || rows != known(t, d) {
+			t.Errorf("schema_migrations has %d rows, %v, want %d", rows, err, known(t, d))
+		}
+		if err := db.Reader.QueryRowContext(ctx, `SELECT SUM(n) FROM user_count`).Scan(&n); err != nil || n != 1 {
+			t.Errorf("user count after reopen = %d, %v, want 1", n, err)
+		}
+	})
+}
+
+// TestConcurrentOpenMigratesOnce: replicas started at once on an empty
+// database migrate it exactly once between them.
+func TestConcurrentOpenMigratesOnce(t *testing.T) {
+	t.Parallel()
+	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
+		t.Parallel()
+		ctx := context.Background()
+		dsn := d.DSN(t)
+		const replicas = 3
+		var wg sync.WaitGroup
+		errs := make([]error, replicas)
+		for i := range replicas {
+			wg.Go(func() {
+				db, err := sqldb.Open(ctx, dsn)
+				if err == nil {
+					err = db.Close()
+				}
+				errs[i] = err
+			})
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			t.Fatalf("concurrent Open: %v", err)
+		}
+		db := sqldbtest.OpenPath(t, dsn)
+		var rows, distinct int
+		err := db.Reader.QueryRowContext(ctx, `SELECT COUNT(*), COUNT(DISTINCT version) FROM schema_migrations`).Scan(&rows, &distinct)
+		if err != nil || rows != known(t, d) || distinct != rows {
+			t.Errorf("schema_migrations: %d rows, %d versions, %v; want %d of each", rows, distinct, err, known(t, d))
+		}
+	})
+}
+
+func TestSchemaTooNew(t *testing.T) {
+	t.Parallel()
+	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
+		t.Parallel()
+		ctx := context.Background()
+		dsn := d.DSN(t)
+		db := sqldbtest.OpenPath(t, dsn)
+		k := known(t, d)
+		if _, err := db.Writer.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, 'from_the_future.sql', 0)`, k+1); err != nil {
+			t.Fatal(err)
+		}
+		_, err := sqldb.Open(ctx, dsn)
+		if !errors.Is(err, sqldb.ErrSchemaTooNew) {
+			t.Fatalf("Open(newer database) = %v, want ErrSchemaTooNew", err)
+		}
+		for _, want := range []string{"upgrade", "version " + strconv.Itoa(k+1), "up to " + strconv.Itoa(k)} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("Open(newer database) = %q, want it to mention %q", err, want)
+			}
+		}
+	})
+}
+
+func TestFailedMigrationRollsBack(t *testing.T) {
+	t.Parallel()
+	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
+		t.Parallel()
+		ctx := context.Background()
+		dsn := d.DSN(t)
+		fsys := fstest.MapFS{
+			"0001_ok.sql":     {Data: []byte(`CREATE TABLE a (x INTEGER);`)},
+			"0002_broken.sql": {Data: []byte(`CREATE TABLE b (x INTEGER); INSERT INTO nowhere VALUES (1);`)},
+		}
+		if _, err := sqldb.OpenFS(ctx, dsn, fsys, sqldb.Options{}); err == nil || !strings.Contains(err.Error(), "0002_broken.sql") {
+			t.Fatalf("open with a broken migration = %v, want an error naming it", err)
+		}
+		// 0001 stays applied, 0002 left nothing behind; a fixed 0002 then applies.
+		fsys["0002_broken.sql"] = &fstest.MapFile{Data: []byte(`CREATE TABLE b (x INTEGER);`)}
+		db, err := sqldb.OpenFS(ctx, dsn, fsys, sqldb.Options{})
+		if err != nil {
+			t.Fatalf("open after fixing the migration = %v", err)
+		}
+		defer db.Close()
+		if v, err := db.SchemaVersion(ctx); err != nil || v != 2 {
+			t.Errorf("SchemaVersion() = %d, %v, want 2", v, err)
+		}
+	})
+}
+
+func TestOpenNoMigrate(t *testing.T) {
+	t.Parallel()
+	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
+		t.Parallel()
+		ctx := context.Background()
+		dsn := d.DSN(t)
+		v1 := fstest.MapFS{"0001_a.sql": {Data: []byte(`CREATE TABLE a (x INTEGER);`)}}
+		v2 := fstest.MapFS{
+			"0001_a.sql": v1["0001_a.sql"],
+			"0002_b.sql": {Data: []byte(`CREATE TABLE b (x INTEGER);`)},
+		}
+		// A new database is migrated even with NoMigrate: there is nothing to keep.
+		db, err := sqldb.OpenFS(ctx, dsn, v1, sqldb.Options{NoMigrate: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		_, err = sqldb.OpenFS(ctx, dsn, v2, sqldb.Options{NoMigrate: true})
+		if !errors.Is(err, sqldb.ErrSchemaTooOld) || !strings.Contains(err.Error(), "version 1, this binary's is 2") {
+			t.Fatalf("open(older database, NoMigrate) = %v, want ErrSchemaTooOld with both versions", err)
+		}
+		db, err = sqldb.OpenFS(ctx, dsn, v1, sqldb.Options{NoMigrate: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if v, err := db.SchemaVersion(ctx); err != nil || v != 1 {
+			t.Errorf("SchemaVersion() after a refused open = %d, %v, want 1", v, err)
+		}
+	})
+}
+
+func TestPostgresMustExist(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn := sqldbtest.NewSchema(t)
+	_, err := sqldb.OpenWith(ctx, dsn, sqldb.Options{MustExist: true})
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("OpenWith(unmigrated schema, MustExist) = %v, want ErrNotExist", err)
+	}
+	if strings.Contains(err.Error(), "search_path") {
+		t.Errorf("error %q quotes the URL", err)
+	}
+	sqldbtest.OpenPath(t, dsn)
+	db, err := sqldb.OpenWith(ctx, dsn, sqldb.Options{MustExist: true})
+	if err != nil {
+		t.Fatalf("OpenWith(migrated schema, MustExist) = %v", err)
+	}
+	db.Close()
+}
+
+// TestPostgresURLErrorsHidePassword: a bad or unreachable URL is reported
+// without its password.
+func TestPostgresURLErrorsHidePassword(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, dsn := range []string{
+		"postgres://u:hunter2@127.0.0.1:1/db?sslmode=disable&connect_timeout=5",
+		"postgres://u:hunter2@127.0.0.1:5432/db?sslmode=nonsense",
+	} {
+		_, err := sqldb.Open(ctx, dsn)
+		if err == nil || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("Open(%s) = %v, want an error without the password", strings.ReplaceAll(dsn, "hunter2", "***"), err)
+		}
+	}
+}
+
+func TestIsUniqueViolation(t *testing.T) {
+	t.Parallel()
+	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
+		t.Parallel()
+		ctx := context.Background()
+		db := d.Open(t)
+		insert := `INSERT INTO users (id, name, session_epoch, created_at, updated_at) VALUES ('dup', 'x', 1, 0, 0)`
+		if _, err := db.Writer.ExecContext(ctx, insert); err != nil {
+			t.Fatal(err)
+		}
+		_, err := db.Writer.ExecContext(ctx, insert)
+		if !db.IsUniqueViolation(err) {
+			t.Errorf("IsUniqueViolation(%v) = false, want true", err)
+		}
+		_, err = db.Writer.ExecContext(ctx, `INSERT INTO users (id) VALUES ('other')`) // NOT NULL, not UNIQUE
+		if err == nil || db.IsUniqueViolation(err) {
+			t.Errorf("IsUniqueViolation(%v) = true, want false", err)
+		}
+		if db.IsUniqueViolation(errors.New("UNIQUE constraint failed")) {
+			t.Error("IsUniqueViolation matched a message")
+		}
+	})
+}
+
+// TestInsertRowsAndByteOrder: InsertRows writes every row in full and partial
+// statements alike, the user count follows, and userIDs sort as bytes.
+func TestInsertRowsAndByteOrder(t *testing.T) {
+	t.Parallel()
+	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
+		t.Parallel()
+		ctx := context.Background()
+		db := d.Open(t)
+		var ids []string
+		for i := range 250 { // more than one full multi-row statement, and a partial one
+			ids = append(ids, fmt.Sprintf("u%03d", i))
+		}
+		ids = append(ids, "B", "a", "_", "~") // bytes: B < _ < a < u... < ~
+		tx, err := db.Writer.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback()
+		err = db.InsertRows(ctx, tx, "users", []string{"id", "name", "session_epoch", "created_at", "updated_at"}, len(ids),
+			func(i int) []any { return []any{ids[i], "name " + ids[i], i, 0, 0} })
+		if err != nil {
+			t.Fatalf("InsertRows() = %v", err)
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		rows, err := db.Reader.QueryContext(ctx, `SELECT id, name, session_epoch FROM users ORDER BY id`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var got []string
+		for rows.Next() {
+			var id, name string
+			var epoch int
+			if err := rows.Scan(&id, &name, &epoch); err != nil {
+				t.Fatal(err)
+			}
+			if want := "name " + id; name != want || ids[epoch] != id {
+				t.Errorf("row %s = %q, %d; want %q, %d", id, name, epoch, want, slices.Index(ids, id))
+			}
+			got = append(got, id)
+		}
+		want := slices.Clone(ids)
+		slices.Sort(want) // Go orders strings by bytes
+		if !slices.Equal(got, want) {
+			t.Errorf("ORDER BY id = %q..., want byte order %q...", got[:6], want[:6])
+		}
+		var n int
+		if err := db.Reader.QueryRowContext(ctx, `SELECT SUM(n) FROM user_count`).Scan(&n); err != nil || n != len(ids) {
+			t.Errorf("user count = %d, %v, want %d", n, err, len(ids))
+		}
+		if _, err := db.Writer.ExecContext(ctx, `DELETE FROM users WHERE id < 'u'`); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Reader.QueryRowContext(ctx, `SELECT SUM(n) FROM user_count`).Scan(&n); err != nil || n != 251 {
+			t.Errorf("user count after deleting 3 = %d, %v, want 251", n, err)
+		}
+	})
+}
+
+func TestReadyWrites(t *testing.T) {
+	t.Parallel()
+	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
+		t.Parallel()
+		ctx := context.Background()
+		db := d.Open(t)
+		for want := 1; want <= 2; want++ {
+			if err := db.Ready(ctx); err != nil {
+				t.Fatalf("Ready() = %v", err)
+			}
+			var probes int
+			if err := db.Reader.QueryRowContext(ctx, `SELECT probes FROM readiness WHERE id = 1`).Scan(&probes); err != nil || probes != want {
+				t.Errorf("after %d probes, readiness.probes = %d, %v", want, probes, err)
+			}
+		}
+		db.Close()
+		if err := db.Ready(ctx); err == nil {
+			t.Error("Ready() on a closed database = nil")
+		}
+	})
+}

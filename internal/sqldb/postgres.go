@@ -1,0 +1,112 @@
+package sqldb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+)
+
+// defaultMaxConns is the PostgreSQL pool size when Options.MaxConns is 0:
+// enough for a replica on a few cores, few enough that ten replicas stay
+// under the server's default max_connections of 100.
+const defaultMaxConns = 10
+
+// connectTimeout bounds a connection attempt when the URL sets none, so that
+// a request fails fast while the server is unreachable instead of waiting
+// for the kernel's TCP timeout.
+const connectTimeout = 5 * time.Second
+
+// postgresFlavor is the flavor of PostgreSQL through pgx.
+var postgresFlavor = flavor{
+	dialect: Postgres,
+	uniqueViolation: func(err error) bool {
+		var pe *pgconn.PgError
+		return errors.As(err, &pe) && pe.Code == "23505" // unique_violation
+	},
+	// Replicas started together would each try to migrate; an advisory
+	// lock, held by this session until unlock, lets one migrate while the
+	// others wait and then find nothing pending. It is keyed by the schema,
+	// so databases in different schemas of one server migrate in parallel.
+	lockMigrations: func(ctx context.Context, conn *sql.Conn) (func() error, error) {
+		const key = `hashtext('authsvc migrations ' || current_schema())`
+		if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(`+key+`)`); err != nil {
+			return nil, err
+		}
+		return func() error {
+			// Not the caller's context: a canceled one would leave the lock
+			// held by a session that goes back to the pool.
+			_, err := conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock(`+key+`)`)
+			return err
+		}, nil
+	},
+	hasTable: `SELECT COUNT(*) FROM information_schema.tables
+		WHERE table_schema = current_schema() AND table_name = $1`,
+	// Rows of a batch go in multi-row INSERTs: one round trip per hundred
+	// rows instead of one per row.
+	rowsPerInsert: 100,
+	// The planner has statistics and chooses well without hints.
+	noIndex: func(column string) string { return column },
+}
+
+// openPostgres opens the PostgreSQL database of url and migrates it with the
+// migrations of fsys.
+func openPostgres(ctx context.Context, url string, fsys fs.FS, o Options) (*DB, error) {
+	ms, err := loadMigrations(fsys)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		// pgx's message may quote the URL, password and all.
+		return nil, errors.New("open database: not a valid PostgreSQL URL")
+	}
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = connectTimeout
+	}
+	where := fmt.Sprintf("%s:%d/%s", cfg.Host, cfg.Port, cfg.Database) // for errors: never the password
+	pool := stdlib.OpenDB(*cfg)
+	n := o.MaxConns
+	if n <= 0 {
+		n = defaultMaxConns
+	}
+	pool.SetMaxOpenConns(n)
+	pool.SetMaxIdleConns(n)
+	// Connections are replaced now and then, so that a pool follows a
+	// server that failed over or was restarted behind the same address.
+	pool.SetConnMaxLifetime(30 * time.Minute)
+	pool.SetConnMaxIdleTime(5 * time.Minute)
+
+	fail := func(format string, err error) (*DB, error) {
+		pool.Close()
+		return nil, fmt.Errorf(format, where, err)
+	}
+	if err := pool.PingContext(ctx); err != nil {
+		return fail("open database %s: %w", err)
+	}
+	f := postgresFlavor
+	var tables int
+	if err := pool.QueryRowContext(ctx, f.hasTable, "schema_migrations").Scan(&tables); err != nil {
+		return fail("open database %s: %w", err)
+	}
+	created := tables == 0
+	if created && o.MustExist {
+		pool.Close()
+		return nil, &notExistError{fmt.Sprintf("database %s has no authsvc schema (it was never migrated)", where)}
+	}
+	if o.NoMigrate && !created {
+		if err := current(ctx, pool, f, ms); err != nil {
+			return fail("database %s: %w", err)
+		}
+	}
+	if err := migrate(ctx, pool, f, ms); err != nil {
+		return fail("migrate database %s: %w", err)
+	}
+	return &DB{Reader: pool, Writer: pool, flavor: f, created: created}, nil
+}
