@@ -30,6 +30,9 @@ func runBackup(ctx context.Context, args []string, getenv func(string) string, s
 	if f.create {
 		return f.usageError("--create makes no sense here: there is nothing to back up in a new database")
 	}
+	if sqldb.IsPostgresURL(f.path()) {
+		return errors.New("backup copies a SQLite file; back up a PostgreSQL database with pg_dump (see the README's \"Running replicas\")")
+	}
 	if _, err := os.Stat(f.path()); errors.Is(err, fs.ErrNotExist) {
 		return f.missing(fmt.Errorf("database %s does not exist", f.path()), "")
 	}

@@ -38,7 +38,8 @@ func serveSettings(fs *flag.FlagSet, getenv func(string) string) *settings {
 	s.addBool("dev", "run with no configuration: generated secret, admin key and session key, kept in a file beside the database")
 	s.addBool("reset", "with --dev: generate new secrets instead of reusing the kept ones").twin("AUTHSVC_DEV_RESET")
 	s.addText("addr", ":8080", "address to listen on (127.0.0.1:8080 with --dev)")
-	s.addText("db", "authsvc.db", "path of the SQLite database file")
+	s.addText("db", "authsvc.db", "path of the SQLite database file, or a postgres:// URL of a PostgreSQL database")
+	s.addInt("db-max-conns", "10", 1, 1000, "a number of connections", "PostgreSQL connections each replica keeps at most (SQLite ignores it)")
 	s.addUint32("app-id", "ZEGO appID tokens are minted for (required without --dev or --apps-file)")
 	s.addText("server-secret-file", "", "file holding the app's 32-byte ServerSecret (or set AUTHSVC_SERVER_SECRET)")
 	s.addText("apps-file", "", "JSON file listing several apps with their secrets, previous secrets and lifetimes")
@@ -108,6 +109,7 @@ type serveConfig struct {
 	s                     *settings // read again by each SIGHUP's loadCredentials
 	getenv                func(string) string
 	addr, db, metricsAddr string
+	dbMaxConns            int
 	dev                   bool
 	logLevel              slog.Level
 	console               bool // serve the admin console at /console/
@@ -173,6 +175,10 @@ func parseServeConfig(args []string, getenv func(string) string) (*serveConfig, 
 	if c.devReset, _ = s.boolean("reset"); c.devReset && !c.dev {
 		_, src := s.get("reset")
 		return nil, fmt.Errorf("%s: only with --dev (AUTHSVC_DEV)", src)
+	}
+	c.dbMaxConns = s.integer("db-max-conns")
+	if c.dev && sqldb.IsPostgresURL(c.db) {
+		return nil, fmt.Errorf("%s: --dev keeps its secrets in a file beside a SQLite database; give it a path, or configure the secrets", s.source("db"))
 	}
 	if c.dev {
 		c.devStatePath = devStateFile(c.db)
@@ -287,7 +293,7 @@ func buildServe(ctx context.Context, cfg *serveConfig) (*service, error) {
 	}
 	logConfig(logger, cfg.s, cfg)
 
-	db, err := sqldb.Open(ctx, cfg.db)
+	db, err := sqldb.OpenWith(ctx, cfg.db, sqldb.Options{MaxConns: cfg.dbMaxConns})
 	if err != nil {
 		return nil, err
 	}
@@ -301,9 +307,11 @@ func buildServe(ctx context.Context, cfg *serveConfig) (*service, error) {
 	if db.Created() {
 		// Expected on a first start; otherwise a wrong path or a volume
 		// that was not mounted, and every user seems gone.
-		logger.Warn("created a new, empty database; if one was expected here, check AUTHSVC_DB and the volume", "db", cfg.db)
+		logger.Warn("created a new, empty database; if one was expected here, check AUTHSVC_DB and the volume", "db", redactURL(cfg.db))
 	}
-	warnFileMode(logger, cfg.db)
+	if db.Dialect() == sqldb.SQLite {
+		warnFileMode(logger, cfg.db)
+	}
 	if cfg.dev {
 		if err := cfg.saveDevState(); err != nil {
 			return nil, err
@@ -338,7 +346,7 @@ func buildServe(ctx context.Context, cfg *serveConfig) (*service, error) {
 	api, err := httpapi.NewServer(cfg.http, cfg.creds, httpapi.Deps{
 		Store: store, Ready: db.Ready, Events: events, Audit: recorder, Limiters: limiters,
 		Logger: logger, Registry: reg, Now: time.Now, Rand: rand.Reader,
-		Console: consoleFiles,
+		Console: consoleFiles, Unavailable: db.IsUnavailable,
 	})
 	if err != nil {
 		return nil, err
@@ -407,7 +415,7 @@ func (svc *service) serve(ctx context.Context, stdout io.Writer) error {
 		listeners = append(listeners, conns.listener(mln))
 		logger.Info("metrics listening", "addr", mln.Addr().String())
 	}
-	logger.Info("listening", "addr", ln.Addr().String(), "version", version(), "db", cfg.db,
+	logger.Info("listening", "addr", ln.Addr().String(), "version", version(), "db", redactURL(cfg.db),
 		"app_id", cfg.creds.DefaultApp, "dev", cfg.dev, "max_conns", cfg.maxConns)
 	if cfg.dev {
 		printDevBanner(stdout, cfg, ln.Addr().String())

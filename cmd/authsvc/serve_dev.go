@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -167,11 +166,7 @@ func logConfig(logger *slog.Logger, s *settings, cfg *serveConfig) {
 		case "reset":
 			continue
 		}
-		if u, err := url.Parse(v); err == nil && u.User != nil {
-			u.User = url.User("redacted")
-			v = u.String()
-		}
-		attrs = append(attrs, slog.String(st.Name, v))
+		attrs = append(attrs, slog.String(st.Name, redactURL(v)))
 	}
 	var secrets []any
 	for _, env := range secretVariables() {

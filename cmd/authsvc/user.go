@@ -118,8 +118,8 @@ func (f *dbFlags) open(ctx context.Context, migrate bool) (*sqldb.DB, error) {
 		}
 		return nil, f.missing(err, hint)
 	case errors.Is(err, sqldb.ErrSchemaTooOld):
-		return nil, fmt.Errorf("%w; first run: authsvc migrate --db %s (back it up before, with authsvc backup)",
-			err, shellQuote(f.path()))
+		return nil, fmt.Errorf("%w; first run: authsvc migrate --db %s (back it up before)",
+			err, shellQuote(redactURL(f.path())))
 	}
 	return db, err
 }

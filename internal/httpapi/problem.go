@@ -42,6 +42,7 @@ const (
 	codeUnsupportedMedia   = "unsupported_media_type"
 	codeRateLimited        = "rate_limited"
 	codeNotReady           = "not_ready"
+	codeUnavailable        = "unavailable"
 	codeInternal           = "internal"
 )
 
@@ -171,11 +172,18 @@ func tokenProblem(te *token.Error, err error) *problem {
 // that something went wrong and which request it was.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	p, ok := toProblem(err)
-	if !ok {
-		if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
-			// The client went away; there is nobody to answer.
-			return
-		}
+	switch {
+	case ok:
+	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+		// The client went away; there is nobody to answer.
+		return
+	case s.unavailable(err):
+		// Not a fault of ours to chase, but an operator wants to see it.
+		s.log.LogAttrs(r.Context(), slog.LevelWarn, "database unavailable",
+			slog.String("request_id", requestID(r.Context())), slog.String("error", err.Error()))
+		p = newProblem(http.StatusServiceUnavailable, codeUnavailable, "the database is unavailable; retry shortly")
+		p.retryAfter = 1
+	default:
 		s.log.LogAttrs(r.Context(), slog.LevelError, "internal error",
 			slog.String("request_id", requestID(r.Context())), slog.String("error", err.Error()))
 	}

@@ -149,6 +149,8 @@ type Server struct {
 	mux     *chi.Mux // the router behind handler
 	ready   readiness
 	limits  Limiters // none nil
+
+	unavailable func(error) bool // never nil
 }
 
 // Deps are the collaborators a Server uses.
@@ -168,6 +170,10 @@ type Deps struct {
 	// Console serves the admin console under /console/; nil leaves those
 	// paths a 404 like any unknown route.
 	Console http.Handler
+	// Unavailable reports whether an error of the store means the database
+	// is unreachable or busy for now (sqldb.DB.IsUnavailable): such a
+	// request is answered 503 with Retry-After, not 500. Nil: never.
+	Unavailable func(error) bool
 }
 
 // NewServer builds the API handler.
@@ -190,7 +196,10 @@ func NewServer(cfg Config, creds *Credentials, d Deps) (*Server, error) {
 		return nil, errors.New("new server: Store, Ready and Events are required")
 	}
 	s := &Server{cfg: cfg, store: d.Store, readyFn: d.Ready, events: d.Events, audit: d.Audit, log: d.Logger, now: d.Now,
-		rand: d.Rand, limits: d.Limiters.orNoLimit()}
+		rand: d.Rand, limits: d.Limiters.orNoLimit(), unavailable: d.Unavailable}
+	if s.unavailable == nil {
+		s.unavailable = func(error) bool { return false }
+	}
 	creds.sessions = newSessionCache()
 	s.creds.Store(creds)
 	if p := cfg.Limits.IPv6Prefix; p < 0 || p > 128 {

@@ -1,0 +1,64 @@
+package sqldb
+
+import (
+	"database/sql/driver"
+	"errors"
+	"io"
+	"net"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	msqlite "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// IsUnavailable reports whether err means the database could not be
+// reached or is not taking work right now, as opposed to a fault in the
+// statement or the data: the server is down, restarting, refusing
+// connections or out of them, the network between failed, or (SQLite)
+// another process held the lock past the busy timeout. Such a request may
+// succeed when retried shortly, so the API answers it with 503, not 500.
+func (db *DB) IsUnavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, driver.ErrBadConn) {
+		return true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true
+	}
+	switch db.flavor.dialect {
+	case Postgres:
+		var ce *pgconn.ConnectError
+		if errors.As(err, &ce) || pgconn.Timeout(err) {
+			return true
+		}
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) {
+			switch {
+			case strings.HasPrefix(pe.Code, "08"): // connection exception
+				return true
+			case pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03": // shutting down, crashed, starting up
+				return true
+			case pe.Code == "53300": // too many connections
+				return true
+			case pe.Code == "25006": // read-only transaction: a standby, or a primary being demoted
+				return true
+			}
+			return false
+		}
+		// A connection that died mid-query ends in an EOF.
+		return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
+	case SQLite:
+		var se *msqlite.Error
+		if errors.As(err, &se) {
+			switch se.Code() & 0xff { // the primary code of an extended one
+			case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+				return true
+			}
+		}
+	}
+	return false
+}
