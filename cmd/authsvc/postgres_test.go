@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"sync"
@@ -31,27 +32,45 @@ func postgresEnv(t *testing.T) (map[string]string, *tcpProxy) {
 }
 
 // status sends a request and returns its status and problem code, failing
-// the test only if no answer comes within hangGuard: a server must answer,
-// even when its database is gone.
+// the test if no answer comes within hangGuard: a server must answer, even
+// when its database is gone.
 func status(t *testing.T, method, url, credential string, body any) (int, string) {
 	t.Helper()
-	b, _ := json.Marshal(body)
-	req, err := http.NewRequest(method, url, bytes.NewReader(b))
+	code, pc, err := tryStatus(method, url, credential, body)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s %s: no answer: %v", method, url, err)
 	}
-	req.Header.Set("Content-Type", "application/json")
+	return code, pc
+}
+
+// tryStatus is status for a server that may be gone: no answer is an error.
+func tryStatus(method, url, credential string, body any) (int, string, error) {
+	var rd io.Reader = http.NoBody
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return 0, "", err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		return 0, "", err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if credential != "" {
 		req.Header.Set("Authorization", "Bearer "+credential)
 	}
 	resp, err := (&http.Client{Timeout: hangGuard}).Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: no answer: %v", method, url, err)
+		return 0, "", err
 	}
 	defer resp.Body.Close()
 	var p struct{ Code string }
 	json.NewDecoder(resp.Body).Decode(&p)
-	return resp.StatusCode, p.Code
+	return resp.StatusCode, p.Code, nil
 }
 
 // eventually polls cond until it holds, failing after hangGuard. It waits on

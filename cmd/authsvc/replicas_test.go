@@ -1,0 +1,198 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"authsvc/internal/sqldb/sqldbtest"
+	"authsvc/internal/testlog"
+)
+
+// replica is "authsvc serve" in a child process: this test binary run
+// again as TestReplicaChild, so it can be killed with SIGKILL.
+type replica struct {
+	name   string
+	url    string
+	cmd    *exec.Cmd
+	stderr *testlog.Buffer
+	logs   *lineWatch
+	exited chan struct{} // closed when the process has exited
+}
+
+// TestReplicaChild is the body of a replica; it does nothing in a normal
+// run. It serves with the configuration of its environment, as main does,
+// until SIGTERM.
+func TestReplicaChild(t *testing.T) {
+	if os.Getenv("AUTHSVC_TEST_REPLICA_CHILD") != "1" {
+		t.Skip("only as a child of the replica tests")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := runEnv(ctx, []string{"authsvc", "serve"}, os.Getenv, os.Environ, strings.NewReader(""), os.Stdout, os.Stderr)
+	fmt.Fprintln(os.Stderr, "replica ended:", err)
+}
+
+// startReplicas starts n replicas with env at once and returns when each
+// has logged the address it listens on. They are stopped with SIGTERM, or
+// killed if that is not enough, when the test ends.
+func startReplicas(t *testing.T, n int, env map[string]string) []*replica {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := make([]*replica, n)
+	for i := range rs {
+		r := &replica{name: fmt.Sprintf("replica %d", i+1), stderr: &testlog.Buffer{}, logs: newLineWatch(), exited: make(chan struct{})}
+		r.cmd = exec.Command(exe, "-test.run=^TestReplicaChild$", "-test.count=1")
+		r.cmd.Env = append(os.Environ(), "AUTHSVC_TEST_REPLICA_CHILD=1", "AUTHSVC_ADDR=127.0.0.1:0")
+		for k, v := range env {
+			r.cmd.Env = append(r.cmd.Env, k+"="+v)
+		}
+		r.cmd.Stderr = io.MultiWriter(r.stderr, r.logs)
+		if err := r.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() { r.cmd.Wait(); close(r.exited) }()
+		t.Cleanup(func() {
+			r.cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-r.exited:
+			case <-time.After(hangGuardLong):
+				r.cmd.Process.Kill()
+				<-r.exited
+			}
+			if t.Failed() {
+				t.Logf("%s's log:\n%s", r.name, r.stderr)
+			}
+		})
+		rs[i] = r
+	}
+	for _, r := range rs {
+		r.logs.await(t, r.name+"'s listening address", r.exited, func(lines []string) bool {
+			for _, l := range lines {
+				var line struct{ Msg, Addr string }
+				if json.Unmarshal([]byte(l), &line) == nil && line.Msg == "listening" {
+					r.url = "http://" + line.Addr
+					return true
+				}
+			}
+			return false
+		})
+	}
+	return rs
+}
+
+// kill ends r with SIGKILL: no shutdown, no flush.
+func (r *replica) kill(t *testing.T) {
+	t.Helper()
+	if err := r.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-r.exited
+}
+
+func randomID(prefix string) string {
+	var b [6]byte
+	rand.Read(b[:])
+	return prefix + hex.EncodeToString(b[:])
+}
+
+// replicaEnv is the configuration of replicas sharing one PostgreSQL
+// schema (and Redis, when the test has one).
+func replicaEnv(t *testing.T, dsn string) map[string]string {
+	env := productionEnv(t)
+	env["AUTHSVC_DB"] = dsn
+	env["AUTHSVC_RATE_LOGIN_IP"] = "off" // every attempt comes from 127.0.0.1
+	return env
+}
+
+// TestReplicasMigrateOnceAndShareUsers: three replicas started at once on
+// an empty database migrate it once; a user created on one logs in on the
+// second and gets a token on the third.
+func TestReplicasMigrateOnceAndShareUsers(t *testing.T) {
+	t.Parallel()
+	dsn := sqldbtest.NewSchema(t)
+	rs := startReplicas(t, 3, replicaEnv(t, dsn))
+
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var rows, versions int
+	if err := db.QueryRow(`SELECT COUNT(*), COUNT(DISTINCT version) FROM schema_migrations`).Scan(&rows, &versions); err != nil {
+		t.Fatal(err)
+	}
+	if rows != versions || rows == 0 {
+		t.Errorf("schema_migrations: %d rows for %d versions; want each applied once", rows, versions)
+	}
+
+	id := randomID("alice-")
+	call(t, "POST", rs[0].url+"/v1/users", e2eAdminKey, map[string]any{"userID": id, "password": e2ePassword}, 201, nil)
+	var session struct{ AccessToken string }
+	call(t, "POST", rs[1].url+"/v1/sessions", "", map[string]any{"userID": id, "password": e2ePassword}, 200, &session)
+	var tok struct{ Token, UserID string }
+	call(t, "POST", rs[2].url+"/v1/token", session.AccessToken, map[string]any{}, 200, &tok)
+	if tok.UserID != id || !strings.HasPrefix(tok.Token, "04") {
+		t.Errorf("token from replica 3 = %+v", tok)
+	}
+}
+
+// TestReplicaKilledLosesNoAcknowledgedCreate: under a create load spread
+// over three replicas, one is killed with SIGKILL; every create any replica
+// acknowledged is in the database afterwards.
+func TestReplicaKilledLosesNoAcknowledgedCreate(t *testing.T) {
+	t.Parallel()
+	dsn := sqldbtest.NewSchema(t)
+	rs := startReplicas(t, 3, replicaEnv(t, dsn))
+
+	ctx, stop := context.WithCancel(context.Background())
+	var (
+		mu    sync.Mutex
+		acked []string
+		wg    sync.WaitGroup
+	)
+	for w := range 6 {
+		wg.Go(func() {
+			for i := 0; ctx.Err() == nil; i++ {
+				r := rs[(w+i)%len(rs)]
+				id := fmt.Sprintf("k%d-%d", w, i)
+				code, _, err := tryStatus("POST", r.url+"/v1/users", e2eAdminKey, map[string]any{"userID": id})
+				if err == nil && code == http.StatusCreated {
+					mu.Lock()
+					acked = append(acked, id)
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	count := func() int { mu.Lock(); defer mu.Unlock(); return len(acked) }
+	eventually(t, "creates under load", func() bool { return count() >= 100 })
+	rs[2].kill(t)
+	n := count()
+	eventually(t, "creates on the survivors", func() bool { return count() >= n+100 })
+	stop()
+	wg.Wait()
+
+	for _, id := range acked {
+		if code, _ := status(t, "GET", rs[0].url+"/v1/users/"+id, e2eAdminKey, nil); code != http.StatusOK {
+			t.Errorf("acknowledged user %s: GET = %d", id, code)
+		}
+	}
+	t.Logf("%d creates acknowledged across the replicas, one killed midway", len(acked))
+}
