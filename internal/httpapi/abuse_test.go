@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"authsvc/internal/sqldb/sqldbtest"
 	"context"
 	"errors"
 	"fmt"
@@ -72,6 +73,7 @@ func dbBytes(t testing.TB, path string) int64 {
 // the client sent.
 func TestLoginFloodBoundsTheAuditTrail(t *testing.T) {
 	t.Parallel()
+	sqldbtest.SQLiteOnly(t)
 	for _, tc := range []struct {
 		name   string
 		limits testLimits

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -62,7 +61,7 @@ type env struct {
 	srv    *httptest.Server
 	store  *users.Store
 	db     *sqldb.DB
-	dbPath string
+	dbPath string // the SQLite file, or a PostgreSQL URL with AUTHSVC_TEST_DIALECT=postgres
 	clock  *clock
 	logs   *testlog.Buffer
 	client *http.Client
@@ -117,7 +116,7 @@ type rawLimiters struct{ Token, LoginIP, LoginUser *ratelimit.Limiter }
 
 func newEnv(t testing.TB, opts ...envOption) *env {
 	t.Helper()
-	dbPath := filepath.Join(t.TempDir(), "authsvc.db")
+	dbPath := sqldbtest.Default(t).DSN(t) // a file, or a PostgreSQL URL
 	db := sqldbtest.OpenPath(t, dbPath)
 	store, err := users.NewStore(db, users.Options{Hash: testHash})
 	if err != nil {

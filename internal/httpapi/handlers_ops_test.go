@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"authsvc/internal/sqldb/sqldbtest"
 	"net/http"
 	"os"
 	"strings"
@@ -25,6 +26,7 @@ func TestHeadProbes(t *testing.T) {
 // cached probe is stale, and 200 again when the file is writable again.
 func TestReadyzFollowsTheFile(t *testing.T) {
 	t.Parallel()
+	sqldbtest.SQLiteOnly(t)
 	tests := []struct {
 		name   string
 		change func(t *testing.T, path string)

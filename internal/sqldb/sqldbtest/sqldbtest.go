@@ -23,11 +23,37 @@ import (
 	"authsvc/internal/sqldb"
 )
 
-// Open returns a new, migrated SQLite database in tb.TempDir, closed by tb's
-// cleanup.
+// Open returns a new, migrated database of the Default dialect, closed by
+// tb's cleanup.
 func Open(tb testing.TB) *sqldb.DB {
 	tb.Helper()
-	return OpenPath(tb, filepath.Join(tb.TempDir(), "authsvc.db"))
+	return Default(tb).Open(tb)
+}
+
+// Default is the dialect of tests that run on one: SQLite, or the one
+// AUTHSVC_TEST_DIALECT names ("sqlite" or "postgres"), so that whole
+// packages of API tests can be run again on PostgreSQL (CI does).
+func Default(tb testing.TB) Dialect {
+	tb.Helper()
+	switch v := os.Getenv("AUTHSVC_TEST_DIALECT"); v {
+	case "", string(sqldb.SQLite):
+		return Dialect{sqldb.SQLite}
+	case string(sqldb.Postgres):
+		PostgresURL(tb) // skips or fails without a server
+		return Dialect{sqldb.Postgres}
+	default:
+		tb.Fatalf("AUTHSVC_TEST_DIALECT=%q: want sqlite or postgres", v)
+		return Dialect{}
+	}
+}
+
+// SQLiteOnly skips tb unless the Default dialect is SQLite: for tests of
+// the file behind the database (its size, its mode, its replacement).
+func SQLiteOnly(tb testing.TB) {
+	tb.Helper()
+	if d := Default(tb); d.Name != sqldb.SQLite {
+		tb.Skipf("a test of the SQLite file; AUTHSVC_TEST_DIALECT=%s", d.Name)
+	}
 }
 
 // OpenPath opens (creating and migrating as needed) the database at path, a
