@@ -46,6 +46,8 @@ func TestImports(t *testing.T) {
 		{"authsvc/internal/token", "token imports nothing of authsvc", inModule},
 		{"authsvc/internal/idp", "idp imports nothing of authsvc", inModule},
 		{"authsvc/internal/ratelimit", "ratelimit imports nothing of authsvc", inModule},
+		{"authsvc/internal/sharedlimit", "sharedlimit imports only authsvc/internal/ratelimit of authsvc",
+			func(imp string) bool { return inModule(imp) && imp != "authsvc/internal/ratelimit" }},
 		{"authsvc/internal/apps", "apps imports only the standard library (not net/http) and authsvc/internal/token",
 			func(imp string) bool {
 				return imp != "authsvc/internal/token" && (inModule(imp) || thirdParty(imp) || under(imp, "net/http"))
