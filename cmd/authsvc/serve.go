@@ -26,6 +26,7 @@ import (
 	"authsvc/internal/console"
 	"authsvc/internal/httpapi"
 	"authsvc/internal/ratelimit"
+	"authsvc/internal/sharedlimit"
 	"authsvc/internal/sqldb"
 	"authsvc/internal/users"
 )
@@ -68,6 +69,9 @@ func serveSettings(fs *flag.FlagSet, getenv func(string) string) *settings {
 	addLimit(s, "rate-login-ip", "60/1m", "POST /v1/sessions attempts per client IP, as N/DURATION or off")
 	s.addInt("ipv6-prefix", "64", 32, 128, "a prefix length", "IPv6 clients count against the per-IP limit by their prefix of this many bits (32-128)")
 	addLimit(s, "rate-login-user", "10/1m", "POST /v1/sessions attempts per userID, as N/DURATION or off")
+	s.addText("redis-url", "", "Redis URL (redis://[:password@]host:6379/0) through which replicas share the rate limits; empty: limits per process")
+	s.addDuration("redis-timeout", "100ms", "longest wait for Redis on a request; past it the limit is counted in the process")
+	s.addText("redis-key-prefix", sharedlimit.DefaultPrefix, "prefix of the rate limits' Redis keys, for deployments sharing one Redis")
 	s.addDuration("audit-retention", "720h", "how long the audit trail keeps events (720h is 30 days)")
 	s.addText("metrics-addr", "", "serve /metrics on this address instead of the main listener")
 	s.addText("metrics-token-file", "", "file holding a bearer, at least 16 bytes, that may read /metrics on the main listener besides admin keys (or set AUTHSVC_METRICS_TOKEN)")
@@ -119,6 +123,7 @@ type serveConfig struct {
 	maxConns              int // 0 for auto
 	http                  httpapi.Config
 	rates                 rateLimits
+	redis                 redisConfig
 	creds                 *httpapi.Credentials
 	logger                *slog.Logger
 	// In --dev mode, the secrets generated for what is not configured, to
@@ -220,6 +225,15 @@ func parseServeConfig(args []string, getenv func(string) string) (*serveConfig, 
 	c.rates.LoginIP = s.byName["rate-login-ip"].value.(ratelimit.Limit)
 	c.rates.LoginUser = s.byName["rate-login-user"].value.(ratelimit.Limit)
 	c.http.Limits.IPv6Prefix = s.integer("ipv6-prefix")
+	if u := s.str("redis-url"); u != "" {
+		if c.redis.options, err = sharedlimit.ParseURL(u); err != nil {
+			return nil, fmt.Errorf("%s: %w", s.source("redis-url"), err)
+		}
+	}
+	if c.redis.timeout, _ = s.duration("redis-timeout"); c.redis.timeout < time.Millisecond || c.redis.timeout > 10*time.Second {
+		return nil, fmt.Errorf("%s: %v is not between 1ms and 10s", s.source("redis-timeout"), c.redis.timeout)
+	}
+	c.redis.prefix = s.str("redis-key-prefix")
 	c.http.ServeMetrics = c.metricsAddr == ""
 	c.http.OpenMetrics = c.dev
 	c.http.Version = version()
@@ -276,6 +290,7 @@ type service struct {
 	reg      *prometheus.Registry
 	db       *sqldb.DB
 	recorder *audit.Recorder
+	shared   *sharedlimit.Redis // nil without Redis
 }
 
 // buildServe does the I/O the configuration asks for: it reads the dev
@@ -335,7 +350,11 @@ func buildServe(ctx context.Context, cfg *serveConfig) (*service, error) {
 	if err != nil {
 		return nil, err
 	}
-	limiters, err := cfg.rates.limiters(time.Now)
+	build, err := svc.openShared(ctx, reg)
+	if err != nil {
+		return nil, err
+	}
+	limiters, err := cfg.rates.limiters(build)
 	if err != nil {
 		return nil, err
 	}
@@ -366,6 +385,9 @@ func (svc *service) close() {
 		if err := svc.recorder.Close(ctx); err != nil {
 			svc.cfg.logger.Error("audit trail not fully written", "error", err.Error())
 		}
+	}
+	if svc.shared != nil {
+		svc.shared.Close()
 	}
 	svc.db.Close()
 }
