@@ -405,3 +405,28 @@ func TestLimiterOff(t *testing.T) {
 		t.Errorf("Limiter(off) error = %v, want ratelimit.ErrOff", err)
 	}
 }
+
+// BenchmarkAllow is one take in Redis: a round trip and a Lua script.
+func BenchmarkAllow(b *testing.B) {
+	opt, err := redis.ParseURL(redistest.URL(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := sharedlimit.New(opt, sharedlimit.Options{Prefix: redistest.Prefix(b)})
+	defer r.Close()
+	l, err := r.Limiter("token", ratelimit.Limit{Count: 1_000_000_000, Per: time.Second})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if ok, _, _ := l.Allow(ctx, "alice"); !ok {
+				b.Error("refused")
+			}
+		}
+	})
+	if !r.Up() {
+		b.Error("Redis went down during the benchmark")
+	}
+}
