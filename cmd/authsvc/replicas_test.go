@@ -6,18 +6,21 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"authsvc/internal/redistest"
 	"authsvc/internal/sqldb/sqldbtest"
 	"authsvc/internal/testlog"
 )
@@ -112,11 +115,49 @@ func randomID(prefix string) string {
 	return prefix + hex.EncodeToString(b[:])
 }
 
-// replicaEnv is the configuration of replicas sharing one PostgreSQL
-// schema (and Redis, when the test has one).
+// replicaEnv is the configuration of the README's "Three replicas on one
+// machine" recipe, with the test's own PostgreSQL schema, Redis key prefix
+// and secrets in place of the recipe's, and every replica on a port of its
+// own. It fails the test when the recipe sets anything serve does not know.
 func replicaEnv(t *testing.T, dsn string) map[string]string {
-	env := productionEnv(t)
+	t.Helper()
+	recipe := readmeBlock(t, "replicas-recipe")
+	env := map[string]string{}
+	known := map[string]bool{}
+	for _, st := range serveSettings(flag.NewFlagSet("serve", flag.ContinueOnError), func(string) string { return "" }).list {
+		known[st.Env] = true
+	}
+	for _, v := range secretVariables() {
+		known[v] = true
+	}
+	for _, line := range strings.Split(recipe, "\n") {
+		rest, ok := strings.CutPrefix(line, "export ")
+		if !ok {
+			continue
+		}
+		for _, kv := range regexp.MustCompile(`(\w+)=('[^']*'|<[^>]*>|\S+)`).FindAllStringSubmatch(rest, -1) {
+			if !known[kv[1]] {
+				t.Errorf("the README's replica recipe sets %s, which serve does not read", kv[1])
+			}
+			env[kv[1]] = strings.Trim(kv[2], "'")
+		}
+	}
+	if !strings.Contains(recipe, "authsvc serve --addr 127.0.0.1:$port") {
+		t.Errorf("the README's replica recipe no longer starts serve with --addr per replica:\n%s", recipe)
+	}
+	prod := productionEnv(t)
+	for _, k := range []string{"AUTHSVC_DB", "AUTHSVC_REDIS_URL", "AUTHSVC_APP_ID", "AUTHSVC_SERVER_SECRET", "AUTHSVC_ADMIN_TOKEN", "AUTHSVC_SESSION_KEY"} {
+		if _, ok := env[k]; !ok {
+			t.Errorf("the README's replica recipe does not set %s", k)
+		}
+	}
 	env["AUTHSVC_DB"] = dsn
+	env["AUTHSVC_REDIS_URL"] = redistest.URL(t)
+	env["AUTHSVC_REDIS_KEY_PREFIX"] = redistest.Prefix(t)
+	env["AUTHSVC_REDIS_TIMEOUT"] = "10s" // a loaded machine must not fall back to per-replica counting
+	for _, k := range []string{"AUTHSVC_APP_ID", "AUTHSVC_SERVER_SECRET", "AUTHSVC_ADMIN_TOKEN", "AUTHSVC_SESSION_KEY"} {
+		env[k] = prod[k]
+	}
 	env["AUTHSVC_RATE_LOGIN_IP"] = "off" // every attempt comes from 127.0.0.1
 	return env
 }
@@ -150,6 +191,18 @@ func TestReplicasMigrateOnceAndShareUsers(t *testing.T) {
 	call(t, "POST", rs[2].url+"/v1/token", session.AccessToken, map[string]any{}, 200, &tok)
 	if tok.UserID != id || !strings.HasPrefix(tok.Token, "04") {
 		t.Errorf("token from replica 3 = %+v", tok)
+	}
+
+	// The login limit (10/1m by default) holds across the replicas: of 30
+	// wrong passwords for one user, round-robin, 10 reach the password check.
+	victim := randomID("bob-")
+	call(t, "POST", rs[0].url+"/v1/users", e2eAdminKey, map[string]any{"userID": victim, "password": e2ePassword}, 201, nil)
+	got := map[int]int{}
+	for i := range 30 {
+		got[login(t, rs[i%3].url, victim, "not the password")]++
+	}
+	if got[http.StatusUnauthorized] != 10 || got[http.StatusTooManyRequests] != 20 || len(got) != 2 {
+		t.Errorf("30 logins over 3 replicas: statuses %v, want 10×401 and 20×429", got)
 	}
 }
 
@@ -195,4 +248,17 @@ func TestReplicaKilledLosesNoAcknowledgedCreate(t *testing.T) {
 		}
 	}
 	t.Logf("%d creates acknowledged across the replicas, one killed midway", len(acked))
+}
+
+// readmeBlock returns the fenced code block of the README between
+// <!-- name --> and <!-- /name -->.
+func readmeBlock(t *testing.T, name string) string {
+	t.Helper()
+	readme := readREADME(t)
+	_, rest, ok := strings.Cut(readme, "<!-- "+name+" -->")
+	block, _, ok2 := strings.Cut(rest, "<!-- /"+name+" -->")
+	if !ok || !ok2 {
+		t.Fatalf("README has no block marked %s", name)
+	}
+	return strings.TrimSpace(block)
 }
