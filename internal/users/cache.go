@@ -14,7 +14,9 @@ import (
 // change or a delete through the API (or a CLI command in the same process)
 // takes effect on the next request. Writes by another process on the same
 // database file, such as "authsvc user disable" while the server runs, are
-// seen within cacheTTL.
+// seen within cacheTTL. On PostgreSQL, writes by other replicas are heard
+// through Store.Listen and evicted as soon as they commit; see listen.go for
+// cacheTTLUnheard, the lifetime while the listener is known to be down.
 const (
 	cacheTTL     = 2 * time.Second
 	cacheMaxSize = 100_000
@@ -28,8 +30,8 @@ const (
 // a read and a write: a Get that began reading before a write committed
 // must not store what it read after the write evicted the user.
 //
-// Every entry lives for the same cacheTTL, so the order of insertion is the
-// order of expiry: order keeps it, and sweeping is popping its front. A put
+// Every entry lives for the same ttl (reset changes it only while it empties
+// the cache), so the order of insertion is the order of expiry: order keeps it, and sweeping is popping its front. A put
 // sweeps what has expired (amortised O(1)), and a timer, armed only while
 // entries exist, sweeps a cache nobody writes to any more, so a burst of
 // distinct users is forgotten once it is cacheTTL old. Go maps never shrink,
@@ -39,6 +41,7 @@ type userCache struct {
 	gen atomic.Uint64 // bumped by every write
 
 	mu      sync.RWMutex
+	ttl     time.Duration // of new entries: cacheTTL, or cacheTTLUnheard
 	entries map[string]cachedUser
 	order   []queued // oldest first, from head on
 	head    int
@@ -59,7 +62,7 @@ type queued struct {
 }
 
 func newUserCache() *userCache {
-	return &userCache{entries: make(map[string]cachedUser)}
+	return &userCache{entries: make(map[string]cachedUser), ttl: cacheTTL}
 }
 
 func (c *userCache) get(id string) (User, bool) {
@@ -90,12 +93,12 @@ func (c *userCache) put(u User, gen uint64) {
 	for len(c.entries) >= cacheMaxSize || len(c.order)-c.head >= 2*cacheMaxSize {
 		c.popLocked()
 	}
-	e := cachedUser{u: u, expires: now.Add(cacheTTL)}
+	e := cachedUser{u: u, expires: now.Add(c.ttl)}
 	c.entries[u.ID] = e
 	c.order = append(c.order, queued{id: u.ID, expires: e.expires})
 	c.peak = max(c.peak, len(c.entries))
 	if c.timer == nil {
-		c.timer = time.AfterFunc(cacheTTL, c.sweep)
+		c.timer = time.AfterFunc(c.ttl, c.sweep)
 	}
 }
 
@@ -105,6 +108,24 @@ func (c *userCache) evict(id string) {
 	defer c.mu.Unlock()
 	c.gen.Add(1)
 	delete(c.entries, id)
+}
+
+// reset forgets every entry, as evict does one, and gives new ones the
+// lifetime ttl. Entries put from then on share ttl, so the queue stays in
+// order of expiry.
+func (c *userCache) reset(ttl time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen.Add(1)
+	c.ttl = ttl
+	clear(c.order[c.head:]) // let the IDs go
+	c.order, c.head = c.order[:0], 0
+	if cap(c.order) > 2*cacheShrinkMin {
+		c.order = nil
+	}
+	if len(c.entries) > 0 {
+		c.entries, c.peak = make(map[string]cachedUser), 0
+	}
 }
 
 // sweep is the timer's: it forgets what has expired and re-arms for the

@@ -18,75 +18,81 @@ import (
 // visible to the next Get.
 func TestGetSeesWritesAtOnce(t *testing.T) {
 	t.Parallel()
-	s := newTestStore(t, Options{})
-	ctx := context.Background()
-	u := mustCreate(t, s, CreateParams{ID: "alice", Password: "first password"})
-	if _, err := s.Get(ctx, "alice"); err != nil { // now cached
-		t.Fatal(err)
-	}
-	d, err := s.SetDisabled(ctx, "alice", true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := s.Get(ctx, "alice")
-	if err != nil || !got.Disabled || got.SessionEpoch != d.SessionEpoch || got.SessionEpoch == u.SessionEpoch {
-		t.Errorf("Get after disable = %+v, %v", got, err)
-	}
-	pw := "second password"
-	_, p, err := s.Update(ctx, "alice", Patch{Password: &pw})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, _ := s.Get(ctx, "alice"); got.SessionEpoch != p.SessionEpoch {
-		t.Errorf("Get after a password change has epoch %d, want %d", got.SessionEpoch, p.SessionEpoch)
-	}
-	if err := s.Delete(ctx, "alice"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Get(ctx, "alice"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("Get after delete = %v, want ErrNotFound", err)
-	}
+	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
+		t.Parallel()
+		s := newStoreOn(t, d, Options{})
+		ctx := context.Background()
+		u := mustCreate(t, s, CreateParams{ID: "alice", Password: "first password"})
+		if _, err := s.Get(ctx, "alice"); err != nil { // now cached
+			t.Fatal(err)
+		}
+		off, err := s.SetDisabled(ctx, "alice", true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Get(ctx, "alice")
+		if err != nil || !got.Disabled || got.SessionEpoch != off.SessionEpoch || got.SessionEpoch == u.SessionEpoch {
+			t.Errorf("Get after disable = %+v, %v", got, err)
+		}
+		pw := "second password"
+		_, p, err := s.Update(ctx, "alice", Patch{Password: &pw})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.Get(ctx, "alice"); got.SessionEpoch != p.SessionEpoch {
+			t.Errorf("Get after a password change has epoch %d, want %d", got.SessionEpoch, p.SessionEpoch)
+		}
+		if err := s.Delete(ctx, "alice"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Get(ctx, "alice"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Get after delete = %v, want ErrNotFound", err)
+		}
+	})
 }
 
 // TestGetCacheRace hammers Get while another goroutine flips the user's
 // state: once a write has returned, no later Get may see the state before it.
 func TestGetCacheRace(t *testing.T) {
 	t.Parallel()
-	s := newTestStore(t, Options{})
-	ctx := context.Background()
-	mustCreate(t, s, CreateParams{ID: "bob"})
-	var wg sync.WaitGroup
-	stop := make(chan struct{})
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
+	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
+		t.Parallel()
+		s := newStoreOn(t, d, Options{})
+		ctx := context.Background()
+		mustCreate(t, s, CreateParams{ID: "bob"})
+		var wg sync.WaitGroup
+		stop := make(chan struct{})
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					if _, err := s.Get(ctx, "bob"); err != nil {
+						t.Error(err)
+						return
+					}
 				}
-				if _, err := s.Get(ctx, "bob"); err != nil {
-					t.Error(err)
-					return
-				}
+			}()
+		}
+		for i := range 50 {
+			want := i%2 == 0
+			w, err := s.SetDisabled(ctx, "bob", want)
+			if err != nil {
+				t.Fatal(err)
 			}
-		}()
-	}
-	for i := range 50 {
-		want := i%2 == 0
-		w, err := s.SetDisabled(ctx, "bob", want)
-		if err != nil {
-			t.Fatal(err)
+			got, err := s.Get(ctx, "bob")
+			if err != nil || got.Disabled != want || got.SessionEpoch != w.SessionEpoch {
+				t.Fatalf("write %d: Get = %+v, %v; want disabled=%v epoch %d", i, got, err, want, w.SessionEpoch)
+			}
 		}
-		got, err := s.Get(ctx, "bob")
-		if err != nil || got.Disabled != want || got.SessionEpoch != w.SessionEpoch {
-			t.Fatalf("write %d: Get = %+v, %v; want disabled=%v epoch %d", i, got, err, want, w.SessionEpoch)
-		}
-	}
-	close(stop)
-	wg.Wait()
+		close(stop)
+		wg.Wait()
+	})
 }
 
 // TestGetSeesOtherProcessesWithinTTL: a write by another Store on the same

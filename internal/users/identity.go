@@ -106,7 +106,9 @@ func (s *Store) linkAndProvision(ctx context.Context, id Identity) (User, error)
 	}
 	defer s.cache.evict(userID) // after the commit (or the rollback)
 
-	u, err := scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, userID))
+	// Locked, on PostgreSQL, so that the user returned is not deleted
+	// before the commit.
+	u, err := scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`+s.db.ForUpdate(), userID))
 	switch {
 	case errors.Is(err, sql.ErrNoRows) && id.Provision:
 		if u, err = s.provision(ctx, tx, userID, id.Name); err != nil {
@@ -141,7 +143,7 @@ func (s *Store) provision(ctx context.Context, tx *sql.Tx, userID, name string) 
 		insertArgs(row, sql.NullString{})...); err != nil {
 		return User{}, fmt.Errorf("resolve identity: provision %q: %w", userID, err)
 	}
-	u, err := scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, userID))
+	u, err := scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`+s.db.ForUpdate(), userID))
 	if err != nil {
 		return User{}, fmt.Errorf("resolve identity: provision %q: %w", userID, err)
 	}

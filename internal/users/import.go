@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 
 	"authsvc/internal/sqldb"
@@ -58,7 +60,7 @@ func (s *Store) hashNew(ctx context.Context, us []CreateParams, idx []int) ([]sq
 	if len(idx) == 0 {
 		return hashes, nil
 	}
-	exists, err := s.existing(ctx, us, idx)
+	exists, err := s.existing(ctx, s.db.Reader, us, idx, "")
 	if err != nil {
 		return nil, err
 	}
@@ -93,20 +95,25 @@ func (s *Store) hashNew(ctx context.Context, us []CreateParams, idx []int) ([]sq
 	return hashes, nil
 }
 
-// existing returns which IDs of the items idx of us are stored.
-func (s *Store) existing(ctx context.Context, us []CreateParams, idx []int) (map[string]bool, error) {
+// existing returns which IDs of the items idx of us are stored, read with
+// q. In a write transaction, lock (sqldb's ForUpdate) keeps those users from
+// being deleted before the commit; rows are locked in ID order, so that two
+// imports locking overlapping users cannot deadlock.
+func (s *Store) existing(ctx context.Context, q querier, us []CreateParams, idx []int, lock string) (map[string]bool, error) {
+	exists := make(map[string]bool)
+	if len(idx) == 0 {
+		return exists, nil
+	}
 	args := make([]any, len(idx))
 	for j, i := range idx {
 		args[j] = us[i].ID
 	}
 	var a sqldb.Args
-	q := `SELECT id FROM users WHERE id IN (` + a.List(args...) + `)`
-	rows, err := s.db.Reader.QueryContext(ctx, q, a...)
+	rows, err := q.QueryContext(ctx, `SELECT id FROM users WHERE id IN (`+a.List(args...)+`) ORDER BY id`+lock, a...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	exists := make(map[string]bool)
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
@@ -117,59 +124,102 @@ func (s *Store) existing(ctx context.Context, us []CreateParams, idx []int) (map
 	return exists, rows.Err()
 }
 
+// querier is *sql.DB or *sql.Tx.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// importAttempts bounds how often insertAll starts over after a concurrent
+// transaction (another replica's import or create) created one of the users
+// it was inserting. Each retry sees that user as existing; only a stream of
+// such collisions, each on a user the previous attempt did not see, would
+// exhaust them.
+const importAttempts = 3
+
+// importColumns are the columns Import writes; disabled takes its default.
+var importColumns = []string{"id", "name", "avatar_url", "extended_data", "password_hash", "session_epoch", "created_at", "updated_at"}
+
 // insertAll inserts, in one transaction, the items of us whose result is not
-// decided yet, and records whether each was created or existed.
+// decided yet, and records whether each was created or existed. hashes holds
+// the passwords hashed so far; it gains those insertAll had to hash itself.
 func (s *Store) insertAll(ctx context.Context, us []CreateParams, hashes []sql.NullString, results []ImportResult) error {
+	for attempt := 1; ; attempt++ {
+		out := slices.Clone(results)
+		err := s.tryInsertAll(ctx, us, hashes, out)
+		switch {
+		case err == nil:
+			copy(results, out)
+			return nil
+		case s.db.IsUniqueViolation(err) && attempt < importAttempts:
+			continue
+		default:
+			return err
+		}
+	}
+}
+
+// tryInsertAll is one attempt of insertAll. On PostgreSQL a user that a
+// concurrent transaction creates after this one looked makes the INSERT fail
+// with a unique violation, and insertAll try again. (ON CONFLICT DO NOTHING
+// would spare the retry, but could not tell which rows of a multi-row INSERT
+// it skipped.)
+func (s *Store) tryInsertAll(ctx context.Context, us []CreateParams, hashes []sql.NullString, results []ImportResult) error {
+	var pending []int
+	for i := range us {
+		if results[i].Status == "" {
+			pending = append(pending, i)
+		}
+	}
+	if len(pending) == 0 {
+		return nil
+	}
 	tx, err := s.db.Writer.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	insert, err := tx.PrepareContext(ctx, insertUser+` ON CONFLICT (id) DO NOTHING`)
+	exists, err := s.existing(ctx, tx, us, pending, s.db.ForUpdate())
 	if err != nil {
 		return err
 	}
-	defer insert.Close()
 	now := s.timestamp()
-	for i, u := range us {
-		if results[i].Status != "" {
+	var rows []User
+	var rowHashes []sql.NullString
+	for _, i := range pending {
+		u := us[i]
+		if exists[u.ID] {
+			results[i].Status = ImportExists
 			continue
 		}
-		hash := hashes[i]
-		if u.Password != "" && !hash.Valid {
-			// Stored when hashNew looked. If it has been deleted since,
-			// hash now, holding the write lock: rare, and still right.
-			var one int
-			err := tx.QueryRowContext(ctx, `SELECT 1 FROM users WHERE id = $1`, u.ID).Scan(&one)
-			switch {
-			case err == nil:
-				results[i].Status = ImportExists
-				continue
-			case !errors.Is(err, sql.ErrNoRows):
-				return err
-			}
+		if u.Password != "" && !hashes[i].Valid {
+			// Stored when hashNew looked, deleted since: hash now, in the
+			// transaction. Rare, and still right.
 			h, err := s.hashPassword(ctx, u.Password)
 			if err != nil {
 				return err
 			}
-			hash = sql.NullString{String: h, Valid: true}
+			hashes[i] = sql.NullString{String: h, Valid: true}
 		}
-		row, err := s.newRow(u.ID, u, hash, now)
+		row, err := s.newRow(u.ID, u, hashes[i], now)
 		if err != nil {
 			return err
 		}
-		res, err := insert.ExecContext(ctx, insertArgs(row, hash)...)
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return err
-		}
-		results[i].Status = ImportExists
-		if n == 1 {
-			results[i].Status = ImportCreated
-		}
+		rows = append(rows, row)
+		rowHashes = append(rowHashes, hashes[i])
+		results[i].Status = ImportCreated
+	}
+	// In ID order, as existing locks: two imports inserting overlapping new
+	// users wait for each other in one order, never in a cycle.
+	order := make([]int, len(rows))
+	for j := range order {
+		order[j] = j
+	}
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(rows[a].ID, rows[b].ID) })
+	err = s.db.InsertRows(ctx, tx, "users", importColumns, len(rows), func(j int) []any {
+		return insertArgs(rows[order[j]], rowHashes[order[j]])
+	})
+	if err != nil {
+		return err
 	}
 	return tx.Commit()
 }

@@ -337,7 +337,10 @@ func (s *Store) Update(ctx context.Context, id string, p Patch) (before, after U
 	}
 	defer tx.Rollback()
 	defer s.cache.evict(id) // after the commit (or the rollback)
-	before, err = scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
+	// Locked, on PostgreSQL, until the commit: without the lock a
+	// concurrent Update could commit between this read and the UPDATE, and
+	// both would report the same before, one of them wrongly.
+	before, err = scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`+s.db.ForUpdate(), id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, User{}, fmt.Errorf("update user %q: %w", id, ErrNotFound)
 	}
@@ -347,6 +350,9 @@ func (s *Store) Update(ctx context.Context, id string, p Patch) (before, after U
 	after, err = scanUser(tx.QueryRowContext(ctx,
 		`UPDATE users SET `+strings.Join(sets, ", ")+` WHERE `+where+` RETURNING `+userColumns, args...))
 	if err != nil {
+		return User{}, User{}, fmt.Errorf("update user %q: %w", id, err)
+	}
+	if err := s.notify(ctx, tx, id); err != nil {
 		return User{}, User{}, fmt.Errorf("update user %q: %w", id, err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -365,8 +371,13 @@ func (s *Store) SetDisabled(ctx context.Context, id string, disabled bool) (User
 
 // Delete removes a user, or fails with ErrNotFound.
 func (s *Store) Delete(ctx context.Context, id string) error {
-	defer s.cache.evict(id)
-	res, err := s.db.Writer.ExecContext(ctx, `DELETE FROM users WHERE id = $1`, id)
+	tx, err := s.db.Writer.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("delete user %q: %w", id, err)
+	}
+	defer tx.Rollback()
+	defer s.cache.evict(id) // after the commit (or the rollback)
+	res, err := tx.ExecContext(ctx, `DELETE FROM users WHERE id = $1`, id)
 	if err != nil {
 		return fmt.Errorf("delete user %q: %w", id, err)
 	}
@@ -377,11 +388,19 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	if n == 0 {
 		return fmt.Errorf("delete user %q: %w", id, ErrNotFound)
 	}
+	if err := s.notify(ctx, tx, id); err != nil {
+		return fmt.Errorf("delete user %q: %w", id, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("delete user %q: %w", id, err)
+	}
 	return nil
 }
 
-// Count returns the number of users. It reads one counter row that triggers
-// keep up to date, so it costs the same with a million users as with one.
+// Count returns the number of users. It sums counter rows that triggers keep
+// up to date (one on SQLite, 32 on PostgreSQL, so that concurrent inserts
+// don't queue on one row), so it costs the same with a million users as
+// with one.
 func (s *Store) Count(ctx context.Context) (int64, error) {
 	var n int64
 	if err := s.count.QueryRowContext(ctx).Scan(&n); err != nil {
