@@ -156,6 +156,9 @@ func (db *DB) listenConfig(ctx context.Context, channel string) (*pgx.ConnConfig
 		return nil, err
 	}
 	cfg.RuntimeParams["application_name"] = name
+	// The copy carries the pool connection's own notification buffer;
+	// without it pgx.ConnectConfig buffers into the new connection.
+	cfg.OnNotification = nil
 	return cfg, nil
 }
 
