@@ -134,7 +134,7 @@ type querier interface {
 // it was inserting. Each retry sees that user as existing; only a stream of
 // such collisions, each on a user the previous attempt did not see, would
 // exhaust them.
-const importAttempts = 3
+const importAttempts = 5
 
 // importColumns are the columns Import writes; disabled takes its default.
 var importColumns = []string{"id", "name", "avatar_url", "extended_data", "password_hash", "session_epoch", "created_at", "updated_at"}
