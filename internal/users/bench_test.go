@@ -7,14 +7,28 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"authsvc/internal/sqldb/sqldbtest"
 )
 
 // The benchmarks run on a real database file in b.TempDir(), with the
-// production settings (WAL, synchronous=FULL).
+// production settings (WAL, synchronous=FULL). Those of Get, Create and
+// Import run once per dialect, as sub-benchmarks sqlite and postgres, side
+// by side; postgres skips without AUTHSVC_TEST_POSTGRES_URL, and runs in a
+// schema of its own there.
 
-func BenchmarkGet(b *testing.B) {
+// eachDialect runs f as a sub-benchmark per dialect.
+func eachDialect(b *testing.B, f func(b *testing.B, d sqldbtest.Dialect)) {
+	for _, d := range sqldbtest.Dialects {
+		b.Run(string(d.Name), func(b *testing.B) { f(b, d) })
+	}
+}
+
+func BenchmarkGet(b *testing.B) { eachDialect(b, benchmarkGet) }
+
+func benchmarkGet(b *testing.B, d sqldbtest.Dialect) {
 	ctx := context.Background()
-	s := newTestStore(b, Options{Now: time.Now})
+	s := newStoreOn(b, d, Options{Now: time.Now})
 	const n = 10000
 	batch := make([]CreateParams, 0, MaxImport)
 	for i := range n {
@@ -30,7 +44,7 @@ func BenchmarkGet(b *testing.B) {
 	for i := range ids {
 		ids[i] = fmt.Sprintf("user%05d", i)
 	}
-	// database: the SQLite lookup, as on a cache miss; cached: a user read
+	// database: the database lookup, as on a cache miss; cached: a user read
 	// again within the cache's lifetime, as on the token route.
 	for _, tt := range []struct {
 		name string
@@ -64,9 +78,11 @@ func BenchmarkGetParallel(b *testing.B) {
 	})
 }
 
-func BenchmarkCreate(b *testing.B) {
+func BenchmarkCreate(b *testing.B) { eachDialect(b, benchmarkCreate) }
+
+func benchmarkCreate(b *testing.B, d sqldbtest.Dialect) {
 	ctx := context.Background()
-	s := newTestStore(b, Options{Now: time.Now})
+	s := newStoreOn(b, d, Options{Now: time.Now})
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
@@ -93,9 +109,11 @@ func BenchmarkCreateWithPassword(b *testing.B) {
 }
 
 // BenchmarkImport imports batches of MaxImport new users without passwords.
-func BenchmarkImport(b *testing.B) {
+func BenchmarkImport(b *testing.B) { eachDialect(b, benchmarkImport) }
+
+func benchmarkImport(b *testing.B, d sqldbtest.Dialect) {
 	ctx := context.Background()
-	s := newTestStore(b, Options{Now: time.Now})
+	s := newStoreOn(b, d, Options{Now: time.Now})
 	batch := make([]CreateParams, MaxImport)
 	b.ReportAllocs()
 	round := 0
