@@ -102,7 +102,7 @@ func (db *DB) Listen(ctx context.Context, channel string, h ListenHandler) error
 			var listened bool
 			listened, err = db.listenOnce(ctx, cfg, channel, h)
 			if listened {
-				backoff = listenBackoffMin // it worked for a while: retry at once-ish
+				backoff = listenBackoffMin // a fresh loss, not a server still down
 			}
 		}
 		if ctx.Err() != nil {
@@ -121,8 +121,12 @@ func (db *DB) Listen(ctx context.Context, channel string, h ListenHandler) error
 }
 
 // ListenerName returns the application_name of Listen's connection for
-// channel in this database's schema, as it shows in pg_stat_activity.
+// channel in this database's schema, as it shows in pg_stat_activity; ""
+// on SQLite, which has no listener.
 func (db *DB) ListenerName(ctx context.Context, channel string) (string, error) {
+	if db.flavor.dialect != Postgres {
+		return "", nil
+	}
 	var name string
 	if err := db.Reader.QueryRowContext(ctx, `SELECT 'authsvc listen ' || `+channelSQL, channel).Scan(&name); err != nil {
 		return "", fmt.Errorf("listener name: %w", err)
