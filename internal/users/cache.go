@@ -30,8 +30,8 @@ const (
 // a read and a write: a Get that began reading before a write committed
 // must not store what it read after the write evicted the user.
 //
-// Every entry lives for the same ttl (reset changes it only while it empties
-// the cache), so the order of insertion is the order of expiry: order keeps it, and sweeping is popping its front. A put
+// Entries live for ttl, which changes rarely (see setTTL), so the order of
+// insertion is, near enough, the order of expiry: order keeps it, and sweeping is popping its front. A put
 // sweeps what has expired (amortised O(1)), and a timer, armed only while
 // entries exist, sweeps a cache nobody writes to any more, so a burst of
 // distinct users is forgotten once it is cacheTTL old. Go maps never shrink,
@@ -110,9 +110,19 @@ func (c *userCache) evict(id string) {
 	delete(c.entries, id)
 }
 
+// setTTL gives entries put from now on the lifetime ttl; those cached keep
+// theirs. After a shortening, an entry of the new lifetime may expire
+// before older ones ahead of it in the queue: get never returns it, and the
+// sweep forgets it once those ahead have expired, at most the old lifetime
+// later, so memory stays bounded.
+func (c *userCache) setTTL(ttl time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ttl = ttl
+}
+
 // reset forgets every entry, as evict does one, and gives new ones the
-// lifetime ttl. Entries put from then on share ttl, so the queue stays in
-// order of expiry.
+// lifetime ttl, which the queue being empty keeps in order.
 func (c *userCache) reset(ttl time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -17,14 +17,17 @@ import (
 // notifications, which PostgreSQL delivers under one global lock at commit.
 const notifyChannel = "users"
 
-// cacheTTLUnheard is the cache's lifetime while Listen is known to hear
-// nothing (its connection lost, or never made, as behind a pooler that has
-// no LISTEN): short enough that a write by another replica still shows
+// cacheTTLUnheard is the lifetime of users cached while Listen is known to
+// hear nothing (its connection lost, or never made, as behind a pooler that
+// has no LISTEN): short enough that a write by another replica still shows
 // within a second, long enough that the token route's hot users are read
-// twice a second rather than on every request. While the connection is up
-// the lifetime is cacheTTL: a connection that dies without a word goes
-// unnoticed for up to a ping interval, and cacheTTL bounds what is missed
-// meanwhile.
+// twice a second rather than on every request. Users cached before the loss
+// keep their cacheTTL: the fallback the issue asks for, a bound of 2 s on
+// what the loss can hide, and while the database itself is down they keep
+// serving logged-in users for that long instead of failing at once. While
+// the connection is up the lifetime stays cacheTTL too: a connection that
+// dies without a word goes unnoticed for up to a ping interval, and
+// cacheTTL bounds what is missed meanwhile.
 const cacheTTLUnheard = 500 * time.Millisecond
 
 // notify tells the other replicas, once tx commits, that the user id
@@ -40,9 +43,10 @@ func (s *Store) notify(ctx context.Context, tx *sql.Tx, id string) error {
 // nil, is called after the Store has handled the event: a place to log
 // Disconnected's error, or for a test to wait on.
 //
-// While the connection is down the cache keeps users for cacheTTLUnheard
-// only, so a lost connection falls back to a short lifetime, never to
-// staleness without bound. On SQLite it returns nil at once: there are no
+// While the connection is down, users cached before keep their cacheTTL
+// and new ones are kept for cacheTTLUnheard only: a lost connection falls
+// back to the cache's lifetimes, never to staleness without bound. Once
+// listening again, the cache is emptied: it may have missed notifications. On SQLite it returns nil at once: there are no
 // replicas, and other processes on the file (the user CLI) are bounded by
 // cacheTTL.
 func (s *Store) Listen(ctx context.Context, observe sqldb.ListenHandler) error {
@@ -78,10 +82,9 @@ func (l listener) Reconnected() {
 	}
 }
 
-// Disconnected: writes from now on go unheard. Entries cached before may
-// already have missed some, between the loss and its discovery.
+// Disconnected: writes from now on go unheard; see cacheTTLUnheard.
 func (l listener) Disconnected(err error) {
-	l.s.cache.reset(cacheTTLUnheard)
+	l.s.cache.setTTL(cacheTTLUnheard)
 	if l.observe != nil {
 		l.observe.Disconnected(err)
 	}
