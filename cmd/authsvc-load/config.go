@@ -16,7 +16,8 @@ const (
 	modeToken   = "token"
 	modeRenew   = "renew"
 	modeHealthz = "healthz"
-	modeBare    = "bare" // POST /v1/token without a session, for authsvc-bare
+	modeBare    = "bare"   // POST /v1/token without a session, for authsvc-bare
+	modeImport  = "import" // POST /v1/users/import of --batch new users, as an admin
 )
 
 // Bounds on what a run may ask for. They keep a mistyped flag from turning
@@ -27,6 +28,7 @@ const (
 	maxConcurrency = 1024
 	maxUsers       = 10000
 	maxURLs        = 16
+	maxBatch       = 1000 // the server's own limit per import
 	minProgress    = 100 * time.Millisecond
 )
 
@@ -35,7 +37,8 @@ type config struct {
 	urls        []*url.URL // scheme and host only; each checked to be loopback by checkLoopback
 	adminKey    string     // "" in healthz and bare modes
 	mode        string
-	users       int // 0 in healthz and bare modes
+	users       int // 0 in healthz, bare and import modes
+	batch       int // users per import, in import mode
 	concurrency int
 	duration    time.Duration // 0: bounded by requests (and maxDuration)
 	requests    int64         // 0: bounded by duration
@@ -75,7 +78,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	}
 	rawURL := fs.String("url", "http://127.0.0.1:8080", "base URL of the server, or several comma-separated; each must be 127.0.0.0/8, ::1 or localhost")
 	keyFile := fs.String("admin-key-file", "", "file holding the admin key (or set AUTHSVC_ADMIN_TOKEN); token and renew modes need it")
-	mode := fs.String("mode", modeToken, "what each client calls: token, renew, healthz, or bare (POST /v1/token without a session, against authsvc-bare)")
+	mode := fs.String("mode", modeToken, "what each client calls: token, renew, healthz, import (POST /v1/users/import of new users, as an admin), or bare (POST /v1/token without a session, against authsvc-bare)")
+	batch := fs.Int("batch", maxBatch, "import mode: new users per import request (1-1000), without passwords")
 	nUsers := fs.Int("users", 64, "users to provision and log in (token and renew modes); client i acts as users i, i+C, i+2C, ... in turn")
 	concurrency := fs.Int("concurrency", 16, "concurrent clients, each with one request in flight")
 	duration := fs.Duration("duration", 10*time.Second, "how long to measure, after the warmup; 0 to stop on --requests alone")
@@ -106,8 +110,13 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	case modeToken, modeRenew:
 	case modeHealthz, modeBare:
 		c.users = 0
+	case modeImport:
+		c.users = 0
+		if c.batch = *batch; c.batch < 1 || c.batch > maxBatch {
+			return nil, fmt.Errorf("--batch: %d is not from 1 to %d", c.batch, maxBatch)
+		}
 	default:
-		return nil, fmt.Errorf("--mode: %q is not one of token, renew, healthz, bare", c.mode)
+		return nil, fmt.Errorf("--mode: %q is not one of token, renew, healthz, import, bare", c.mode)
 	}
 	if c.concurrency < 1 || c.concurrency > maxConcurrency {
 		return nil, fmt.Errorf("--concurrency: %d is not from 1 to %d", c.concurrency, maxConcurrency)
@@ -137,7 +146,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	if c.urls, err = parseBaseURLs(*rawURL); err != nil {
 		return nil, err
 	}
-	if needsUsers(c.mode) {
+	if needsUsers(c.mode) || c.mode == modeImport {
 		if c.adminKey, err = readAdminKey(*keyFile, getenv); err != nil {
 			return nil, err
 		}
@@ -208,7 +217,7 @@ func readAdminKey(file string, getenv func(string) string) (string, error) {
 		}
 	}
 	if file == "" {
-		return "", errors.New("the token and renew modes need an admin key to provision users: " +
+		return "", errors.New("the token, renew and import modes need an admin key: " +
 			"set AUTHSVC_ADMIN_TOKEN or pass --admin-key-file")
 	}
 	return "", fmt.Errorf("%s holds no admin key", src)

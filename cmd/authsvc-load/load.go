@@ -28,6 +28,12 @@ type target struct {
 	mode   string
 	method string
 	path   string
+
+	// Import mode: the admin key, the users per request, and the prefix
+	// that makes this run's userIDs new.
+	adminKey string
+	batch    int
+	prefix   string
 }
 
 func newTarget(hc *http.Client, mode string) *target {
@@ -37,6 +43,8 @@ func newTarget(hc *http.Client, mode string) *target {
 		t.path = "/v1/token"
 	case modeRenew:
 		t.path = "/v1/token/renew"
+	case modeImport:
+		t.path = "/v1/users/import"
 	default:
 		t.method, t.path = http.MethodGet, "/healthz"
 	}
@@ -50,6 +58,8 @@ type client struct {
 	sessions []string  // the users it acts as, in turn; none in healthz and bare modes
 	next     int       // index in sessions of the next request's user
 	token    string    // renew mode: the latest token, renewed next
+	id       int       // import mode: the client's number, in its userIDs
+	imports  int       // import mode: requests sent, in its userIDs
 	rec      *recorder // nil during the warmup
 }
 
@@ -81,7 +91,7 @@ const (
 	kindNoAddr      = "addr_unavailable" // out of ephemeral ports, typically
 	kindEOF         = "eof"              // the server closed the connection mid-exchange
 	kindTransport   = "transport"        // any other failure to exchange a request and answer
-	kindBadResponse = "bad_response"     // 200, but not a token the renew mode can use
+	kindBadResponse = "bad_response"     // 200, but not a token the renew mode can use, or an import that created fewer
 )
 
 // do sends one request and reads the whole answer, so the connection can be
@@ -90,12 +100,15 @@ const (
 // the others leave the client's CPU to the server.
 func (t *target) do(ctx context.Context, c *client) string {
 	var body io.Reader
-	if t.mode == modeRenew {
+	switch t.mode {
+	case modeRenew:
 		b, err := json.Marshal(api.RenewRequest{Token: c.token})
 		if err != nil {
 			return kindTransport
 		}
 		body = bytes.NewReader(b)
+	case modeImport:
+		body = bytes.NewReader(t.importBody(c))
 	}
 	req, err := http.NewRequestWithContext(ctx, t.method, c.base+t.path, body)
 	if err != nil {
@@ -104,7 +117,10 @@ func (t *target) do(ctx context.Context, c *client) string {
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if len(c.sessions) > 0 {
+	switch {
+	case t.mode == modeImport:
+		req.Header.Set("Authorization", "Bearer "+t.adminKey)
+	case len(c.sessions) > 0:
 		req.Header.Set("Authorization", "Bearer "+c.sessions[c.next])
 		c.next = (c.next + 1) % len(c.sessions)
 	}
@@ -123,6 +139,18 @@ func (t *target) do(ctx context.Context, c *client) string {
 			return kindBadResponse
 		}
 		c.token = a.Token
+		return ""
+	}
+	if t.mode == modeImport && resp.StatusCode == http.StatusOK {
+		b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+		if err != nil {
+			return errorKind(err)
+		}
+		// Every user of the batch is new: anything but "created" for each
+		// is a failed import, however fast.
+		if bytes.Count(b, []byte(`"status":"created"`)) != t.batch {
+			return kindBadResponse
+		}
 		return ""
 	}
 	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
@@ -227,4 +255,27 @@ func (p *phase) progress(start time.Time, every time.Duration, w io.Writer, stop
 			last, lastAt = n, now
 		}
 	}
+}
+
+// importBody is the next import request of c: t.batch users no run has
+// made before, named prefix-client-request-index, without passwords (a
+// password costs an Argon2id hash, which would measure the hash).
+func (t *target) importBody(c *client) []byte {
+	b := append(make([]byte, 0, 48*t.batch), `{"users":[`...)
+	for i := range t.batch {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"userID":"`...)
+		b = append(b, t.prefix...)
+		b = append(b, '-')
+		b = strconv.AppendInt(b, int64(c.id), 36)
+		b = append(b, '-')
+		b = strconv.AppendInt(b, int64(c.imports), 36)
+		b = append(b, '-')
+		b = strconv.AppendInt(b, int64(i), 36)
+		b = append(b, `"}`...)
+	}
+	c.imports++
+	return append(b, "]}"...)
 }

@@ -27,7 +27,10 @@ type Report struct {
 	Errors          int64            `json:"errors"`
 	ErrorsByKind    map[string]int64 `json:"errorsByKind"` // "http_<status>", or a transport error kind such as "timeout"
 	Throughput      float64          `json:"throughput"`   // requests per second
-	LatencyMs       Latency          `json:"latencyMs"`
+	// Import mode: users per request, and users imported per second.
+	Batch          int     `json:"batch,omitempty"`
+	UsersPerSecond float64 `json:"usersPerSecond,omitempty"`
+	LatencyMs      Latency `json:"latencyMs"`
 	// LatencyExact is false when the run outgrew the sample budget and the
 	// percentiles come from a histogram (within 0.4%).
 	LatencyExact bool      `json:"latencyExact"`
@@ -90,6 +93,9 @@ func (r *Report) print(w io.Writer, route string, warmup time.Duration) {
 		fmt.Fprintln(w, "              429s are the server's rate limits; for throughput, serve with --rate-token off")
 	}
 	fmt.Fprintf(w, "throughput    %.1f req/s\n", r.Throughput)
+	if r.Batch > 0 {
+		fmt.Fprintf(w, "imported      %.0f users/s (%d per request; successful imports only)\n", r.UsersPerSecond, r.Batch)
+	}
 	how := "exact"
 	if !r.LatencyExact {
 		how = "percentiles from a histogram, within 0.4%"

@@ -44,6 +44,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// Setup goes through the first server; the others share its database.
 	setup := &setupClient{hc: newClient(tr, 0), base: bases[0], logf: logf}
 	t := newTarget(newClient(tr, requestTimeout), cfg.mode)
+	t.adminKey, t.batch, t.prefix = cfg.adminKey, cfg.batch, "load"+randomHex(4)
 
 	for _, base := range bases {
 		hctx, cancel := context.WithTimeout(ctx, requestTimeout)
@@ -56,7 +57,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	clients := make([]*client, cfg.concurrency)
 	for i := range clients {
-		clients[i] = &client{base: bases[i%len(bases)]}
+		clients[i] = &client{base: bases[i%len(bases)], id: i}
 	}
 	if needsUsers(cfg.mode) {
 		sctx, cancel := context.WithTimeout(ctx, setupTimeout)
@@ -113,6 +114,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		recs[i] = c.rec
 	}
 	rep.fill(summarize(recs), elapsed)
+	if cfg.mode == modeImport && elapsed > 0 {
+		rep.Batch = cfg.batch
+		rep.UsersPerSecond = float64(rep.Successes*int64(cfg.batch)) / elapsed.Seconds()
+	}
 	if len(cfg.serverPIDs) > 0 {
 		if cpuErr != nil {
 			return fmt.Errorf("after the measurement: %w", cpuErr)
