@@ -1,7 +1,9 @@
 package main
 
 import (
+	"log/slog"
 	"net/url"
+	"sync"
 )
 
 // redactURL returns v with any password it carries replaced, for logs and
@@ -21,4 +23,39 @@ func redactURL(v string) string {
 		u.RawQuery = q.Encode()
 	}
 	return u.String()
+}
+
+// listenLog logs the state of the users cache's notification listener: each
+// loss once, however many reconnection attempts fail after it, and each
+// recovery.
+type listenLog struct {
+	logger *slog.Logger
+	mu     sync.Mutex
+	down   bool // a loss was logged and no reconnection since
+	heard  bool // connected at least once
+}
+
+func (l *listenLog) Notified(string) {}
+
+func (l *listenLog) Reconnected() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.down {
+		l.logger.Info("listening for other replicas' user changes again; the users cache was emptied")
+	}
+	l.down, l.heard = false, true
+}
+
+func (l *listenLog) Disconnected(err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.down {
+		return
+	}
+	l.down = true
+	msg := "lost the connection that hears other replicas' user changes; the users cache falls back to its lifetime until it is back"
+	if !l.heard {
+		msg = "cannot listen for other replicas' user changes; the users cache falls back to its lifetime until it can"
+	}
+	l.logger.Warn(msg, "error", err.Error())
 }

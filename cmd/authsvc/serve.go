@@ -289,6 +289,7 @@ type service struct {
 	api      *httpapi.Server
 	reg      *prometheus.Registry
 	db       *sqldb.DB
+	store    *users.Store
 	recorder *audit.Recorder
 	shared   *sharedlimit.Redis // nil without Redis
 }
@@ -336,6 +337,7 @@ func buildServe(ctx context.Context, cfg *serveConfig) (*service, error) {
 	if err != nil {
 		return nil, err
 	}
+	svc.store = store
 
 	reg := prometheus.NewRegistry()
 	if err := reg.Register(collectors.NewGoCollector()); err != nil {
@@ -447,6 +449,15 @@ func (svc *service) serve(ctx context.Context, stdout io.Writer) error {
 	for i, srv := range servers {
 		go func() { errc <- srv.Serve(listeners[i]) }()
 	}
+	// Other replicas' writes evict users from this one's cache (PostgreSQL;
+	// nothing to hear on SQLite). It stops with ctx.
+	lctx, stopListen := context.WithCancel(ctx)
+	listenDone := make(chan struct{})
+	go func() {
+		defer close(listenDone)
+		svc.store.Listen(lctx, &listenLog{logger: logger})
+	}()
+	defer func() { stopListen(); <-listenDone }()
 wait:
 	for {
 		select {

@@ -191,3 +191,25 @@ func FuzzParseSession(f *testing.F) {
 		}
 	})
 }
+
+// TestLogoutElsewhere: a logout this server did not see (through another
+// replica, here straight in the store) is honoured once the cached session
+// is due for its recheck, sessionRecheck after it was last checked.
+func TestLogoutElsewhere(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.createUser("alice")
+	s := e.login("alice")
+	e.do("POST", "/v1/token", s, nil).want(t, 200) // cached, checked now
+	claims, err := parseSession(e.api.creds.Load().SessionKey, s, e.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.RevokeSession(context.Background(), claims.ID, claims.ExpiresAt.Time); err != nil {
+		t.Fatal(err)
+	}
+	e.do("POST", "/v1/token", s, nil).want(t, 200) // still trusted: within sessionRecheck
+	e.clock.Advance(sessionRecheck)
+	e.do("POST", "/v1/token", s, nil).problem(t, 401, codeUnauthorized)
+	e.do("POST", "/v1/token", s, nil).problem(t, 401, codeUnauthorized)
+}

@@ -83,8 +83,11 @@ type revokedFunc func(ctx context.Context, id string) (bool, error)
 // a reload brings a new, empty cache. Expiry is still checked on every use.
 // A logout calls forget, and its generation counter keeps a check that read
 // the revocation list before the logout committed from caching the token
-// after it. The user's session epoch, which ends all of a user's sessions,
-// is read with the user on every request.
+// after it. A logout through another replica cannot reach this cache, so an
+// entry is trusted for sessionRecheck only; after that the revocation list
+// is read again (one primary-key lookup per active session and second).
+// The user's session epoch, which ends all of a user's sessions, is read
+// with the user on every request.
 type sessionCache struct {
 	gen atomic.Uint64 // bumped by every forget
 
@@ -95,10 +98,16 @@ type sessionCache struct {
 type cachedSession struct {
 	subject string
 	epoch   int64
-	expires time.Time
+	id      string    // the jti, to read the revocation list again
+	expires time.Time // the token's
+	recheck time.Time // when the revocation list must be read again
 }
 
 const sessionCacheSize = 100_000
+
+// sessionRecheck is how long a checked session is trusted not to have been
+// revoked: how long a logout through another replica may go unnoticed here.
+const sessionRecheck = time.Second
 
 func newSessionCache() *sessionCache {
 	return &sessionCache{entries: make(map[string]cachedSession)}
@@ -114,32 +123,38 @@ func (c *sessionCache) verify(ctx context.Context, key []byte, tok string, now t
 		if now.After(e.expires) { // as golang-jwt decides it
 			return "", 0, fmt.Errorf("%w: expired", errInvalidSession)
 		}
-		return e.subject, e.epoch, nil
-	}
-	claims, err := parseSession(key, tok, now)
-	if err != nil {
-		return "", 0, fmt.Errorf("%w: %w", errInvalidSession, err)
+		if now.Before(e.recheck) {
+			return e.subject, e.epoch, nil
+		}
+	} else {
+		claims, err := parseSession(key, tok, now)
+		if err != nil {
+			return "", 0, fmt.Errorf("%w: %w", errInvalidSession, err)
+		}
+		e = cachedSession{subject: claims.Subject, epoch: claims.Epoch, id: claims.ID, expires: claims.ExpiresAt.Time}
 	}
 	gen := c.gen.Load()
-	gone, err := revoked(ctx, claims.ID)
+	gone, err := revoked(ctx, e.id)
 	if err != nil {
 		return "", 0, err
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if gone {
+		delete(c.entries, tok)
 		return "", 0, fmt.Errorf("%w: revoked", errInvalidSession)
 	}
-	c.mu.Lock()
 	if c.gen.Load() == gen {
-		if len(c.entries) >= sessionCacheSize {
+		if _, cached := c.entries[tok]; !cached && len(c.entries) >= sessionCacheSize {
 			for k := range c.entries { // evict an arbitrary entry: map order is random
 				delete(c.entries, k)
 				break
 			}
 		}
-		c.entries[tok] = cachedSession{subject: claims.Subject, epoch: claims.Epoch, expires: claims.ExpiresAt.Time}
+		e.recheck = now.Add(sessionRecheck)
+		c.entries[tok] = e
 	}
-	c.mu.Unlock()
-	return claims.Subject, claims.Epoch, nil
+	return e.subject, e.epoch, nil
 }
 
 // forget drops tok after its revocation has been committed, so the next
