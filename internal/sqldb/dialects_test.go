@@ -350,3 +350,48 @@ func TestReadyWrites(t *testing.T) {
 		}
 	})
 }
+
+// TestConcurrentBatchInsertsDoNotDeadlock: transactions inserting users in
+// several statements each, at once, all commit and are all counted. (The
+// counter rows a transaction updates must not depend on its statements.)
+func TestConcurrentBatchInsertsDoNotDeadlock(t *testing.T) {
+	t.Parallel()
+	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
+		t.Parallel()
+		ctx := context.Background()
+		db := d.Open(t)
+		const writers, rounds, rows = 4, 5, 450 // several statements per transaction on PostgreSQL
+		var wg sync.WaitGroup
+		errs := make([]error, writers)
+		for w := range writers {
+			wg.Go(func() {
+				for r := range rounds {
+					tx, err := db.Writer.BeginTx(ctx, nil)
+					if err != nil {
+						errs[w] = err
+						return
+					}
+					err = db.InsertRows(ctx, tx, "users", []string{"id", "name", "session_epoch", "created_at", "updated_at"}, rows,
+						func(i int) []any { return []any{fmt.Sprintf("w%d-r%d-%03d", w, r, i), "n", 1, 0, 0} })
+					if err == nil {
+						err = tx.Commit()
+					} else {
+						tx.Rollback()
+					}
+					if err != nil {
+						errs[w] = err
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			t.Fatalf("concurrent batch inserts: %v", err)
+		}
+		var n int
+		if err := db.Reader.QueryRowContext(ctx, `SELECT SUM(n) FROM user_count`).Scan(&n); err != nil || n != writers*rounds*rows {
+			t.Errorf("user count = %d, %v, want %d", n, err, writers*rounds*rows)
+		}
+	})
+}

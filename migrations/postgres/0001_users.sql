@@ -18,9 +18,12 @@ CREATE TABLE users (
 
 -- user_count keeps the number of users, so that counting them does not
 -- read the whole table. On SQLite it is one row; here it is spread over 32
--- rows (id 0..31), each statement adding its rows to one chosen at random:
--- a single counter row would make every insert by every replica wait for
--- the one before it to commit. The count is SUM(n).
+-- rows (id 0..31), each transaction adding its rows to the one its
+-- transaction ID picks: a single counter row would make every insert by
+-- every replica wait for the one before it to commit. One row per
+-- transaction, however many statements it runs, so that two transactions
+-- never hold counter rows the other waits for (a deadlock). The count is
+-- SUM(n).
 CREATE TABLE user_count (
 	id INTEGER NOT NULL PRIMARY KEY CHECK (id >= 0 AND id < 32),
 	n  BIGINT  NOT NULL
@@ -31,7 +34,7 @@ INSERT INTO user_count (id, n) SELECT g, 0 FROM generate_series(0, 31) AS g;
 -- row once, not a thousand times.
 CREATE FUNCTION users_count_insert() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-	slot integer := floor(random() * 32); -- once: random() in the WHERE would differ per row
+	slot integer := txid_current() % 32;
 BEGIN
 	UPDATE user_count SET n = n + (SELECT COUNT(*) FROM inserted) WHERE id = slot;
 	RETURN NULL;
@@ -39,7 +42,7 @@ END $$;
 
 CREATE FUNCTION users_count_delete() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-	slot integer := floor(random() * 32); -- once: random() in the WHERE would differ per row
+	slot integer := txid_current() % 32;
 BEGIN
 	UPDATE user_count SET n = n - (SELECT COUNT(*) FROM deleted) WHERE id = slot;
 	RETURN NULL;
