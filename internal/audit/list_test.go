@@ -17,9 +17,9 @@ import (
 // listFixture stores 150 events of three users and three kinds, recorded out
 // of time order and with pairs in the same microsecond, and returns them as
 // stored, newest first.
-func listFixture(tb testing.TB) (*sqldb.DB, []Event) {
+func listFixture(tb testing.TB, d sqldbtest.Dialect) (*sqldb.DB, []Event) {
 	tb.Helper()
-	db := sqldbtest.Open(tb)
+	db := d.Open(tb)
 	r := newTestRecorder(tb, db, Options{})
 	users := []string{"alice", "bob", "ユーザー"}
 	kinds := []string{TokenIssued, SessionFailed, UserUpdated}
@@ -76,126 +76,135 @@ func ids(es []Event) []int64 {
 
 func TestList(t *testing.T) {
 	t.Parallel()
-	db, all := listFixture(t)
-	at := func(sec int) time.Time { return base.Add(time.Duration(sec) * time.Second).Truncate(time.Microsecond) }
-	tests := []struct {
-		name  string
-		q     Query
-		match func(Event) bool
-	}{
-		{"all", Query{}, func(Event) bool { return true }},
-		{"user", Query{UserID: "alice"}, func(e Event) bool { return e.UserID == "alice" }},
-		{"unicode user", Query{UserID: "ユーザー"}, func(e Event) bool { return e.UserID == "ユーザー" }},
-		{"no such user", Query{UserID: "nobody"}, func(Event) bool { return false }},
-		{"event", Query{Event: SessionFailed}, func(e Event) bool { return e.Kind == SessionFailed }},
-		{"user and event", Query{UserID: "bob", Event: TokenIssued}, func(e Event) bool { return e.UserID == "bob" && e.Kind == TokenIssued }},
-		{"since is inclusive", Query{Since: at(100)}, func(e Event) bool { return !e.Time.Before(at(100)) }},
-		{"until is exclusive", Query{Until: at(100)}, func(e Event) bool { return e.Time.Before(at(100)) }},
-		{"since a nanosecond after", Query{Since: at(100).Add(1)}, func(e Event) bool { return e.Time.After(at(100)) }},
-		{"until a nanosecond after", Query{Until: at(100).Add(1)}, func(e Event) bool { return !e.Time.After(at(100)) }},
-		{"since and until", Query{Since: at(40), Until: at(110)}, func(e Event) bool { return !e.Time.Before(at(40)) && e.Time.Before(at(110)) }},
-		{"since equals until", Query{Since: at(40), Until: at(40)}, func(Event) bool { return false }},
-		{"user, event and times", Query{UserID: "ユーザー", Event: UserUpdated, Since: at(10), Until: at(140)}, func(e Event) bool {
-			return e.UserID == "ユーザー" && e.Kind == UserUpdated && !e.Time.Before(at(10)) && e.Time.Before(at(140))
-		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			var want []Event
-			for _, e := range all {
-				if tt.match(e) {
-					want = append(want, e)
+	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
+		t.Parallel()
+		db, all := listFixture(t, d)
+		at := func(sec int) time.Time { return base.Add(time.Duration(sec) * time.Second).Truncate(time.Microsecond) }
+		tests := []struct {
+			name  string
+			q     Query
+			match func(Event) bool
+		}{
+			{"all", Query{}, func(Event) bool { return true }},
+			{"user", Query{UserID: "alice"}, func(e Event) bool { return e.UserID == "alice" }},
+			{"unicode user", Query{UserID: "ユーザー"}, func(e Event) bool { return e.UserID == "ユーザー" }},
+			{"no such user", Query{UserID: "nobody"}, func(Event) bool { return false }},
+			{"event", Query{Event: SessionFailed}, func(e Event) bool { return e.Kind == SessionFailed }},
+			{"user and event", Query{UserID: "bob", Event: TokenIssued}, func(e Event) bool { return e.UserID == "bob" && e.Kind == TokenIssued }},
+			{"since is inclusive", Query{Since: at(100)}, func(e Event) bool { return !e.Time.Before(at(100)) }},
+			{"until is exclusive", Query{Until: at(100)}, func(e Event) bool { return e.Time.Before(at(100)) }},
+			{"since a nanosecond after", Query{Since: at(100).Add(1)}, func(e Event) bool { return e.Time.After(at(100)) }},
+			{"until a nanosecond after", Query{Until: at(100).Add(1)}, func(e Event) bool { return !e.Time.After(at(100)) }},
+			{"since and until", Query{Since: at(40), Until: at(110)}, func(e Event) bool { return !e.Time.Before(at(40)) && e.Time.Before(at(110)) }},
+			{"since equals until", Query{Since: at(40), Until: at(40)}, func(Event) bool { return false }},
+			{"user, event and times", Query{UserID: "ユーザー", Event: UserUpdated, Since: at(10), Until: at(140)}, func(e Event) bool {
+				return e.UserID == "ユーザー" && e.Kind == UserUpdated && !e.Time.Before(at(10)) && e.Time.Before(at(140))
+			}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				t.Parallel()
+				var want []Event
+				for _, e := range all {
+					if tt.match(e) {
+						want = append(want, e)
+					}
 				}
-			}
-			// One page, then pages of 7 following the cursor.
-			if got := listAll(t, db, tt.q); !cmp.Equal(ids(want), ids(got)) {
-				t.Errorf("List(%+v) IDs = %v, want %v", tt.q, ids(got), ids(want))
-			}
-			q := tt.q
-			q.Limit = 7
-			var got []Event
-			for page := 0; ; page++ {
-				p, err := list(context.Background(), db, q)
-				if err != nil {
-					t.Fatalf("List(%+v) = %v", q, err)
+				// One page, then pages of 7 following the cursor.
+				if got := listAll(t, db, tt.q); !cmp.Equal(ids(want), ids(got)) {
+					t.Errorf("List(%+v) IDs = %v, want %v", tt.q, ids(got), ids(want))
 				}
-				got = append(got, p.Events...)
-				if p.Next == 0 {
-					break
+				q := tt.q
+				q.Limit = 7
+				var got []Event
+				for page := 0; ; page++ {
+					p, err := list(context.Background(), db, q)
+					if err != nil {
+						t.Fatalf("List(%+v) = %v", q, err)
+					}
+					got = append(got, p.Events...)
+					if p.Next == 0 {
+						break
+					}
+					if len(p.Events) != 7 || p.Next != p.Events[6].ID {
+						t.Fatalf("page %d: %d events, Next = %d, want 7 events and the last one's ID", page, len(p.Events), p.Next)
+					}
+					q.After = p.Next
 				}
-				if len(p.Events) != 7 || p.Next != p.Events[6].ID {
-					t.Fatalf("page %d: %d events, Next = %d, want 7 events and the last one's ID", page, len(p.Events), p.Next)
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("pages of 7 of %+v (-want +got):\n%s", tt.q, diff)
 				}
-				q.After = p.Next
-			}
-			if diff := cmp.Diff(want, got); diff != "" {
-				t.Errorf("pages of 7 of %+v (-want +got):\n%s", tt.q, diff)
-			}
-		})
-	}
+			})
+		}
+	})
 }
 
 func TestListOrderAndCursor(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	db, all := listFixture(t)
+	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
+		t.Parallel()
+		ctx := context.Background()
+		db, all := listFixture(t, d)
 
-	// The fixture tests what it means to: TestList compares List with it.
-	ties := 0
-	for i := 1; i < len(all); i++ {
-		if all[i].Time.Equal(all[i-1].Time) {
-			ties++
+		// The fixture tests what it means to: TestList compares List with it.
+		ties := 0
+		for i := 1; i < len(all); i++ {
+			if all[i].Time.Equal(all[i-1].Time) {
+				ties++
+			}
 		}
-	}
-	if ties == 0 || all[0].RequestID != "1" || all[len(all)-1].RequestID != "50" {
-		t.Fatalf("fixture: %d ties, newest request %s, oldest %s; want ties, 1, 50", ties, all[0].RequestID, all[len(all)-1].RequestID)
-	}
+		if ties == 0 || all[0].RequestID != "1" || all[len(all)-1].RequestID != "50" {
+			t.Fatalf("fixture: %d ties, newest request %s, oldest %s; want ties, 1, 50", ties, all[0].RequestID, all[len(all)-1].RequestID)
+		}
 
-	// The default page size, and a last page that is exactly full.
-	p, err := list(ctx, db, Query{})
-	if err != nil || len(p.Events) != DefaultListLimit || p.Next != all[DefaultListLimit-1].ID {
-		t.Fatalf("List(default limit) = %d events, Next %d, %v; want %d, %d", len(p.Events), p.Next, err, DefaultListLimit, all[DefaultListLimit-1].ID)
-	}
-	p, err = list(ctx, db, Query{Limit: 75, After: all[74].ID})
-	if err != nil || !cmp.Equal(ids(p.Events), ids(all[75:])) || p.Next != 0 {
-		t.Errorf("List(last 75) = %v, Next %d, %v; want %v, Next 0", ids(p.Events), p.Next, err, ids(all[75:]))
-	}
-	p, err = list(ctx, db, Query{Limit: MaxListLimit})
-	if err != nil || len(p.Events) != len(all) || p.Next != 0 {
-		t.Errorf("List(max limit) = %d events, Next %d, %v", len(p.Events), p.Next, err)
-	}
+		// The default page size, and a last page that is exactly full.
+		p, err := list(ctx, db, Query{})
+		if err != nil || len(p.Events) != DefaultListLimit || p.Next != all[DefaultListLimit-1].ID {
+			t.Fatalf("List(default limit) = %d events, Next %d, %v; want %d, %d", len(p.Events), p.Next, err, DefaultListLimit, all[DefaultListLimit-1].ID)
+		}
+		p, err = list(ctx, db, Query{Limit: 75, After: all[74].ID})
+		if err != nil || !cmp.Equal(ids(p.Events), ids(all[75:])) || p.Next != 0 {
+			t.Errorf("List(last 75) = %v, Next %d, %v; want %v, Next 0", ids(p.Events), p.Next, err, ids(all[75:]))
+		}
+		p, err = list(ctx, db, Query{Limit: MaxListLimit})
+		if err != nil || len(p.Events) != len(all) || p.Next != 0 {
+			t.Errorf("List(max limit) = %d events, Next %d, %v", len(p.Events), p.Next, err)
+		}
 
-	// A cursor later than Until: Until alone bounds the page.
-	until := all[len(all)/2].Time
-	want := listAll(t, db, Query{Until: until})
-	p, err = list(ctx, db, Query{Until: until, After: all[3].ID, Limit: MaxListLimit})
-	if err != nil || !cmp.Equal(ids(p.Events), ids(want)) {
-		t.Errorf("List(until, cursor later than until) = %v, %v; want %v", ids(p.Events), err, ids(want))
-	}
+		// A cursor later than Until: Until alone bounds the page.
+		until := all[len(all)/2].Time
+		want := listAll(t, db, Query{Until: until})
+		p, err = list(ctx, db, Query{Until: until, After: all[3].ID, Limit: MaxListLimit})
+		if err != nil || !cmp.Equal(ids(p.Events), ids(want)) {
+			t.Errorf("List(until, cursor later than until) = %v, %v; want %v", ids(p.Events), err, ids(want))
+		}
+	})
 }
 
 func TestListRejects(t *testing.T) {
 	t.Parallel()
-	db := sqldbtest.Open(t)
-	tests := []struct {
-		q     Query
-		field string
-	}{
-		{Query{Limit: -1}, "limit"},
-		{Query{Limit: MaxListLimit + 1}, "limit"},
-		{Query{After: -1}, "after"},
-		{Query{After: 12345}, "after"}, // no such event
-		{Query{Event: "token.issue"}, "event"},
-		{Query{Since: base, Until: base.Add(-time.Microsecond)}, "until"},
-	}
-	for _, tt := range tests {
-		_, err := list(context.Background(), db, tt.q)
-		var qe *QueryError
-		if !errors.As(err, &qe) || qe.Field != tt.field || qe.Message == "" {
-			t.Errorf("List(%+v) = %v, want a *QueryError for %q", tt.q, err, tt.field)
+	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
+		t.Parallel()
+		db := d.Open(t)
+		tests := []struct {
+			q     Query
+			field string
+		}{
+			{Query{Limit: -1}, "limit"},
+			{Query{Limit: MaxListLimit + 1}, "limit"},
+			{Query{After: -1}, "after"},
+			{Query{After: 12345}, "after"}, // no such event
+			{Query{Event: "token.issue"}, "event"},
+			{Query{Since: base, Until: base.Add(-time.Microsecond)}, "until"},
 		}
-	}
+		for _, tt := range tests {
+			_, err := list(context.Background(), db, tt.q)
+			var qe *QueryError
+			if !errors.As(err, &qe) || qe.Field != tt.field || qe.Message == "" {
+				t.Errorf("List(%+v) = %v, want a *QueryError for %q", tt.q, err, tt.field)
+			}
+		}
+	})
 }
 
 func TestNewReaderNilDatabase(t *testing.T) {
