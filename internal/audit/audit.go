@@ -5,6 +5,7 @@
 package audit
 
 import (
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -59,17 +60,34 @@ const (
 	MaxReasonLen    = 256
 )
 
-// bound cuts e's text fields to their maximums and sets a missing Count.
+// bound cuts e's text fields to their maximums, makes them storable, and
+// sets a missing Count.
 func (e *Event) bound() {
-	e.Kind = truncate(e.Kind, MaxEventLen)
-	e.UserID = truncate(e.UserID, MaxUserIDLen)
-	e.Actor = truncate(e.Actor, MaxActorLen)
-	e.ClientIP = truncate(e.ClientIP, MaxClientIPLen)
-	e.RequestID = truncate(e.RequestID, MaxRequestIDLen)
-	e.Reason = truncate(e.Reason, MaxReasonLen)
+	e.Kind = field(e.Kind, MaxEventLen)
+	e.UserID = field(e.UserID, MaxUserIDLen)
+	e.Actor = field(e.Actor, MaxActorLen)
+	e.ClientIP = field(e.ClientIP, MaxClientIPLen)
+	e.RequestID = field(e.RequestID, MaxRequestIDLen)
+	e.Reason = field(e.Reason, MaxReasonLen)
 	if e.Count < 1 {
 		e.Count = 1
 	}
+}
+
+// field returns s as a text field of at most n bytes of valid UTF-8 without
+// NUL bytes, each invalid sequence or NUL replaced by U+FFFD. PostgreSQL
+// refuses other text, and one refused event would fail its whole batch, so
+// a client that got a stray byte into an event (the userID of a forged
+// token, the subject of a JWT) could erase other clients' events. SQLite
+// would store anything; both store the same. It cuts before replacing, so
+// that the work is bounded by n, and after, since U+FFFD takes 3 bytes.
+func field(s string, n int) string {
+	s = truncate(s, n)
+	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+	return truncate(s, n)
 }
 
 // truncate returns s cut to at most n bytes, and never inside a UTF-8

@@ -628,6 +628,10 @@ func FuzzTruncate(f *testing.F) {
 		if utf8.ValidString(s) && !utf8.ValidString(got) || len(s) > n && n-len(got) > utf8.UTFMax-1 {
 			t.Fatalf("truncate(%q, %d) = %q cuts a character or too much", s, n, got)
 		}
+		if f := field(s, n); len(f) > n || !utf8.ValidString(f) || strings.IndexByte(f, 0) >= 0 ||
+			utf8.ValidString(got) && strings.IndexByte(got, 0) < 0 && f != got {
+			t.Fatalf("field(%q, %d) = %q, want at most %d bytes of UTF-8 without NUL, %q when storable", s, n, f, n, got)
+		}
 	})
 }
 
@@ -796,5 +800,36 @@ func TestRecordDoesNotAllocate(t *testing.T) {
 				t.Errorf("Tally of a held key allocates %v times per call, want 0", n)
 			}
 		})
+	})
+}
+
+// TestRecordStoresAnyBytes: PostgreSQL refuses text with a NUL byte or
+// invalid UTF-8, and one such event would fail its whole batch, other
+// clients' events included. Record and Tally make every field storable.
+func TestRecordStoresAnyBytes(t *testing.T) {
+	t.Parallel()
+	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
+		t.Parallel()
+		db := d.Open(t)
+		r := newTestRecorder(t, db, Options{BatchSize: 100})
+		bad := "a\x00b\xffc\xc3"
+		r.Record(Event{Kind: TokenVerifyFailed, UserID: bad, Actor: bad, ClientIP: bad, RequestID: "bad", Reason: bad})
+		r.Record(Event{Kind: TokenIssued, UserID: "alice", RequestID: "good"})
+		r.Tally(Event{Kind: SessionFailed, UserID: bad, RequestID: "tally"}, false)
+		mustClose(t, r)
+		if s := r.Stats(); s != (Stats{Written: 3}) {
+			t.Errorf("Stats() = %+v, want 3 written", s)
+		}
+		got := listAll(t, db, Query{})
+		if len(got) != 3 {
+			t.Fatalf("%d events stored, want 3", len(got))
+		}
+		for _, e := range got {
+			for _, f := range []string{e.UserID, e.Actor, e.ClientIP, e.Reason} {
+				if f != "" && f != "alice" && f != "a\uFFFDb\uFFFDc\uFFFD" {
+					t.Errorf("event %s stored a field as %q, want %q", e.RequestID, f, "a\uFFFDb\uFFFDc\uFFFD")
+				}
+			}
+		}
 	})
 }
