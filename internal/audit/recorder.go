@@ -24,7 +24,8 @@ const (
 
 // pruneBatch is the most events one pruning statement deletes: each batch is
 // its own short transaction, so the event writer gets the write lock between
-// batches however much there is to prune.
+// batches however much there is to prune (SQLite), and no statement holds
+// row locks or builds a transaction for long (PostgreSQL).
 const pruneBatch = 1000
 
 // Options configure a Recorder. The zero value is the production setup.
@@ -503,19 +504,28 @@ func (r *Recorder) runPruner(ctx context.Context) {
 }
 
 // Prune deletes the events older than the retention, a batch per
-// transaction, and returns how many it deleted. With a negative retention
-// it deletes nothing. The Recorder prunes on its own every PruneEvery; Prune
-// also works after Close, as long as the database is open.
+// transaction, oldest first, and returns how many it deleted. With a
+// negative retention it deletes nothing. The Recorder prunes on its own
+// every PruneEvery; Prune also works after Close, as long as the database
+// is open.
+//
+// Replicas sharing a database all prune, maybe at once. That is harmless:
+// on PostgreSQL each batch skips the rows another one holds, so they never
+// wait on each other nor deadlock, and together delete each old event once;
+// one that finds its batch short stops, the others finish. On SQLite the
+// batches take the file's write lock in turn.
 func (r *Recorder) Prune(ctx context.Context) (int64, error) {
 	if r.retention < 0 {
 		return 0, nil
 	}
 	cutoff := r.now().Add(-r.retention).UnixMicro()
+	// Oldest first, by the time index: a batch starts at the old end of the
+	// index instead of scanning the table for old rows.
+	prune := `DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events
+		WHERE occurred_at < $1 ORDER BY occurred_at LIMIT $2` + r.db.SkipLocked() + `)`
 	var total int64
 	for {
-		res, err := r.db.Writer.ExecContext(ctx,
-			`DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE occurred_at < $1 LIMIT $2)`,
-			cutoff, pruneBatch)
+		res, err := r.db.Writer.ExecContext(ctx, prune, cutoff, pruneBatch)
 		if err != nil {
 			return total, fmt.Errorf("prune audit events: %w", err)
 		}

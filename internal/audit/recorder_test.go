@@ -833,3 +833,70 @@ func TestRecordStoresAnyBytes(t *testing.T) {
 		}
 	})
 }
+
+// TestPruneReplicasAtOnce: replicas sharing a database prune at the same
+// time, while one goes on writing. None fails or waits on another for
+// good, and together they delete every old event exactly once.
+func TestPruneReplicasAtOnce(t *testing.T) {
+	t.Parallel()
+	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
+		t.Parallel()
+		ctx := context.Background()
+		dsn := d.DSN(t)
+		clock := newTestClock(base)
+		const replicas = 3
+		rs := make([]*Recorder, replicas)
+		for i := range rs {
+			rs[i] = newTestRecorder(t, sqldbtest.OpenPath(t, dsn), Options{Now: clock.Now})
+		}
+		cutoff := base.Add(-DefaultRetention)
+		const old = 6*pruneBatch + 7
+		batch := make([]Event, 0, pruneBatch)
+		for i := range old {
+			batch = append(batch, Event{Kind: TokenIssued, Time: cutoff.Add(-time.Duration(old-i) * time.Millisecond), Count: 1})
+			if len(batch) == cap(batch) || i == old-1 {
+				if err := rs[0].write(ctx, batch); err != nil {
+					t.Fatal(err)
+				}
+				batch = batch[:0]
+			}
+		}
+
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		deleted := make([]int64, replicas)
+		errs := make([]error, replicas)
+		for i, r := range rs {
+			wg.Go(func() {
+				<-start
+				deleted[i], errs[i] = r.Prune(ctx)
+			})
+		}
+		wg.Go(func() { // a replica goes on writing new events meanwhile
+			<-start
+			for i := range 20 {
+				if err := rs[1].write(ctx, []Event{{Kind: UserCreated, Time: base, RequestID: fmt.Sprint("new", i), Count: 1}}); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+		close(start)
+		wg.Wait()
+
+		var total int64
+		for i := range rs {
+			if errs[i] != nil {
+				t.Errorf("replica %d: Prune() = %d, %v", i, deleted[i], errs[i])
+			}
+			total += deleted[i]
+		}
+		if total != old {
+			t.Errorf("the replicas pruned %v events, %d in all, want %d", deleted, total, old)
+		}
+		got := listAll(t, rs[2].db, Query{})
+		if len(got) != 20 || got[0].Kind != UserCreated || got[len(got)-1].Kind != UserCreated {
+			t.Errorf("%d events left, want the 20 new ones", len(got))
+		}
+		t.Logf("pruned per replica: %v", deleted)
+	})
+}
