@@ -20,6 +20,19 @@ const (
 
 // Query selects a page of events, newest first: by Time, then by ID among
 // events of the same microsecond. Its filters combine with AND.
+//
+// Paging is by that (time, ID) pair, and stays right when IDs are not in
+// commit order, as on PostgreSQL with replicas writing at once: a batch may
+// draw smaller IDs and commit after another. The cursor is a stored event's
+// pair, which never changes, and ID only orders events of one microsecond.
+// A walk through the pages therefore returns every event stored before it
+// began exactly once (unless pruned meanwhile) and never one twice; an
+// event that commits during the walk appears in it when it sorts behind
+// the page being read, and otherwise only in the next walk, like any new
+// event (on SQLite too, an event commits up to FlushInterval after its
+// Time). Reading "IDs greater than the last one seen" to follow the trail
+// would not be right: a smaller ID may commit later.
+// TestListWalkWhileWriting shows both dialects.
 type Query struct {
 	UserID string    // only this user's events; "" = all users
 	Event  string    // only this event, one of the constants; "" = all events

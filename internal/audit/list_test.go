@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
@@ -212,4 +213,105 @@ func TestNewReaderNilDatabase(t *testing.T) {
 	if r, err := NewReader(nil); err == nil || r != nil {
 		t.Errorf("NewReader(nil) = %v, %v; want nil and an error", r, err)
 	}
+}
+
+// TestListWalkWhileWriting walks the pages while events commit behind the
+// cursor, ahead of it and at its very microsecond. On PostgreSQL the late
+// events draw their ids before the others and commit after the first page,
+// as a slow replica's batch does: ids are not in commit order there. The
+// walk must still return every event stored before it began exactly once,
+// the late ones behind the cursor too, and nothing twice.
+func TestListWalkWhileWriting(t *testing.T) {
+	t.Parallel()
+	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
+		t.Parallel()
+		ctx := context.Background()
+		db := d.Open(t)
+		r := newTestRecorder(t, db, Options{})
+		at := func(sec int) time.Time { return base.Add(time.Duration(sec) * time.Second).Truncate(time.Microsecond) }
+		late := []Event{
+			{Kind: UserCreated, RequestID: "late behind", Time: at(2).Add(time.Millisecond), Count: 1},
+			{Kind: UserCreated, RequestID: "late at the cursor", Time: at(4), Count: 1},
+			{Kind: UserCreated, RequestID: "late ahead", Time: at(9), Count: 1},
+		}
+		insertLate := func(tx *sql.Tx) {
+			err := db.InsertRows(ctx, tx, "audit_events", eventInsert, len(late), func(i int) []any { return eventValues(&late[i]) })
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		var slow *sql.Tx // a replica's batch that drew its ids first
+		if d.Name == sqldb.Postgres {
+			var err error
+			if slow, err = db.Writer.BeginTx(ctx, nil); err != nil {
+				t.Fatal(err)
+			}
+			defer slow.Rollback()
+			insertLate(slow)
+		}
+		var stored []Event
+		for sec := 1; sec <= 5; sec++ {
+			stored = append(stored, Event{Kind: TokenIssued, RequestID: fmt.Sprint("e", sec), Time: at(sec), Count: 1})
+		}
+		if err := r.write(ctx, stored); err != nil {
+			t.Fatal(err)
+		}
+
+		p, err := list(ctx, db, Query{Limit: 2})
+		if err != nil || len(p.Events) != 2 || p.Events[1].RequestID != "e4" {
+			t.Fatalf("first page = %+v, %v; want e5, e4", p, err)
+		}
+		walk := p.Events
+		if slow != nil {
+			if err := slow.Commit(); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			tx, err := db.Writer.BeginTx(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Rollback()
+			insertLate(tx)
+			if err := tx.Commit(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cursor := p.Events[1]
+		walk = append(walk, listAll(t, db, Query{After: p.Next})...)
+
+		// Now stored, the events that sort behind the cursor.
+		var want []string
+		idOf := make(map[string]int64)
+		for _, e := range listAll(t, db, Query{}) {
+			idOf[e.RequestID] = e.ID
+			if e.Time.Before(cursor.Time) || e.Time.Equal(cursor.Time) && e.ID < cursor.ID {
+				want = append(want, e.RequestID)
+			}
+		}
+		if d.Name == sqldb.Postgres && idOf["late ahead"] > idOf["e1"] {
+			t.Errorf("the late batch drew ids up to %d, after e1's %d: the test does not test what it means to", idOf["late ahead"], idOf["e1"])
+		}
+		var got []string
+		seen := make(map[string]bool)
+		for _, e := range walk[2:] {
+			got = append(got, e.RequestID)
+			if seen[e.RequestID] {
+				t.Errorf("the walk returned %s twice", e.RequestID)
+			}
+			seen[e.RequestID] = true
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("pages after the cursor (-want +got):\n%s", diff)
+		}
+		for _, id := range []string{"e1", "e2", "e3", "late behind"} {
+			if !seen[id] {
+				t.Errorf("the walk missed %s, stored behind the cursor", id)
+			}
+		}
+		if seen["late ahead"] {
+			t.Error("the walk returned an event newer than its first page")
+		}
+		t.Logf("walk after the cursor: %v", got)
+	})
 }
