@@ -1,5 +1,7 @@
-// Package zego speaks ZEGO's signed server API of ZIM and RTC: register and
-// modify ZIM users, remove users from an RTC room.
+// Package zego speaks ZEGO's server-side protocols: the signed server API of
+// ZIM and RTC (register and modify ZIM users, remove users from an RTC room),
+// and the callbacks ZIM sends to the business server (authenticate them,
+// decode them, answer before_send_msg).
 //
 // It is a leaf: it imports only the standard library and nothing of authsvc,
 // so the outbox worker, the CLI and the HTTP route can all build on it. It
@@ -40,4 +42,16 @@
 // answers, calls Hold to pause an action longer. Pacing is per Client, so
 // per process: replicas sharing an app share ZEGO's limit too, and must
 // expect rate-limited answers and back off on them.
+//
+// # Callbacks
+//
+// ZIM signs a callback with SHA-1 over the sorted callback secret, timestamp
+// and nonce; VerifyCallbackSignature checks it in constant time. The
+// signature does not cover the body, so a receiver must also refuse stale
+// timestamps and replayed nonces (the HTTP layer keeps that window).
+// DecodeCallback reads a body of at most MaxCallbackBytes into a Callback:
+// the common fields always, BeforeSendMsg or UserAction for those events,
+// and the remaining raw fields for any other event. It never panics and
+// refuses what is not a JSON object with the common fields. Answer
+// before_send_msg with EncodeBeforeSendMsgAnswer.
 package zego
