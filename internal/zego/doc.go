@@ -5,9 +5,10 @@
 //
 // It is a leaf: it imports only the standard library and nothing of authsvc,
 // so the outbox worker, the CLI and the HTTP route can all build on it. It
-// keeps no state beyond a Client's pacers, reads the clock and randomness
-// only through what Config injects, and never puts the ServerSecret, a
-// callback secret or a request signature in an error.
+// keeps no state beyond a Client's pacers; a call's timestamp and nonce
+// come from the clock and random source Config injects, while pacing runs
+// on the time package, which testing/synctest fakes. It never puts the
+// ServerSecret, a callback secret or a request signature in an error.
 //
 // # Calling the server API
 //
@@ -41,7 +42,9 @@
 // that knows better, say a worker backing off after repeated rate-limited
 // answers, calls Hold to pause an action longer. Pacing is per Client, so
 // per process: replicas sharing an app share ZEGO's limit too, and must
-// expect rate-limited answers and back off on them.
+// expect rate-limited answers and back off on them. RTC allows KickoutUser
+// 50 calls per second; it is paced at Config.Rate too, kick-outs being
+// rare.
 //
 // # Callbacks
 //
