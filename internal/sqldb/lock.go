@@ -16,3 +16,15 @@ func (db *DB) SkipLocked() string {
 	}
 	return ""
 }
+
+// ForKeyShare returns the clause that ends a SELECT of rows that a foreign
+// key written in the same transaction will reference: " FOR KEY SHARE" on
+// PostgreSQL, which waits for a concurrent DELETE of a row and then skips
+// it, where the foreign key check would fail the transaction; "" on SQLite,
+// whose single writer cannot race with a DELETE.
+func (db *DB) ForKeyShare() string {
+	if db.flavor.dialect == Postgres {
+		return " FOR KEY SHARE"
+	}
+	return ""
+}
