@@ -112,8 +112,11 @@ func BenchmarkCreateWithPassword(b *testing.B) {
 func BenchmarkImport(b *testing.B) { eachDialect(b, benchmarkImport) }
 
 func benchmarkImport(b *testing.B, d sqldbtest.Dialect) {
+	benchmarkImportStore(b, newStoreOn(b, d, Options{Now: time.Now}))
+}
+
+func benchmarkImportStore(b *testing.B, s *Store) {
 	ctx := context.Background()
-	s := newStoreOn(b, d, Options{Now: time.Now})
 	batch := make([]CreateParams, MaxImport)
 	b.ReportAllocs()
 	round := 0

@@ -139,9 +139,16 @@ func (s *Store) provision(ctx context.Context, tx *sql.Tx, userID, name string) 
 	if err != nil {
 		return User{}, fmt.Errorf("resolve identity: provision %q: %w", userID, err)
 	}
-	if _, err := tx.ExecContext(ctx, insertUser+` ON CONFLICT (id) DO NOTHING`,
-		insertArgs(row, sql.NullString{})...); err != nil {
+	res, err := tx.ExecContext(ctx, insertUser+` ON CONFLICT (id) DO NOTHING`, insertArgs(row, sql.NullString{})...)
+	if err != nil {
 		return User{}, fmt.Errorf("resolve identity: provision %q: %w", userID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return User{}, fmt.Errorf("resolve identity: provision %q: %w", userID, err)
+	} else if n == 1 && s.onChange != nil {
+		if err := s.onChange(ctx, tx, userID); err != nil {
+			return User{}, fmt.Errorf("resolve identity: provision %q: %w", userID, err)
+		}
 	}
 	u, err := scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`+s.db.ForUpdate(), userID))
 	if err != nil {

@@ -221,5 +221,14 @@ func (s *Store) tryInsertAll(ctx context.Context, us []CreateParams, hashes []sq
 	if err != nil {
 		return err
 	}
+	if s.onChange != nil && len(rows) > 0 {
+		ids := make([]string, len(rows))
+		for j := range ids {
+			ids[j] = rows[order[j]].ID
+		}
+		if err := s.onChange(ctx, tx, ids...); err != nil {
+			return err
+		}
+	}
 	return tx.Commit()
 }

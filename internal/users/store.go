@@ -21,6 +21,16 @@ type Options struct {
 	Now  func() time.Time // default time.Now
 	Rand io.Reader        // default crypto/rand.Reader; need not be safe for concurrent use
 	Hash HashParams       // zero means DefaultHashParams; tests may pass cheaper ones
+
+	// OnChange, when set, is called inside the write transaction of every
+	// change that others keep a copy of (ZIM's user profiles): the
+	// creation of users (Create, Import, a provisioned identity) and a
+	// change of name, avatarURL or extendedData by Update, after the rows
+	// are written, with the IDs of the users written. An error rolls the
+	// change back and is returned, wrapped. It must not commit or roll
+	// back tx. A deleted user is not reported: rows that reference it go
+	// with it (ON DELETE CASCADE).
+	OnChange func(ctx context.Context, tx *sql.Tx, ids ...string) error
 }
 
 // Store keeps users in the database. It is safe for concurrent use.
@@ -36,6 +46,8 @@ type Store struct {
 	get, getWithHash, count *sql.Stmt
 
 	cache *userCache // Get's
+
+	onChange func(ctx context.Context, tx *sql.Tx, ids ...string) error // Options.OnChange
 }
 
 // NewStore returns a Store on db, whose migrations must have been applied
@@ -44,7 +56,7 @@ func NewStore(db *sqldb.DB, opts Options) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("new user store: nil database")
 	}
-	s := &Store{db: db, now: opts.Now, rand: opts.Rand, hash: opts.Hash, cache: newUserCache()}
+	s := &Store{db: db, now: opts.Now, rand: opts.Rand, hash: opts.Hash, cache: newUserCache(), onChange: opts.OnChange}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -187,7 +199,7 @@ func (s *Store) Create(ctx context.Context, u CreateParams) (User, error) {
 		if err != nil {
 			return User{}, fmt.Errorf("create user: %w", err)
 		}
-		_, err = s.db.Writer.ExecContext(ctx, insertUser, insertArgs(row, hash)...)
+		err = s.insert(ctx, row, hash)
 		switch {
 		case err == nil:
 			return row, nil
@@ -199,6 +211,27 @@ func (s *Store) Create(ctx context.Context, u CreateParams) (User, error) {
 			return User{}, fmt.Errorf("create user: %w", err)
 		}
 	}
+}
+
+// insert writes the new user row, in a transaction with OnChange when
+// there is one, and in a single statement otherwise.
+func (s *Store) insert(ctx context.Context, row User, hash sql.NullString) error {
+	if s.onChange == nil {
+		_, err := s.db.Writer.ExecContext(ctx, insertUser, insertArgs(row, hash)...)
+		return err
+	}
+	tx, err := s.db.Writer.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, insertUser, insertArgs(row, hash)...); err != nil {
+		return err
+	}
+	if err := s.onChange(ctx, tx, row.ID); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // Get returns the user with the given ID, or ErrNotFound. It may answer
@@ -354,6 +387,11 @@ func (s *Store) Update(ctx context.Context, id string, p Patch) (before, after U
 	}
 	if err := s.notify(ctx, tx, id); err != nil {
 		return User{}, User{}, fmt.Errorf("update user %q: %w", id, err)
+	}
+	if s.onChange != nil && (before.Name != after.Name || before.AvatarURL != after.AvatarURL || before.ExtendedData != after.ExtendedData) {
+		if err := s.onChange(ctx, tx, id); err != nil {
+			return User{}, User{}, fmt.Errorf("update user %q: %w", id, err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return User{}, User{}, fmt.Errorf("update user %q: %w", id, err)
