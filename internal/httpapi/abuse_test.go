@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"authsvc/internal/sqldb"
 	"authsvc/internal/sqldb/sqldbtest"
 	"context"
 	"errors"
@@ -363,11 +364,19 @@ func TestStalledAuditWriterDoesNotBlockTokens(t *testing.T) {
 	if err := e.audit.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	// Stall the audit writer: on SQLite by holding the one writer
+	// connection, on PostgreSQL (whose pool has more) by locking the table
+	// against writes; the token route needs neither.
 	tx, err := e.db.Writer.BeginTx(context.Background(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { tx.Rollback() }) // before the Recorder closes
+	if e.db.Dialect() == sqldb.Postgres {
+		if _, err := tx.Exec(`LOCK TABLE audit_events IN EXCLUSIVE MODE`); err != nil {
+			t.Fatal(err)
+		}
+	}
 	const n = 20
 	for range n {
 		e.do("POST", "/v1/token", alice, nil).want(t, http.StatusOK)
