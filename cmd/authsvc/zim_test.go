@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"log/slog"
+	"net/http"
+	"testing"
+	"time"
+
+	"authsvc/internal/sqldb/sqldbtest"
+	"authsvc/internal/testlog"
+	"authsvc/internal/users"
+	"authsvc/internal/zego"
+	"authsvc/internal/zego/zegofake"
+	"authsvc/internal/zimsync"
+)
+
+const zimTestApp, zimTestSecret = 1234567890, "e2e0123456789abcdef0123456789abc"
+
+// TestZIMSenderAgainstTheFake runs the sync worker with zimSender over a
+// real zego.Client against the fake ZEGO server: new users are registered,
+// one ZIM already has is modified instead, one ZIM refuses for good is
+// parked with ZIM's code, and a change afterwards reaches ZIM as the
+// registry's final state.
+func TestZIMSenderAgainstTheFake(t *testing.T) {
+	t.Parallel()
+	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
+		t.Parallel()
+		ctx := context.Background()
+		fake, url := zegofake.Start(t, zegofake.Options{AppID: zimTestApp, ServerSecret: zimTestSecret})
+		client, err := zego.NewClient(zego.Config{
+			AppID: zimTestApp, ServerSecret: zimTestSecret, ZIMURL: url, RTCURL: url,
+			HTTPClient: &http.Client{Timeout: 10 * time.Second}, Now: time.Now, Rand: rand.Reader,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		db := d.Open(t)
+		outbox := zimsync.NewOutbox(db, time.Now)
+		store, err := users.NewStore(db, users.Options{Hash: users.HashParams{Memory: 64, Time: 1, Threads: 1},
+			OnChange: func(ctx context.Context, tx *sql.Tx, ids ...string) error {
+				return outbox.Enqueue(ctx, tx, zimTestApp, ids...)
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := zimsync.NewWorker(zimsync.Config{
+			DB: db, Senders: func() map[uint32]zimsync.Sender { return map[uint32]zimsync.Sender{zimTestApp: zimSender{client}} },
+			Clock: zimsync.SystemClock{}, Logger: slog.New(slog.NewTextHandler(&testlog.Buffer{}, nil)),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		fake.PutUser(zegofake.User{ID: "known", Name: "Old name"})
+		fake.FailUser("refused", zegofake.CodeUserAvatarTooLong)
+		for _, u := range []users.CreateParams{{ID: "ann", Name: "Ann"}, {ID: "known", Name: "Known"}, {ID: "refused", Name: "R"}} {
+			if _, err := store.Create(ctx, u); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for round := 0; round < 5; round++ { // register; modify the one that exists
+			if _, err := w.RunOnce(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if u, ok := fake.User("ann"); !ok || u.Name != "Ann" {
+			t.Errorf("ZIM has ann = %+v, %v", u, ok)
+		}
+		if u, ok := fake.User("known"); !ok || u.Name != "Known" {
+			t.Errorf("ZIM has known = %+v, %v; want the registry's name", u, ok)
+		}
+		st, err := outbox.State(ctx, zimTestApp, "refused")
+		if err != nil || st.Status != zimsync.Failed || st.Code != zegofake.CodeUserAvatarTooLong {
+			t.Errorf("refused: state %+v, %v; want failed with %d", st, err, zegofake.CodeUserAvatarTooLong)
+		}
+		if st, err := outbox.State(ctx, zimTestApp, "ann"); err != nil || st.Status != zimsync.Synced {
+			t.Errorf("ann: state %+v, %v; want synced", st, err)
+		}
+
+		// The admin fixes the user; ZIM takes it now.
+		fake.HealUser("refused")
+		name := "Fixed"
+		if _, _, err := store.Update(ctx, "refused", users.Patch{Name: &name}); err != nil {
+			t.Fatal(err)
+		}
+		for round := 0; round < 3; round++ {
+			if _, err := w.RunOnce(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if u, ok := fake.User("refused"); !ok || u.Name != "Fixed" {
+			t.Errorf("ZIM has refused = %+v, %v; want it registered as Fixed", u, ok)
+		}
+	})
+}
