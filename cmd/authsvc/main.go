@@ -71,6 +71,7 @@ Usage:
   authsvc user <command>         manage users on the database file
   authsvc migrate                apply database migrations
   authsvc backup --to FILE       copy the live database consistently
+  authsvc zim sync [--all]       send existing users to ZIM (through the outbox)
   authsvc healthcheck [URL]      probe /healthz (or /readyz) of a running server (exit 0/1)
   authsvc version                print the build version
 
@@ -118,6 +119,8 @@ func runCommand(ctx context.Context, cmd string, rest []string, getenv func(stri
 		return runHealthcheck(ctx, rest, getenv, stdout, stderr)
 	case "backup":
 		return runBackup(ctx, rest, getenv, stdout, stderr)
+	case "zim":
+		return runZIM(ctx, rest, getenv, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, version())
 		return nil

@@ -28,6 +28,6 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 			SchemaVersion int `json:"schemaVersion"`
 		}{v})
 	}
-	_, err = fmt.Fprintf(stdout, "%s: schema version %d\n", f.path(), v)
+	_, err = fmt.Fprintf(stdout, "%s: schema version %d\n", redactURL(f.path()), v)
 	return err
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"encoding/json"
 	"log/slog"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -95,4 +97,34 @@ func TestZIMSenderAgainstTheFake(t *testing.T) {
 			t.Errorf("ZIM has refused = %+v, %v; want it registered as Fixed", u, ok)
 		}
 	})
+}
+
+// TestZIMSyncCommand: "authsvc zim sync" enqueues the users ZIM never
+// received, once; with --all, everyone.
+func TestZIMSyncCommand(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	c.ok("", "user", "add", "--user-id", "ann")
+	c.ok("", "user", "add", "--user-id", "bob")
+	if _, stderr, code := c.run("", "zim", "sync"); code != 2 || !strings.Contains(stderr, "--app-id") {
+		t.Errorf("zim sync without an app = %d, %q; want a usage error naming --app-id", code, stderr)
+	}
+	c.env["AUTHSVC_APP_ID"] = "7"
+	for _, tc := range []struct {
+		args []string
+		want int64
+	}{
+		{[]string{"zim", "sync", "--json"}, 2},
+		{[]string{"zim", "sync", "--json"}, 0},
+		{[]string{"zim", "sync", "--json", "--all"}, 2},
+		{[]string{"zim", "sync", "--json", "--app-id", "8"}, 2},
+	} {
+		var out struct {
+			AppID    uint32
+			Enqueued int64
+		}
+		if err := json.Unmarshal([]byte(c.ok("", tc.args...)), &out); err != nil || out.Enqueued != tc.want {
+			t.Errorf("%v: %+v, %v; want %d enqueued", tc.args, out, err, tc.want)
+		}
+	}
 }
