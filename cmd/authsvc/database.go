@@ -3,16 +3,26 @@ package main
 import (
 	"log/slog"
 	"net/url"
+	"strings"
 	"sync"
 )
 
 // redactURL returns v with any password it carries replaced, for logs and
 // errors: the user info's password and a password query parameter (which
-// PostgreSQL URLs accept). v is returned unchanged when it is not a URL with
-// a scheme, such as a SQLite path.
+// PostgreSQL URLs accept). A SQLite path is returned unchanged. Something
+// that looks like a URL but does not parse (a password with an unescaped
+// '%' or '/') loses everything between "://" and its last '@'.
 func redactURL(v string) string {
 	u, err := url.Parse(v)
-	if err != nil || u.Scheme == "" || u.Opaque != "" {
+	if err != nil {
+		scheme, rest, ok := strings.Cut(v, "://")
+		at := strings.LastIndex(rest, "@")
+		if !ok || at < 0 {
+			return v
+		}
+		return scheme + "://redacted" + rest[at:]
+	}
+	if u.Scheme == "" || u.Opaque != "" {
 		return v
 	}
 	if _, has := u.User.Password(); has {

@@ -53,9 +53,10 @@ const (
 func (db *DB) Dialect() Dialect { return db.flavor.dialect }
 
 // IsPostgresURL reports whether dsn names a PostgreSQL database
-// (postgres:// or postgresql://) rather than a SQLite file.
+// (postgres:// or postgresql://, in any case) rather than a SQLite file.
 func IsPostgresURL(dsn string) bool {
-	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+	scheme, _, ok := strings.Cut(dsn, "://")
+	return ok && (strings.EqualFold(scheme, "postgres") || strings.EqualFold(scheme, "postgresql"))
 }
 
 // Open opens the database that dsn names, a PostgreSQL URL or a SQLite path

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"authsvc/internal/sqldb"
 	"authsvc/internal/sqldb/sqldbtest"
@@ -394,4 +395,59 @@ func TestConcurrentBatchInsertsDoNotDeadlock(t *testing.T) {
 			t.Errorf("user count = %d, %v, want %d", n, err, writers*rounds*rows)
 		}
 	})
+}
+
+// TestCounterNeverWaits: while one transaction holds a counter row (it
+// inserted users and has not committed), inserts by transactions of every
+// transaction ID still go through at once; with a counter row picked by
+// transaction ID alone, one of them would wait for the first to commit,
+// and an import crossing a create of the same userID would deadlock.
+func TestCounterNeverWaits(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // a guard against a hang, not a measurement
+	defer cancel()
+	db := sqldbtest.Dialect{Name: sqldb.Postgres}.Open(t)
+	holder, err := db.Writer.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Rollback()
+	insert := `INSERT INTO users (id, name, session_epoch, created_at, updated_at) VALUES ($1, 'n', 1, 0, 0)`
+	if _, err := holder.ExecContext(ctx, insert, "held"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 40 { // consecutive transaction IDs: every residue mod 32
+		tx, err := db.Writer.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = tx.ExecContext(ctx, insert, fmt.Sprintf("u%02d", i))
+		if err == nil {
+			err = tx.Commit()
+		} else {
+			tx.Rollback()
+		}
+		if err != nil {
+			t.Fatalf("insert %d while another transaction holds a counter row: %v", i, err)
+		}
+	}
+	if err := holder.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := db.Reader.QueryRowContext(ctx, `SELECT SUM(n) FROM user_count`).Scan(&n); err != nil || n != 41 {
+		t.Errorf("user count = %d, %v, want 41", n, err)
+	}
+}
+
+func TestIsPostgresURL(t *testing.T) {
+	t.Parallel()
+	for dsn, want := range map[string]bool{
+		"postgres://h/db": true, "postgresql://h/db": true, "Postgres://u:p@h/db": true, "POSTGRESQL://h/db": true,
+		"authsvc.db": false, "/data/postgres://x.db": false, "file:authsvc.db": false, "postgres:/h/db": false,
+	} {
+		if got := sqldb.IsPostgresURL(dsn); got != want {
+			t.Errorf("IsPostgresURL(%q) = %v, want %v", dsn, got, want)
+		}
+	}
 }

@@ -18,12 +18,17 @@ CREATE TABLE users (
 
 -- user_count keeps the number of users, so that counting them does not
 -- read the whole table. On SQLite it is one row; here it is spread over 32
--- rows (id 0..31), each transaction adding its rows to the one its
--- transaction ID picks: a single counter row would make every insert by
--- every replica wait for the one before it to commit. One row per
--- transaction, however many statements it runs, so that two transactions
--- never hold counter rows the other waits for (a deadlock). The count is
--- SUM(n).
+-- rows (id 0..31): a single counter row would make every insert by every
+-- replica wait for the one before it to commit. The count is SUM(n).
+--
+-- A trigger never waits for a counter row another transaction holds: it
+-- takes the row its transaction ID prefers, or the next one nobody holds
+-- (SKIP LOCKED; rows its own transaction holds are never skipped). A
+-- transaction that waited for a counter row while holding one, or while
+-- holding users rows the other wanted, could deadlock: an import inserts in
+-- several statements, and a create of a userID the import reaches later
+-- would wait on the import's counter row while the import waits on the
+-- create's row. Only with all 32 rows held at once does it wait.
 CREATE TABLE user_count (
 	id INTEGER NOT NULL PRIMARY KEY CHECK (id >= 0 AND id < 32),
 	n  BIGINT  NOT NULL
@@ -34,17 +39,25 @@ INSERT INTO user_count (id, n) SELECT g, 0 FROM generate_series(0, 31) AS g;
 -- row once, not a thousand times.
 CREATE FUNCTION users_count_insert() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-	slot integer := txid_current() % 32;
+	slot integer;
 BEGIN
-	UPDATE user_count SET n = n + (SELECT COUNT(*) FROM inserted) WHERE id = slot;
+	SELECT id INTO slot FROM user_count
+	ORDER BY (id + 32 - txid_current() % 32) % 32
+	LIMIT 1 FOR UPDATE SKIP LOCKED;
+	UPDATE user_count SET n = n + (SELECT COUNT(*) FROM inserted)
+	WHERE id = COALESCE(slot, txid_current() % 32);
 	RETURN NULL;
 END $$;
 
 CREATE FUNCTION users_count_delete() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-	slot integer := txid_current() % 32;
+	slot integer;
 BEGIN
-	UPDATE user_count SET n = n - (SELECT COUNT(*) FROM deleted) WHERE id = slot;
+	SELECT id INTO slot FROM user_count
+	ORDER BY (id + 32 - txid_current() % 32) % 32
+	LIMIT 1 FOR UPDATE SKIP LOCKED;
+	UPDATE user_count SET n = n - (SELECT COUNT(*) FROM deleted)
+	WHERE id = COALESCE(slot, txid_current() % 32);
 	RETURN NULL;
 END $$;
 
