@@ -168,3 +168,35 @@ func TestPostgresRestart(t *testing.T) {
 	}
 	t.Logf("%d creates acknowledged, %d refused with 503 while the database was down", len(acked), refused.Load())
 }
+
+// TestPostgresHangs freezes the path to the database without closing it,
+// as a hung server or a broken network does: requests that need the
+// database fail with 503 unavailable once --db-timeout has passed, rather
+// than waiting for the kernel's TCP timeout, and the server recovers when
+// the path thaws.
+func TestPostgresHangs(t *testing.T) {
+	t.Parallel()
+	env, proxy := postgresEnv(t)
+	env["AUTHSVC_DB_TIMEOUT"] = "1s"
+	srv := startServer(t, env)
+	call(t, "POST", srv.url+"/v1/users", e2eAdminKey, map[string]any{"userID": "before"}, 201, nil)
+
+	proxy.Freeze()
+	for i := range 3 {
+		if code, pc := status(t, "POST", srv.url+"/v1/users", e2eAdminKey, map[string]any{"userID": fmt.Sprintf("frozen%d", i)}); code != http.StatusServiceUnavailable || pc != "unavailable" {
+			t.Errorf("create %d with the database frozen = %d %s, want 503 unavailable", i, code, pc)
+		}
+	}
+	eventually(t, "/readyz 503 with the database frozen", func() bool {
+		code, _ := status(t, "GET", srv.url+"/readyz", "", nil)
+		return code == http.StatusServiceUnavailable
+	})
+	proxy.Thaw()
+	eventually(t, "creates after the database thawed", func() bool {
+		code, _ := status(t, "POST", srv.url+"/v1/users", e2eAdminKey, map[string]any{"userID": "after"})
+		return code == http.StatusCreated || code == http.StatusConflict
+	})
+	if code, _ := status(t, "GET", srv.url+"/v1/users/before", e2eAdminKey, nil); code != http.StatusOK {
+		t.Errorf("GET before = %d after the thaw", code)
+	}
+}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"io"
 	"net"
 	"sync"
 	"testing"
@@ -16,10 +15,11 @@ type tcpProxy struct {
 	target string
 	addr   string // where it listens, the same across Down and Up
 
-	mu    sync.Mutex
-	ln    net.Listener
-	conns map[net.Conn]struct{}
-	wg    sync.WaitGroup
+	mu     sync.Mutex
+	ln     net.Listener
+	conns  map[net.Conn]struct{}
+	frozen chan struct{} // non-nil while frozen; closed to thaw
+	wg     sync.WaitGroup
 }
 
 func newTCPProxy(t *testing.T, target string) *tcpProxy {
@@ -31,7 +31,7 @@ func newTCPProxy(t *testing.T, target string) *tcpProxy {
 	}
 	p.addr = ln.Addr().String()
 	p.serve(ln)
-	t.Cleanup(func() { p.Down(); p.wg.Wait() })
+	t.Cleanup(func() { p.Thaw(); p.Down(); p.wg.Wait() })
 	return p
 }
 
@@ -63,7 +63,19 @@ func (p *tcpProxy) forward(c net.Conn) {
 	}
 	var wg sync.WaitGroup
 	pipe := func(dst, src net.Conn) {
-		io.Copy(dst, src)
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := src.Read(buf)
+			if n > 0 {
+				p.waitThaw()
+				if _, werr := dst.Write(buf[:n]); werr != nil {
+					break
+				}
+			}
+			if err != nil {
+				break
+			}
+		}
 		dst.Close()
 		src.Close()
 	}
@@ -99,6 +111,35 @@ func (p *tcpProxy) Down() {
 	}
 	for c := range p.conns {
 		c.Close()
+	}
+}
+
+// Freeze stops forwarding bytes, either way, without closing anything:
+// what a hung server or a broken network path looks like to its clients.
+func (p *tcpProxy) Freeze() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.frozen == nil {
+		p.frozen = make(chan struct{})
+	}
+}
+
+// Thaw forwards again what waited and what follows.
+func (p *tcpProxy) Thaw() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.frozen != nil {
+		close(p.frozen)
+		p.frozen = nil
+	}
+}
+
+func (p *tcpProxy) waitThaw() {
+	p.mu.Lock()
+	frozen := p.frozen
+	p.mu.Unlock()
+	if frozen != nil {
+		<-frozen
 	}
 }
 

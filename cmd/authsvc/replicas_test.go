@@ -23,6 +23,7 @@ import (
 	"authsvc/internal/redistest"
 	"authsvc/internal/sqldb/sqldbtest"
 	"authsvc/internal/testlog"
+	"authsvc/internal/users"
 )
 
 // replica is "authsvc serve" in a child process: this test binary run
@@ -185,6 +186,23 @@ func TestThreeReplicas(t *testing.T) {
 	if rows != versions || rows == 0 {
 		t.Errorf("schema_migrations: %d rows for %d versions; want each applied once", rows, versions)
 	}
+
+	// Each replica listens for the others' user changes: the fast path of
+	// revocation, which the caches' lifetimes would otherwise hide below.
+	ldb := sqldbtest.OpenPath(t, dsn)
+	lstore, err := users.NewStore(ldb, users.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	name, err := lstore.ListenerName(context.Background())
+	if err != nil || name == "" {
+		t.Fatalf("ListenerName = %q, %v", name, err)
+	}
+	eventually(t, "three listeners", func() bool {
+		var n int
+		err := db.QueryRow(`SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = $1`, name).Scan(&n)
+		return err == nil && n == len(rs)
+	})
 
 	id := randomID("alice-")
 	call(t, "POST", rs[0].url+"/v1/users", e2eAdminKey, map[string]any{"userID": id, "password": e2ePassword}, 201, nil)

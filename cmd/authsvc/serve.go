@@ -41,6 +41,7 @@ func serveSettings(fs *flag.FlagSet, getenv func(string) string) *settings {
 	s.addText("addr", ":8080", "address to listen on (127.0.0.1:8080 with --dev)")
 	s.addText("db", "authsvc.db", "path of the SQLite database file, or a postgres:// URL of a PostgreSQL database")
 	s.addInt("db-max-conns", "10", 1, 1000, "a number of connections", "PostgreSQL connections each replica keeps at most (SQLite ignores it)")
+	s.addDuration("db-timeout", "10s", "how long a PostgreSQL query waits for a server that stopped answering before the request fails with 503 (SQLite ignores it)")
 	s.addUint32("app-id", "ZEGO appID tokens are minted for (required without --dev or --apps-file)")
 	s.addText("server-secret-file", "", "file holding the app's 32-byte ServerSecret (or set AUTHSVC_SERVER_SECRET)")
 	s.addText("apps-file", "", "JSON file listing several apps with their secrets, previous secrets and lifetimes")
@@ -114,6 +115,7 @@ type serveConfig struct {
 	getenv                func(string) string
 	addr, db, metricsAddr string
 	dbMaxConns            int
+	dbTimeout             time.Duration
 	dev                   bool
 	logLevel              slog.Level
 	console               bool // serve the admin console at /console/
@@ -182,6 +184,9 @@ func parseServeConfig(args []string, getenv func(string) string) (*serveConfig, 
 		return nil, fmt.Errorf("%s: only with --dev (AUTHSVC_DEV)", src)
 	}
 	c.dbMaxConns = s.integer("db-max-conns")
+	if c.dbTimeout, _ = s.duration("db-timeout"); c.dbTimeout < 100*time.Millisecond {
+		return nil, fmt.Errorf("%s: %v is shorter than 100ms", s.source("db-timeout"), c.dbTimeout)
+	}
 	if c.dev && sqldb.IsPostgresURL(c.db) {
 		return nil, fmt.Errorf("%s: --dev keeps its secrets in a file beside a SQLite database; give it a path, or configure the secrets", s.source("db"))
 	}
@@ -309,7 +314,7 @@ func buildServe(ctx context.Context, cfg *serveConfig) (*service, error) {
 	}
 	logConfig(logger, cfg.s, cfg)
 
-	db, err := sqldb.OpenWith(ctx, cfg.db, sqldb.Options{MaxConns: cfg.dbMaxConns})
+	db, err := sqldb.OpenWith(ctx, cfg.db, sqldb.Options{MaxConns: cfg.dbMaxConns, IOTimeout: cfg.dbTimeout})
 	if err != nil {
 		return nil, err
 	}

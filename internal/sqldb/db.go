@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"authsvc/migrations"
 )
@@ -80,6 +81,10 @@ type Options struct {
 	// MaxConns is the size of the PostgreSQL connection pool, 10 when 0.
 	// SQLite ignores it: it has one writer and a reader per core.
 	MaxConns int
+	// IOTimeout bounds every read and write on a PostgreSQL connection,
+	// 10 s when 0: how long a query waits for a server that stopped
+	// answering. SQLite ignores it.
+	IOTimeout time.Duration
 }
 
 // OpenWith is Open with options.

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -160,6 +161,10 @@ func (db *DB) listenConfig(ctx context.Context, channel string) (*pgx.ConnConfig
 		return nil, err
 	}
 	cfg.RuntimeParams["application_name"] = name
+	// The listener waits for notifications as long as there are none: its
+	// reads must not time out as the pool's do. It pings a quiet
+	// connection on its own.
+	cfg.DialFunc = (&net.Dialer{KeepAlive: keepAlive}).DialContext
 	// The copy carries the pool connection's own notification buffer;
 	// without it pgx.ConnectConfig buffers into the new connection.
 	cfg.OnNotification = nil

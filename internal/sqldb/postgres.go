@@ -3,9 +3,11 @@ package sqldb
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -14,14 +16,65 @@ import (
 )
 
 // defaultMaxConns is the PostgreSQL pool size when Options.MaxConns is 0:
-// enough for a replica on a few cores, few enough that ten replicas stay
-// under the server's default max_connections of 100.
+// enough for a replica on a few cores. Each replica also holds one
+// connection outside the pool, its listener (Listen): eight replicas use
+// 88, under the server's default max_connections of 100.
 const defaultMaxConns = 10
 
 // connectTimeout bounds a connection attempt when the URL sets none, so that
 // a request fails fast while the server is unreachable instead of waiting
 // for the kernel's TCP timeout.
 const connectTimeout = 5 * time.Second
+
+// defaultIOTimeout is Options.IOTimeout when 0.
+const defaultIOTimeout = 10 * time.Second
+
+// keepAlive is the TCP keep-alive period of connections to PostgreSQL, so
+// that a peer that vanished (a host down, a partition) is noticed on an
+// idle connection too.
+const keepAlive = 15 * time.Second
+
+// boundedDial dials TCP connections whose every read and write must finish
+// within d, or fail with a timeout: a server, or a network path, that
+// stops answering without closing the connection fails the query after d
+// (and the API answers 503) instead of holding it, and its pooled
+// connection, until the kernel gives up after many minutes. The caller's
+// context still ends a query sooner. No query of ours runs anywhere near d.
+func boundedDial(d time.Duration) pgconn.DialFunc {
+	dialer := &net.Dialer{KeepAlive: keepAlive}
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dialer.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &boundedConn{Conn: c, d: d}, nil
+	}
+}
+
+// boundedConn is a net.Conn whose reads and writes each get a deadline d
+// ahead. pgx sets deadlines of its own to interrupt a call whose context
+// ended; those come after the one set here, so they win.
+type boundedConn struct {
+	net.Conn
+	d time.Duration
+}
+
+func (c *boundedConn) Read(p []byte) (int, error) {
+	if err := c.Conn.SetReadDeadline(time.Now().Add(c.d)); err != nil {
+		return 0, err
+	}
+	return c.Conn.Read(p)
+}
+
+func (c *boundedConn) Write(p []byte) (int, error) {
+	if err := c.Conn.SetWriteDeadline(time.Now().Add(c.d)); err != nil {
+		return 0, err
+	}
+	return c.Conn.Write(p)
+}
+
+// unlockTimeout bounds the release of the migration lock.
+const unlockTimeout = 5 * time.Second
 
 // postgresFlavor is the flavor of PostgreSQL through pgx.
 var postgresFlavor = flavor{
@@ -41,8 +94,16 @@ var postgresFlavor = flavor{
 		}
 		return func() error {
 			// Not the caller's context: a canceled one would leave the lock
-			// held by a session that goes back to the pool.
-			_, err := conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock(`+key+`)`)
+			// held by a session that goes back to the pool. If the unlock
+			// fails all the same, the session is ended rather than pooled,
+			// which releases the lock; else every other replica's
+			// migration would wait for this connection to be recycled.
+			ctx, cancel := context.WithTimeout(context.Background(), unlockTimeout)
+			defer cancel()
+			_, err := conn.ExecContext(ctx, `SELECT pg_advisory_unlock(`+key+`)`)
+			if err != nil {
+				conn.Raw(func(any) error { return driver.ErrBadConn })
+			}
 			return err
 		}, nil
 	},
@@ -70,6 +131,11 @@ func openPostgres(ctx context.Context, url string, fsys fs.FS, o Options) (*DB, 
 	if cfg.ConnectTimeout == 0 {
 		cfg.ConnectTimeout = connectTimeout
 	}
+	ioTimeout := o.IOTimeout
+	if ioTimeout <= 0 {
+		ioTimeout = defaultIOTimeout
+	}
+	cfg.DialFunc = boundedDial(ioTimeout)
 	where := fmt.Sprintf("%s:%d/%s", cfg.Host, cfg.Port, cfg.Database) // for errors: never the password
 	pool := stdlib.OpenDB(*cfg)
 	n := o.MaxConns

@@ -25,14 +25,13 @@ func (db *DB) IsUnavailable(err error) bool {
 	if errors.Is(err, driver.ErrBadConn) {
 		return true
 	}
-	var ne net.Error
-	if errors.As(err, &ne) {
-		return true
-	}
 	switch db.flavor.dialect {
 	case Postgres:
+		// Only errors the driver made: a generic net.Error or a deadline
+		// could come from anywhere a store error is wrapped with.
 		var ce *pgconn.ConnectError
-		if errors.As(err, &ce) || pgconn.Timeout(err) {
+		var oe *net.OpError
+		if errors.As(err, &ce) || errors.As(err, &oe) || pgconn.Timeout(err) {
 			return true
 		}
 		var pe *pgconn.PgError
@@ -45,6 +44,10 @@ func (db *DB) IsUnavailable(err error) bool {
 			case pe.Code == "53300": // too many connections
 				return true
 			case pe.Code == "25006": // read-only transaction: a standby, or a primary being demoted
+				return true
+			case pe.Code == "40P01", pe.Code == "40001": // deadlock, serialization failure: retry
+				return true
+			case pe.Code == "57014": // statement timeout
 				return true
 			}
 			return false

@@ -23,11 +23,9 @@ const notifyChannel = "users"
 // within a second, long enough that the token route's hot users are read
 // twice a second rather than on every request. Users cached before the loss
 // keep their cacheTTL: the fallback the issue asks for, a bound of 2 s on
-// what the loss can hide, and while the database itself is down they keep
-// serving logged-in users for that long instead of failing at once. While
-// the connection is up the lifetime stays cacheTTL too: a connection that
-// dies without a word goes unnoticed for up to a ping interval, and
-// cacheTTL bounds what is missed meanwhile.
+// what the loss can hide. While the connection is up the lifetime stays
+// cacheTTL too: a connection that dies without a word goes unnoticed for up
+// to a ping interval, and cacheTTL bounds what is missed meanwhile.
 const cacheTTLUnheard = 500 * time.Millisecond
 
 // notify tells the other replicas, once tx commits, that the user id
@@ -88,4 +86,11 @@ func (l listener) Disconnected(err error) {
 	if l.observe != nil {
 		l.observe.Disconnected(err)
 	}
+}
+
+// ListenerName is the application_name of the connection Listen holds on
+// PostgreSQL (every replica's is the same), for a check that replicas
+// listen; "" on SQLite.
+func (s *Store) ListenerName(ctx context.Context) (string, error) {
+	return s.db.ListenerName(ctx, notifyChannel)
 }

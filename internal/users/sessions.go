@@ -5,8 +5,13 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 )
+
+// pruneRevoked is how many expired revocations one logout deletes: more than
+// a logout adds, so the table still shrinks to one session lifetime's worth.
+const pruneRevoked = 100
 
 // revocationMargin keeps a revoked session's row a little past its expiry,
 // so that a clock read just before the expiry second still finds it.
@@ -25,8 +30,11 @@ func (s *Store) RevokeSession(ctx context.Context, id string, expires time.Time)
 		return fmt.Errorf("revoke session: %w", err)
 	}
 	defer tx.Rollback()
+	// A bounded prune of rows nobody else is pruning: logouts on several
+	// replicas at once must not queue on the same expired rows.
 	cutoff := s.now().Add(-revocationMargin).Unix()
-	if _, err := tx.ExecContext(ctx, `DELETE FROM revoked_sessions WHERE expires_at < $1`, cutoff); err != nil {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM revoked_sessions WHERE id IN (
+		SELECT id FROM revoked_sessions WHERE expires_at < $1 LIMIT `+strconv.Itoa(pruneRevoked)+s.db.SkipLocked()+`)`, cutoff); err != nil {
 		return fmt.Errorf("revoke session: prune: %w", err)
 	}
 	_, err = tx.ExecContext(ctx,
