@@ -48,6 +48,7 @@ type App struct {
 	Keys    []*token.Key
 	TTL     TTLBounds
 	Variant token.Variant // token.GCM unless the app's SDKs need the legacy variant
+	ZIM     ZIM           // keeping the app's ZIM users in step; zero is off
 }
 
 // Validate reports an app the service cannot mint for.
@@ -63,6 +64,9 @@ func (a *App) Validate() error {
 	}
 	if a.Variant != token.GCM && a.Variant != token.CBC {
 		return fmt.Errorf("app %d: unknown token variant %d", a.ID, a.Variant)
+	}
+	if err := a.ZIM.Validate(); err != nil {
+		return fmt.Errorf("app %d: %w", a.ID, err)
 	}
 	return nil
 }

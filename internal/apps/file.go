@@ -26,7 +26,53 @@ type file struct {
 		TokenMinTTL         string   `json:"tokenMinTTL"`
 		TokenMaxTTL         string   `json:"tokenMaxTTL"`
 		Variant             string   `json:"variant"`
+		ZIM                 *zimFile `json:"zim"`
 	} `json:"apps"`
+}
+
+// zimFile is an app's "zim" object in an apps file.
+type zimFile struct {
+	Sync               bool   `json:"sync"`
+	APIURL             string `json:"apiURL"`
+	RTCAPIURL          string `json:"rtcAPIURL"`
+	CallbackSecret     string `json:"callbackSecret"`
+	CallbackSecretFile string `json:"callbackSecretFile"`
+	ExtraMaxBytes      int    `json:"extraMaxBytes"`
+	UnknownSender      string `json:"unknownSender"` // "block" (the default) or "allow"
+}
+
+// zim reads an app's "zim" object; secrets in files are resolved against
+// dir.
+func (z *zimFile) zim(dir string, o FileOptions) (ZIM, error) {
+	if z == nil {
+		return ZIM{}, nil
+	}
+	out := ZIM{Sync: z.Sync, APIURL: z.APIURL, RTCAPIURL: z.RTCAPIURL, ExtraMaxBytes: z.ExtraMaxBytes}
+	switch {
+	case z.CallbackSecret != "" && z.CallbackSecretFile != "":
+		return ZIM{}, fmt.Errorf("zim: set callbackSecret or callbackSecretFile, not both")
+	case z.CallbackSecret != "":
+		out.CallbackSecret = []byte(z.CallbackSecret)
+	case z.CallbackSecretFile != "":
+		b, err := o.ReadSecret(inDir(dir, z.CallbackSecretFile))
+		if err != nil {
+			return ZIM{}, fmt.Errorf("zim: callbackSecretFile: %w", err)
+		}
+		out.CallbackSecret = b
+	}
+	if z.ExtraMaxBytes < 0 {
+		return ZIM{}, fmt.Errorf("zim: extraMaxBytes %d is negative", z.ExtraMaxBytes)
+	}
+	if z.UnknownSender != "" {
+		var err error
+		if out.UnknownSender, err = ParseUnknownSender(z.UnknownSender); err != nil {
+			return ZIM{}, fmt.Errorf("zim: unknownSender: %w", err)
+		}
+	}
+	if err := out.Validate(); err != nil {
+		return ZIM{}, fmt.Errorf("zim: %w", err)
+	}
+	return out, nil
 }
 
 // FileOptions say how to read what an apps file refers to.
@@ -117,11 +163,14 @@ func parse(raw []byte, path string, o FileOptions) (Set, error) {
 		if err := app.TTL.Validate(); err != nil {
 			return Set{}, fmt.Errorf("%s: %w", where, err)
 		}
+		var err error
 		if a.Variant != "" {
-			var err error
 			if app.Variant, err = token.ParseVariant(a.Variant); err != nil {
 				return Set{}, fmt.Errorf("%s: variant: %w", where, err)
 			}
+		}
+		if app.ZIM, err = a.ZIM.zim(dir, o); err != nil {
+			return Set{}, fmt.Errorf("%s: %w", where, err)
 		}
 		apps = append(apps, app)
 	}
