@@ -28,9 +28,10 @@ func (s *Store) Import(ctx context.Context, us []CreateParams) ([]ImportResult, 
 	results := make([]ImportResult, len(us))
 	first := make(map[string]bool, len(us))
 	var toHash []int
+	limits := s.currentLimits()
 	for i, u := range us {
 		results[i].ID = u.ID
-		switch err := validateCreateParams(u, true); {
+		switch err := validateCreateParams(u, true, limits); {
 		case err != nil:
 			results[i] = ImportResult{ID: u.ID, Status: ImportInvalid, Err: err}
 		case first[u.ID]:

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"authsvc/internal/sqldb"
@@ -31,6 +32,9 @@ type Options struct {
 	// back tx. A deleted user is not reported: rows that reference it go
 	// with it (ON DELETE CASCADE).
 	OnChange func(ctx context.Context, tx *sql.Tx, ids ...string) error
+
+	// Limits tighten the bounds of fields, as SetLimits does later.
+	Limits Limits
 }
 
 // Store keeps users in the database. It is safe for concurrent use.
@@ -48,6 +52,8 @@ type Store struct {
 	cache *userCache // Get's
 
 	onChange func(ctx context.Context, tx *sql.Tx, ids ...string) error // Options.OnChange
+
+	limits atomic.Pointer[Limits] // of new writes; see SetLimits
 }
 
 // NewStore returns a Store on db, whose migrations must have been applied
@@ -64,6 +70,7 @@ func NewStore(db *sqldb.DB, opts Options) (*Store, error) {
 		s.rand = rand.Reader
 	}
 	s.rand = &lockedReader{r: s.rand}
+	s.SetLimits(opts.Limits)
 	if s.hash == (HashParams{}) {
 		s.hash = DefaultHashParams
 	}
@@ -174,7 +181,7 @@ func insertArgs(row User, hash sql.NullString) []any {
 // invalid and ErrExists when the ID is taken. A user without an ID gets one
 // from NewID. The password, if any, is hashed before the write lock is taken.
 func (s *Store) Create(ctx context.Context, u CreateParams) (User, error) {
-	if err := validateCreateParams(u, false); err != nil {
+	if err := validateCreateParams(u, false, s.currentLimits()); err != nil {
 		return User{}, err
 	}
 	var hash sql.NullString
@@ -312,7 +319,7 @@ func prefixEnd(prefix string) string {
 // *InvalidError when a field is invalid and ErrNotFound when there is no
 // such user.
 func (s *Store) Update(ctx context.Context, id string, p Patch) (before, after User, err error) {
-	if err := validatePatch(p); err != nil {
+	if err := validatePatch(p, s.currentLimits()); err != nil {
 		return User{}, User{}, err
 	}
 	var hash sql.NullString

@@ -308,7 +308,7 @@ func ValidatePassword(p string) error {
 
 // validateCreateParams checks every field of u. requireID is for Import, whose
 // items must name their user so that running it again is harmless.
-func validateCreateParams(u CreateParams, requireID bool) error {
+func validateCreateParams(u CreateParams, requireID bool, l Limits) error {
 	var fields []FieldError
 	if u.ID != "" || requireID {
 		fields = addField(fields, ValidateID(u.ID))
@@ -319,11 +319,12 @@ func validateCreateParams(u CreateParams, requireID bool) error {
 	}
 	fields = addField(fields, ValidateAvatarURL(u.AvatarURL))
 	fields = addField(fields, ValidateExtendedData(u.ExtendedData))
+	fields = l.check(fields, &u.AvatarURL, &u.ExtendedData)
 	return invalid(fields)
 }
 
 // validatePatch checks every field p changes. An empty password removes it.
-func validatePatch(p Patch) error {
+func validatePatch(p Patch, l Limits) error {
 	var fields []FieldError
 	if p.Name != nil {
 		fields = addField(fields, ValidateName(*p.Name))
@@ -337,6 +338,7 @@ func validatePatch(p Patch) error {
 	if p.ExtendedData != nil {
 		fields = addField(fields, ValidateExtendedData(*p.ExtendedData))
 	}
+	fields = l.check(fields, p.AvatarURL, p.ExtendedData)
 	return invalid(fields)
 }
 

@@ -354,7 +354,7 @@ func TestNewID(t *testing.T) {
 
 func TestInvalidErrorMessage(t *testing.T) {
 	t.Parallel()
-	err := validateCreateParams(CreateParams{ID: "a b", Password: "short", AvatarURL: "ftp://x"}, false)
+	err := validateCreateParams(CreateParams{ID: "a b", Password: "short", AvatarURL: "ftp://x"}, false, Limits{})
 	var ie *InvalidError
 	if !errors.As(err, &ie) {
 		t.Fatalf("validateCreateParams = %v, want *InvalidError", err)
