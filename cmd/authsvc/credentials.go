@@ -13,6 +13,7 @@ import (
 	"authsvc/internal/httpapi"
 	"authsvc/internal/idp"
 	"authsvc/internal/token"
+	"authsvc/internal/users"
 )
 
 // loadCredentials reads everything a SIGHUP reloads: the apps and their
@@ -28,6 +29,14 @@ func (c *serveConfig) loadCredentials(ctx context.Context, s *settings, getenv f
 	if file := s.str("apps-file"); file != "" {
 		if s.explicit("app-id") || getenv("AUTHSVC_SERVER_SECRET") != "" || s.explicit("server-secret-file") {
 			return nil, fmt.Errorf("%s: set either it or AUTHSVC_APP_ID and AUTHSVC_SERVER_SECRET, not both", s.source("apps-file"))
+		}
+		for _, name := range zimSettings() {
+			if s.explicit(name) {
+				return nil, fmt.Errorf("%s: with %s, configure ZIM per app in the file's \"zim\" objects", s.source(name), s.source("apps-file"))
+			}
+		}
+		if getenv("AUTHSVC_ZIM_CALLBACK_SECRET") != "" {
+			return nil, fmt.Errorf("AUTHSVC_ZIM_CALLBACK_SECRET: with %s, configure ZIM per app in the file's \"zim\" objects", s.source("apps-file"))
 		}
 		set, err := apps.ParseFile(file, apps.FileOptions{Defaults: ttl, ParseDuration: parseDuration, ReadSecret: readSecretFile})
 		if err != nil {
@@ -193,7 +202,58 @@ func (c *serveConfig) singleApp(s *settings, getenv func(string) string, ttl app
 		}
 		return apps.App{}, fmt.Errorf("%s: %w", from, err)
 	}
-	return apps.App{ID: appID, Keys: []*token.Key{key}, TTL: ttl, Variant: token.GCM}, nil
+	app := apps.App{ID: appID, Keys: []*token.Key{key}, TTL: ttl, Variant: token.GCM}
+	if app.ZIM, err = singleAppZIM(s); err != nil {
+		return apps.App{}, err
+	}
+	return app, nil
+}
+
+// zimSettings configure ZIM for the single app; an apps file does it per
+// app instead.
+func zimSettings() []string {
+	return []string{"zim-sync", "zim-api-url", "rtc-api-url", "zim-callback-secret-file", "zim-extra-max-bytes", "zim-unknown-sender"}
+}
+
+// singleAppZIM reads the AUTHSVC_ZIM_* and AUTHSVC_RTC_API_URL settings.
+// Errors name the setting at fault, never the secret.
+func singleAppZIM(s *settings) (apps.ZIM, error) {
+	var z apps.ZIM
+	z.Sync, _ = s.boolean("zim-sync")
+	z.APIURL, z.RTCAPIURL = s.str("zim-api-url"), s.str("rtc-api-url")
+	z.ExtraMaxBytes = s.integer("zim-extra-max-bytes")
+	z.UnknownSender = s.byName["zim-unknown-sender"].value.(apps.UnknownSender)
+	secret, ok, err := s.secret("AUTHSVC_ZIM_CALLBACK_SECRET", "zim-callback-secret-file")
+	if err != nil {
+		return apps.ZIM{}, err
+	}
+	if ok {
+		z.CallbackSecret = secret
+		if n := len(secret); n < apps.MinCallbackSecretLen {
+			return apps.ZIM{}, fmt.Errorf("%s: the ZIM callback secret is %d bytes; use at least %d (the one ZEGO support configured for the callback)",
+				secretSource(s, "AUTHSVC_ZIM_CALLBACK_SECRET"), n, apps.MinCallbackSecretLen)
+		}
+	}
+	for _, u := range []string{"zim-api-url", "rtc-api-url"} {
+		if err := (apps.ZIM{APIURL: s.str(u)}).Validate(); err != nil {
+			return apps.ZIM{}, fmt.Errorf("%s: %q is not an http or https URL with a host", s.source(u), s.str(u))
+		}
+	}
+	if err := z.Validate(); err != nil {
+		return apps.ZIM{}, err
+	}
+	return z, nil
+}
+
+// profileLimits are the limits of users' fields that the apps syncing to
+// ZIM impose on the registry.
+func profileLimits(creds *httpapi.Credentials) users.Limits {
+	set := apps.Set{Apps: creds.Apps, Default: creds.DefaultApp}
+	avatar, extra, ok := set.ProfileLimits()
+	if !ok {
+		return users.Limits{}
+	}
+	return users.Limits{AvatarURLLen: avatar, ExtendedDataLen: extra, Why: "ZIM's"}
 }
 
 func randomHex(n int) string {

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"authsvc/internal/apps"
 	"authsvc/internal/audit"
 	"authsvc/internal/console"
 	"authsvc/internal/httpapi"
@@ -66,6 +67,14 @@ func serveSettings(fs *flag.FlagSet, getenv func(string) string) *settings {
 	s.addText("jwt-user-id", "claim", "claim: use the claim as the userID; hash: derive a userID from it")
 	s.addBool("jwt-auto-provision", "create users on their first identity provider token")
 	s.addText("jwt-name-claim", "name", "claim that names auto-provisioned users")
+	s.addBool("zim-sync", "keep ZIM's users in step with the registry (and hold profiles to ZIM's limits); with --apps-file, set per app")
+	s.addText("zim-api-url", apps.DefaultZIMAPIURL, "base URL of ZEGO's ZIM server API (a regional host, say)")
+	s.addText("rtc-api-url", apps.DefaultRTCAPIURL, "base URL of ZEGO's RTC server API")
+	s.addText("zim-callback-secret-file", "", "file holding the secret ZIM signs its callbacks with; enables POST /v1/zego/callbacks/zim (or set AUTHSVC_ZIM_CALLBACK_SECRET)")
+	s.addInt("zim-extra-max-bytes", strconv.Itoa(apps.DefaultZIMExtraMaxBytes), 1, apps.MaxZIMExtraMaxBytes, "a number of bytes",
+		"longest extendedData ZIM takes as a user's Extra, with --zim-sync (ZEGO may raise the 2048 default up to 32768)")
+	s.declare("zim-unknown-sender", "string", "block", "what before_send_msg answers for a sender the registry does not know: block or allow",
+		func(v string) (any, error) { return apps.ParseUnknownSender(v) })
 	addLimit(s, "rate-token", "60/1m", "token issues and renewals per user, as N/DURATION or off")
 	addLimit(s, "rate-login-ip", "60/1m", "POST /v1/sessions attempts per client IP, as N/DURATION or off")
 	s.addInt("ipv6-prefix", "64", 32, 128, "a prefix length", "IPv6 clients count against the per-IP limit by their prefix of this many bits (32-128)")
@@ -106,7 +115,8 @@ func addLimit(s *settings, name, def, help string) {
 // secretVariables carry a secret's value. They have no flag twin (flags
 // show up in ps and shell history); each has a --*-file flag instead.
 func secretVariables() []string {
-	return []string{"AUTHSVC_SERVER_SECRET", "AUTHSVC_ADMIN_TOKEN", "AUTHSVC_SESSION_KEY", "AUTHSVC_JWT_HS256_SECRET", "AUTHSVC_METRICS_TOKEN"}
+	return []string{"AUTHSVC_SERVER_SECRET", "AUTHSVC_ADMIN_TOKEN", "AUTHSVC_SESSION_KEY", "AUTHSVC_JWT_HS256_SECRET", "AUTHSVC_METRICS_TOKEN",
+		"AUTHSVC_ZIM_CALLBACK_SECRET"}
 }
 
 // serveConfig is the validated configuration of "authsvc serve".
@@ -338,7 +348,7 @@ func buildServe(ctx context.Context, cfg *serveConfig) (*service, error) {
 			return nil, err
 		}
 	}
-	store, err := users.NewStore(db, users.Options{})
+	store, err := users.NewStore(db, users.Options{Limits: profileLimits(cfg.creds)})
 	if err != nil {
 		return nil, err
 	}
@@ -417,6 +427,7 @@ func (svc *service) serve(ctx context.Context, stdout io.Writer) error {
 			logger.Error("reload failed; keeping the running configuration", "error", err.Error())
 			return
 		}
+		svc.store.SetLimits(profileLimits(creds))
 		logger.Info("reloaded credentials", "apps", len(creds.Apps), "admin_keys", len(creds.AdminKeys))
 	}
 
