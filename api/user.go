@@ -18,6 +18,10 @@ type User struct {
 	Disabled     bool   `json:"disabled"`
 	CreatedAt    string `json:"createdAt"`
 	UpdatedAt    string `json:"updatedAt"`
+	// Online and LastSeenAt are what ZIM's login callbacks said of the
+	// user; only GET /v1/users/{userID} shows them.
+	Online     *bool  `json:"online,omitempty"`
+	LastSeenAt string `json:"lastSeenAt,omitempty"`
 }
 
 // UserList is a page of users; Next is the cursor of the next page, empty

@@ -121,13 +121,19 @@ const (
 	UserEnabled       = "user.enabled"
 	UserDeleted       = "user.deleted"
 	UserImported      = "user.imported"
+	// ZIM's user_action callbacks: a session of the user logged in to ZIM,
+	// logged out, or was disconnected. Actor is "zim".
+	ZIMLogin        = "zim.login"
+	ZIMLogout       = "zim.logout"
+	ZIMDisconnected = "zim.disconnected"
 )
 
 // knownEvent reports whether name is one of the events above.
 func knownEvent(name string) bool {
 	switch name {
 	case TokenIssued, TokenRenewed, TokenRenewFailed, TokenVerifyFailed, SessionCreated, SessionFailed,
-		SessionRevoked, PasswordFailed, UserCreated, UserUpdated, UserDisabled, UserEnabled, UserDeleted, UserImported:
+		SessionRevoked, PasswordFailed, UserCreated, UserUpdated, UserDisabled, UserEnabled, UserDeleted, UserImported,
+		ZIMLogin, ZIMLogout, ZIMDisconnected:
 		return true
 	}
 	return false

@@ -173,7 +173,16 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	return encode(w, http.StatusOK, toUserResponse(u))
+	resp := toUserResponse(u)
+	presence, err := s.store.Presence(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	resp.Online = &presence.Online
+	if !presence.LastSeenAt.IsZero() {
+		resp.LastSeenAt = api.FormatTime(presence.LastSeenAt)
+	}
+	return encode(w, http.StatusOK, resp)
 }
 
 type patchUserRequest struct {

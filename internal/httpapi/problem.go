@@ -44,6 +44,10 @@ const (
 	codeNotReady           = "not_ready"
 	codeUnavailable        = "unavailable"
 	codeInternal           = "internal"
+	codeInvalidCallback    = "invalid_callback"
+	codeInvalidSignature   = "invalid_signature"
+	codeStaleCallback      = "stale_callback"
+	codeReplayedCallback   = "replayed_callback"
 )
 
 // fieldProblem is one invalid field of a request.

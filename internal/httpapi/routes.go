@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"authsvc/api"
+	"authsvc/internal/zego"
 )
 
 // routes lists every route, in the order of api/openapi.yaml, with the
@@ -74,6 +75,9 @@ func (s *Server) routes(reg *prometheus.Registry, console http.Handler) http.Han
 	r.With(limitBody(maxImportBody), admin).Post("/v1/users/import", s.handle(s.importUsers))
 	r.With(admin).Get("/v1/audit", s.handle(s.listAudit))
 	r.With(admin).Get("/v1/overview", s.handle(s.overview))
+	// ZIM's callbacks: no bearer; the signature with the app's callback
+	// secret authenticates each one.
+	r.With(limitBody(zego.MaxCallbackBytes)).Post("/v1/zego/callbacks/zim", s.handle(s.zimCallback))
 
 	// The admin console: static files, no credential; it calls the routes
 	// above with the admin key its user types in.

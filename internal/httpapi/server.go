@@ -148,7 +148,8 @@ type Server struct {
 	handler http.Handler
 	mux     *chi.Mux // the router behind handler
 	ready   readiness
-	limits  Limiters // none nil
+	limits  Limiters     // none nil
+	replays *replayCache // of ZIM callbacks
 
 	unavailable func(error) bool // never nil
 }
@@ -196,7 +197,8 @@ func NewServer(cfg Config, creds *Credentials, d Deps) (*Server, error) {
 		return nil, errors.New("new server: Store, Ready and Events are required")
 	}
 	s := &Server{cfg: cfg, store: d.Store, readyFn: d.Ready, events: d.Events, audit: d.Audit, log: d.Logger, now: d.Now,
-		rand: d.Rand, limits: d.Limiters.orNoLimit(), unavailable: d.Unavailable}
+		rand: d.Rand, limits: d.Limiters.orNoLimit(), unavailable: d.Unavailable,
+		replays: newReplayCache(maxReplayEntries)}
 	if s.unavailable == nil {
 		s.unavailable = func(error) bool { return false }
 	}
