@@ -16,8 +16,9 @@ const (
 	modeToken   = "token"
 	modeRenew   = "renew"
 	modeHealthz = "healthz"
-	modeBare    = "bare"   // POST /v1/token without a session, for authsvc-bare
-	modeImport  = "import" // POST /v1/users/import of --batch new users, as an admin
+	modeBare    = "bare"         // POST /v1/token without a session, for authsvc-bare
+	modeImport  = "import"       // POST /v1/users/import of --batch new users, as an admin
+	modeZIM     = "zim-callback" // signed before_send_msg callbacks from provisioned users
 )
 
 // Bounds on what a run may ask for. They keep a mistyped flag from turning
@@ -30,6 +31,7 @@ const (
 	maxURLs        = 16
 	maxBatch       = 1000 // the server's own limit per import
 	minProgress    = 100 * time.Millisecond
+	maxRate        = 100_000 // requests per second
 )
 
 // config is the validated command line.
@@ -45,7 +47,10 @@ type config struct {
 	warmup      time.Duration
 	progress    time.Duration // 0: no progress lines
 	jsonPath    string
-	serverPIDs  []int // whose CPU time the report divides by the requests; none: not measured
+	serverPIDs  []int   // whose CPU time the report divides by the requests; none: not measured
+	rate        float64 // requests per second, open loop; 0: each client sends as soon as answered
+	appID       uint32  // zim-callback mode: the appid the callbacks name
+	zimSecret   string  // zim-callback mode: the callback secret that signs them
 }
 
 const usageHeader = `authsvc-load drives an authsvc server on this machine and reports
@@ -78,7 +83,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	}
 	rawURL := fs.String("url", "http://127.0.0.1:8080", "base URL of the server, or several comma-separated; each must be 127.0.0.0/8, ::1 or localhost")
 	keyFile := fs.String("admin-key-file", "", "file holding the admin key (or set AUTHSVC_ADMIN_TOKEN); token and renew modes need it")
-	mode := fs.String("mode", modeToken, "what each client calls: token, renew, healthz, import (POST /v1/users/import of new users, as an admin), or bare (POST /v1/token without a session, against authsvc-bare)")
+	mode := fs.String("mode", modeToken, "what each client calls: token, renew, healthz, import (POST /v1/users/import of new users, as an admin), bare (POST /v1/token without a session, against authsvc-bare), or zim-callback (signed before_send_msg callbacks from the provisioned users, to POST /v1/zego/callbacks/zim)")
 	batch := fs.Int("batch", maxBatch, "import mode: new users per import request (1-1000), without passwords")
 	nUsers := fs.Int("users", 64, "users to provision and log in (token and renew modes); client i acts as users i, i+C, i+2C, ... in turn")
 	concurrency := fs.Int("concurrency", 16, "concurrent clients, each with one request in flight")
@@ -87,6 +92,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	warmup := fs.Duration("warmup", time.Second, "load before measuring, not counted")
 	progress := fs.Duration("progress", time.Second, "interval of the progress line on stderr; 0 for none")
 	jsonPath := fs.String("json", "", "also write the report as JSON to this file")
+	rate := fs.Float64("rate", 0, "open loop: start this many requests per second in all, on a fixed schedule, latency counted from each one's scheduled time; 0: closed loop")
+	appID := fs.Uint("app-id", 0, "zim-callback mode: the appID the callbacks name, configured on the server with a callback secret")
+	zimSecretFile := fs.String("zim-callback-secret-file", "", "zim-callback mode: file holding the callback secret that signs the callbacks (or set AUTHSVC_ZIM_CALLBACK_SECRET)")
 	rawPIDs := fs.String("server-pid", "", "process ID of the server, or several comma-separated, to report its CPU time per measured request (Linux: from /proc)")
 
 	if len(args) == 0 {
@@ -104,19 +112,32 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 
 	c := &config{
 		mode: *mode, users: *nUsers, concurrency: *concurrency, duration: *duration, requests: *requests,
-		warmup: *warmup, progress: *progress, jsonPath: *jsonPath,
+		warmup: *warmup, progress: *progress, jsonPath: *jsonPath, rate: *rate,
+	}
+	if c.rate < 0 || c.rate > maxRate {
+		return nil, fmt.Errorf("--rate: %v is not from 0 to %d", c.rate, maxRate)
 	}
 	switch c.mode {
 	case modeToken, modeRenew:
 	case modeHealthz, modeBare:
 		c.users = 0
+	case modeZIM:
+		if *appID == 0 || *appID > 1<<32-1 {
+			return nil, errors.New("--app-id: zim-callback mode needs the appID, from 1 to 4294967295")
+		}
+		c.appID = uint32(*appID)
+		secret, err := readSecret(*zimSecretFile, "--zim-callback-secret-file", "AUTHSVC_ZIM_CALLBACK_SECRET", getenv)
+		if err != nil {
+			return nil, err
+		}
+		c.zimSecret = secret
 	case modeImport:
 		c.users = 0
 		if c.batch = *batch; c.batch < 1 || c.batch > maxBatch {
 			return nil, fmt.Errorf("--batch: %d is not from 1 to %d", c.batch, maxBatch)
 		}
 	default:
-		return nil, fmt.Errorf("--mode: %q is not one of token, renew, healthz, import, bare", c.mode)
+		return nil, fmt.Errorf("--mode: %q is not one of token, renew, healthz, import, bare, zim-callback", c.mode)
 	}
 	if c.concurrency < 1 || c.concurrency > maxConcurrency {
 		return nil, fmt.Errorf("--concurrency: %d is not from 1 to %d", c.concurrency, maxConcurrency)
@@ -155,7 +176,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 }
 
 // needsUsers reports whether mode calls the API as logged-in users.
-func needsUsers(mode string) bool { return mode == modeToken || mode == modeRenew }
+func needsUsers(mode string) bool { return mode == modeToken || mode == modeRenew || mode == modeZIM }
 
 // parseBaseURLs splits a comma-separated list of base URLs and parses each
 // with parseBaseURL. A server listed twice is refused: it would take twice
@@ -221,4 +242,23 @@ func readAdminKey(file string, getenv func(string) string) (string, error) {
 			"set AUTHSVC_ADMIN_TOKEN or pass --admin-key-file")
 	}
 	return "", fmt.Errorf("%s holds no admin key", src)
+}
+
+// readSecret reads a secret from the file named by file, else from the
+// variable env; errors name where it looked, never the secret.
+func readSecret(file, flagName, env string, getenv func(string) string) (string, error) {
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", flagName, err)
+		}
+		if s := strings.TrimRight(string(b), " \t\r\n"); s != "" {
+			return s, nil
+		}
+		return "", fmt.Errorf("%s: %s is empty", flagName, file)
+	}
+	if v := getenv(env); v != "" {
+		return v, nil
+	}
+	return "", fmt.Errorf("set %s or pass %s", env, flagName)
 }

@@ -34,6 +34,9 @@ type target struct {
 	adminKey string
 	batch    int
 	prefix   string
+
+	// zim-callback mode: who the callbacks come from and what signs them.
+	zim *zimSigner
 }
 
 func newTarget(hc *http.Client, mode string) *target {
@@ -45,6 +48,8 @@ func newTarget(hc *http.Client, mode string) *target {
 		t.path = "/v1/token/renew"
 	case modeImport:
 		t.path = "/v1/users/import"
+	case modeZIM:
+		t.path = "/v1/zego/callbacks/zim"
 	default:
 		t.method, t.path = http.MethodGet, "/healthz"
 	}
@@ -109,6 +114,8 @@ func (t *target) do(ctx context.Context, c *client) string {
 		body = bytes.NewReader(b)
 	case modeImport:
 		body = bytes.NewReader(t.importBody(c))
+	case modeZIM:
+		body = bytes.NewReader(t.zim.body(c))
 	}
 	req, err := http.NewRequestWithContext(ctx, t.method, c.base+t.path, body)
 	if err != nil {
@@ -120,6 +127,7 @@ func (t *target) do(ctx context.Context, c *client) string {
 	switch {
 	case t.mode == modeImport:
 		req.Header.Set("Authorization", "Bearer "+t.adminKey)
+	case t.mode == modeZIM: // signed in the body, no bearer
 	case len(c.sessions) > 0:
 		req.Header.Set("Authorization", "Bearer "+c.sessions[c.next])
 		c.next = (c.next + 1) % len(c.sessions)
@@ -149,6 +157,17 @@ func (t *target) do(ctx context.Context, c *client) string {
 		// Every user of the batch is new: anything but "created" for each
 		// is a failed import, however fast.
 		if bytes.Count(b, []byte(`"status":"created"`)) != t.batch {
+			return kindBadResponse
+		}
+		return ""
+	}
+	if t.mode == modeZIM && resp.StatusCode == http.StatusOK {
+		b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+		if err != nil {
+			return errorKind(err)
+		}
+		// Every sender is enabled: anything but "send" is wrong, however fast.
+		if !bytes.HasPrefix(b, []byte(`{"result":1,`)) {
 			return kindBadResponse
 		}
 		return ""
@@ -186,7 +205,14 @@ func errorKind(err error) string {
 type phase struct {
 	length time.Duration // wall-clock bound
 	limit  int64         // requests to send; 0 for no limit
+	// rate, when positive, makes the load open: request k is due at
+	// start + k/rate whoever sends it, and its latency counts from then, so
+	// a slow server is charged for the requests it kept waiting (no
+	// coordinated omission). The clients bound how many are in flight.
+	rate float64
 
+	start    time.Time
+	slots    atomic.Int64 // open loop: the next request's number
 	deadline time.Time
 	issued   atomic.Int64 // requests started, counted against limit
 	done     atomic.Int64 // requests answered or failed, for the progress line
@@ -198,7 +224,7 @@ type phase struct {
 // 0) it writes a progress line to w.
 func (p *phase) run(ctx context.Context, t *target, clients []*client, every time.Duration, w io.Writer) time.Duration {
 	start := time.Now()
-	p.deadline = start.Add(p.length)
+	p.start, p.deadline = start, start.Add(p.length)
 	var workers sync.WaitGroup
 	for _, c := range clients {
 		workers.Go(func() { p.work(ctx, t, c) })
@@ -221,6 +247,19 @@ func (p *phase) work(ctx context.Context, t *target, c *client) {
 			return
 		}
 		start := time.Now()
+		if p.rate > 0 {
+			start = p.start.Add(time.Duration(float64(p.slots.Add(1)-1) / p.rate * float64(time.Second)))
+			if !start.Before(p.deadline) {
+				return
+			}
+			if wait := time.Until(start); wait > 0 {
+				select {
+				case <-time.After(wait):
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
 		kind := t.do(ctx, c)
 		d := time.Since(start)
 		if ctx.Err() != nil {

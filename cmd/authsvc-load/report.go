@@ -21,6 +21,7 @@ type Report struct {
 	URL             string           `json:"url"`
 	Concurrency     int              `json:"concurrency"`
 	Users           int              `json:"users"`           // provisioned; 0 in healthz mode
+	Rate            float64          `json:"rate,omitempty"`  // open loop: requests started per second; 0 for a closed loop
 	DurationSeconds float64          `json:"durationSeconds"` // measured, from the first request to the last answer
 	Requests        int64            `json:"requests"`
 	Successes       int64            `json:"successes"` // answered 200
@@ -84,6 +85,9 @@ func (r *Report) print(w io.Writer, route string, warmup time.Duration) {
 		fmt.Fprintf(w, "concurrency   %d clients, acting as %d users\n", r.Concurrency, r.Users)
 	} else {
 		fmt.Fprintf(w, "concurrency   %d clients\n", r.Concurrency)
+	}
+	if r.Rate > 0 {
+		fmt.Fprintf(w, "open loop     %.0f req/s scheduled; latency from each request's scheduled start\n", r.Rate)
 	}
 	fmt.Fprintf(w, "duration      %.2f s measured, after a %v warmup\n", r.DurationSeconds, warmup)
 	fmt.Fprintf(w, "requests      %d\n", r.Requests)

@@ -59,14 +59,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	for i := range clients {
 		clients[i] = &client{base: bases[i%len(bases)], id: i}
 	}
+	runID := randomHex(4)
 	if needsUsers(cfg.mode) {
 		sctx, cancel := context.WithTimeout(ctx, setupTimeout)
 		defer cancel()
-		sessions, err := provision(sctx, setup, cfg.adminKey, randomHex(4), cfg.users)
+		sessions, err := provision(sctx, setup, cfg.adminKey, runID, cfg.users)
 		if err != nil {
 			return err
 		}
 		assignSessions(clients, sessions, cfg.mode)
+		if cfg.mode == modeZIM {
+			t.zim = newZIMSigner(cfg.appID, cfg.zimSecret, runID, cfg.users)
+		}
 		if cfg.mode == modeRenew {
 			if err := firstTokens(sctx, setup, clients); err != nil {
 				return err
@@ -77,7 +81,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	if cfg.warmup > 0 {
 		logf("warming up for %v", cfg.warmup)
-		warm := &phase{length: cfg.warmup}
+		warm := &phase{length: cfg.warmup, rate: cfg.rate}
 		warm.run(ctx, t, clients, 0, stderr)
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("interrupted during the warmup: %w", err)
@@ -87,7 +91,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 
-	measure := &phase{length: cfg.duration, limit: cfg.requests}
+	measure := &phase{length: cfg.duration, limit: cfg.requests, rate: cfg.rate}
 	if measure.length == 0 {
 		measure.length = maxDuration
 	}
@@ -96,7 +100,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	logf("measuring %s at %d clients on %d servers for %s", t.path, cfg.concurrency, len(bases), bound(cfg))
 	rep := &Report{
-		Mode: cfg.mode, URL: strings.Join(bases, ","), Concurrency: cfg.concurrency, Users: cfg.users,
+		Mode: cfg.mode, URL: strings.Join(bases, ","), Concurrency: cfg.concurrency, Users: cfg.users, Rate: cfg.rate,
 		StartedAt: time.Now().UTC().Round(0), GoVersion: runtime.Version(), NumCPU: runtime.NumCPU(),
 	}
 	cpuBefore, err := processCPU(cfg.serverPIDs)

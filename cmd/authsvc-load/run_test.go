@@ -31,6 +31,7 @@ const (
 	testSecret     = "0123456789abcdef0123456789abcdef"
 	testSessionKey = "load-test-session-key-0123456789abcdef"
 	testAppID      = 1234567890
+	testZIMSecret  = "load-test-zim-callback-secret-0123"
 )
 
 func envFunc(m map[string]string) func(string) string {
@@ -72,7 +73,7 @@ func newTestAPI(t testing.TB, limits testLimits) (http.Handler, *users.Store) {
 	t.Helper()
 	return httpapitest.New(t, httpapitest.Options{
 		AppID: testAppID, Secret: testSecret, AdminKey: testAdminKey, SessionKey: testSessionKey,
-		Limiters: limits.limiters(t),
+		Limiters: limits.limiters(t), ZIMCallbackSecret: testZIMSecret,
 	})
 }
 
@@ -92,6 +93,7 @@ func TestRunAgainstServer(t *testing.T) {
 		users     int
 		minTime   time.Duration // the measured phase lasts at least this
 		requests  int64         // the exact count, for a run bounded by --requests
+		maxCount  int64         // the most requests, for an open-loop run
 		wantLines []string      // on stderr
 	}{
 		{
@@ -112,6 +114,17 @@ func TestRunAgainstServer(t *testing.T) {
 			args:     []string{"--mode", "renew", "--users", "2", "--concurrency", "3", "--requests", "300", "--warmup", "0", "--admin-key-file", keyFile},
 			users:    2,
 			requests: 300,
+		},
+		{
+			// Open loop: 200 callbacks a second for a second, and no more.
+			name: "zim-callback",
+			env:  map[string]string{"AUTHSVC_ADMIN_TOKEN": testAdminKey, "AUTHSVC_ZIM_CALLBACK_SECRET": testZIMSecret},
+			args: []string{"--mode", "zim-callback", "--app-id", strconv.Itoa(testAppID), "--users", "3", "--concurrency", "4",
+				"--rate", "200", "--duration", "1s", "--warmup", "0", "--progress", "0"},
+			users:     3,
+			minTime:   time.Second - 10*time.Millisecond, // the last request starts 5 ms before the end
+			maxCount:  200,
+			wantLines: []string{"created 3 users"},
 		},
 	}
 	for _, tt := range tests {
@@ -144,6 +157,9 @@ func TestRunAgainstServer(t *testing.T) {
 			}
 			if rep.Errors != 0 {
 				t.Errorf("errors = %d %v, want none", rep.Errors, rep.ErrorsByKind)
+			}
+			if tt.maxCount > 0 && rep.Requests > tt.maxCount {
+				t.Errorf("requests = %d, more than the %d the rate schedules", rep.Requests, tt.maxCount)
 			}
 			if tt.requests > 0 && rep.Requests != tt.requests {
 				t.Errorf("requests = %d, want exactly --requests %d", rep.Requests, tt.requests)

@@ -33,6 +33,8 @@ type Options struct {
 	CORSOrigins []string
 	Limiters    httpapi.Limiters // unset limits are off
 	Now         func() time.Time // the clock of the store and the API; default time.Now
+	// ZIMCallbackSecret, when set, enables the app's ZIM callback route.
+	ZIMCallbackSecret string
 }
 
 // New returns the API handler and its user store, on a new database that
@@ -69,6 +71,9 @@ func New(tb testing.TB, o Options) (http.Handler, *users.Store) {
 		DefaultApp: o.AppID,
 		AdminKeys:  []httpapi.AdminKey{httpapi.NewAdminKey([]byte(o.AdminKey))},
 		SessionKey: []byte(o.SessionKey),
+	}
+	if o.ZIMCallbackSecret != "" {
+		creds.Apps[0].ZIM.CallbackSecret = []byte(o.ZIMCallbackSecret)
 	}
 	h, err := httpapi.NewServer(
 		httpapi.Config{SessionTTL: o.SessionTTL, RenewGrace: 5 * time.Minute, CORSOrigins: o.CORSOrigins, Version: "test"},
