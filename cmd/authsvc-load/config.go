@@ -62,7 +62,13 @@ Usage:
 
 The token and renew modes provision --users users through the admin API
 (the key comes from --admin-key-file or AUTHSVC_ADMIN_TOKEN, never from a
-flag) and log them in first; healthz and bare need neither. With several
+flag) and log them in first; healthz and bare need neither. The
+zim-callback mode provisions users without passwords and sends signed
+before_send_msg callbacks from them to POST /v1/zego/callbacks/zim, for
+--app-id, with the callback secret from --zim-callback-secret-file or
+AUTHSVC_ZIM_CALLBACK_SECRET. --rate N makes any mode an open loop: N
+requests a second on a fixed schedule, each one's latency counted from
+when it was due. With several
 --url servers (comma-separated), client i drives server i mod N; users are
 provisioned and logged in through the first, so the servers must share one
 database and session key. The run stops after

@@ -63,13 +63,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if needsUsers(cfg.mode) {
 		sctx, cancel := context.WithTimeout(ctx, setupTimeout)
 		defer cancel()
-		sessions, err := provision(sctx, setup, cfg.adminKey, runID, cfg.users)
+		// The callbacks name their senders: no sessions needed.
+		sessions, err := provision(sctx, setup, cfg.adminKey, runID, cfg.users, cfg.mode != modeZIM)
 		if err != nil {
 			return err
 		}
-		assignSessions(clients, sessions, cfg.mode)
 		if cfg.mode == modeZIM {
 			t.zim = newZIMSigner(cfg.appID, cfg.zimSecret, runID, cfg.users)
+		} else {
+			assignSessions(clients, sessions, cfg.mode)
 		}
 		if cfg.mode == modeRenew {
 			if err := firstTokens(sctx, setup, clients); err != nil {
