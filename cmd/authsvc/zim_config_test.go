@@ -2,9 +2,15 @@ package main
 
 import (
 	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"fmt"
 	"path/filepath"
+	"sort"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"authsvc/internal/apps"
 )
@@ -89,6 +95,62 @@ func TestZIMConfig(t *testing.T) {
 		}
 		if strings.Contains(err.Error(), cb) || strings.Contains(err.Error(), "short-secret") {
 			t.Errorf("%s: error %q repeats the secret", tt.name, err)
+		}
+	}
+}
+
+// zimCallbackBody is a before_send_msg from user, signed with secret as
+// ZIM signs callbacks.
+func zimCallbackBody(appID, secret, nonce, user string) map[string]any {
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	parts := []string{secret, ts, nonce}
+	sort.Strings(parts)
+	sum := sha1.Sum([]byte(strings.Join(parts, "")))
+	return map[string]any{"appid": appID, "event": "before_send_msg", "nonce": nonce, "timestamp": ts,
+		"signature": hex.EncodeToString(sum[:]), "from_user_id": user}
+}
+
+// TestZIMWithSIGHUP: the callback secret and ZIM's limits on the registry
+// come from the apps file and change with it on SIGHUP. Not parallel: the
+// signal reaches every server of the process.
+func TestZIMWithSIGHUP(t *testing.T) {
+	dir := t.TempDir()
+	cb1, cb2 := "first-zim-callback-secret-0123", "second-zim-callback-secret-0123"
+	writeFile(t, filepath.Join(dir, "cb1"), cb1)
+	writeFile(t, filepath.Join(dir, "cb2"), cb2)
+	appsFile := filepath.Join(dir, "apps.json")
+	writeApps := func(cbFile string, sync bool) {
+		writeFile(t, appsFile, fmt.Sprintf(`{"apps":[{"appID":5,"secret":%q,"zim":{"sync":%v,"callbackSecretFile":%q}}]}`, secretA, sync, cbFile))
+	}
+	writeApps("cb1", true)
+	env := productionEnv(t)
+	delete(env, "AUTHSVC_APP_ID")
+	delete(env, "AUTHSVC_SERVER_SECRET")
+	env["AUTHSVC_APPS_FILE"] = appsFile
+	srv := startServer(t, env)
+	url := srv.url + "/v1/zego/callbacks/zim"
+	longAvatar := "https://a.example/" + strings.Repeat("a", 500)
+
+	call(t, "POST", srv.url+"/v1/users", e2eAdminKey, map[string]any{"userID": "ann"}, 201, nil)
+	call(t, "POST", srv.url+"/v1/users", e2eAdminKey, map[string]any{"userID": "bob", "avatarURL": longAvatar}, 400, nil)
+	var answer struct{ Result int }
+	call(t, "POST", url, "", zimCallbackBody("5", cb1, "1", "ann"), 200, &answer)
+	if answer.Result != 1 {
+		t.Errorf("before_send_msg from ann = %d, want 1", answer.Result)
+	}
+	call(t, "POST", url, "", zimCallbackBody("5", cb1, "2", "nobody"), 200, &answer)
+	if answer.Result != 3 {
+		t.Errorf("before_send_msg from nobody = %d, want 3", answer.Result)
+	}
+
+	writeApps("cb2", false)
+	sighup(t, srv, 1)
+	call(t, "POST", url, "", zimCallbackBody("5", cb1, "3", "ann"), 401, nil)
+	call(t, "POST", url, "", zimCallbackBody("5", cb2, "4", "ann"), 200, nil)
+	call(t, "POST", srv.url+"/v1/users", e2eAdminKey, map[string]any{"userID": "bob", "avatarURL": longAvatar}, 201, nil)
+	for _, secret := range []string{cb1, cb2} {
+		if strings.Contains(srv.stderr.String(), secret) {
+			t.Error("the log shows a callback secret")
 		}
 	}
 }
