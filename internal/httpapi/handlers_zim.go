@@ -20,6 +20,13 @@ const (
 	reasonUnknown  = "sender is not registered"
 )
 
+// Verdicts, the values of authsvc_zim_messages_total's label.
+const (
+	verdictSend     = "send"
+	verdictDisabled = "blocked_disabled"
+	verdictUnknown  = "blocked_unknown"
+)
+
 // zimCallback is POST /v1/zego/callbacks/zim: ZIM's server callbacks,
 // authenticated by their signature with the app's callback secret. It
 // answers before_send_msg from the user cache, without writing, since ZIM
@@ -85,7 +92,7 @@ func (s *Server) callbackApp(appID string) *apps.App {
 // sender is disabled, nor when the registry does not know them (deleted,
 // or never created) unless the app allows unknown senders.
 func (s *Server) beforeSendMsg(w http.ResponseWriter, app *apps.App, m *zego.BeforeSendMsg, r *http.Request) error {
-	answer := zego.BeforeSendMsgAnswer{Result: zego.ResultSend}
+	answer, verdict := zego.BeforeSendMsgAnswer{Result: zego.ResultSend}, verdictSend
 	var u users.User
 	err := users.ValidateID(m.FromUserID)
 	if err == nil {
@@ -94,11 +101,11 @@ func (s *Server) beforeSendMsg(w http.ResponseWriter, app *apps.App, m *zego.Bef
 	var fe *users.FieldError
 	switch {
 	case err == nil && u.Disabled:
-		answer = zego.BeforeSendMsgAnswer{Result: zego.ResultBlock, Reason: reasonDisabled}
+		answer, verdict = zego.BeforeSendMsgAnswer{Result: zego.ResultBlock, Reason: reasonDisabled}, verdictDisabled
 	case err == nil:
 	case errors.Is(err, users.ErrNotFound) || errors.As(err, &fe):
 		if app.ZIM.UnknownSender == apps.BlockUnknown {
-			answer = zego.BeforeSendMsgAnswer{Result: zego.ResultBlock, Reason: reasonUnknown}
+			answer, verdict = zego.BeforeSendMsgAnswer{Result: zego.ResultBlock, Reason: reasonUnknown}, verdictUnknown
 		}
 	default:
 		return err
@@ -107,6 +114,7 @@ func (s *Server) beforeSendMsg(w http.ResponseWriter, app *apps.App, m *zego.Bef
 	if err != nil {
 		return err
 	}
+	s.metrics.zimVerdicts.WithLabelValues(verdict).Inc()
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	_, err = w.Write(b)

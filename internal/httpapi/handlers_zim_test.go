@@ -127,6 +127,16 @@ func TestZIMBeforeSendMsg(t *testing.T) {
 			if got.Result != 1 {
 				t.Errorf("before_send_msg after re-enabling = %+v, want 1", got)
 			}
+			wantCounts := map[string]string{verdictSend: "3", verdictDisabled: "2", verdictUnknown: "6"}
+			if policy == apps.AllowUnknown {
+				wantCounts = map[string]string{verdictSend: "9", verdictDisabled: "2", verdictUnknown: "0"}
+			}
+			for v, n := range wantCounts {
+				series := `authsvc_zim_messages_total{verdict="` + v + `"}`
+				if got := e.metric(series); got != n {
+					t.Errorf("%s = %s, want %s", series, got, n)
+				}
+			}
 		})
 	}
 }

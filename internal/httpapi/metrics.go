@@ -28,6 +28,7 @@ type metrics struct {
 	tokensIssued  *prometheus.CounterVec
 	tokenFailures *prometheus.CounterVec
 	rateLimited   *prometheus.CounterVec
+	zimVerdicts   *prometheus.CounterVec // before_send_msg answers, by verdictSend etc.
 
 	mu      sync.Mutex
 	reasons map[string]bool // failure reasons seen, at most maxReasons
@@ -69,7 +70,7 @@ const maxReasons = 64
 // labelOther stands for any value outside a label's fixed set.
 const labelOther = "other"
 
-func newMetrics(reg *prometheus.Registry, store *users.Store, rec *audit.Recorder, version string) (*metrics, error) {
+func newMetrics(reg *prometheus.Registry, store *users.Store, rec *audit.Recorder, replays *replayCache, version string) (*metrics, error) {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "authsvc_http_requests_total",
@@ -99,6 +100,17 @@ func newMetrics(reg *prometheus.Registry, store *users.Store, rec *audit.Recorde
 	for _, l := range []string{limitToken, limitLoginIP, limitLoginUser} {
 		m.rateLimited.WithLabelValues(l) // exported at 0 from the start
 	}
+	m.zimVerdicts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "authsvc_zim_messages_total",
+		Help: "ZIM before_send_msg callbacks answered, by verdict: send, blocked_disabled or blocked_unknown.",
+	}, []string{"verdict"})
+	for _, v := range []string{verdictSend, verdictDisabled, verdictUnknown} {
+		m.zimVerdicts.WithLabelValues(v)
+	}
+	nonces := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "authsvc_zim_callback_nonces",
+		Help: "ZIM callbacks remembered to refuse their replay (at most 500,000).",
+	}, func() float64 { return float64(replays.len()) })
 	usersGauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "authsvc_users",
 		Help: "Users in the registry.",
@@ -117,7 +129,8 @@ func newMetrics(reg *prometheus.Registry, store *users.Store, rec *audit.Recorde
 	}, []string{"version", "goversion"})
 	buildInfo.WithLabelValues(version, runtime.Version()).Set(1)
 
-	collectors := []prometheus.Collector{m.requests, m.duration, m.tokensIssued, m.tokenFailures, m.rateLimited, usersGauge, buildInfo}
+	collectors := []prometheus.Collector{m.requests, m.duration, m.tokensIssued, m.tokenFailures, m.rateLimited, m.zimVerdicts, nonces,
+		usersGauge, buildInfo}
 	if rec != nil {
 		for _, c := range []struct {
 			result string

@@ -207,7 +207,7 @@ func NewServer(cfg Config, creds *Credentials, d Deps) (*Server, error) {
 	if p := cfg.Limits.IPv6Prefix; p < 0 || p > 128 {
 		return nil, fmt.Errorf("IPv6 rate limit prefix /%d is not between /1 and /128", p)
 	}
-	m, err := newMetrics(d.Registry, d.Store, d.Audit, cfg.Version)
+	m, err := newMetrics(d.Registry, d.Store, d.Audit, s.replays, cfg.Version)
 	if err != nil {
 		return nil, err
 	}
