@@ -141,12 +141,15 @@ func (s *Server) userAction(w http.ResponseWriter, r *http.Request, app *apps.Ap
 		return newProblem(http.StatusBadRequest, codeInvalidCallback, "session_id is longer than %d bytes", users.MaxSessionIDLen)
 	}
 	e := audit.Event{Kind: kind, AppID: app.ID, UserID: a.UserID, Actor: "zim"}
-	if users.ValidateID(a.UserID) != nil {
-		e.UserID = "" // not a userID: nothing to audit it under
+	err := users.ValidateID(a.UserID)
+	if err != nil {
+		e.UserID = "" // not a userID: nothing to look up, nor to audit it under
+	} else {
+		_, err = s.store.Get(r.Context(), a.UserID)
 	}
-	_, err := s.store.Get(r.Context(), a.UserID)
+	var fe *users.FieldError
 	switch {
-	case e.UserID == "" || errors.Is(err, users.ErrNotFound):
+	case errors.As(err, &fe) || errors.Is(err, users.ErrNotFound):
 		e.Reason = "not registered"
 		s.record(r, e)
 	case err != nil:

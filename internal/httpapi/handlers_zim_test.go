@@ -286,6 +286,7 @@ func TestZIMUserAction(t *testing.T) {
 	// Unknown and deleted users: acknowledged, audited, never stored.
 	send(userAction("ghost", "s", 0, t0))
 	send(userAction("deleted", "s", 0, t0))
+	send(userAction("a b", "s", 1, t0)) // not even a userID
 	// Actions ZIM may add, and other events: acknowledged.
 	send(userAction("enabled", "phone", 7, t0))
 	var ack map[string]any
@@ -312,6 +313,7 @@ func TestZIMUserAction(t *testing.T) {
 		audit.ZIMDisconnected + " enabled zim ":        1,
 		audit.ZIMLogin + " ghost zim not registered":   1,
 		audit.ZIMLogin + " deleted zim not registered": 1,
+		audit.ZIMLogout + "  zim not registered":       1,
 	}
 	if fmt.Sprint(counts) != fmt.Sprint(want) {
 		t.Errorf("audit events = %v, want %v", counts, want)
