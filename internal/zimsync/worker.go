@@ -2,19 +2,13 @@ package zimsync
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
-	mrand "math/rand/v2"
 	"slices"
-	"strings"
-	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -63,16 +57,6 @@ type Config struct {
 	Batch int
 }
 
-// Backoff of a row's retries, and of an app that ZEGO rate-limited.
-const (
-	retryBase     = time.Second
-	retryMax      = 10 * time.Minute
-	rateLimitBase = time.Second
-	rateLimitMax  = 30 * time.Second
-	statsEvery    = 5 * time.Second
-	maxErrorText  = 200 // bytes of a row's last_error
-)
-
 // Worker sends the outbox's users to ZIM, one round after another, until
 // its context ends. Several Workers, in one process or in several replicas,
 // may share one database: a row is claimed by one at a time.
@@ -86,17 +70,8 @@ type Worker struct {
 	poll    time.Duration
 	batch   int
 	m       *metrics
-
-	mu        sync.Mutex // guards the fields below; rounds are sequential but tests read them
-	paused    map[uint32]pause
-	lastStats time.Time
-}
-
-// pause is an app that ZEGO rate-limited: nothing is sent to it until
-// until; strikes counts the rate-limited rounds in a row.
-type pause struct {
-	until   time.Time
-	strikes int
+	paused  pauses
+	stats   every
 }
 
 // NewWorker returns a Worker, or an error naming what c lacks.
@@ -113,22 +88,9 @@ func NewWorker(c Config) (*Worker, error) {
 	case c.Lease < 0 || c.Poll < 0 || c.Batch < 0 || c.Batch > 100:
 		return nil, errors.New("zim sync worker: Lease and Poll must not be negative, Batch must be 0 to 100")
 	}
-	w := &Worker{db: c.DB, senders: c.Senders, clock: c.Clock, log: c.Logger, id: c.ID,
-		lease: c.Lease, poll: c.Poll, batch: c.Batch, paused: map[uint32]pause{}}
-	if w.id == "" {
-		var b [8]byte
-		rand.Read(b[:])
-		w.id = hex.EncodeToString(b[:])
-	}
-	if w.lease == 0 {
-		w.lease = 30 * time.Second
-	}
-	if w.poll == 0 {
-		w.poll = time.Second
-	}
-	if w.batch == 0 {
-		w.batch = 100
-	}
+	w := &Worker{db: c.DB, senders: c.Senders, clock: c.Clock, log: c.Logger, id: workerID(c.ID),
+		lease: orDefault(c.Lease, defaultLease), poll: orDefault(c.Poll, defaultPoll), batch: orDefault(c.Batch, 100),
+		stats: every{d: statsEvery}}
 	m, err := newMetrics(c.Registerer)
 	if err != nil {
 		return nil, fmt.Errorf("zim sync worker: %w", err)
@@ -143,23 +105,7 @@ func NewWorker(c Config) (*Worker, error) {
 // then is abandoned, not cleaned up: its rows come back to a worker when
 // their lease expires.
 func (w *Worker) Run(ctx context.Context) error {
-	for {
-		n, err := w.RunOnce(ctx)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if err != nil {
-			w.log.Warn("zim sync round failed", "err", err)
-		}
-		if n > 0 && err == nil {
-			continue
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-w.clock.After(w.poll):
-		}
-	}
+	return runRounds(ctx, w.clock, w.poll, w.log, "zim sync round failed", w.RunOnce)
 }
 
 // RunOnce runs one round: for every app with a sender and not paused by a
@@ -195,10 +141,7 @@ type user struct {
 
 func (w *Worker) runApp(ctx context.Context, appID uint32, s Sender) (int, error) {
 	now := w.clock.Now()
-	w.mu.Lock()
-	p := w.paused[appID]
-	w.mu.Unlock()
-	if now.Before(p.until) {
+	if now.Before(w.paused.until(appID)) {
 		return 0, nil
 	}
 	rows, err := w.claim(ctx, appID, now)
@@ -438,7 +381,7 @@ func (w *Worker) finish(ctx context.Context, appID uint32, rows map[string]claim
 			switch f.Outcome {
 			case RateLimited:
 				rateLimited = true
-				until := w.rateLimitPause(appID, now)
+				until := w.paused.strike(appID, now)
 				exec(`UPDATE zim_outbox SET `+release+`, next_attempt_at = $4, last_code = $5, last_error = $6`+mine,
 					id, app, w.id, until.UnixMicro(), f.Code, msg)
 			case Permanent:
@@ -462,72 +405,16 @@ func (w *Worker) finish(ctx context.Context, appID uint32, rows map[string]claim
 		return fmt.Errorf("finish: %w", err)
 	}
 	if !rateLimited {
-		w.mu.Lock()
-		delete(w.paused, appID)
-		w.mu.Unlock()
+		w.paused.clear(appID)
 	}
 	return nil
-}
-
-// rateLimitPause pauses appID after ZEGO rate-limited it, for longer each
-// round in a row that was, and returns when the pause ends. Several
-// rate-limited users of one round count as one strike.
-func (w *Worker) rateLimitPause(appID uint32, now time.Time) time.Time {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	p := w.paused[appID]
-	if !now.Before(p.until) { // a new strike, not one of this round's
-		p.strikes++
-		p.until = now.Add(jitter(backoff(rateLimitBase, rateLimitMax, p.strikes)))
-		w.paused[appID] = p
-	}
-	return p.until
-}
-
-// retryDelay is the wait before the attempt after attempt failures.
-func retryDelay(attempts int) time.Duration {
-	return jitter(backoff(retryBase, retryMax, attempts))
-}
-
-// backoff is base doubled for every attempt after the first, at most max.
-func backoff(base, max time.Duration, attempts int) time.Duration {
-	d := base
-	for i := 1; i < attempts && d < max; i++ {
-		d *= 2
-	}
-	return min(d, max)
-}
-
-// jitter returns a random duration in [d/2, d), so that rows that failed
-// together, and replicas that were paused together, spread out.
-func jitter(d time.Duration) time.Duration {
-	half := d / 2
-	return half + mrand.N(d-half)
-}
-
-// truncate cuts s to at most n bytes, on a rune boundary.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	s = s[:n]
-	for len(s) > 0 && !utf8.ValidString(s) {
-		s = s[:len(s)-1]
-	}
-	return strings.ToValidUTF8(s, "")
 }
 
 // refreshStats updates the gauges from the outbox, at most every
 // statsEvery: the query reads the whole table.
 func (w *Worker) refreshStats(ctx context.Context) error {
 	now := w.clock.Now()
-	w.mu.Lock()
-	due := w.lastStats.IsZero() || now.Sub(w.lastStats) >= statsEvery
-	if due {
-		w.lastStats = now
-	}
-	w.mu.Unlock()
-	if !due {
+	if !w.stats.due(now) {
 		return nil
 	}
 	var depth, parked int64
