@@ -35,6 +35,15 @@ type Options struct {
 
 	// Limits tighten the bounds of fields, as SetLimits does later.
 	Limits Limits
+	// OnRevoke, when set, is called inside the write transaction that
+	// takes a user's access away, for what others must take away too (the
+	// RTC rooms the user holds tokens for): a disable of an enabled user,
+	// after the row is written, and a Delete, before the row goes, so that
+	// rows which reference it are still there to read. Enabling calls
+	// nothing. An error rolls the change back and is returned, wrapped. It
+	// must not commit or roll back tx. A Delete of a user that does not
+	// exist calls it too, and then rolls back.
+	OnRevoke func(ctx context.Context, tx *sql.Tx, id string) error
 }
 
 // Store keeps users in the database. It is safe for concurrent use.
@@ -54,6 +63,7 @@ type Store struct {
 	onChange func(ctx context.Context, tx *sql.Tx, ids ...string) error // Options.OnChange
 
 	limits atomic.Pointer[Limits] // of new writes; see SetLimits
+	onRevoke func(ctx context.Context, tx *sql.Tx, id string) error     // Options.OnRevoke
 }
 
 // NewStore returns a Store on db, whose migrations must have been applied
@@ -62,7 +72,8 @@ func NewStore(db *sqldb.DB, opts Options) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("new user store: nil database")
 	}
-	s := &Store{db: db, now: opts.Now, rand: opts.Rand, hash: opts.Hash, cache: newUserCache(), onChange: opts.OnChange}
+	s := &Store{db: db, now: opts.Now, rand: opts.Rand, hash: opts.Hash, cache: newUserCache(),
+		onChange: opts.OnChange, onRevoke: opts.OnRevoke}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -400,6 +411,11 @@ func (s *Store) Update(ctx context.Context, id string, p Patch) (before, after U
 			return User{}, User{}, fmt.Errorf("update user %q: %w", id, err)
 		}
 	}
+	if s.onRevoke != nil && !before.Disabled && after.Disabled {
+		if err := s.onRevoke(ctx, tx, id); err != nil {
+			return User{}, User{}, fmt.Errorf("update user %q: %w", id, err)
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return User{}, User{}, fmt.Errorf("update user %q: %w", id, err)
 	}
@@ -422,6 +438,11 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	}
 	defer tx.Rollback()
 	defer s.cache.evict(id) // after the commit (or the rollback)
+	if s.onRevoke != nil {
+		if err := s.onRevoke(ctx, tx, id); err != nil {
+			return fmt.Errorf("delete user %q: %w", id, err)
+		}
+	}
 	res, err := tx.ExecContext(ctx, `DELETE FROM users WHERE id = $1`, id)
 	if err != nil {
 		return fmt.Errorf("delete user %q: %w", id, err)
