@@ -84,6 +84,9 @@ type envSetup struct {
 	limits   testLimits    // in-process limiters on the env's clock; zero is off
 	limiters Limiters      // each one set replaces the one of limits
 	console  http.Handler  // Deps.Console
+	// roomGrants, when set, gives Deps.RoomGrants on the env's database
+	// and clock.
+	roomGrants func(*sqldb.DB, func() time.Time) RoomGrants
 }
 
 // testLimits are the rate limits of an env.
@@ -161,6 +164,9 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	}
 	deps := Deps{Store: store, Ready: db.Ready, Events: events, Limiters: limiters,
 		Logger: logger, Registry: e.reg, Now: e.clock.Now, Rand: rand.Reader, Console: setup.console}
+	if setup.roomGrants != nil {
+		deps.RoomGrants = setup.roomGrants(db, e.clock.Now)
+	}
 	if !setup.noAudit {
 		setup.audit.Logger = logger
 		e.audit = audit.NewRecorder(db, setup.audit)

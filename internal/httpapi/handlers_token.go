@@ -148,6 +148,19 @@ func (s *Server) mint(w http.ResponseWriter, r *http.Request, kind mintKind, app
 	if err != nil {
 		return err
 	}
+	// A room token whose room is not recorded could not be revoked from
+	// the room, so it fails closed: a database that cannot record it
+	// answers 503 (or 500), as any store failure does. Tokens without a
+	// room cost nothing more.
+	if room != nil && s.grants != nil {
+		ok, err := s.grants.Grant(r.Context(), c.AppID, c.UserID, room.RoomID, time.Unix(c.ExpiresAt, 0))
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errUserDisabled
+		}
+	}
 	s.metrics.tokenIssued(app, kind.label, app.Variant)
 	s.record(r, tokenEvent(kind.event, c))
 	return encodeToken(w, &api.TokenResponse{

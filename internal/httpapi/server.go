@@ -150,6 +150,7 @@ type Server struct {
 	ready   readiness
 	limits  Limiters     // none nil
 	replays *replayCache // of ZIM callbacks
+	grants  RoomGrants
 
 	unavailable func(error) bool // never nil
 }
@@ -175,6 +176,18 @@ type Deps struct {
 	// is unreachable or busy for now (sqldb.DB.IsUnavailable): such a
 	// request is answered 503 with Retry-After, not 500. Nil: never.
 	Unavailable func(error) bool
+	// RoomGrants records the RTC rooms of the room tokens minted, so that
+	// a revoked user can be kicked out of them; nil records nothing.
+	RoomGrants RoomGrants
+}
+
+// RoomGrants records which RTC rooms a user holds tokens for
+// (zimsync.Rooms).
+type RoomGrants interface {
+	// Grant records that userID holds a token of appID for roomID until
+	// expiresAt. It reports false when the user is disabled or gone, so
+	// that a token minted while a revocation committed is not handed out.
+	Grant(ctx context.Context, appID uint32, userID, roomID string, expiresAt time.Time) (bool, error)
 }
 
 // NewServer builds the API handler.
@@ -198,7 +211,7 @@ func NewServer(cfg Config, creds *Credentials, d Deps) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, store: d.Store, readyFn: d.Ready, events: d.Events, audit: d.Audit, log: d.Logger, now: d.Now,
 		rand: d.Rand, limits: d.Limiters.orNoLimit(), unavailable: d.Unavailable,
-		replays: newReplayCache(maxReplayEntries)}
+		replays: newReplayCache(maxReplayEntries), grants: d.RoomGrants}
 	if s.unavailable == nil {
 		s.unavailable = func(error) bool { return false }
 	}
