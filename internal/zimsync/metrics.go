@@ -21,13 +21,23 @@ var knownCodes = map[int64]bool{
 	100000005: true, // signature wrong
 }
 
+// kickoutCodes are knownCodes of KickoutUser.
+var kickoutCodes = map[int64]bool{
+	50011:     true, // too many users
+	100000004: true, // signature expired
+	100000005: true, // signature wrong
+}
+
 // codeLabel is the failures metric's label for ZEGO code c: "none" for a
 // failure without a code (network, timeout).
-func codeLabel(c int64) string {
+func codeLabel(c int64) string { return codeLabelIn(knownCodes, c) }
+
+// codeLabelIn is codeLabel, with known the codes that get their own label.
+func codeLabelIn(known map[int64]bool, c int64) string {
 	switch {
 	case c == 0:
 		return "none"
-	case knownCodes[c]:
+	case known[c]:
 		return strconv.FormatInt(c, 10)
 	default:
 		return "other"
@@ -62,3 +72,40 @@ func newMetrics(r prometheus.Registerer) (*metrics, error) {
 }
 
 func (m *metrics) failure(code int64) { m.failures.WithLabelValues(codeLabel(code)).Inc() }
+
+type kickoutMetrics struct {
+	depth    prometheus.Gauge
+	kicked   prometheus.Counter
+	failures *prometheus.CounterVec
+	dropped  *prometheus.CounterVec
+}
+
+func newKickoutMetrics(r prometheus.Registerer) (*kickoutMetrics, error) {
+	m := &kickoutMetrics{
+		depth: prometheus.NewGauge(prometheus.GaugeOpts{Name: "authsvc_rtc_kickout_outbox_depth",
+			Help: "Kick-outs (app, room, user) of revoked users waiting to be sent to RTC, all apps."}),
+		kicked: prometheus.NewCounter(prometheus.CounterOpts{Name: "authsvc_rtc_kickouts_total",
+			Help: "Revoked users RTC removed from a room."}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "authsvc_rtc_kickout_failures_total",
+			Help: "Kick-outs a KickoutUser call failed for, by ZEGO code (none, a known code, or other)."}, []string{"code"}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "authsvc_rtc_kickouts_dropped_total",
+			Help: "Kick-outs given up on: refused for good (permanent), or still failing a day after the grant expired (expired)."},
+			[]string{"reason"}),
+	}
+	// Both reasons are shown from the start, at 0.
+	m.dropped.WithLabelValues("permanent")
+	m.dropped.WithLabelValues("expired")
+	if r == nil {
+		return m, nil
+	}
+	for _, c := range []prometheus.Collector{m.depth, m.kicked, m.failures, m.dropped} {
+		if err := r.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+func (m *kickoutMetrics) failure(code int64) {
+	m.failures.WithLabelValues(codeLabelIn(kickoutCodes, code)).Inc()
+}
