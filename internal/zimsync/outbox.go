@@ -3,6 +3,11 @@
 // change to a user, and a Worker that sends the users it names to ZEGO's
 // server API (register, or modify) with retries, backoff and leases, so that
 // several replicas share the work without sending one user twice at once.
+//
+// It also makes revocation reach RTC, with the same machinery: Rooms
+// records which rooms users hold tokens for and, when a user is disabled
+// or deleted, moves those rooms into a kick-out outbox that the
+// KickoutWorker sends to RTC's KickoutUser.
 package zimsync
 
 import (
