@@ -62,8 +62,8 @@ type Store struct {
 
 	onChange func(ctx context.Context, tx *sql.Tx, ids ...string) error // Options.OnChange
 
-	limits atomic.Pointer[Limits] // of new writes; see SetLimits
-	onRevoke func(ctx context.Context, tx *sql.Tx, id string) error     // Options.OnRevoke
+	limits   atomic.Pointer[Limits]                                 // of new writes; see SetLimits
+	onRevoke func(ctx context.Context, tx *sql.Tx, id string) error // Options.OnRevoke
 }
 
 // NewStore returns a Store on db, whose migrations must have been applied
