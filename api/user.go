@@ -22,6 +22,22 @@ type User struct {
 	// user; only GET /v1/users/{userID} shows them.
 	Online     *bool  `json:"online,omitempty"`
 	LastSeenAt string `json:"lastSeenAt,omitempty"`
+	// ZIMSync is where the user stands with the ZIM of each app that keeps
+	// ZIM in step; only GET /v1/users/{userID} shows it.
+	ZIMSync []ZIMSyncState `json:"zimSync,omitempty"`
+}
+
+// ZIMSyncState is a user's sync state with one app's ZIM.
+type ZIMSyncState struct {
+	AppID uint32 `json:"appID"`
+	// State is "pending" (a change waits to be sent, or is retried),
+	// "synced" (ZIM has the current profile since SyncedAt), "failed" (ZIM
+	// refused it for good with Code; the next change of the user tries
+	// again) or "unknown" (created before sync was on; see authsvc zim
+	// sync).
+	State    string `json:"state"`
+	SyncedAt string `json:"syncedAt,omitempty"`
+	Code     int64  `json:"code,omitempty"`
 }
 
 // UserList is a page of users; Next is the cursor of the next page, empty

@@ -202,7 +202,7 @@ func (c *serveConfig) singleApp(s *settings, getenv func(string) string, ttl app
 		}
 		return apps.App{}, fmt.Errorf("%s: %w", from, err)
 	}
-	app := apps.App{ID: appID, Keys: []*token.Key{key}, TTL: ttl, Variant: token.GCM}
+	app := apps.App{ID: appID, Keys: []*token.Key{key}, TTL: ttl, Variant: token.GCM, Secret: secret}
 	if app.ZIM, err = singleAppZIM(s); err != nil {
 		return apps.App{}, err
 	}

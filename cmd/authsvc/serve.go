@@ -305,6 +305,7 @@ type service struct {
 	reg      *prometheus.Registry
 	db       *sqldb.DB
 	store    *users.Store
+	zego     *zegoStep
 	recorder *audit.Recorder
 	shared   *sharedlimit.Redis // nil without Redis
 }
@@ -348,11 +349,12 @@ func buildServe(ctx context.Context, cfg *serveConfig) (*service, error) {
 			return nil, err
 		}
 	}
-	store, err := users.NewStore(db, users.Options{Limits: profileLimits(cfg.creds)})
+	zs := newZegoStep(db, cfg.creds.Apps)
+	store, err := users.NewStore(db, users.Options{Limits: profileLimits(cfg.creds), OnChange: zs.onChange, OnRevoke: zs.rooms.Revoke})
 	if err != nil {
 		return nil, err
 	}
-	svc.store = store
+	svc.store, svc.zego = store, zs
 
 	reg := prometheus.NewRegistry()
 	if err := reg.Register(collectors.NewGoCollector()); err != nil {
@@ -382,7 +384,7 @@ func buildServe(ctx context.Context, cfg *serveConfig) (*service, error) {
 	api, err := httpapi.NewServer(cfg.http, cfg.creds, httpapi.Deps{
 		Store: store, Ready: db.Ready, Events: events, Audit: recorder, Limiters: limiters,
 		Logger: logger, Registry: reg, Now: time.Now, Rand: rand.Reader,
-		Console: consoleFiles, Unavailable: db.IsUnavailable,
+		Console: consoleFiles, Unavailable: db.IsUnavailable, RoomGrants: zs, ZIMSync: zs.syncState,
 	})
 	if err != nil {
 		return nil, err
@@ -428,6 +430,7 @@ func (svc *service) serve(ctx context.Context, stdout io.Writer) error {
 			return
 		}
 		svc.store.SetLimits(profileLimits(creds))
+		svc.zego.setApps(creds.Apps)
 		logger.Info("reloaded credentials", "apps", len(creds.Apps), "admin_keys", len(creds.AdminKeys))
 	}
 
@@ -474,6 +477,16 @@ func (svc *service) serve(ctx context.Context, stdout io.Writer) error {
 		svc.store.Listen(lctx, &listenLog{logger: logger})
 	}()
 	defer func() { stopListen(); <-listenDone }()
+	// The ZIM sync and RTC kick-out workers, for the apps with ZIM sync on.
+	zctx, stopZego := context.WithCancel(ctx)
+	zegoDone := make(chan struct{})
+	go func() {
+		defer close(zegoDone)
+		if err := svc.zego.run(zctx, svc.db, svc.recorder, logger, svc.reg); err != nil {
+			logger.Error("the ZIM sync workers did not start", "error", err.Error())
+		}
+	}()
+	defer func() { stopZego(); <-zegoDone }()
 wait:
 	for {
 		select {

@@ -7,10 +7,12 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"authsvc/api"
 	"authsvc/internal/sqldb/sqldbtest"
 	"authsvc/internal/testlog"
 	"authsvc/internal/users"
@@ -127,4 +129,65 @@ func TestZIMSyncCommand(t *testing.T) {
 			t.Errorf("%v: %+v, %v; want %d enqueued", tc.args, out, err, tc.want)
 		}
 	}
+}
+
+// TestServeKeepsZEGOInStep runs serve with ZIM sync on against the fake
+// ZEGO server, on both dialects: a user created through the API reaches
+// ZIM, a rename follows, GET /v1/users/{id} shows the sync state, the audit
+// trail records the sends, and a disable kicks the user out of the RTC room
+// of the room token it held.
+func TestServeKeepsZEGOInStep(t *testing.T) {
+	t.Parallel()
+	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
+		t.Parallel()
+		fake, url := zegofake.Start(t, zegofake.Options{AppID: zimTestApp, ServerSecret: zimTestSecret})
+		env := productionEnv(t)
+		env["AUTHSVC_DB"] = d.DSN(t)
+		env["AUTHSVC_ZIM_SYNC"] = "true"
+		env["AUTHSVC_ZIM_API_URL"], env["AUTHSVC_RTC_API_URL"] = url, url
+		srv := startServer(t, env)
+
+		call(t, "POST", srv.url+"/v1/users", e2eAdminKey, map[string]any{"userID": "ann", "userName": "Ann", "password": e2ePassword}, 201, nil)
+		eventually(t, "ann in ZIM", func() bool { u, ok := fake.User("ann"); return ok && u.Name == "Ann" })
+		call(t, "PATCH", srv.url+"/v1/users/ann", e2eAdminKey, map[string]any{"userName": "Ann B", "extendedData": `{"level":2}`}, 200, nil)
+		eventually(t, "ann's new profile in ZIM", func() bool {
+			u, _ := fake.User("ann")
+			return u.Name == "Ann B" && u.Extra == `{"level":2}`
+		})
+		var got api.User
+		eventually(t, "ann synced", func() bool {
+			call(t, "GET", srv.url+"/v1/users/ann", e2eAdminKey, nil, 200, &got)
+			return len(got.ZIMSync) == 1 && got.ZIMSync[0].State == "synced"
+		})
+		if s := got.ZIMSync[0]; s.AppID != 1234567890 || s.SyncedAt == "" || s.Code != 0 {
+			t.Errorf("zimSync = %+v", s)
+		}
+		// A profile ZIM would refuse never gets in: the registry holds ZIM's limits.
+		long := "https://example.com/" + strings.Repeat("a", 500)
+		call(t, "PATCH", srv.url+"/v1/users/ann", e2eAdminKey, map[string]any{"avatarURL": long}, 400, nil)
+
+		var session struct{ AccessToken string }
+		call(t, "POST", srv.url+"/v1/sessions", "", map[string]any{"userID": "ann", "password": e2ePassword}, 200, &session)
+		call(t, "POST", srv.url+"/v1/token", session.AccessToken, map[string]any{"room": map[string]any{"roomID": "room-9", "login": true}}, 200, nil)
+		call(t, "PATCH", srv.url+"/v1/users/ann", e2eAdminKey, map[string]any{"disabled": true}, 200, nil)
+		eventually(t, "ann kicked out of room-9", func() bool {
+			for _, c := range fake.Calls() {
+				if c.Action == "KickoutUser" && c.RoomID == "room-9" && slices.Equal(c.UserIDs, []string{"ann"}) && c.Code == zegofake.CodeOK {
+					return true
+				}
+			}
+			return false
+		})
+
+		var page struct {
+			Events []struct{ Event, UserID, Actor string }
+		}
+		eventually(t, "zim.synced in the audit trail", func() bool {
+			call(t, "GET", srv.url+"/v1/audit?event=zim.synced", e2eAdminKey, nil, 200, &page)
+			return len(page.Events) >= 2
+		})
+		if e := page.Events[0]; e.UserID != "ann" || e.Actor != "zim-sync" {
+			t.Errorf("zim.synced event = %+v", e)
+		}
+	})
 }

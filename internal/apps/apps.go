@@ -49,6 +49,10 @@ type App struct {
 	TTL     TTLBounds
 	Variant token.Variant // token.GCM unless the app's SDKs need the legacy variant
 	ZIM     ZIM           // keeping the app's ZIM users in step; zero is off
+	// Secret is the current ServerSecret, as configured, that Keys[0] was
+	// made from: it signs the calls to ZEGO's server API (ZIM sync, RTC
+	// kick-outs). It is a secret: never log it.
+	Secret []byte
 }
 
 // Validate reports an app the service cannot mint for.

@@ -140,7 +140,7 @@ func parse(raw []byte, path string, o FileOptions) (Set, error) {
 			}
 			secrets = append(secrets, b)
 		}
-		app := App{ID: a.AppID, TTL: o.Defaults, Variant: token.GCM}
+		app := App{ID: a.AppID, TTL: o.Defaults, Variant: token.GCM, Secret: secrets[0]}
 		for j, sec := range secrets {
 			k, err := token.NewKey(sec)
 			if err != nil {

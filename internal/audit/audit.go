@@ -126,6 +126,11 @@ const (
 	ZIMLogin        = "zim.login"
 	ZIMLogout       = "zim.logout"
 	ZIMDisconnected = "zim.disconnected"
+	// The ZIM sync worker sent the user's profile to ZIM, which took it
+	// (zim.synced) or refused it for good (zim.sync_failed, with ZEGO's
+	// code as the reason). Actor is "zim-sync".
+	ZIMSynced     = "zim.synced"
+	ZIMSyncFailed = "zim.sync_failed"
 )
 
 // knownEvent reports whether name is one of the events above.
@@ -133,7 +138,7 @@ func knownEvent(name string) bool {
 	switch name {
 	case TokenIssued, TokenRenewed, TokenRenewFailed, TokenVerifyFailed, SessionCreated, SessionFailed,
 		SessionRevoked, PasswordFailed, UserCreated, UserUpdated, UserDisabled, UserEnabled, UserDeleted, UserImported,
-		ZIMLogin, ZIMLogout, ZIMDisconnected:
+		ZIMLogin, ZIMLogout, ZIMDisconnected, ZIMSynced, ZIMSyncFailed:
 		return true
 	}
 	return false

@@ -182,6 +182,11 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request) error {
 	if !presence.LastSeenAt.IsZero() {
 		resp.LastSeenAt = api.FormatTime(presence.LastSeenAt)
 	}
+	if s.zimSync != nil {
+		if resp.ZIMSync, err = s.zimSync(r.Context(), id); err != nil {
+			return err
+		}
+	}
 	return encode(w, http.StatusOK, resp)
 }
 

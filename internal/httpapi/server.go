@@ -20,6 +20,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"authsvc/api"
 	"authsvc/internal/apps"
 	"authsvc/internal/audit"
 	"authsvc/internal/users"
@@ -151,6 +152,7 @@ type Server struct {
 	limits  Limiters     // none nil
 	replays *replayCache // of ZIM callbacks
 	grants  RoomGrants
+	zimSync func(ctx context.Context, userID string) ([]api.ZIMSyncState, error) // nil: none
 
 	unavailable func(error) bool // never nil
 }
@@ -172,6 +174,9 @@ type Deps struct {
 	// Console serves the admin console under /console/; nil leaves those
 	// paths a 404 like any unknown route.
 	Console http.Handler
+	// ZIMSync reports a user's sync state with each app that keeps ZIM in
+	// step, for GET /v1/users/{userID}; nil shows none.
+	ZIMSync func(ctx context.Context, userID string) ([]api.ZIMSyncState, error)
 	// Unavailable reports whether an error of the store means the database
 	// is unreachable or busy for now (sqldb.DB.IsUnavailable): such a
 	// request is answered 503 with Retry-After, not 500. Nil: never.
@@ -211,7 +216,7 @@ func NewServer(cfg Config, creds *Credentials, d Deps) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, store: d.Store, readyFn: d.Ready, events: d.Events, audit: d.Audit, log: d.Logger, now: d.Now,
 		rand: d.Rand, limits: d.Limiters.orNoLimit(), unavailable: d.Unavailable,
-		replays: newReplayCache(maxReplayEntries), grants: d.RoomGrants}
+		replays: newReplayCache(maxReplayEntries), grants: d.RoomGrants, zimSync: d.ZIMSync}
 	if s.unavailable == nil {
 		s.unavailable = func(error) bool { return false }
 	}

@@ -55,6 +55,10 @@ type Config struct {
 	// Batch is how many rows of an app a round claims, at most and by
 	// default 100 (ZEGO's batch limit).
 	Batch int
+	// Sent, when set, is told of every user a round sent, once its outcome
+	// is committed: synced, or refused with ZEGO's code (rate-limited
+	// sends, retried soon, are not told). For the audit trail.
+	Sent func(appID uint32, userID string, synced bool, code int64)
 }
 
 // Worker sends the outbox's users to ZIM, one round after another, until
@@ -63,6 +67,7 @@ type Config struct {
 type Worker struct {
 	db      *sqldb.DB
 	senders func() map[uint32]Sender
+	sent    func(appID uint32, userID string, synced bool, code int64) // nil: none
 	clock   Clock
 	log     *slog.Logger
 	id      string
@@ -88,7 +93,7 @@ func NewWorker(c Config) (*Worker, error) {
 	case c.Lease < 0 || c.Poll < 0 || c.Batch < 0 || c.Batch > 100:
 		return nil, errors.New("zim sync worker: Lease and Poll must not be negative, Batch must be 0 to 100")
 	}
-	w := &Worker{db: c.DB, senders: c.Senders, clock: c.Clock, log: c.Logger, id: workerID(c.ID),
+	w := &Worker{db: c.DB, senders: c.Senders, sent: c.Sent, clock: c.Clock, log: c.Logger, id: workerID(c.ID),
 		lease: orDefault(c.Lease, defaultLease), poll: orDefault(c.Poll, defaultPoll), batch: orDefault(c.Batch, 100),
 		stats: every{d: statsEvery}}
 	m, err := newMetrics(c.Registerer)
@@ -325,6 +330,12 @@ func (w *Worker) finish(ctx context.Context, appID uint32, rows map[string]claim
 	t := now.UnixMicro()
 	app := int64(appID)
 	rateLimited := false
+	type outcome struct {
+		id     string
+		synced bool
+		code   int64
+	}
+	var told []outcome // for w.sent, once committed
 	tx, err := w.db.Writer.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("finish: %w", err)
@@ -369,6 +380,7 @@ func (w *Worker) finish(ctx context.Context, appID uint32, rows map[string]claim
 		}
 		switch {
 		case v.done:
+			told = append(told, outcome{id: id, synced: true})
 			exec(`DELETE FROM zim_outbox`+mine+` AND version = $4`, id, app, w.id, c.version)
 			exec(`UPDATE zim_outbox SET `+release+`, attempts = 0, next_attempt_at = $4`+mine, id, app, w.id, t)
 		case v.again:
@@ -376,6 +388,9 @@ func (w *Worker) finish(ctx context.Context, appID uint32, rows map[string]claim
 		default:
 			f := v.fail
 			w.m.failure(f.Code)
+			if f.Outcome != RateLimited {
+				told = append(told, outcome{id: id, code: f.Code})
+			}
 			msg := truncate(f.Message, maxErrorText)
 			w.log.Warn("zim sync failed", "app", appID, "user", id, "code", f.Code, "message", msg)
 			switch f.Outcome {
@@ -406,6 +421,11 @@ func (w *Worker) finish(ctx context.Context, appID uint32, rows map[string]claim
 	}
 	if !rateLimited {
 		w.paused.clear(appID)
+	}
+	if w.sent != nil {
+		for _, o := range told {
+			w.sent(appID, o.id, o.synced, o.code)
+		}
 	}
 	return nil
 }
