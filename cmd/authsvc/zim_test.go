@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -190,4 +191,102 @@ func TestServeKeepsZEGOInStep(t *testing.T) {
 			t.Errorf("zim.synced event = %+v", e)
 		}
 	})
+}
+
+// TestZIMSyncSurvivesSIGKILL kills a replica with SIGKILL while the sync
+// outbox holds over 10,000 updates (ZEGO hangs on the first call, so none
+// but that call's get out), starts another on the same database, and
+// checks that ZIM ends up with every user exactly as the registry's final
+// state says, and that no user's profile ever went back to an older one.
+func TestZIMSyncSurvivesSIGKILL(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("a crash test of about 40 s")
+	}
+	dsn := sqldbtest.NewSchema(t)
+	fake, url := zegofake.Start(t, zegofake.Options{AppID: zimTestApp, ServerSecret: zimTestSecret})
+	env := replicaEnv(t, dsn)
+	env["AUTHSVC_ZIM_SYNC"] = "true"
+	env["AUTHSVC_ZIM_API_URL"], env["AUTHSVC_RTC_API_URL"] = url, url
+	env["AUTHSVC_RATE_LOGIN_USER"] = "off"
+	first := startReplicas(t, 1, env)[0]
+
+	fake.HangNext(1) // the worker's first call never returns: everything else queues
+	const imports, perImport, renamed, renames = 10, 1000, 500, 3
+	for i := range imports {
+		var users []map[string]any
+		for j := range perImport {
+			users = append(users, map[string]any{"userID": fmt.Sprintf("u%02d-%04d", i, j), "userName": "v0"})
+		}
+		call(t, "POST", first.url+"/v1/users/import", e2eAdminKey, map[string]any{"users": users}, 200, nil)
+	}
+	for k := 1; k <= renames; k++ {
+		for j := range renamed {
+			call(t, "PATCH", first.url+fmt.Sprintf("/v1/users/u00-%04d", j), e2eAdminKey, map[string]any{"userName": fmt.Sprintf("v%d", k)}, 200, nil)
+		}
+	}
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var depth int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM zim_outbox`).Scan(&depth); err != nil {
+		t.Fatal(err)
+	}
+	if depth < imports*perImport-100 { // at most one batch is in the hung call
+		t.Fatalf("outbox holds %d users before the kill, want about %d", depth, imports*perImport)
+	}
+	first.kill(t)
+	t.Logf("killed the replica with %d users (and %d later renames of %d of them) in the outbox", depth, renames*renamed, renamed)
+
+	startReplicas(t, 1, env)
+	// Until the outbox is empty; the batch the dead replica held comes back
+	// when its 30 s lease has run out.
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		if err := db.QueryRow(`SELECT COUNT(*) FROM zim_outbox`).Scan(&depth); err != nil {
+			t.Fatal(err)
+		}
+		if depth == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d users still in the outbox", depth)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	rows, err := db.Query(`SELECT id, name, avatar_url, extended_data FROM users`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var id, name, avatar, extra string
+		if err := rows.Scan(&id, &name, &avatar, &extra); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		if u, ok := fake.User(id); !ok || u.Name != name || u.Avatar != avatar || u.Extra != extra {
+			t.Errorf("ZIM has %s as %+v, %v; the registry says %q %q %q", id, u, ok, name, avatar, extra)
+		}
+	}
+	if n != imports*perImport {
+		t.Errorf("%d users in the registry, want %d", n, imports*perImport)
+	}
+	// In order: the names ZIM took for a user never go back (v0 < v1 < ...).
+	last := map[string]string{}
+	for _, c := range fake.Calls() {
+		for _, u := range c.Users {
+			if !c.Applied(u.ID) {
+				continue
+			}
+			if prev := last[u.ID]; u.Name < prev {
+				t.Errorf("ZIM took %s's name %q after %q", u.ID, u.Name, prev)
+			}
+			last[u.ID] = u.Name
+		}
+	}
 }
