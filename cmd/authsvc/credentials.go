@@ -247,9 +247,11 @@ func singleAppZIM(s *settings) (apps.ZIM, error) {
 
 // profileLimits are the limits of users' fields that the apps syncing to
 // ZIM impose on the registry.
-func profileLimits(creds *httpapi.Credentials) users.Limits {
-	set := apps.Set{Apps: creds.Apps, Default: creds.DefaultApp}
-	avatar, extra, ok := set.ProfileLimits()
+func profileLimits(creds *httpapi.Credentials) users.Limits { return limitsOf(creds.Apps) }
+
+// limitsOf is profileLimits of a list of apps.
+func limitsOf(as []apps.App) users.Limits {
+	avatar, extra, ok := apps.Set{Apps: as}.ProfileLimits()
 	if !ok {
 		return users.Limits{}
 	}

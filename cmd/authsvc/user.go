@@ -12,9 +12,11 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 	"unicode"
 
 	"authsvc/api"
+	"authsvc/internal/apps"
 	"authsvc/internal/sqldb"
 	"authsvc/internal/users"
 )
@@ -141,12 +143,55 @@ func (f *dbFlags) openStore(ctx context.Context) (*sqldb.DB, *users.Store, error
 	if err != nil {
 		return nil, nil, err
 	}
-	store, err := users.NewStore(db, users.Options{})
+	as, err := f.zimApps()
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	// As serve does: with ZIM sync on, changes are queued for ZIM (the
+	// running server sends them) and held to ZIM's limits.
+	zs := newZegoStep(db, as)
+	store, err := users.NewStore(db, users.Options{Limits: limitsOf(as), OnChange: zs.onChange, OnRevoke: zs.rooms.Revoke})
 	if err != nil {
 		db.Close()
 		return nil, nil, err
 	}
 	return db, store, nil
+}
+
+// zimApps are the apps whose ZIM the user commands keep in step, read from
+// the variables serve reads: the apps file's apps, or the single app of
+// AUTHSVC_APP_ID when AUTHSVC_ZIM_SYNC is true. Their secrets are not
+// needed: the commands only queue the changes.
+func (f *dbFlags) zimApps() ([]apps.App, error) {
+	if file := f.getenv("AUTHSVC_APPS_FILE"); file != "" {
+		set, err := apps.ParseFile(file, apps.FileOptions{
+			Defaults:      apps.TTLBounds{Default: time.Hour, Min: time.Minute, Max: 24 * time.Hour},
+			ParseDuration: parseDuration, ReadSecret: readSecretFile,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("AUTHSVC_APPS_FILE: %w", err)
+		}
+		return set.Apps, nil
+	}
+	if v := f.getenv("AUTHSVC_ZIM_SYNC"); v == "" {
+		return nil, nil
+	} else if on, err := strconv.ParseBool(v); err != nil {
+		return nil, fmt.Errorf("AUTHSVC_ZIM_SYNC: %q is not true or false", v)
+	} else if !on {
+		return nil, nil
+	}
+	id, err := strconv.ParseUint(f.getenv("AUTHSVC_APP_ID"), 10, 32)
+	if err != nil || id == 0 {
+		return nil, errors.New("AUTHSVC_ZIM_SYNC is on: AUTHSVC_APP_ID must name the app whose ZIM receives the changes")
+	}
+	z := apps.ZIM{Sync: true}
+	if v := f.getenv("AUTHSVC_ZIM_EXTRA_MAX_BYTES"); v != "" {
+		if z.ExtraMaxBytes, err = strconv.Atoi(v); err != nil {
+			return nil, fmt.Errorf("AUTHSVC_ZIM_EXTRA_MAX_BYTES: %q is not a number", v)
+		}
+	}
+	return []apps.App{{ID: uint32(id), ZIM: z}}, nil
 }
 
 func userAdd(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {

@@ -290,3 +290,25 @@ func TestZIMSyncSurvivesSIGKILL(t *testing.T) {
 		}
 	}
 }
+
+// TestUserCommandsQueueForZIM: with ZIM sync on, "authsvc user" queues its
+// changes for the server's sync worker and holds profiles to ZIM's limits,
+// as the API does.
+func TestUserCommandsQueueForZIM(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	c.env["AUTHSVC_ZIM_SYNC"], c.env["AUTHSVC_APP_ID"] = "true", "7"
+	c.ok("", "user", "add", "--user-id", "ann")
+	var out struct{ Enqueued int64 }
+	if err := json.Unmarshal([]byte(c.ok("", "zim", "sync", "--json")), &out); err != nil || out.Enqueued != 0 {
+		t.Errorf("zim sync after user add = %+v, %v; want nothing left to enqueue: the add queued ann", out, err)
+	}
+	long := "https://example.com/" + strings.Repeat("a", 500)
+	if stderr := c.fails(1, "user", "add", "--user-id", "bob", "--avatar-url", long); !strings.Contains(stderr, "avatarURL") {
+		t.Errorf("user add with an avatar ZIM refuses: %q", stderr)
+	}
+	c.env["AUTHSVC_APP_ID"] = ""
+	if stderr := c.fails(1, "user", "add", "--user-id", "carol"); !strings.Contains(stderr, "AUTHSVC_APP_ID") {
+		t.Errorf("user add with sync on and no app: %q", stderr)
+	}
+}
