@@ -34,6 +34,11 @@ func (db *DB) IsUnavailable(err error) bool {
 		if errors.As(err, &ce) || errors.As(err, &oe) || pgconn.Timeout(err) {
 			return true
 		}
+		// A connection the driver had already closed (its socket went away
+		// under another query), or a failure before anything was sent.
+		if errors.Is(err, pgconn.ErrConnClosed) || pgconn.SafeToRetry(err) {
+			return true
+		}
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) {
 			switch {

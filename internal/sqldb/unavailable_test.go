@@ -2,9 +2,13 @@ package sqldb_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"authsvc/internal/sqldb"
 	"authsvc/internal/sqldb/sqldbtest"
@@ -32,6 +36,17 @@ func TestIsUnavailable(t *testing.T) {
 		}
 		if d.Name != sqldb.Postgres {
 			return
+		}
+		// The driver's own words for a connection it closed, wrapped as a
+		// store wraps them; not any deadline or network error.
+		for err, want := range map[error]bool{
+			fmt.Errorf("create user: %w", pgconn.ErrConnClosed):     true,
+			fmt.Errorf("create user: %w", context.DeadlineExceeded): false,
+			errors.New("conn closed"):                               false,
+		} {
+			if got := db.IsUnavailable(err); got != want {
+				t.Errorf("IsUnavailable(%v) = %v, want %v", err, got, want)
+			}
 		}
 		// Every connection of this schema's pool ended by the server, as a
 		// restart does: the next query fails, and says unavailable.
