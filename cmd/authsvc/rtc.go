@@ -28,12 +28,16 @@ func (k rtcKicker) Kickout(ctx context.Context, roomID string, userIDs []string,
 	if !errors.As(err, &ze) || ze.Code == 0 {
 		return zimsync.Result{}, err
 	}
-	r := zimsync.Result{Outcome: zimsync.Permanent, Code: int64(ze.Code), Message: ze.Message}
+	// Unknown codes are retried, until the worker gives up a day after the
+	// grant expired: dropping a revocation on a code we cannot read would
+	// leave the user in the room. Only a refusal of the request itself is
+	// final.
+	r := zimsync.Result{Outcome: zimsync.Transient, Code: int64(ze.Code), Message: ze.Message}
 	switch {
 	case zego.RateLimited(err):
 		r.Outcome = zimsync.RateLimited
-	case ze.Code.Signature() || zego.Transient(err):
-		r.Outcome = zimsync.Transient
+	case ze.Code == zego.CodeInvalidParameter:
+		r.Outcome = zimsync.Permanent
 	}
 	return r, nil
 }

@@ -90,7 +90,7 @@ func outcome(c zego.Code) zimsync.Outcome {
 		return zimsync.NotRegistered
 	case c.RateLimited():
 		return zimsync.RateLimited
-	case c.PermanentItem():
+	case c.PermanentItem(), c == zego.CodeInvalidParameter:
 		return zimsync.Permanent
 	}
 	return zimsync.Transient

@@ -156,11 +156,15 @@ func (w *KickoutWorker) runApp(ctx context.Context, appID uint32, k Kicker) (int
 	if now.Before(w.paused.until(appID)) {
 		return 0, nil
 	}
+	// The sends end half a lease after the claim, however long the rest
+	// of the round took, so that no send is still in flight when the
+	// lease runs out and another replica may take the rows.
+	sendBy := time.Now().Add(w.lease / 2)
 	rows, err := w.claim(ctx, appID, now)
 	if err != nil || len(rows) == 0 {
 		return 0, err
 	}
-	callCtx, cancel := context.WithTimeout(ctx, w.lease/2)
+	callCtx, cancel := context.WithDeadline(ctx, sendBy)
 	outs := w.send(callCtx, k, rows)
 	cancel()
 	if ctx.Err() != nil {

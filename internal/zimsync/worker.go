@@ -149,6 +149,10 @@ func (w *Worker) runApp(ctx context.Context, appID uint32, s Sender) (int, error
 	if now.Before(w.paused.until(appID)) {
 		return 0, nil
 	}
+	// The sends end half a lease after the claim, however long the rest
+	// of the round took, so that no send is still in flight when the
+	// lease runs out and another replica may take the rows.
+	sendBy := time.Now().Add(w.lease / 2)
 	rows, err := w.claim(ctx, appID, now)
 	if err != nil || len(rows) == 0 {
 		return 0, err
@@ -157,7 +161,7 @@ func (w *Worker) runApp(ctx context.Context, appID uint32, s Sender) (int, error
 	if err != nil {
 		return len(rows), err // the lease returns the rows
 	}
-	sendCtx, cancel := context.WithTimeout(ctx, w.lease/2)
+	sendCtx, cancel := context.WithDeadline(ctx, sendBy)
 	outs := w.send(sendCtx, s, users)
 	cancel()
 	if ctx.Err() != nil {
@@ -406,10 +410,15 @@ func (w *Worker) finish(ctx context.Context, appID uint32, rows map[string]claim
 					attempts = attempts + 1, last_code = $6, last_error = $7`+mine,
 					id, app, w.id, c.version, t, f.Code, msg)
 			default:
+				// A code ZEGO keeps answering, unknown to us, is parked in
+				// the end like a refusal (visible, retried on the next
+				// change); a failure without a code (ZEGO unreachable, a
+				// 5xx) never is: an outage must lose nothing.
+				park := f.Code != 0 && c.attempts+1 >= maxCodedAttempts
 				next := now.Add(retryDelay(c.attempts + 1))
-				exec(`UPDATE zim_outbox SET `+release+`, attempts = attempts + 1,
+				exec(`UPDATE zim_outbox SET `+release+`, attempts = attempts + 1, parked = (CAST($9 AS BOOLEAN) AND version = $4),
 					next_attempt_at = CASE WHEN version = $4 THEN CAST($5 AS BIGINT) ELSE CAST($6 AS BIGINT) END, last_code = $7, last_error = $8`+mine,
-					id, app, w.id, c.version, next.UnixMicro(), t, f.Code, msg)
+					id, app, w.id, c.version, next.UnixMicro(), t, f.Code, msg, park)
 			}
 		}
 	}

@@ -884,3 +884,39 @@ func TestRun(t *testing.T) {
 		}
 	})
 }
+
+// TestCodedFailuresParkInTheEnd: a user ZEGO keeps refusing with a code we
+// cannot classify is parked after maxCodedAttempts, with the code, while a
+// user whose sends fail without a code (ZEGO unreachable) never is.
+func TestCodedFailuresParkInTheEnd(t *testing.T) {
+	t.Parallel()
+	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
+		t.Parallel()
+		e := newEnv(t, d)
+		z := newZIM()
+		w := e.worker(t, e.db, "w1", z, nil)
+		z.fail = func(op string, p zimsync.Profile) (zimsync.Result, bool) {
+			switch p.UserID {
+			case "coded":
+				return zimsync.Result{Outcome: zimsync.Transient, Code: 661234567, Message: "something new"}, true
+			case "uncoded":
+				return zimsync.Result{Outcome: zimsync.Transient, Message: "timeout"}, true
+			}
+			return zimsync.Result{}, false
+		}
+		e.create(t, zimsync.Profile{UserID: "coded", Name: "C"}, zimsync.Profile{UserID: "uncoded", Name: "U"})
+		for range 25 {
+			runOnce(t, w)
+			e.clock.Advance(11 * time.Minute) // past the longest backoff
+		}
+		if _, _, parked, code, _ := e.outboxRow(t, "coded"); !parked || code != 661234567 {
+			t.Errorf("coded: parked %v, code %d; want parked with 661234567", parked, code)
+		}
+		if st := e.state(t, "coded"); st.Status != zimsync.Failed {
+			t.Errorf("State(coded) = %+v, want failed", st)
+		}
+		if attempts, _, parked, _, _ := e.outboxRow(t, "uncoded"); parked || attempts < 25 {
+			t.Errorf("uncoded: parked %v after %d attempts; want retried, never parked", parked, attempts)
+		}
+	})
+}
