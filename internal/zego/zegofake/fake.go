@@ -385,14 +385,23 @@ func (f *Fake) handle(r *http.Request, q map[string][]string, call *Call) answer
 func (f *Fake) admit(action string) bool {
 	now := time.Now()
 	win := f.windows[action]
-	if len(win) == f.opts.Rate {
-		if now.Sub(win[0]) < time.Second {
-			return false
-		}
+	for len(win) > 0 && now.Sub(win[0]) >= time.Second {
 		win = win[1:]
+	}
+	if len(win) >= f.opts.Rate {
+		f.windows[action] = win
+		return false
 	}
 	f.windows[action] = append(win, now)
 	return true
+}
+
+// SetRate changes the most calls of each ZIM action in any second, as
+// Options.Rate: a ZEGO that slows down, or recovers.
+func (f *Fake) SetRate(n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.opts.Rate = n
 }
 
 // handleUsers carries out UserRegister or ModifyUserInfo.
