@@ -119,14 +119,15 @@ func (w *Worker) Run(ctx context.Context) error {
 func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	var total int
 	var errs []error
-	for appID, s := range w.senders() {
+	senders := w.senders()
+	for appID, s := range senders {
 		n, err := w.runApp(ctx, appID, s)
 		total += n
 		if err != nil {
 			errs = append(errs, fmt.Errorf("app %d: %w", appID, err))
 		}
 	}
-	if err := w.refreshStats(ctx); err != nil {
+	if err := w.refreshStats(ctx, slices.Collect(maps.Keys(senders))); err != nil {
 		errs = append(errs, err)
 	}
 	return total, errors.Join(errs...)
@@ -439,19 +440,28 @@ func (w *Worker) finish(ctx context.Context, appID uint32, rows map[string]claim
 	return nil
 }
 
-// refreshStats updates the gauges from the outbox, at most every
-// statsEvery: the query reads the whole table.
-func (w *Worker) refreshStats(ctx context.Context) error {
+// refreshStats updates the gauges from the outbox rows of apps, those
+// with sync on (rows of an app turned off wait, and would only age), at
+// most every statsEvery: the query reads the apps' rows.
+func (w *Worker) refreshStats(ctx context.Context, apps []uint32) error {
 	now := w.clock.Now()
 	if !w.stats.due(now) {
 		return nil
 	}
 	var depth, parked int64
 	var oldest sql.NullInt64
-	err := w.db.Reader.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(CASE WHEN parked THEN 1 ELSE 0 END), 0),
-		MIN(CASE WHEN parked THEN NULL ELSE enqueued_at END) FROM zim_outbox`).Scan(&depth, &parked, &oldest)
-	if err != nil {
-		return fmt.Errorf("outbox stats: %w", err)
+	if len(apps) > 0 {
+		var args sqldb.Args
+		ids := make([]any, len(apps))
+		for i, a := range apps {
+			ids[i] = int64(a)
+		}
+		err := w.db.Reader.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(CASE WHEN parked THEN 1 ELSE 0 END), 0),
+			MIN(CASE WHEN parked THEN NULL ELSE enqueued_at END) FROM zim_outbox WHERE app_id IN (`+args.List(ids...)+`)`,
+			args...).Scan(&depth, &parked, &oldest)
+		if err != nil {
+			return fmt.Errorf("outbox stats: %w", err)
+		}
 	}
 	age := 0.0
 	if oldest.Valid {

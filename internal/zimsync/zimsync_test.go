@@ -720,19 +720,41 @@ func TestRateLimited(t *testing.T) {
 }
 
 // TestOldestAge: the gauges count what waits, and how long the oldest
-// change has.
+// change has, for the apps with sync on only.
 func TestOldestAge(t *testing.T) {
 	t.Parallel()
 	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
 		t.Parallel()
 		e := newEnv(t, d)
 		reg := prometheus.NewRegistry()
+		z := newZIM()
+		z.fail = func(string, zimsync.Profile) (zimsync.Result, bool) { // ZEGO refuses everything for its rate
+			return zimsync.Result{Outcome: zimsync.RateLimited, Code: 660700001}, true
+		}
+		syncing := true
 		w, err := zimsync.NewWorker(zimsync.Config{DB: e.db, Clock: e.clock, Registerer: reg,
-			Logger:  slog.New(slog.NewTextHandler(&testlog.Buffer{}, nil)),
-			Senders: func() map[uint32]zimsync.Sender { return nil }}) // sync off: nothing is sent
+			Logger: slog.New(slog.NewTextHandler(&testlog.Buffer{}, nil)),
+			Senders: func() map[uint32]zimsync.Sender {
+				if !syncing {
+					return nil
+				}
+				return map[uint32]zimsync.Sender{app: z}
+			}})
 		if err != nil {
 			t.Fatal(err)
 		}
+		defer func() {
+			// With sync turned off, the app's rows wait, uncounted.
+			syncing = false
+			e.clock.Advance(time.Minute)
+			runOnce(t, w)
+			if got := gauge(t, reg, "authsvc_zim_outbox_depth"); got != 0 {
+				t.Errorf("depth with sync off = %v, want 0", got)
+			}
+			if got := gauge(t, reg, "authsvc_zim_outbox_oldest_age_seconds"); got != 0 {
+				t.Errorf("oldest age with sync off = %vs, want 0", got)
+			}
+		}()
 		e.create(t, zimsync.Profile{UserID: "lee", Name: "Lee"})
 		e.clock.Advance(time.Minute)
 		e.create(t, zimsync.Profile{UserID: "max", Name: "Max"})
