@@ -31,7 +31,8 @@ type User struct {
 type ZIMSyncState struct {
 	AppID uint32 `json:"appID"`
 	// State is "pending" (a change waits to be sent, or is retried),
-	// "synced" (ZIM has the current profile since SyncedAt), "failed" (ZIM
+	// "synced" (ZIM took the profile at SyncedAt, and every change made
+	// since with sync on was sent), "failed" (ZIM
 	// refused it for good with Code; the next change of the user tries
 	// again) or "unknown" (created before sync was on; see authsvc zim
 	// sync).
