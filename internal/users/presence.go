@@ -18,6 +18,18 @@ const MaxSessionIDLen = 128
 // leaves room for slow deliveries and clocks that differ.
 const tombstoneTTL = 10 * time.Minute
 
+// onlineTTL is how long a session counts as online after its last event:
+// a logout or disconnection ZIM failed to deliver (the service unreachable
+// past ZIM's retries) must not leave a user online, and a row, forever.
+// 24 days is the longest a ZIM token lives; a session still connected
+// after that has logged in again since, with a new event.
+const onlineTTL = 24 * 24 * time.Hour
+
+// prunePresence is how many stale session rows one event deletes: more than
+// an event adds, so the table shrinks to the live sessions, in short
+// statements whatever piled up.
+const prunePresence = 100
+
 // PresenceEvent is a ZIM login, logout or disconnection of one session.
 type PresenceEvent struct {
 	UserID    string
@@ -58,9 +70,20 @@ func (s *Store) RecordPresence(ctx context.Context, e PresenceEvent) (applied bo
 		return false, fmt.Errorf("record presence: %w", err)
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `DELETE FROM zim_sessions WHERE online = FALSE AND seen_at < $1`,
-		now.Add(-tombstoneTTL).UnixMicro()); err != nil {
-		return false, fmt.Errorf("record presence: prune: %w", err)
+	// Old tombstones, and online sessions past onlineTTL, each through its
+	// index, a few at a time, and only rows nobody else is pruning:
+	// callbacks on several replicas at once must not queue on them.
+	// (The online terms are literals so that SQLite uses the partial
+	// indexes.)
+	for _, prune := range []struct {
+		online string
+		before time.Time
+	}{{"FALSE", now.Add(-tombstoneTTL)}, {"TRUE", now.Add(-onlineTTL)}} {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM zim_sessions WHERE (user_id, app_id, session_id) IN (
+			SELECT user_id, app_id, session_id FROM zim_sessions WHERE online = `+prune.online+` AND seen_at < $1
+			LIMIT `+fmt.Sprint(prunePresence)+s.db.SkipLocked()+`)`, prune.before.UnixMicro()); err != nil {
+			return false, fmt.Errorf("record presence: prune: %w", err)
+		}
 	}
 	at := e.At.UnixMilli()
 	res, err := tx.ExecContext(ctx, `INSERT INTO zim_sessions (user_id, app_id, session_id, online, event_at, seen_at)
@@ -98,8 +121,8 @@ func (s *Store) Presence(ctx context.Context, id string) (Presence, error) {
 	var p Presence
 	var last sql.NullInt64
 	err := s.db.Reader.QueryRowContext(ctx, `SELECT
-	EXISTS (SELECT 1 FROM zim_sessions WHERE user_id = $1 AND online),
-	(SELECT last_seen_at FROM zim_last_seen WHERE user_id = $1)`, id).Scan(&p.Online, &last)
+	EXISTS (SELECT 1 FROM zim_sessions WHERE user_id = $1 AND online AND seen_at >= $2),
+	(SELECT last_seen_at FROM zim_last_seen WHERE user_id = $1)`, id, s.now().Add(-onlineTTL).UnixMicro()).Scan(&p.Online, &last)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Presence{}, nil
 	}

@@ -113,3 +113,35 @@ func TestPresencePrunesTombstones(t *testing.T) {
 		}
 	})
 }
+
+// TestPresenceOnlineExpires: a session whose logout never arrived counts as
+// online for onlineTTL after its last event, then as offline, and its row
+// goes.
+func TestPresenceOnlineExpires(t *testing.T) {
+	t.Parallel()
+	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
+		t.Parallel()
+		ctx := context.Background()
+		now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+		s := newStoreOn(t, d, Options{Now: func() time.Time { return now }})
+		mustCreate(t, s, CreateParams{ID: "ann"})
+		if _, err := s.RecordPresence(ctx, PresenceEvent{UserID: "ann", SessionID: "lost", Online: true, At: now}); err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(onlineTTL - time.Second)
+		if p, err := s.Presence(ctx, "ann"); err != nil || !p.Online {
+			t.Errorf("Presence within onlineTTL = %+v, %v; want online", p, err)
+		}
+		now = now.Add(2 * time.Second)
+		if p, err := s.Presence(ctx, "ann"); err != nil || p.Online || p.LastSeenAt.IsZero() {
+			t.Errorf("Presence after onlineTTL = %+v, %v; want offline, still last seen", p, err)
+		}
+		if _, err := s.RecordPresence(ctx, PresenceEvent{UserID: "ann", SessionID: "other", Online: false, At: now}); err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		if err := s.db.Reader.QueryRowContext(ctx, `SELECT COUNT(*) FROM zim_sessions WHERE session_id = 'lost'`).Scan(&n); err != nil || n != 0 {
+			t.Errorf("the lost session's row: %d, %v; want pruned", n, err)
+		}
+	})
+}

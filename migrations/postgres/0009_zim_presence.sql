@@ -11,6 +11,9 @@ CREATE TABLE zim_sessions (
 );
 
 CREATE INDEX zim_sessions_offline ON zim_sessions (seen_at) WHERE online = FALSE;
+-- And the online sessions by age: one whose logout never came counts as
+-- offline, and goes, once it is older than the longest token lifetime.
+CREATE INDEX zim_sessions_online ON zim_sessions (seen_at) WHERE online = TRUE;
 
 CREATE TABLE zim_last_seen (
 	user_id      TEXT COLLATE "C" NOT NULL PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,

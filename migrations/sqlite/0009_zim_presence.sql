@@ -18,6 +18,9 @@ CREATE TABLE zim_sessions (
 );
 
 CREATE INDEX zim_sessions_offline ON zim_sessions (seen_at) WHERE online = FALSE;
+-- And the online sessions by age: one whose logout never came counts as
+-- offline, and goes, once it is older than the longest token lifetime.
+CREATE INDEX zim_sessions_online ON zim_sessions (seen_at) WHERE online = TRUE;
 
 -- zim_last_seen is the time of the latest ZIM login, logout or
 -- disconnection of each user (Unix milliseconds), which outlives the
