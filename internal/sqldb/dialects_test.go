@@ -451,3 +451,55 @@ func TestIsPostgresURL(t *testing.T) {
 		}
 	}
 }
+
+// TestMigrationWaitsPastIOTimeout: a replica that starts while another holds
+// the migration lock waits for it, however much longer than IOTimeout that
+// takes, and then opens; the pool's deadline is not the migration's.
+func TestMigrationWaitsPastIOTimeout(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second) // a guard against a hang
+	defer cancel()
+	dsn := sqldbtest.NewSchema(t)
+	first := sqldbtest.OpenPath(t, dsn)
+	conn, err := first.Writer.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	const key = `hashtext('authsvc migrations ' || current_schema())`
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(`+key+`)`); err != nil {
+		t.Fatal(err)
+	}
+	opened := make(chan error, 1)
+	go func() {
+		db, err := sqldb.OpenWith(ctx, dsn, sqldb.Options{IOTimeout: 100 * time.Millisecond})
+		if err == nil {
+			db.Close()
+		}
+		opened <- err
+	}()
+	// Until the second open has waited on the lock for 5 IOTimeouts, by
+	// the server's clock.
+	for {
+		var waiting bool
+		err := conn.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+			WHERE wait_event_type = 'Lock' AND query LIKE '%pg_advisory_lock%' AND now() - query_start > interval '500 milliseconds')`).Scan(&waiting)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if waiting {
+			break
+		}
+		select {
+		case err := <-opened:
+			t.Fatalf("Open returned while another held the migration lock: %v", err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_unlock(`+key+`)`); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-opened; err != nil {
+		t.Errorf("Open after waiting for the migration lock: %v", err)
+	}
+}

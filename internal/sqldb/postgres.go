@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -39,7 +40,10 @@ const keepAlive = 15 * time.Second
 // stops answering without closing the connection fails the query after d
 // (and the API answers 503) instead of holding it, and its pooled
 // connection, until the kernel gives up after many minutes. The caller's
-// context still ends a query sooner. No query of ours runs anywhere near d.
+// context still ends a query sooner. It bounds lock waits too: a request
+// waiting on a row lock longer than d fails (503) rather than waits.
+// Migrations, which may wait for another replica's or run long, use their
+// own connection without it.
 func boundedDial(d time.Duration) pgconn.DialFunc {
 	dialer := &net.Dialer{KeepAlive: keepAlive}
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -52,25 +56,65 @@ func boundedDial(d time.Duration) pgconn.DialFunc {
 }
 
 // boundedConn is a net.Conn whose reads and writes each get a deadline d
-// ahead. pgx sets deadlines of its own to interrupt a call whose context
-// ended; those come after the one set here, so they win.
+// ahead, or the one its user set if that is sooner: pgx sets a deadline in
+// the past to interrupt a call whose context ended, and that must not be
+// pushed back. The mutex orders the two, so a deadline pgx sets is never
+// overwritten by one computed before it.
 type boundedConn struct {
 	net.Conn
 	d time.Duration
+
+	mu              sync.Mutex
+	readBy, writeBy time.Time // set by the user of the conn; zero: none
 }
 
 func (c *boundedConn) Read(p []byte) (int, error) {
-	if err := c.Conn.SetReadDeadline(time.Now().Add(c.d)); err != nil {
+	c.mu.Lock()
+	err := c.Conn.SetReadDeadline(sooner(c.readBy, time.Now().Add(c.d)))
+	c.mu.Unlock()
+	if err != nil {
 		return 0, err
 	}
 	return c.Conn.Read(p)
 }
 
 func (c *boundedConn) Write(p []byte) (int, error) {
-	if err := c.Conn.SetWriteDeadline(time.Now().Add(c.d)); err != nil {
+	c.mu.Lock()
+	err := c.Conn.SetWriteDeadline(sooner(c.writeBy, time.Now().Add(c.d)))
+	c.mu.Unlock()
+	if err != nil {
 		return 0, err
 	}
 	return c.Conn.Write(p)
+}
+
+func (c *boundedConn) SetDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.readBy, c.writeBy = t, t
+	return c.Conn.SetDeadline(t)
+}
+
+func (c *boundedConn) SetReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.readBy = t
+	return c.Conn.SetReadDeadline(t)
+}
+
+func (c *boundedConn) SetWriteDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.writeBy = t
+	return c.Conn.SetWriteDeadline(t)
+}
+
+// sooner is set, unless it is zero or later than bound.
+func sooner(set, bound time.Time) time.Time {
+	if !set.IsZero() && set.Before(bound) {
+		return set
+	}
+	return bound
 }
 
 // unlockTimeout bounds the release of the migration lock.
@@ -135,8 +179,18 @@ func openPostgres(ctx context.Context, url string, fsys fs.FS, o Options) (*DB, 
 	if ioTimeout <= 0 {
 		ioTimeout = defaultIOTimeout
 	}
-	cfg.DialFunc = boundedDial(ioTimeout)
 	where := fmt.Sprintf("%s:%d/%s", cfg.Host, cfg.Port, cfg.Database) // for errors: never the password
+	// Migrations run on a connection of their own, without the pool's
+	// deadlines: a replica waits for the migration lock as long as
+	// another replica's migration takes, and a migration may run longer
+	// than any request may.
+	unbounded := *cfg
+	unbounded.DialFunc = (&net.Dialer{KeepAlive: keepAlive}).DialContext
+	created, err := migrateOn(ctx, stdlib.OpenDB(unbounded), ms, o, where)
+	if err != nil {
+		return nil, err
+	}
+	cfg.DialFunc = boundedDial(ioTimeout)
 	pool := stdlib.OpenDB(*cfg)
 	n := o.MaxConns
 	if n <= 0 {
@@ -156,23 +210,30 @@ func openPostgres(ctx context.Context, url string, fsys fs.FS, o Options) (*DB, 
 	if err := pool.PingContext(ctx); err != nil {
 		return fail("open database %s: %w", err)
 	}
+	return &DB{Reader: pool, Writer: pool, flavor: postgresFlavor, created: created}, nil
+}
+
+// migrateOn checks and migrates the database on db, then closes db. It
+// reports whether the schema had never been migrated.
+func migrateOn(ctx context.Context, db *sql.DB, ms []migration, o Options, where string) (created bool, err error) {
+	defer db.Close()
+	db.SetMaxOpenConns(1)
 	f := postgresFlavor
 	var tables int
-	if err := pool.QueryRowContext(ctx, f.hasTable, "schema_migrations").Scan(&tables); err != nil {
-		return fail("open database %s: %w", err)
+	if err := db.QueryRowContext(ctx, f.hasTable, "schema_migrations").Scan(&tables); err != nil {
+		return false, fmt.Errorf("open database %s: %w", where, err)
 	}
-	created := tables == 0
+	created = tables == 0
 	if created && o.MustExist {
-		pool.Close()
-		return nil, &notExistError{fmt.Sprintf("database %s has no authsvc schema (it was never migrated)", where)}
+		return false, &notExistError{fmt.Sprintf("database %s has no authsvc schema (it was never migrated)", where)}
 	}
 	if o.NoMigrate && !created {
-		if err := current(ctx, pool, f, ms); err != nil {
-			return fail("database %s: %w", err)
+		if err := current(ctx, db, f, ms); err != nil {
+			return false, fmt.Errorf("database %s: %w", where, err)
 		}
 	}
-	if err := migrate(ctx, pool, f, ms); err != nil {
-		return fail("migrate database %s: %w", err)
+	if err := migrate(ctx, db, f, ms); err != nil {
+		return false, fmt.Errorf("migrate database %s: %w", where, err)
 	}
-	return &DB{Reader: pool, Writer: pool, flavor: f, created: created}, nil
+	return created, nil
 }
