@@ -81,7 +81,8 @@ func results(ps []zimsync.Profile, res zego.Result, err error) ([]zimsync.Result
 }
 
 // outcome classifies one of ZEGO's codes for a user. A signature refusal
-// is transient: it is the clock or a secret being rotated, not the user.
+// is transient: it is the clock or a secret being rotated, not the user;
+// so are ZEGO's own failures. A code none of this covers is Unclassified.
 func outcome(c zego.Code) zimsync.Outcome {
 	switch {
 	case c.AlreadyExists():
@@ -92,8 +93,10 @@ func outcome(c zego.Code) zimsync.Outcome {
 		return zimsync.RateLimited
 	case c.PermanentItem(), c == zego.CodeInvalidParameter:
 		return zimsync.Permanent
+	case c.Signature(), zego.Transient(&zego.Error{Code: c}):
+		return zimsync.Transient
 	}
-	return zimsync.Transient
+	return zimsync.Unclassified
 }
 
 // zegoStep keeps ZEGO in step with the registry for the apps with ZIM

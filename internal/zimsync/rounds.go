@@ -24,12 +24,11 @@ const (
 	rateLimitMax  = 30 * time.Second
 	statsEvery    = 5 * time.Second
 	maxErrorText  = 200 // bytes of a row's last_error
-	// maxCodedAttempts is how many times a row is sent while ZEGO answers
-	// with a code we do not know to be transient or permanent, about two
-	// hours with the backoff, before it is parked.
-	maxCodedAttempts = 20
-	defaultLease     = 30 * time.Second
-	defaultPoll      = time.Second
+	// maxUnknownAnswers is how many Unclassified answers in a row park a row:
+	// about two hours of ZEGO answering a code we cannot classify.
+	maxUnknownAnswers = 20
+	defaultLease      = 30 * time.Second
+	defaultPoll       = time.Second
 )
 
 func orDefault[T comparable](v, def T) T {

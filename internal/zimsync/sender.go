@@ -42,8 +42,13 @@ const (
 	// Permanent: ZIM refuses this profile (660700007 avatar too long, ...);
 	// sending it again cannot help.
 	Permanent
-	// Transient: anything else; sending again later may succeed.
+	// Transient: sending again later may succeed (ZEGO unreachable, a
+	// 5xx, a code known to pass).
 	Transient
+	// Unclassified: ZEGO answered a code the sender cannot classify. It
+	// is retried like Transient, but a user that keeps getting
+	// Unclassified answers is parked in the end, like a Permanent refusal.
+	Unclassified
 )
 
 // Result is ZEGO's answer for one user.

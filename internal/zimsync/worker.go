@@ -137,6 +137,7 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 type claimed struct {
 	version  int64
 	attempts int
+	unknown  int // Unknown answers in a row
 }
 
 // user is a claimed row's user, as the database has it now.
@@ -181,7 +182,7 @@ func (w *Worker) claim(ctx context.Context, appID uint32, now time.Time) (map[st
 		WHERE (user_id, app_id) IN (SELECT user_id, app_id FROM zim_outbox
 			WHERE app_id = $3 AND parked = FALSE AND next_attempt_at <= $4 AND claimed_until <= $4
 			ORDER BY next_attempt_at, user_id LIMIT $5`+w.db.SkipLocked()+`)
-		RETURNING user_id, version, attempts`,
+		RETURNING user_id, version, attempts, unknown_answers`,
 		w.id, now.Add(w.lease).UnixMicro(), int64(appID), t, w.batch)
 	if err != nil {
 		return nil, fmt.Errorf("claim: %w", err)
@@ -191,7 +192,7 @@ func (w *Worker) claim(ctx context.Context, appID uint32, now time.Time) (map[st
 	for rs.Next() {
 		var id string
 		var c claimed
-		if err := rs.Scan(&id, &c.version, &c.attempts); err != nil {
+		if err := rs.Scan(&id, &c.version, &c.attempts, &c.unknown); err != nil {
 			return nil, fmt.Errorf("claim: %w", err)
 		}
 		rows[id] = c
@@ -387,13 +388,17 @@ func (w *Worker) finish(ctx context.Context, appID uint32, rows map[string]claim
 		case v.done:
 			told = append(told, outcome{id: id, synced: true})
 			exec(`DELETE FROM zim_outbox`+mine+` AND version = $4`, id, app, w.id, c.version)
-			exec(`UPDATE zim_outbox SET `+release+`, attempts = 0, next_attempt_at = $4`+mine, id, app, w.id, t)
+			exec(`UPDATE zim_outbox SET `+release+`, attempts = 0, unknown_answers = 0, next_attempt_at = $4`+mine, id, app, w.id, t)
 		case v.again:
 			exec(`UPDATE zim_outbox SET `+release+`, next_attempt_at = $4`+mine, id, app, w.id, t)
 		default:
 			f := v.fail
 			w.m.failure(f.Code)
-			if f.Outcome != RateLimited {
+			// Parked for good: a refusal, or a code ZEGO kept answering
+			// that we cannot classify. Only those reach the audit trail, not
+			// every retry.
+			park := f.Outcome == Permanent || (f.Outcome == Unclassified && c.unknown+1 >= maxUnknownAnswers)
+			if park {
 				told = append(told, outcome{id: id, code: f.Code})
 			}
 			msg := truncate(f.Message, maxErrorText)
@@ -411,15 +416,21 @@ func (w *Worker) finish(ctx context.Context, appID uint32, rows map[string]claim
 					attempts = attempts + 1, last_code = $6, last_error = $7`+mine,
 					id, app, w.id, c.version, t, f.Code, msg)
 			default:
-				// A code ZEGO keeps answering, unknown to us, is parked in
-				// the end like a refusal (visible, retried on the next
-				// change); a failure without a code (ZEGO unreachable, a
-				// 5xx) never is: an outage must lose nothing.
-				park := f.Code != 0 && c.attempts+1 >= maxCodedAttempts
+				// Transient, or a code we cannot classify (Unclassified):
+				// both retried with backoff. Unclassified answers in a row end in
+				// parking like a refusal (visible, retried on the next
+				// change); anything else in between starts the count again,
+				// so an outage (no code) or a known transient code never
+				// parks a row: it must lose nothing.
+				unknown := 0
+				if f.Outcome == Unclassified {
+					unknown = c.unknown + 1
+				}
 				next := now.Add(retryDelay(c.attempts + 1))
-				exec(`UPDATE zim_outbox SET `+release+`, attempts = attempts + 1, parked = (CAST($9 AS BOOLEAN) AND version = $4),
+				exec(`UPDATE zim_outbox SET `+release+`, attempts = attempts + 1, unknown_answers = $9,
+					parked = (CAST($10 AS BOOLEAN) AND version = $4),
 					next_attempt_at = CASE WHEN version = $4 THEN CAST($5 AS BIGINT) ELSE CAST($6 AS BIGINT) END, last_code = $7, last_error = $8`+mine,
-					id, app, w.id, c.version, next.UnixMicro(), t, f.Code, msg, park)
+					id, app, w.id, c.version, next.UnixMicro(), t, f.Code, msg, unknown, park)
 			}
 		}
 	}

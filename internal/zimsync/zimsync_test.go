@@ -908,8 +908,9 @@ func TestRun(t *testing.T) {
 }
 
 // TestCodedFailuresParkInTheEnd: a user ZEGO keeps refusing with a code we
-// cannot classify is parked after maxCodedAttempts, with the code, while a
-// user whose sends fail without a code (ZEGO unreachable) never is.
+// cannot classify is parked after maxUnknownAnswers in a row, with the
+// code, while a user whose sends fail without a code (ZEGO unreachable)
+// never is, nor one whose unknown answers are broken by other failures.
 func TestCodedFailuresParkInTheEnd(t *testing.T) {
 	t.Parallel()
 	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
@@ -917,16 +918,24 @@ func TestCodedFailuresParkInTheEnd(t *testing.T) {
 		e := newEnv(t, d)
 		z := newZIM()
 		w := e.worker(t, e.db, "w1", z, nil)
+		mixed := 0
 		z.fail = func(op string, p zimsync.Profile) (zimsync.Result, bool) {
 			switch p.UserID {
 			case "coded":
-				return zimsync.Result{Outcome: zimsync.Transient, Code: 661234567, Message: "something new"}, true
+				return zimsync.Result{Outcome: zimsync.Unclassified, Code: 661234567, Message: "something new"}, true
+			case "mixed": // unknown answers, but never 20 in a row
+				mixed++
+				if mixed%10 == 0 {
+					return zimsync.Result{Outcome: zimsync.Transient, Message: "timeout"}, true
+				}
+				return zimsync.Result{Outcome: zimsync.Unclassified, Code: 661234567, Message: "something new"}, true
 			case "uncoded":
 				return zimsync.Result{Outcome: zimsync.Transient, Message: "timeout"}, true
 			}
 			return zimsync.Result{}, false
 		}
-		e.create(t, zimsync.Profile{UserID: "coded", Name: "C"}, zimsync.Profile{UserID: "uncoded", Name: "U"})
+		e.create(t, zimsync.Profile{UserID: "coded", Name: "C"}, zimsync.Profile{UserID: "uncoded", Name: "U"},
+			zimsync.Profile{UserID: "mixed", Name: "M"})
 		for range 25 {
 			runOnce(t, w)
 			e.clock.Advance(11 * time.Minute) // past the longest backoff
@@ -937,8 +946,10 @@ func TestCodedFailuresParkInTheEnd(t *testing.T) {
 		if st := e.state(t, "coded"); st.Status != zimsync.Failed {
 			t.Errorf("State(coded) = %+v, want failed", st)
 		}
-		if attempts, _, parked, _, _ := e.outboxRow(t, "uncoded"); parked || attempts < 25 {
-			t.Errorf("uncoded: parked %v after %d attempts; want retried, never parked", parked, attempts)
+		for _, id := range []string{"uncoded", "mixed"} {
+			if attempts, _, parked, _, _ := e.outboxRow(t, id); parked || attempts < 25 {
+				t.Errorf("%s: parked %v after %d attempts; want retried, never parked", id, parked, attempts)
+			}
 		}
 	})
 }

@@ -6,6 +6,7 @@ CREATE TABLE zim_outbox (
 	version         BIGINT  NOT NULL,
 	enqueued_at     BIGINT  NOT NULL,
 	attempts        INTEGER NOT NULL DEFAULT 0,
+	unknown_answers INTEGER NOT NULL DEFAULT 0,
 	next_attempt_at BIGINT  NOT NULL,
 	claimed_by      TEXT    NOT NULL DEFAULT '',
 	claimed_until   BIGINT  NOT NULL DEFAULT 0,
