@@ -162,12 +162,34 @@ func (f *dbFlags) openStore(ctx context.Context) (*sqldb.DB, *users.Store, error
 // zimApps are the apps whose ZIM the user commands keep in step, read from
 // the variables serve reads: the apps file's apps, or the single app of
 // AUTHSVC_APP_ID when AUTHSVC_ZIM_SYNC is true. Their secrets are not
-// needed: the commands only queue the changes.
+// needed, the commands only queue the changes, so the secret files are
+// not read: an operator who may not read them can still run the commands.
+// The token lifetimes an app leaves out are serve's, from the same
+// variables, so that a file serve accepts is accepted here.
 func (f *dbFlags) zimApps() ([]apps.App, error) {
 	if file := f.getenv("AUTHSVC_APPS_FILE"); file != "" {
+		var ttl apps.TTLBounds
+		serve := serveSettings(flag.NewFlagSet("serve", flag.ContinueOnError), f.getenv)
+		for _, d := range []struct {
+			name string
+			dst  *time.Duration
+		}{{"token-ttl", &ttl.Default}, {"token-min-ttl", &ttl.Min}, {"token-max-ttl", &ttl.Max}} {
+			st := serve.byName[d.name]
+			v := f.getenv(st.Env)
+			if v == "" {
+				v = st.Default
+			}
+			var err error
+			if *d.dst, err = parseDuration(v); err != nil {
+				return nil, fmt.Errorf("%s: %w", st.Env, err)
+			}
+		}
 		set, err := apps.ParseFile(file, apps.FileOptions{
-			Defaults:      apps.TTLBounds{Default: time.Hour, Min: time.Minute, Max: 24 * time.Hour},
-			ParseDuration: parseDuration, ReadSecret: readSecretFile,
+			Defaults:      ttl,
+			ParseDuration: parseDuration,
+			ReadSecret: func(string) ([]byte, error) {
+				return []byte("not-read-0123456789abcdef0123456"), nil // 32 bytes, the length of a ServerSecret
+			},
 		})
 		if err != nil {
 			return nil, fmt.Errorf("AUTHSVC_APPS_FILE: %w", err)

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -330,5 +332,29 @@ func TestUserCommandsQueueForZIM(t *testing.T) {
 	c.env["AUTHSVC_APP_ID"] = ""
 	if stderr := c.fails(1, "user", "add", "--user-id", "carol"); !strings.Contains(stderr, "AUTHSVC_APP_ID") {
 		t.Errorf("user add with sync on and no app: %q", stderr)
+	}
+}
+
+// TestUserCommandsReadTheAppsFile: with an apps file serve accepts (its own
+// token lifetimes, secrets in files the operator may not read), the user
+// commands queue for its syncing apps only.
+func TestUserCommandsReadTheAppsFile(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "apps.json")
+	err := os.WriteFile(file, []byte(`{"default": 7, "apps": [
+		{"appID": 7, "secretFile": "no-such-secret", "tokenTTL": "10m", "tokenMaxTTL": "30m", "zim": {"sync": true}},
+		{"appID": 8, "secret": "e2e0123456789abcdef0123456789abc"}]}`), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.env["AUTHSVC_APPS_FILE"] = file
+	c.ok("", "user", "add", "--user-id", "ann")
+	for app, want := range map[string]int64{"7": 0, "8": 1} { // 7 queued ann already; 8 does not sync
+		var out struct{ Enqueued int64 }
+		if err := json.Unmarshal([]byte(c.ok("", "zim", "sync", "--json", "--app-id", app)), &out); err != nil || out.Enqueued != want {
+			t.Errorf("zim sync --app-id %s = %+v, %v; want %d enqueued", app, out, err, want)
+		}
 	}
 }

@@ -28,3 +28,15 @@ func (db *DB) ForKeyShare() string {
 	}
 	return ""
 }
+
+// ForNoKeyUpdate returns the clause that ends a SELECT of a row the
+// transaction will not change the key of but must hold against other
+// writers of it: " FOR NO KEY UPDATE" on PostgreSQL, which, unlike FOR
+// UPDATE, does not block inserts elsewhere whose foreign keys reference
+// the row; "" on SQLite.
+func (db *DB) ForNoKeyUpdate() string {
+	if db.flavor.dialect == Postgres {
+		return " FOR NO KEY UPDATE"
+	}
+	return ""
+}

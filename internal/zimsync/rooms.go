@@ -43,7 +43,8 @@ func NewRooms(db *sqldb.DB, now func() time.Time) *Rooms {
 // MaxRoomsPerUser. It reports false, recording nothing, when the user is
 // disabled or does not exist: the token must then not be handed out, since
 // a revocation that committed meanwhile would not know of it. On
-// PostgreSQL the read of the user locks the user's row: it waits for a
+// PostgreSQL the read of the user locks the user's row (FOR NO KEY UPDATE,
+// which leaves inserts that reference the user alone): it waits for a
 // disable or delete in progress, so every grant is either seen by the
 // revocation or refused, and a user's grants run one at a time (two
 // grants' prunes, each waiting on the row the other upserted, deadlocked).
@@ -56,7 +57,7 @@ func (r *Rooms) Grant(ctx context.Context, appID uint32, userID, roomID string, 
 	defer tx.Rollback()
 	res, err := tx.ExecContext(ctx, `INSERT INTO rtc_grants (user_id, app_id, room_id, expires_at, granted_at)
 		SELECT id, CAST($2 AS BIGINT), CAST($3 AS TEXT), CAST($4 AS BIGINT), CAST($5 AS BIGINT)
-		FROM users WHERE id = $1 AND disabled = FALSE`+r.db.ForUpdate()+`
+		FROM users WHERE id = $1 AND disabled = FALSE`+r.db.ForNoKeyUpdate()+`
 		ON CONFLICT (user_id, app_id, room_id) DO UPDATE SET granted_at = excluded.granted_at,
 			expires_at = CASE WHEN excluded.expires_at > rtc_grants.expires_at THEN excluded.expires_at ELSE rtc_grants.expires_at END`,
 		userID, int64(appID), roomID, expiresAt.UnixMicro(), now)
