@@ -633,13 +633,30 @@ func TestGrantRacingRevocation(t *testing.T) {
 			ok  bool
 			err error
 		}
+		waitsBefore := e.db.Writer.Stats().WaitCount
 		got := make(chan result)
 		go func() {
 			ok, err := e.rooms.Grant(ctx, app, "max", "b", e.clock.Now().Add(time.Hour))
 			got <- result{ok, err}
 		}()
-		for range 10 { // let the grant reach the lock, if it is quick
-			runtime.Gosched()
+		// Until the grant waits: on PostgreSQL for the user's row, on
+		// SQLite for the one writer connection the disable holds.
+		waiting := func() bool {
+			if d.Name != sqldb.Postgres {
+				return e.db.Writer.Stats().WaitCount > waitsBefore
+			}
+			var n int
+			err := e.db.Reader.QueryRow(`SELECT COUNT(*) FROM pg_stat_activity
+				WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO rtc_grants%'
+				AND query LIKE '%FOR NO KEY UPDATE%'`).Scan(&n)
+			return err == nil && n > 0
+		}
+		deadline := time.Now().Add(30 * time.Second) // a guard against a hang, not a measurement
+		for !waiting() {
+			if time.Now().After(deadline) {
+				t.Fatal("the grant never waited for the disable")
+			}
+			time.Sleep(5 * time.Millisecond)
 		}
 		if err := tx.Commit(); err != nil {
 			t.Fatal(err)
