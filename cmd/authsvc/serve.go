@@ -42,7 +42,7 @@ func serveSettings(fs *flag.FlagSet, getenv func(string) string) *settings {
 	s.addText("addr", ":8080", "address to listen on (127.0.0.1:8080 with --dev)")
 	s.addText("db", "authsvc.db", "path of the SQLite database file, or a postgres:// URL of a PostgreSQL database")
 	s.addInt("db-max-conns", "10", 1, 1000, "a number of connections", "PostgreSQL connections each replica keeps at most (SQLite ignores it)")
-	s.addDuration("db-timeout", "10s", "how long a PostgreSQL query waits for a server that stopped answering before the request fails with 503 (SQLite ignores it)")
+	s.addDuration("db-timeout", "10s", "how long a PostgreSQL query waits for an answer (a server that stopped answering, a row lock) before the request fails with 503; migrations are not bounded (SQLite ignores it)")
 	s.addUint32("app-id", "ZEGO appID tokens are minted for (required without --dev or --apps-file)")
 	s.addText("server-secret-file", "", "file holding the app's 32-byte ServerSecret (or set AUTHSVC_SERVER_SECRET)")
 	s.addText("apps-file", "", "JSON file listing several apps with their secrets, previous secrets and lifetimes")
