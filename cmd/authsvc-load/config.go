@@ -19,6 +19,8 @@ const (
 	modeBare    = "bare"         // POST /v1/token without a session, for authsvc-bare
 	modeImport  = "import"       // POST /v1/users/import of --batch new users, as an admin
 	modeZIM     = "zim-callback" // signed before_send_msg callbacks from provisioned users
+	// POST /v1/token as an admin, for a provisioned user picked at random
+	modeAdminToken = "admin-token"
 )
 
 // Bounds on what a run may ask for. They keep a mistyped flag from turning
@@ -28,10 +30,14 @@ const (
 	maxWarmup      = time.Minute
 	maxConcurrency = 1024
 	maxUsers       = 10000
-	maxURLs        = 16
-	maxBatch       = 1000 // the server's own limit per import
-	minProgress    = 100 * time.Millisecond
-	maxRate        = 100_000 // requests per second
+	// The admin-token mode provisions without passwords, 1000 users per
+	// import, so a million is one setup of tens of seconds.
+	maxAdminTokenUsers = 1_000_000
+	maxUserPrefix      = 24 // plus "-999999", within ZIM's 32-byte userID
+	maxURLs            = 16
+	maxBatch           = 1000 // the server's own limit per import
+	minProgress        = 100 * time.Millisecond
+	maxRate            = 100_000 // requests per second
 )
 
 // config is the validated command line.
@@ -51,6 +57,8 @@ type config struct {
 	rate        float64 // requests per second, open loop; 0: each client sends as soon as answered
 	appID       uint32  // zim-callback mode: the appid the callbacks name
 	zimSecret   string  // zim-callback mode: the callback secret that signs them
+	userPrefix  string  // admin-token mode: the users are <userPrefix>-0 .. -<users-1>; "" for load-<run ID>
+	provision   bool    // admin-token mode: import the users first; false when they exist already
 }
 
 const usageHeader = `authsvc-load drives an authsvc server on this machine and reports
@@ -66,14 +74,24 @@ flag) and log them in first; healthz and bare need neither. The
 zim-callback mode provisions users without passwords and sends signed
 before_send_msg callbacks from them to POST /v1/zego/callbacks/zim, for
 --app-id, with the callback secret from --zim-callback-secret-file or
-AUTHSVC_ZIM_CALLBACK_SECRET. --rate N makes any mode an open loop: N
-requests a second on a fixed schedule, each one's latency counted from
-when it was due. With several
+AUTHSVC_ZIM_CALLBACK_SECRET.
+
+The admin-token mode sends POST /v1/token with the admin key, each for a
+user picked uniformly at random among --users (up to 1,000,000) named
+<prefix>-0 to <prefix>-<N-1>, which it first imports without passwords,
+1000 a request; users that exist already count as imported. The prefix is
+--user-prefix, by default load-<random run ID>, new each run. With
+--provision=false the users must exist already, from an earlier run
+against the same database: give that run's --user-prefix. The server's
+per-user token limit applies to admins too: serve with --rate-token off.
+
+--rate N makes any mode an open loop: N requests a second on a fixed
+schedule, each one's latency counted from when it was due. With several
 --url servers (comma-separated), client i drives server i mod N; users are
 provisioned and logged in through the first, so the servers must share one
-database and session key. The run stops after
---duration or --requests, whichever comes first (--duration 0 to stop on the
-count alone), and never measures for more than 10 minutes.
+database and session key. The run stops after --duration or --requests,
+whichever comes first (--duration 0 to stop on the count alone), and never
+measures for more than 10 minutes.
 
 Flags:
 `
@@ -88,10 +106,12 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 		fs.PrintDefaults()
 	}
 	rawURL := fs.String("url", "http://127.0.0.1:8080", "base URL of the server, or several comma-separated; each must be 127.0.0.0/8, ::1 or localhost")
-	keyFile := fs.String("admin-key-file", "", "file holding the admin key (or set AUTHSVC_ADMIN_TOKEN); token and renew modes need it")
-	mode := fs.String("mode", modeToken, "what each client calls: token, renew, healthz, import (POST /v1/users/import of new users, as an admin), bare (POST /v1/token without a session, against authsvc-bare), or zim-callback (signed before_send_msg callbacks from the provisioned users, to POST /v1/zego/callbacks/zim)")
+	keyFile := fs.String("admin-key-file", "", "file holding the admin key (or set AUTHSVC_ADMIN_TOKEN); the token, renew, import, zim-callback and admin-token modes need it")
+	mode := fs.String("mode", modeToken, "what each client calls: token, renew, healthz, import (POST /v1/users/import of new users, as an admin), bare (POST /v1/token without a session, against authsvc-bare), zim-callback (signed before_send_msg callbacks from the provisioned users, to POST /v1/zego/callbacks/zim), or admin-token (POST /v1/token as an admin, for a random one of --users)")
 	batch := fs.Int("batch", maxBatch, "import mode: new users per import request (1-1000), without passwords")
-	nUsers := fs.Int("users", 64, "users to provision and log in (token and renew modes); client i acts as users i, i+C, i+2C, ... in turn")
+	nUsers := fs.Int("users", 64, "users to provision and log in (token and renew modes; up to 10000), in turn client i acting as users i, i+C, i+2C, ...; admin-token mode: users to pick from at random, up to 1000000")
+	userPrefix := fs.String("user-prefix", "", "admin-token mode: the users are <prefix>-0 to <prefix>-<users-1>; letters, digits, '-' and '_', at most 24 (default load-<random run ID>)")
+	doProvision := fs.Bool("provision", true, "admin-token mode: import the users first (existing ones count as imported); false: they exist already, from a run with the same --user-prefix")
 	concurrency := fs.Int("concurrency", 16, "concurrent clients, each with one request in flight")
 	duration := fs.Duration("duration", 10*time.Second, "how long to measure, after the warmup; 0 to stop on --requests alone")
 	requests := fs.Int64("requests", 0, "stop after this many measured requests; 0 for no count limit")
@@ -119,6 +139,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	c := &config{
 		mode: *mode, users: *nUsers, concurrency: *concurrency, duration: *duration, requests: *requests,
 		warmup: *warmup, progress: *progress, jsonPath: *jsonPath, rate: *rate,
+		userPrefix: *userPrefix, provision: *doProvision,
 	}
 	if c.rate < 0 || c.rate > maxRate {
 		return nil, fmt.Errorf("--rate: %v is not from 0 to %d", c.rate, maxRate)
@@ -142,14 +163,29 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 		if c.batch = *batch; c.batch < 1 || c.batch > maxBatch {
 			return nil, fmt.Errorf("--batch: %d is not from 1 to %d", c.batch, maxBatch)
 		}
+	case modeAdminToken:
+		if err := checkUserPrefix(c.userPrefix); err != nil {
+			return nil, err
+		}
+		if !c.provision && c.userPrefix == "" {
+			return nil, errors.New("--provision=false needs --user-prefix: the users of an earlier run are named by its prefix")
+		}
 	default:
-		return nil, fmt.Errorf("--mode: %q is not one of token, renew, healthz, import, bare, zim-callback", c.mode)
+		return nil, fmt.Errorf("--mode: %q is not one of token, renew, healthz, import, bare, zim-callback, admin-token", c.mode)
+	}
+	if c.mode != modeAdminToken && (c.userPrefix != "" || !c.provision) {
+		return nil, errors.New("--user-prefix and --provision are for the admin-token mode; the others make users of their own")
 	}
 	if c.concurrency < 1 || c.concurrency > maxConcurrency {
 		return nil, fmt.Errorf("--concurrency: %d is not from 1 to %d", c.concurrency, maxConcurrency)
 	}
-	if needsUsers(c.mode) && (c.users < 1 || c.users > maxUsers) {
-		return nil, fmt.Errorf("--users: %d is not from 1 to %d", c.users, maxUsers)
+	if most := maxUsers; needsUsers(c.mode) {
+		if c.mode == modeAdminToken {
+			most = maxAdminTokenUsers
+		}
+		if c.users < 1 || c.users > most {
+			return nil, fmt.Errorf("--users: %d is not from 1 to %d", c.users, most)
+		}
 	}
 	if c.duration < 0 || c.duration > maxDuration {
 		return nil, fmt.Errorf("--duration: %v is not from 0 to %v", c.duration, maxDuration)
@@ -181,8 +217,26 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	return c, nil
 }
 
-// needsUsers reports whether mode calls the API as logged-in users.
-func needsUsers(mode string) bool { return mode == modeToken || mode == modeRenew || mode == modeZIM }
+// needsUsers reports whether mode calls the API as, or for, provisioned
+// users.
+func needsUsers(mode string) bool {
+	return mode == modeToken || mode == modeRenew || mode == modeZIM || mode == modeAdminToken
+}
+
+// checkUserPrefix accepts "" (the default) or a prefix of letters, digits,
+// '-' and '_': a subset of ZIM's userID characters that needs no escaping
+// in JSON, short enough for "-999999" to follow.
+func checkUserPrefix(p string) error {
+	if len(p) > maxUserPrefix {
+		return fmt.Errorf("--user-prefix: %d bytes, at most %d", len(p), maxUserPrefix)
+	}
+	for i := 0; i < len(p); i++ {
+		if c := p[i]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return fmt.Errorf("--user-prefix %q: byte %d is not a letter, digit, '-' or '_'", p, i)
+		}
+	}
+	return nil
+}
 
 // parseBaseURLs splits a comma-separated list of base URLs and parses each
 // with parseBaseURL. A server listed twice is refused: it would take twice
@@ -244,7 +298,7 @@ func readAdminKey(file string, getenv func(string) string) (string, error) {
 		}
 	}
 	if file == "" {
-		return "", errors.New("the token, renew and import modes need an admin key: " +
+		return "", errors.New("the token, renew, import, zim-callback and admin-token modes need an admin key: " +
 			"set AUTHSVC_ADMIN_TOKEN or pass --admin-key-file")
 	}
 	return "", fmt.Errorf("%s holds no admin key", src)

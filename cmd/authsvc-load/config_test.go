@@ -71,6 +71,14 @@ func TestRunRefuses(t *testing.T) {
 		{"empty url in list", []string{"--url", "http://127.0.0.1:8080,", "--mode", "healthz"}, nil, "--url"},
 		{"too many urls", []string{"--url", strings.Repeat("http://127.0.0.1:1,", 16) + "http://127.0.0.1:2", "--mode", "healthz"}, nil, "at most 16"},
 		{"unknown flag", []string{"--admin-key", testAdminKey}, withKey, "invalid command line"},
+		{"too many admin-token users", []string{"--mode", "admin-token", "--users", "1000001"}, withKey, "--users: 1000001 is not from 1 to 1000000"},
+		{"a million users in token mode", []string{"--mode", "token", "--users", "1000000"}, withKey, "not from 1 to 10000"},
+		{"admin-token without a key", []string{"--mode", "admin-token"}, nil, "set AUTHSVC_ADMIN_TOKEN"},
+		{"no provisioning without a prefix", []string{"--mode", "admin-token", "--provision=false"}, withKey, "--provision=false needs --user-prefix"},
+		{"prefix with a space", []string{"--mode", "admin-token", "--user-prefix", "a b"}, withKey, "--user-prefix \"a b\": byte 1"},
+		{"prefix with a quote", []string{"--mode", "admin-token", "--user-prefix", `a"`}, withKey, "--user-prefix"},
+		{"long prefix", []string{"--mode", "admin-token", "--user-prefix", strings.Repeat("x", 25)}, withKey, "at most 24"},
+		{"prefix in token mode", []string{"--mode", "token", "--user-prefix", "x"}, withKey, "for the admin-token mode"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

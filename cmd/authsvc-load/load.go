@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
@@ -37,12 +38,15 @@ type target struct {
 
 	// zim-callback mode: who the callbacks come from and what signs them.
 	zim *zimSigner
+
+	// admin-token mode: the users are prefix-0 .. prefix-<users-1>.
+	users int
 }
 
 func newTarget(hc *http.Client, mode string) *target {
 	t := &target{hc: hc, mode: mode, method: http.MethodPost}
 	switch mode {
-	case modeToken, modeBare:
+	case modeToken, modeBare, modeAdminToken:
 		t.path = "/v1/token"
 	case modeRenew:
 		t.path = "/v1/token/renew"
@@ -59,13 +63,14 @@ func newTarget(hc *http.Client, mode string) *target {
 // client is one simulated client with one request in flight at a time. Only
 // its own worker goroutine touches it while the load runs.
 type client struct {
-	base     string    // the server it drives: scheme and host
-	sessions []string  // the users it acts as, in turn; none in healthz and bare modes
-	next     int       // index in sessions of the next request's user
-	token    string    // renew mode: the latest token, renewed next
-	id       int       // import mode: the client's number, in its userIDs
-	imports  int       // import mode: requests sent, in its userIDs
-	rec      *recorder // nil during the warmup
+	base     string     // the server it drives: scheme and host
+	sessions []string   // the users it acts as, in turn; none in healthz and bare modes
+	next     int        // index in sessions of the next request's user
+	token    string     // renew mode: the latest token, renewed next
+	id       int        // import mode: the client's number, in its userIDs
+	imports  int        // import mode: requests sent, in its userIDs
+	rng      *rand.Rand // admin-token mode: picks the users
+	rec      *recorder  // nil during the warmup
 }
 
 // assignSessions shares the users' sessions out among the clients: client
@@ -116,6 +121,8 @@ func (t *target) do(ctx context.Context, c *client) string {
 		body = bytes.NewReader(t.importBody(c))
 	case modeZIM:
 		body = bytes.NewReader(t.zim.body(c))
+	case modeAdminToken:
+		body = bytes.NewReader(t.adminTokenBody(c))
 	}
 	req, err := http.NewRequestWithContext(ctx, t.method, c.base+t.path, body)
 	if err != nil {
@@ -125,7 +132,7 @@ func (t *target) do(ctx context.Context, c *client) string {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	switch {
-	case t.mode == modeImport:
+	case t.mode == modeImport, t.mode == modeAdminToken:
 		req.Header.Set("Authorization", "Bearer "+t.adminKey)
 	case t.mode == modeZIM: // signed in the body, no bearer
 	case len(c.sessions) > 0:
@@ -317,4 +324,17 @@ func (t *target) importBody(c *client) []byte {
 	}
 	c.imports++
 	return append(b, "]}"...)
+}
+
+// adminTokenBody is the next admin-token request of c: a token for a user
+// picked uniformly among t.users, so that with many users almost every
+// request finds the user outside the server's cache. The prefix needs no
+// JSON escaping (checkUserPrefix).
+func (t *target) adminTokenBody(c *client) []byte {
+	b := make([]byte, 0, 64)
+	b = append(b, `{"userID":"`...)
+	b = append(b, t.prefix...)
+	b = append(b, '-')
+	b = strconv.AppendInt(b, int64(c.rng.IntN(t.users)), 10)
+	return append(b, `"}`...)
 }

@@ -10,6 +10,10 @@
 //	healthz  GET /healthz, the baseline; needs no users and no admin key
 //	bare     POST /v1/token without a session, against authsvc-bare, the
 //	         bare net/http mint server; needs no users and no admin key
+//	admin-token
+//	         POST /v1/token as an admin, for a random one of up to a
+//	         million users <prefix>-<n>, imported without passwords unless
+//	         --provision=false says they exist already
 //
 // --url takes one server or several, comma-separated: client i drives
 // server i mod N, and the users are provisioned through the first, so
@@ -24,7 +28,7 @@
 // It connects only to loopback addresses, and every run is bounded: the
 // measured phase stops after --duration or --requests, whichever comes
 // first, and never lasts more than 10 minutes. The users it creates are left
-// in place; their IDs start with "load-".
+// in place; their IDs start with "load-", or with --user-prefix.
 package main
 
 import (

@@ -156,17 +156,8 @@ func provision(ctx context.Context, a *setupClient, adminKey, runID string, n in
 		if err := a.call(ctx, http.MethodPost, "/v1/users/import", adminKey, req, &resp); err != nil {
 			return nil, fmt.Errorf("provision users: %w", err)
 		}
-		if len(resp.Results) != len(chunk) {
-			return nil, fmt.Errorf("provision users: %d results for %d users", len(resp.Results), len(chunk))
-		}
-		for i, r := range resp.Results {
-			if r.Status != "created" {
-				why := ""
-				if r.Error != nil {
-					why = ": " + r.Error.Code + ": " + r.Error.Message
-				}
-				return nil, fmt.Errorf("provision users: %s was %s, not created%s", chunk[i].UserID, r.Status, why)
-			}
+		if _, err := checkImport(req, resp, false); err != nil {
+			return nil, err
 		}
 	}
 	a.logf("created %d users load-%s-* in %v", n, runID, time.Since(start).Round(time.Millisecond))
@@ -181,6 +172,94 @@ func provision(ctx context.Context, a *setupClient, adminKey, runID string, n in
 	}
 	a.logf("logged in %d users in %v", n, time.Since(start).Round(time.Millisecond))
 	return sessions, nil
+}
+
+// Import statuses (api.ImportResult.Status).
+const (
+	importCreated = "created"
+	importExists  = "exists" // the user was there already and is left as it was
+)
+
+// checkImport checks that every user of req was created, or with
+// existingOK created or found already there, and returns how many were
+// already there.
+func checkImport(req api.ImportRequest, resp api.ImportResponse, existingOK bool) (existing int, err error) {
+	if len(resp.Results) != len(req.Users) {
+		return 0, fmt.Errorf("provision users: %d results for %d users", len(resp.Results), len(req.Users))
+	}
+	for i, r := range resp.Results {
+		switch {
+		case r.Status == importCreated:
+		case r.Status == importExists && existingOK:
+			existing++
+		default:
+			why := ""
+			if r.Error != nil {
+				why = ": " + r.Error.Code + ": " + r.Error.Message
+			}
+			return 0, fmt.Errorf("provision users: %s was %s, not created%s", *req.Users[i].UserID, r.Status, why)
+		}
+	}
+	return existing, nil
+}
+
+// provisionNamed makes sure users prefix-0 .. prefix-<n-1> exist, without
+// passwords, importing maxBatch at a time: a user that exists already,
+// from an earlier run with the same prefix, counts as provisioned. It
+// builds one request at a time, so a million users cost no more memory
+// than a thousand.
+func provisionNamed(ctx context.Context, a *setupClient, adminKey, prefix string, n int) error {
+	start := time.Now()
+	existing := 0
+	ids := make([]string, 0, maxBatch)
+	for lo := 0; lo < n; lo += maxBatch {
+		ids = ids[:0]
+		for i := lo; i < min(lo+maxBatch, n); i++ {
+			ids = append(ids, prefix+"-"+strconv.Itoa(i))
+		}
+		req := api.ImportRequest{Users: make([]api.NewUser, len(ids))}
+		for i := range ids {
+			req.Users[i] = api.NewUser{UserID: &ids[i]}
+		}
+		var resp api.ImportResponse
+		if err := a.call(ctx, http.MethodPost, "/v1/users/import", adminKey, req, &resp); err != nil {
+			return fmt.Errorf("provision users: %w", err)
+		}
+		e, err := checkImport(req, resp, true)
+		if err != nil {
+			return err
+		}
+		existing += e
+		if done := lo + len(ids); done%100_000 == 0 && done < n {
+			a.logf("provisioned %d of %d users %s-*", done, n, prefix)
+		}
+	}
+	a.logf("provisioned %d users %s-* in %v: %d created, %d there already", n, prefix,
+		time.Since(start).Round(time.Millisecond), n-existing, existing)
+	return nil
+}
+
+// checkNamed checks that the first and last of the users prefix-0 ..
+// prefix-<n-1> exist, so that a run told not to provision them fails
+// before the load, not with a 404 for every request.
+func checkNamed(ctx context.Context, a *setupClient, adminKey, prefix string, n int) error {
+	for _, i := range []int{0, n - 1} {
+		id := prefix + "-" + strconv.Itoa(i)
+		var u api.User
+		err := a.call(ctx, http.MethodGet, "/v1/users/"+id, adminKey, nil, &u)
+		var pe *problemError
+		if errors.As(err, &pe) && pe.status == http.StatusNotFound {
+			return fmt.Errorf("--provision=false, but user %s does not exist: give the --user-prefix and at most the --users of a run that provisioned them", id)
+		}
+		if err != nil {
+			return fmt.Errorf("check users: %w", err)
+		}
+		if u.Disabled {
+			return fmt.Errorf("user %s is disabled: the server would refuse its tokens", id)
+		}
+	}
+	a.logf("using %d existing users %s-*", n, prefix)
+	return nil
 }
 
 // logIn logs every user in, loginParallel at a time, and returns their

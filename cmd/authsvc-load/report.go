@@ -20,9 +20,10 @@ type Report struct {
 	Mode            string           `json:"mode"`
 	URL             string           `json:"url"`
 	Concurrency     int              `json:"concurrency"`
-	Users           int              `json:"users"`           // provisioned; 0 in healthz mode
-	Rate            float64          `json:"rate,omitempty"`  // open loop: requests started per second; 0 for a closed loop
-	DurationSeconds float64          `json:"durationSeconds"` // measured, from the first request to the last answer
+	Users           int              `json:"users"`                // provisioned; 0 in healthz mode
+	UserPrefix      string           `json:"userPrefix,omitempty"` // admin-token mode: the users are <userPrefix>-0 .. -<users-1>
+	Rate            float64          `json:"rate,omitempty"`       // open loop: requests started per second; 0 for a closed loop
+	DurationSeconds float64          `json:"durationSeconds"`      // measured, from the first request to the last answer
 	Requests        int64            `json:"requests"`
 	Successes       int64            `json:"successes"` // answered 200
 	Errors          int64            `json:"errors"`
@@ -81,7 +82,9 @@ func (r *Report) fill(s summary, elapsed time.Duration) {
 func (r *Report) print(w io.Writer, route string, warmup time.Duration) {
 	fmt.Fprintf(w, "mode          %s (%s)\n", r.Mode, route)
 	fmt.Fprintf(w, "url           %s\n", r.URL)
-	if r.Users > 0 {
+	if r.UserPrefix != "" {
+		fmt.Fprintf(w, "concurrency   %d clients, as an admin for %d random users %s-*\n", r.Concurrency, r.Users, r.UserPrefix)
+	} else if r.Users > 0 {
 		fmt.Fprintf(w, "concurrency   %d clients, acting as %d users\n", r.Concurrency, r.Users)
 	} else {
 		fmt.Fprintf(w, "concurrency   %d clients\n", r.Concurrency)

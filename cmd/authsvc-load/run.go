@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	crand "crypto/rand"
+	"encoding/binary"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"runtime"
 	"strings"
@@ -45,6 +48,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	setup := &setupClient{hc: newClient(tr, 0), base: bases[0], logf: logf}
 	t := newTarget(newClient(tr, requestTimeout), cfg.mode)
 	t.adminKey, t.batch, t.prefix = cfg.adminKey, cfg.batch, "load"+randomHex(4)
+	runID := randomHex(4)
+	if cfg.mode == modeAdminToken {
+		t.users, t.prefix = cfg.users, cfg.userPrefix
+		if t.prefix == "" {
+			t.prefix = "load-" + runID
+		}
+	}
 
 	for _, base := range bases {
 		hctx, cancel := context.WithTimeout(ctx, requestTimeout)
@@ -56,11 +66,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 
 	clients := make([]*client, cfg.concurrency)
+	seed := randomSeed()
 	for i := range clients {
-		clients[i] = &client{base: bases[i%len(bases)], id: i}
+		// A stream per client: none shares a generator, so none locks.
+		clients[i] = &client{base: bases[i%len(bases)], id: i, rng: rand.New(rand.NewPCG(seed, uint64(i)))}
 	}
-	runID := randomHex(4)
-	if needsUsers(cfg.mode) {
+	if cfg.mode == modeAdminToken {
+		sctx, cancel := context.WithTimeout(ctx, setupTimeout)
+		if cfg.provision {
+			err = provisionNamed(sctx, setup, cfg.adminKey, t.prefix, cfg.users)
+		} else {
+			err = checkNamed(sctx, setup, cfg.adminKey, t.prefix, cfg.users)
+		}
+		cancel()
+		if err != nil {
+			return err
+		}
+	} else if needsUsers(cfg.mode) {
 		sctx, cancel := context.WithTimeout(ctx, setupTimeout)
 		defer cancel()
 		// The callbacks name their senders: no sessions needed.
@@ -131,6 +153,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		rep.ServerPIDs = cfg.serverPIDs
 		rep.fillCPU(cpuAfter - cpuBefore)
 	}
+	if cfg.mode == modeAdminToken {
+		rep.UserPrefix = t.prefix
+	}
 	rep.print(stdout, t.method+" "+t.path, cfg.warmup)
 	if cfg.jsonPath != "" {
 		if err := rep.writeJSON(cfg.jsonPath); err != nil {
@@ -152,4 +177,12 @@ func bound(c *config) string {
 		return fmt.Sprintf("%d requests (at most %v)", c.requests, maxDuration)
 	}
 	return fmt.Sprintf("%v or %d requests, whichever comes first", c.duration, c.requests)
+}
+
+// randomSeed seeds the clients' generators: new each run, so two runs
+// against one set of users pick different ones.
+func randomSeed() uint64 {
+	var b [8]byte
+	_, _ = crand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	return binary.LittleEndian.Uint64(b[:])
 }
