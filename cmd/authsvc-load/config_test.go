@@ -79,6 +79,7 @@ func TestRunRefuses(t *testing.T) {
 		{"prefix with a quote", []string{"--mode", "admin-token", "--user-prefix", `a"`}, withKey, "--user-prefix"},
 		{"long prefix", []string{"--mode", "admin-token", "--user-prefix", strings.Repeat("x", 25)}, withKey, "at most 24"},
 		{"prefix in token mode", []string{"--mode", "token", "--user-prefix", "x"}, withKey, "for the admin-token mode"},
+		{"timeline without progress", []string{"--mode", "healthz", "--timeline", filepath.Join(dir, "t.csv"), "--progress", "0"}, nil, "--timeline needs --progress"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

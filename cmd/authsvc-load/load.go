@@ -217,6 +217,9 @@ type phase struct {
 	// a slow server is charged for the requests it kept waiting (no
 	// coordinated omission). The clients bound how many are in flight.
 	rate float64
+	// timeline, when set, gets every request and a cut at each progress
+	// tick (the measurement only).
+	timeline *timeline
 
 	start    time.Time
 	slots    atomic.Int64 // open loop: the next request's number
@@ -245,6 +248,9 @@ func (p *phase) run(ctx context.Context, t *target, clients []*client, every tim
 	elapsed := time.Since(start)
 	close(stop)
 	progress.Wait()
+	if p.timeline != nil && p.timeline.pending() {
+		p.timeline.cut(elapsed) // the last interval, cut short by the end
+	}
 	return elapsed
 }
 
@@ -279,11 +285,15 @@ func (p *phase) work(ctx context.Context, t *target, c *client) {
 		if c.rec != nil {
 			c.rec.add(d, kind)
 		}
+		if p.timeline != nil {
+			p.timeline.add(d, kind != "")
+		}
 	}
 }
 
 // progress writes one line per interval: elapsed time, requests so far,
-// the rate over the last interval, and errors so far.
+// the rate over the last interval, and errors so far; and cuts the
+// timeline, if any, at each.
 func (p *phase) progress(start time.Time, every time.Duration, w io.Writer, stop <-chan struct{}) {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
@@ -299,6 +309,11 @@ func (p *phase) progress(start time.Time, every time.Duration, w io.Writer, stop
 			fmt.Fprintf(w, "authsvc-load: %6.1fs %10d requests %9.0f req/s %8d errors\n",
 				now.Sub(start).Seconds(), n, rps, errs)
 			last, lastAt = n, now
+			// A tick at the deadline would leave a sliver of an interval
+			// for the requests still in flight; run's last cut takes them.
+			if p.timeline != nil && now.Before(p.deadline) {
+				p.timeline.cut(now.Sub(start))
+			}
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"os"
 	"runtime"
 	"strings"
 	"time"
@@ -65,6 +66,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 
+	// Opened before the setup, which may take a while, so that a path
+	// that cannot be written fails first.
+	var tl *timeline
+	var timelineFile *os.File
+	if cfg.timeline != "" {
+		if timelineFile, err = os.Create(cfg.timeline); err != nil {
+			return fmt.Errorf("--timeline: %w", err)
+		}
+		defer timelineFile.Close() // on the way out early; closed and checked at the end otherwise
+		tl = newTimeline(timelineFile)
+	}
+
 	clients := make([]*client, cfg.concurrency)
 	seed := randomSeed()
 	for i := range clients {
@@ -115,7 +128,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 
-	measure := &phase{length: cfg.duration, limit: cfg.requests, rate: cfg.rate}
+	measure := &phase{length: cfg.duration, limit: cfg.requests, rate: cfg.rate, timeline: tl}
 	if measure.length == 0 {
 		measure.length = maxDuration
 	}
@@ -133,6 +146,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	elapsed := measure.run(ctx, t, clients, cfg.progress, stderr)
 	cpuAfter, cpuErr := processCPU(cfg.serverPIDs)
+	if tl != nil {
+		// Flushed also after an interrupt: the rows so far are still true.
+		if err := tl.flush(); err != nil {
+			return fmt.Errorf("--timeline: %w", err)
+		}
+	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("interrupted after %v of measurement: %w", elapsed.Round(time.Millisecond), err)
 	}
@@ -160,6 +179,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cfg.jsonPath != "" {
 		if err := rep.writeJSON(cfg.jsonPath); err != nil {
 			return err
+		}
+	}
+	if tl != nil {
+		if err := timelineFile.Close(); err != nil {
+			return fmt.Errorf("--timeline: %w", err)
 		}
 	}
 	if rep.Requests > 0 && rep.Successes == 0 {
