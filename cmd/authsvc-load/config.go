@@ -115,7 +115,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	keyFile := fs.String("admin-key-file", "", "file holding the admin key (or set AUTHSVC_ADMIN_TOKEN); the token, renew, import, zim-callback and admin-token modes need it")
 	mode := fs.String("mode", modeToken, "what each client calls: token, renew, healthz, import (POST /v1/users/import of new users, as an admin), bare (POST /v1/token without a session, against authsvc-bare), zim-callback (signed before_send_msg callbacks from the provisioned users, to POST /v1/zego/callbacks/zim), or admin-token (POST /v1/token as an admin, for a random one of --users)")
 	batch := fs.Int("batch", maxBatch, "import mode: new users per import request (1-1000), without passwords")
-	nUsers := fs.Int("users", 64, "users to provision and log in (token and renew modes; up to 10000), in turn client i acting as users i, i+C, i+2C, ...; admin-token mode: users to pick from at random, up to 1000000")
+	nUsers := fs.Int("users", 64, "users to provision: the token and renew modes log them in (up to 10000), client i acting as users i, i+C, i+2C, ... in turn; the admin-token mode picks among them at random (up to 1000000)")
 	userPrefix := fs.String("user-prefix", "", "admin-token mode: the users are <prefix>-0 to <prefix>-<users-1>; letters, digits, '-' and '_', at most 24 (default load-<random run ID>)")
 	timeline := fs.String("timeline", "", "write a CSV row per --progress interval of the measurement to this file: elapsed_s,requests,errors,p50_ms,p99_ms,max_ms")
 	doProvision := fs.Bool("provision", true, "admin-token mode: import the users first (existing ones count as imported); false: they exist already, from a run with the same --user-prefix")
