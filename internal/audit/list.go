@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -108,6 +109,127 @@ func list(ctx context.Context, db *sqldb.DB, q Query) (Page, error) {
 	if err != nil {
 		return Page{}, err
 	}
+	// One upper bound, the tighter of Until and the cursor, so that the
+	// index range starts where the page does: only events before
+	// (beforeAt, beforeID) in the listing's order.
+	beforeAt, beforeID := int64(math.MaxInt64), int64(0)
+	if !q.Until.IsZero() {
+		beforeAt = ceilMicro(q.Until)
+	}
+	if q.After > 0 {
+		cursorAt, err := cursorTime(ctx, db, q.After)
+		if err != nil {
+			return Page{}, err
+		}
+		if cursorAt < beforeAt {
+			beforeAt, beforeID = cursorAt, q.After
+		}
+	}
+	var since int64 = math.MinInt64
+	if !q.Since.IsZero() {
+		since = ceilMicro(q.Since)
+	}
+	rows, err := listRows(ctx, db, q, since, beforeAt, beforeID, limit+1)
+	if err != nil {
+		return Page{}, fmt.Errorf("list audit events: %w", err)
+	}
+	var tokens *blockStream
+	if q.Event == "" || q.Event == TokenIssued || q.Event == TokenRenewed {
+		tokens = &blockStream{db: db, q: q, since: since, beforeAt: beforeAt, beforeID: beforeID}
+	}
+	// Both lists are newest first; merge them up to one more than a page.
+	events := make([]Event, 0, min(limit+1, 128))
+	for len(events) <= limit {
+		var tok *Event
+		if tokens != nil {
+			if tok, err = tokens.peek(ctx); err != nil {
+				return Page{}, fmt.Errorf("list audit events: %w", err)
+			}
+		}
+		switch {
+		case len(rows) > 0 && (tok == nil || newer(&rows[0], tok)):
+			events = append(events, rows[0])
+			rows = rows[1:]
+		case tok != nil:
+			events = append(events, *tok)
+			tokens.pop()
+		}
+		if len(rows) == 0 && tok == nil {
+			break
+		}
+	}
+	p := Page{Events: events}
+	if len(events) > limit {
+		p.Events = events[:limit]
+		p.Next = events[limit-1].ID
+	}
+	return p, nil
+}
+
+// newer reports whether a comes before b in the listing: later, or at the
+// same microsecond with a larger ID.
+func newer(a, b *Event) bool {
+	if c := a.Time.Compare(b.Time); c != 0 {
+		return c > 0
+	}
+	return a.ID > b.ID
+}
+
+// cursorTime returns the time of the stored event with ID id, in Unix
+// microseconds, or a *QueryError when there is none.
+func cursorTime(ctx context.Context, db *sqldb.DB, id int64) (int64, error) {
+	gone := &QueryError{Field: "after", Message: "after is not the cursor of a stored event; it may have been pruned"}
+	if id < tokenIDBase {
+		var at int64
+		err := db.Reader.QueryRowContext(ctx, `SELECT occurred_at FROM audit_events WHERE id = $1`, id).Scan(&at)
+		if errors.Is(err, sql.ErrNoRows) {
+			return 0, gone
+		}
+		if err != nil {
+			return 0, fmt.Errorf("list audit events: %w", err)
+		}
+		return at, nil
+	}
+	blockID := (id - tokenIDBase) >> blockIndexBits
+	var kind string
+	var first int64
+	var data []byte
+	err := db.Reader.QueryRowContext(ctx, `SELECT event, first_at, data FROM audit_token_blocks WHERE id = $1`, blockID).
+		Scan(&kind, &first, &data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, gone
+	}
+	if err != nil {
+		return 0, fmt.Errorf("list audit events: %w", err)
+	}
+	var at int64
+	found := false
+	err = decodeBlock(blockID, kind, first, data, func(e *Event) bool {
+		if e.ID == id {
+			at, found = e.Time.UnixMicro(), true
+		}
+		return !found
+	})
+	if err != nil {
+		return 0, fmt.Errorf("list audit events: block %d: %w", blockID, err)
+	}
+	if !found {
+		return 0, gone
+	}
+	return at, nil
+}
+
+// listRows returns up to n of the events of audit_events that q selects,
+// at or after since and before (beforeAt, beforeID), newest first.
+func listRows(ctx context.Context, db *sqldb.DB, q Query, since, beforeAt, beforeID int64, n int) ([]Event, error) {
+	query, args := rowsQuery(db, q, since, beforeAt, beforeID)
+	// n rows are all the merge can take, whether more follow or not.
+	events, _, err := sqldb.Page(ctx, db.Reader, query, args, n, scanEvent)
+	return events, err
+}
+
+// rowsQuery is the query of listRows, without its LIMIT.
+func rowsQuery(db *sqldb.DB, q Query, since, beforeAt, beforeID int64) (string, sqldb.Args) {
 	var where []string
 	var args sqldb.Args
 	if q.UserID != "" {
@@ -121,45 +243,216 @@ func list(ctx context.Context, db *sqldb.DB, q Query) (Page, error) {
 	case q.Event != "":
 		where = append(where, "event = "+args.Add(q.Event))
 	}
-	if !q.Since.IsZero() {
-		where = append(where, "occurred_at >= "+args.Add(ceilMicro(q.Since)))
-	}
-	// One upper bound, the tighter of Until and the cursor, so that the
-	// index range starts where the page does.
-	until := int64(math.MaxInt64)
-	if !q.Until.IsZero() {
-		until = ceilMicro(q.Until)
-	}
-	var cursorAt int64
-	if q.After > 0 {
-		err := db.Reader.QueryRowContext(ctx, `SELECT occurred_at FROM audit_events WHERE id = $1`, q.After).Scan(&cursorAt)
-		if errors.Is(err, sql.ErrNoRows) {
-			return Page{}, &QueryError{Field: "after", Message: "after is not the cursor of a stored event; it may have been pruned"}
-		}
-		if err != nil {
-			return Page{}, fmt.Errorf("list audit events: %w", err)
-		}
+	if since != math.MinInt64 {
+		where = append(where, "occurred_at >= "+args.Add(since))
 	}
 	switch {
-	case q.After > 0 && cursorAt < until:
-		where = append(where, "(occurred_at, id) < ("+args.Add(cursorAt)+", "+args.Add(q.After)+")")
-	case until != math.MaxInt64:
-		where = append(where, "occurred_at < "+args.Add(until))
+	case beforeID > 0:
+		where = append(where, "(occurred_at, id) < ("+args.Add(beforeAt)+", "+args.Add(beforeID)+")")
+	case beforeAt != math.MaxInt64:
+		where = append(where, "occurred_at < "+args.Add(beforeAt))
 	}
 	query := `SELECT ` + eventColumns + ` FROM audit_events`
 	if len(where) > 0 {
 		query += ` WHERE ` + strings.Join(where, " AND ")
 	}
-	query += ` ORDER BY occurred_at DESC, id DESC`
-	events, more, err := sqldb.Page(ctx, db.Reader, query, args, limit, scanEvent)
+	return query + ` ORDER BY occurred_at DESC, id DESC`, args
+}
+
+// blockStream reads the events in blocks that a listing selects, newest
+// first. Blocks are read in the order of their latest event, newest first,
+// and may overlap in time (replicas write at once; a batch's events are
+// sorted, but the next batch may hold an event a little older); an event
+// read is held until no unread block can hold a newer one.
+type blockStream struct {
+	db    *sqldb.DB
+	q     Query
+	since int64
+	// Only events before (beforeAt, beforeID) in the listing's order;
+	// beforeID 0 means before beforeAt.
+	beforeAt, beforeID int64
+
+	started bool
+	done    bool       // no more blocks to fetch
+	fetched []blockRow // blocks fetched, not yet read, in reading order
+	pending []Event    // events read, not yet taken, newest first
+	add     []Event    // scratch space of read
+	fetchN  int        // blocks per fetch, doubled up to maxFetch
+	keyAt   int64      // the keyset of the next fetch: blocks before (keyAt, keyID)
+	keyID   int64
+}
+
+type blockRow struct {
+	id, first, last int64
+	kind            string
+	data            []byte
+}
+
+// maxFetch bounds the blocks read by one query; the first reads 2, enough
+// for a page of the newest events.
+const maxFetch = 64
+
+// peek returns the stream's next event, nil when there is none. The Event
+// is valid until pop.
+func (s *blockStream) peek(ctx context.Context) (*Event, error) {
+	if !s.started {
+		s.started = true
+		s.fetchN = 2
+		// A block holding an event at or before beforeAt has its first
+		// event at or before it, and its last at most blockSpan later.
+		s.keyAt, s.keyID = satAdd(s.beforeAt, blockSpan.Microseconds()+1), math.MinInt64
+		if s.beforeAt == math.MaxInt64 {
+			s.keyAt, s.keyID = math.MaxInt64, math.MaxInt64
+		}
+	}
+	for {
+		if len(s.fetched) == 0 && !s.done {
+			if err := s.fetch(ctx); err != nil {
+				return nil, err
+			}
+		}
+		if len(s.pending) > 0 {
+			top := &s.pending[0]
+			if len(s.fetched) == 0 {
+				return top, nil
+			}
+			// The next block's events are all at or before its last
+			// event's time, with IDs below the next block's.
+			next := &s.fetched[0]
+			bound := Event{Time: time.UnixMicro(next.last), ID: tokenIDBase + (next.id+1)<<blockIndexBits - 1}
+			if newer(top, &bound) {
+				return top, nil
+			}
+		}
+		if len(s.fetched) == 0 {
+			return nil, nil
+		}
+		if err := s.read(&s.fetched[0]); err != nil {
+			return nil, err
+		}
+		s.fetched = s.fetched[1:]
+	}
+}
+
+// pop drops the event peek returned.
+func (s *blockStream) pop() { s.pending = s.pending[1:] }
+
+// read decodes b's events that the listing selects into pending.
+func (s *blockStream) read(b *blockRow) error {
+	add := s.add[:0]
+	err := decodeBlock(b.id, b.kind, b.first, b.data, func(e *Event) bool {
+		at := e.Time.UnixMicro()
+		switch {
+		case s.q.UserID != "" && e.UserID != s.q.UserID,
+			at < s.since,
+			at > s.beforeAt,
+			at == s.beforeAt && (s.beforeID == 0 || e.ID >= s.beforeID):
+			return true
+		}
+		if e.Nonce != nil {
+			e.Nonce = ptrTo(*e.Nonce)
+		}
+		add = append(add, *e)
+		return true
+	})
 	if err != nil {
-		return Page{}, fmt.Errorf("list audit events: %w", err)
+		return fmt.Errorf("block %d: %w", b.id, err)
 	}
-	p := Page{Events: events}
-	if more {
-		p.Next = events[len(events)-1].ID
+	b.data = nil
+	// A block's events are stored oldest first, which newest first is
+	// their reverse; then a merge keeps pending in order.
+	slices.Reverse(add)
+	if !slices.IsSortedFunc(add, newestFirst) {
+		slices.SortFunc(add, newestFirst)
 	}
-	return p, nil
+	merged := make([]Event, 0, len(s.pending)+len(add))
+	i, j := 0, 0
+	for i < len(s.pending) || j < len(add) {
+		if j == len(add) || i < len(s.pending) && newer(&s.pending[i], &add[j]) {
+			merged = append(merged, s.pending[i])
+			i++
+		} else {
+			merged = append(merged, add[j])
+			j++
+		}
+	}
+	clear(add)
+	s.add, s.pending = add[:0], merged
+	return nil
+}
+
+func newestFirst(a, b Event) int {
+	if newer(&a, &b) {
+		return -1
+	}
+	if newer(&b, &a) {
+		return 1
+	}
+	return 0
+}
+
+func ptrTo[T any](v T) *T { return &v }
+
+// fetch reads the next blocks, in the order of their latest event, newest
+// first.
+func (s *blockStream) fetch(ctx context.Context) error {
+	query, args := blocksQuery(s.q, s.since, s.keyAt, s.keyID, s.fetchN)
+	rows, err := s.db.Reader.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var b blockRow
+		if err := rows.Scan(&b.id, &b.kind, &b.first, &b.last, &b.data); err != nil {
+			return err
+		}
+		s.fetched = append(s.fetched, b)
+		s.keyAt, s.keyID = b.last, b.id
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if n < s.fetchN {
+		s.done = true
+	}
+	s.fetchN = min(2*s.fetchN, maxFetch)
+	return nil
+}
+
+// blocksQuery selects the next n blocks of q's listing: those before
+// (keyAt, keyID) in the order of (latest event, ID), newest first, whose
+// latest event is at or after since. A user's come from audit_token_users.
+func blocksQuery(q Query, since, keyAt, keyID int64, n int) (string, sqldb.Args) {
+	var args sqldb.Args
+	var query, at, id string
+	if q.UserID != "" {
+		query = `SELECT b.id, b.event, b.first_at, b.last_at, b.data FROM audit_token_users u
+			JOIN audit_token_blocks b ON b.id = u.block_id WHERE u.user_id = ` + args.Add(q.UserID) + ` AND `
+		at, id = "u.last_at", "u.block_id"
+	} else {
+		query = `SELECT b.id, b.event, b.first_at, b.last_at, b.data FROM audit_token_blocks b WHERE `
+		at, id = "b.last_at", "b.id"
+	}
+	if q.Event != "" {
+		query += "b.event = " + args.Add(q.Event) + " AND "
+	}
+	if since != math.MinInt64 {
+		query += at + " >= " + args.Add(since) + " AND "
+	}
+	query += "(" + at + ", " + id + ") < (" + args.Add(keyAt) + ", " + args.Add(keyID) + ")" +
+		" ORDER BY " + at + " DESC, " + id + " DESC LIMIT " + args.Add(n)
+	return query, args
+}
+
+// satAdd is a + b, b >= 0, at most math.MaxInt64.
+func satAdd(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
 }
 
 // ceilMicro returns t in Unix microseconds, rounded up: times are stored to

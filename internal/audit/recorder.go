@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -13,7 +14,7 @@ import (
 
 // Defaults of Options.
 const (
-	DefaultBatchSize     = 256
+	DefaultBatchSize     = maxBlockEvents
 	DefaultFlushInterval = 200 * time.Millisecond
 	DefaultQueueSize     = 8192
 	DefaultRetention     = 30 * 24 * time.Hour
@@ -116,6 +117,11 @@ type Recorder struct {
 	stopPrune context.CancelFunc
 	written   chan struct{} // closed when the writer has finished
 	pruned    chan struct{} // closed when the pruner has finished
+
+	// The writer's scratch space, reused from batch to batch.
+	rowsBuf, tokensBuf []Event
+	blocksBuf          []block
+	data               []byte
 
 	nWritten, nDropped, nFailed atomic.Uint64
 	nLost                       atomic.Uint64 // events Dropped because Close gave up
@@ -425,30 +431,52 @@ func (r *Recorder) fill(batch []Event) []Event {
 	return batch
 }
 
-// flush writes batch, retrying once, counts the outcome, and returns batch
-// emptied for reuse.
+// flush writes batch, each part retrying once, counts the outcome, and
+// returns batch emptied for reuse. The token events go to blocks, the
+// others to rows; each part is a transaction of its own, so that a failure
+// of one is counted once and never writes the other twice.
 func (r *Recorder) flush(batch []Event) []Event {
 	if len(batch) == 0 {
 		return batch
 	}
-	n := uint64(len(batch))
-	err := r.write(r.writeCtx, batch)
+	rows, tokens := r.rowsBuf[:0], r.tokensBuf[:0]
+	for i := range batch {
+		if inBlock(&batch[i]) {
+			tokens = append(tokens, batch[i])
+		} else {
+			rows = append(rows, batch[i])
+		}
+	}
+	r.writeCounted(len(rows), func(ctx context.Context) error { return r.writeRows(ctx, rows) })
+	r.writeCounted(len(tokens), func(ctx context.Context) error { return r.writeBlocks(ctx, tokens) })
+	// Let the strings go.
+	clear(rows)
+	clear(tokens)
+	clear(batch)
+	r.rowsBuf, r.tokensBuf = rows[:0], tokens[:0]
+	return batch[:0]
+}
+
+// writeCounted runs write, retrying once, and counts its n events.
+func (r *Recorder) writeCounted(n int, write func(context.Context) error) {
+	if n == 0 {
+		return
+	}
+	err := write(r.writeCtx)
 	if err != nil && r.writeCtx.Err() == nil {
-		err = r.write(r.writeCtx, batch)
+		err = write(r.writeCtx)
 	}
 	switch {
 	case err == nil:
-		r.nWritten.Add(n)
+		r.nWritten.Add(uint64(n))
 	case r.writeCtx.Err() != nil: // Close gave up
-		r.nLost.Add(n)
-		r.nDropped.Add(n)
+		r.nLost.Add(uint64(n))
+		r.nDropped.Add(uint64(n))
 	default:
-		r.nFailed.Add(n)
+		r.nFailed.Add(uint64(n))
 		r.log.LogAttrs(context.Background(), slog.LevelError, "audit: write failed",
-			slog.Uint64("events", n), slog.String("error", err.Error()))
+			slog.Int("events", n), slog.String("error", err.Error()))
 	}
-	clear(batch) // let the strings go
-	return batch[:0]
 }
 
 // eventInsert are the columns a batch inserts, in the order of eventValues.
@@ -465,14 +493,66 @@ func eventValues(e *Event) []any {
 		e.Expire, nonce, e.Reason, e.Count}
 }
 
-// write stores batch in one transaction. Most of an event's cost is the
-// index pages its commit writes. On PostgreSQL that is one COPY, which
-// took a third of the client CPU and two thirds of the server CPU of
-// multi-row INSERTs per event in BenchmarkWrite.
-func (r *Recorder) write(ctx context.Context, batch []Event) error {
-	err := r.db.WriteRows(ctx, "audit_events", eventInsert, len(batch), func(i int) []any { return eventValues(&batch[i]) })
+// writeRows stores events as rows of audit_events in one transaction. On
+// PostgreSQL that is one COPY, which took a third of the client CPU and two
+// thirds of the server CPU of multi-row INSERTs per event in BenchmarkWrite.
+func (r *Recorder) writeRows(ctx context.Context, events []Event) error {
+	err := r.db.WriteRows(ctx, "audit_events", eventInsert, len(events), func(i int) []any { return eventValues(&events[i]) })
 	if err != nil {
 		return fmt.Errorf("write audit events: %w", err)
+	}
+	return nil
+}
+
+// writeBlocks stores token events as blocks in one transaction. It
+// reorders events.
+func (r *Recorder) writeBlocks(ctx context.Context, events []Event) error {
+	tx, err := r.db.Writer.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("write audit blocks: %w", err)
+	}
+	defer tx.Rollback()
+	if err := r.writeBlocksTx(ctx, tx, events); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("write audit blocks: %w", err)
+	}
+	return nil
+}
+
+// writeBlocksTx stores token events as blocks within tx: a row of
+// audit_token_blocks each, and a row of audit_token_users per user in it,
+// inserted by one statement.
+func (r *Recorder) writeBlocksTx(ctx context.Context, tx *sql.Tx, events []Event) error {
+	r.blocksBuf = splitBlocks(events, r.blocksBuf[:0])
+	defer clear(r.blocksBuf)
+	for i := range r.blocksBuf {
+		b := &r.blocksBuf[i]
+		r.data = b.encode(r.data[:0])
+		var id int64
+		err := tx.QueryRowContext(ctx, `INSERT INTO audit_token_blocks (event, first_at, last_at, events, data)
+			VALUES ($1, $2, $3, $4, $5) RETURNING id`, b.kind, b.first, b.last, len(b.events), r.data).Scan(&id)
+		if err != nil {
+			return fmt.Errorf("write audit blocks: %w", err)
+		}
+		if id > maxBlockID {
+			return fmt.Errorf("write audit blocks: block ID %d is past the last one events can name", id)
+		}
+		users := b.users()
+		if len(users) == 0 {
+			continue
+		}
+		var args sqldb.Args
+		insert := `INSERT INTO audit_token_users (user_id, last_at, block_id)
+			SELECT value, CAST(` + args.Add(b.last) + ` AS BIGINT), CAST(` + args.Add(id) + ` AS BIGINT) FROM `
+		from, err := r.db.TextRows(&args, users)
+		if err != nil {
+			return fmt.Errorf("write audit blocks: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, insert+from, args...); err != nil {
+			return fmt.Errorf("write audit blocks: %w", err)
+		}
 	}
 	return nil
 }
@@ -501,7 +581,8 @@ func (r *Recorder) runPruner(ctx context.Context) {
 // transaction, oldest first, and returns how many it deleted. With a
 // negative retention it deletes nothing. The Recorder prunes on its own
 // every PruneEvery; Prune also works after Close, as long as the database
-// is open.
+// is open. A block of token events goes when its latest event is past the
+// retention: its events outlive that by up to a second.
 //
 // Replicas sharing a database all prune, maybe at once. That is harmless:
 // on PostgreSQL each batch skips the rows another one holds, so they never
@@ -529,7 +610,90 @@ func (r *Recorder) Prune(ctx context.Context) (int64, error) {
 		}
 		total += n
 		if n < pruneBatch {
+			break
+		}
+	}
+	for {
+		events, blocks, err := r.pruneBlocks(ctx, cutoff)
+		total += events
+		if err != nil {
+			return total, fmt.Errorf("prune audit events: %w", err)
+		}
+		if blocks < pruneBlockBatch {
 			return total, nil
 		}
 	}
+}
+
+// pruneBlockBatch is the most blocks one pruning transaction deletes, up to
+// maxBlockEvents events each.
+const pruneBlockBatch = 16
+
+// pruneBlocks deletes up to pruneBlockBatch blocks whose latest event is
+// before cutoff, oldest first, with their users' rows, in one transaction,
+// and returns how many events and blocks it deleted.
+func (r *Recorder) pruneBlocks(ctx context.Context, cutoff int64) (events, blocks int64, err error) {
+	tx, err := r.db.Writer.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `SELECT id, event, first_at, last_at, events, data FROM audit_token_blocks
+		WHERE last_at < $1 ORDER BY last_at LIMIT $2`+r.db.SkipLocked(), cutoff, pruneBlockBatch)
+	if err != nil {
+		return 0, 0, err
+	}
+	type pruned struct {
+		id, last int64
+		users    []string
+	}
+	var old []pruned
+	for rows.Next() {
+		var b block
+		var id, n int64
+		var data []byte
+		if err := rows.Scan(&id, &b.kind, &b.first, &b.last, &n, &data); err != nil {
+			rows.Close()
+			return 0, 0, err
+		}
+		err := decodeBlock(id, b.kind, b.first, data, func(e *Event) bool {
+			b.events = append(b.events, Event{UserID: e.UserID})
+			return true
+		})
+		if err != nil {
+			// Without its users the block's rows of audit_token_users
+			// would stay behind: better to keep the block and say so.
+			rows.Close()
+			return 0, 0, fmt.Errorf("block %d: %w", id, err)
+		}
+		old = append(old, pruned{id: id, last: b.last, users: b.users()})
+		events += n
+	}
+	if err := rows.Close(); err != nil {
+		return 0, 0, err
+	}
+	if err := rows.Err(); err != nil {
+		return 0, 0, err
+	}
+	for _, b := range old {
+		if len(b.users) > 0 {
+			var args sqldb.Args
+			del := `DELETE FROM audit_token_users WHERE (user_id, last_at, block_id) IN
+				(SELECT value, CAST(` + args.Add(b.last) + ` AS BIGINT), CAST(` + args.Add(b.id) + ` AS BIGINT) FROM `
+			from, err := r.db.TextRows(&args, b.users)
+			if err != nil {
+				return 0, 0, err
+			}
+			if _, err := tx.ExecContext(ctx, del+from+`)`, args...); err != nil {
+				return 0, 0, err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM audit_token_blocks WHERE id = $1`, b.id); err != nil {
+			return 0, 0, err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, 0, err
+	}
+	return events, int64(len(old)), nil
 }

@@ -653,7 +653,7 @@ func TestCountRoundTrip(t *testing.T) {
 		for i, tt := range tests {
 			batch[i] = Event{Time: time.UnixMicro(int64(i + 1)).UTC(), Kind: SessionFailed, Reason: tt.reason, Count: tt.count}
 		}
-		if err := r.write(ctx, batch); err != nil {
+		if err := r.writeRows(ctx, batch); err != nil {
 			t.Fatal(err)
 		}
 		page, err := list(ctx, db, Query{})
@@ -718,7 +718,7 @@ func TestPrune(t *testing.T) {
 		cutoff := base.Add(-30 * 24 * time.Hour).Truncate(time.Microsecond)
 		const old = 2*pruneBatch + 10 // several batches
 		for i := range old {
-			r.Record(Event{Kind: TokenIssued, Time: cutoff.Add(-time.Duration(i+1) * time.Microsecond)})
+			r.Record(Event{Kind: TokenIssued, UserID: fmt.Sprint("u", i%7), Time: cutoff.Add(-time.Duration(i+1) * time.Microsecond)})
 		}
 		r.Record(Event{Kind: UserCreated, RequestID: "at the cutoff", Time: cutoff})
 		r.Record(Event{Kind: UserCreated, RequestID: "new", Time: base})
@@ -738,6 +738,10 @@ func TestPrune(t *testing.T) {
 		}
 		if n, err := r.Prune(ctx); n != 0 || err != nil {
 			t.Errorf("Prune() again = %d, %v, want 0", n, err)
+		}
+		var users int
+		if err := db.Reader.QueryRow(`SELECT COUNT(*) FROM audit_token_users`).Scan(&users); err != nil || users != 0 {
+			t.Errorf("%d rows of audit_token_users left by pruned blocks, %v; want none", users, err)
 		}
 
 		clock.Set(base.Add(10 * 365 * 24 * time.Hour))
@@ -853,9 +857,14 @@ func TestPruneReplicasAtOnce(t *testing.T) {
 		const old = 6*pruneBatch + 7
 		batch := make([]Event, 0, pruneBatch)
 		for i := range old {
-			batch = append(batch, Event{Kind: TokenIssued, Time: cutoff.Add(-time.Duration(old-i) * time.Millisecond), Count: 1})
+			// Token events in blocks, the others in rows: both are pruned.
+			kind, write := TokenIssued, rs[0].writeBlocks
+			if i%3 == 0 {
+				kind, write = UserCreated, rs[0].writeRows
+			}
+			batch = append(batch, Event{Kind: kind, UserID: fmt.Sprint("u", i%50), Time: cutoff.Add(-time.Duration(old-i) * time.Millisecond), Count: 1})
 			if len(batch) == cap(batch) || i == old-1 {
-				if err := rs[0].write(ctx, batch); err != nil {
+				if err := write(ctx, batch); err != nil {
 					t.Fatal(err)
 				}
 				batch = batch[:0]
@@ -875,7 +884,7 @@ func TestPruneReplicasAtOnce(t *testing.T) {
 		wg.Go(func() { // a replica goes on writing new events meanwhile
 			<-start
 			for i := range 20 {
-				if err := rs[1].write(ctx, []Event{{Kind: UserCreated, Time: base, RequestID: fmt.Sprint("new", i), Count: 1}}); err != nil {
+				if err := rs[1].writeRows(ctx, []Event{{Kind: UserCreated, Time: base, RequestID: fmt.Sprint("new", i), Count: 1}}); err != nil {
 					t.Error(err)
 				}
 			}

@@ -104,3 +104,61 @@ func TestSkipLocked(t *testing.T) {
 		}
 	})
 }
+
+// TestTextRows: the set of strings comes back as it went in, whatever the
+// bytes JSON or an array literal would have to escape, in one statement
+// that inserts and one that deletes by it.
+func TestTextRows(t *testing.T) {
+	t.Parallel()
+	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
+		t.Parallel()
+		ctx := context.Background()
+		db := d.Open(t)
+		vs := []string{"plain", `quote " and \ backslash`, "<&>", "ユーザー", "{a,b}", "NULL", "", " spaced "}
+		var args sqldb.Args
+		from, err := db.TextRows(&args, vs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Writer.ExecContext(ctx, `INSERT INTO users (id, name, session_epoch, created_at, updated_at)
+			SELECT value, 'n', 0, 0, 0 FROM `+from, args...); err != nil {
+			t.Fatalf("insert from TextRows: %v", err)
+		}
+		rows, err := db.Reader.QueryContext(ctx, `SELECT id FROM users ORDER BY id`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		got := map[string]bool{}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+			got[id] = true
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range vs {
+			if !got[v] {
+				t.Errorf("%q did not come back (got %v)", v, got)
+			}
+		}
+		if len(got) != len(vs) {
+			t.Errorf("%d rows, want %d", len(got), len(vs))
+		}
+		args = nil
+		from, err = db.TextRows(&args, vs[1:3])
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := db.Writer.ExecContext(ctx, `DELETE FROM users WHERE id IN (SELECT value FROM `+from+`)`, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n != 2 {
+			t.Errorf("deleted %d rows, %v; want 2", n, err)
+		}
+	})
+}

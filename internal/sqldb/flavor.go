@@ -3,6 +3,7 @@ package sqldb
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"strings"
 
@@ -134,4 +135,20 @@ func insertSQL(table string, columns []string, rows int) string {
 		b.WriteString(")")
 	}
 	return b.String()
+}
+
+// TextRows adds vs to args and returns a FROM item that yields them as rows
+// of one column, value: a set of strings bound as one argument, so that one
+// statement inserts or deletes a row per value where a statement each would
+// cost a round of the driver per value. SQLite reads it as a JSON array
+// (json_each), PostgreSQL as a text[] (unnest).
+func (db *DB) TextRows(args *Args, vs []string) (string, error) {
+	if db.flavor.dialect == Postgres {
+		return "unnest(" + args.Add(vs) + "::text[]) AS t(value)", nil
+	}
+	js, err := json.Marshal(vs)
+	if err != nil {
+		return "", err
+	}
+	return "json_each(" + args.Add(string(js)) + ")", nil
 }

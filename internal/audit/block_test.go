@@ -1,0 +1,293 @@
+package audit
+
+import (
+	stdcmp "cmp"
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"authsvc/internal/sqldb/sqldbtest"
+)
+
+// randomTokenEvents returns n token events with fields drawn from rnd,
+// edge values included, bounded as Record bounds them.
+func randomTokenEvents(rnd *rand.Rand, n int) []Event {
+	texts := []string{"", "alice", "alicia", "ユーザー", strings.Repeat("x", 300), "user:alice", "203.0.113.7", "2001:db8::1",
+		"a1b2c3d4-1", "a1b2c3d4-10", "a1b2c3d4-9999", "expired", "\uFFFD"}
+	pick := func() string { return texts[rnd.IntN(len(texts))] }
+	es := make([]Event, n)
+	for i := range es {
+		e := Event{
+			Time:      base.Add(time.Duration(rnd.Int64N(int64(3*time.Second))) - time.Second),
+			Kind:      []string{TokenIssued, TokenRenewed}[rnd.IntN(2)],
+			AppID:     []uint32{0, 1, 1234567890, math.MaxUint32}[rnd.IntN(4)],
+			UserID:    pick(),
+			Actor:     pick(),
+			ClientIP:  pick(),
+			RequestID: fmt.Sprint(i, pick()), // unique, to match them up
+			Reason:    pick(),
+			Expire:    []int64{0, base.Unix() + 86400, math.MaxInt64, math.MinInt64 + 1<<20}[rnd.IntN(4)],
+		}
+		switch rnd.IntN(4) {
+		case 0:
+			e.Nonce = ptr(int32(math.MinInt32))
+		case 1:
+			e.Nonce = ptr(int32(math.MaxInt32))
+		case 2:
+			e.Nonce = ptr(rnd.Int32())
+		}
+		e.Time = e.Time.Truncate(time.Microsecond)
+		e.bound()
+		es[i] = e
+	}
+	return es
+}
+
+// decodeAll decodes every event of b, stored as block id.
+func decodeAll(t *testing.T, id int64, b *block, data []byte) []Event {
+	t.Helper()
+	var got []Event
+	err := decodeBlock(id, b.kind, b.first, data, func(e *Event) bool {
+		c := *e
+		if e.Nonce != nil {
+			c.Nonce = ptr(*e.Nonce)
+		}
+		got = append(got, c)
+		return true
+	})
+	if err != nil {
+		t.Fatalf("decodeBlock(%d) = %v", id, err)
+	}
+	return got
+}
+
+// TestBlockRoundTrip: what splitBlocks and encode store, decodeBlock reads
+// back as it was, each event with the ID that names its block and place.
+func TestBlockRoundTrip(t *testing.T) {
+	t.Parallel()
+	rnd := rand.New(rand.NewPCG(7, 11))
+	for round := range 20 {
+		events := randomTokenEvents(rnd, 1+rnd.IntN(3000))
+		want := slices.Clone(events)
+		blocks := splitBlocks(events, nil)
+		var got []Event
+		for i := range blocks {
+			b := &blocks[i]
+			id := int64(1 + round*1000 + i)
+			if i == 0 && round == 0 {
+				id = maxBlockID
+			}
+			if len(b.events) > maxBlockEvents || b.last-b.first > blockSpan.Microseconds() {
+				t.Fatalf("block of %d events spanning %d µs", len(b.events), b.last-b.first)
+			}
+			decoded := decodeAll(t, id, b, b.encode(nil))
+			for j, e := range decoded {
+				if e.ID != tokenIDBase+id<<blockIndexBits+int64(j) || e.ID >= 1<<53 || e.Kind != b.kind {
+					t.Fatalf("event %d of block %d: ID %d, kind %s", j, id, e.ID, e.Kind)
+				}
+				if j > 0 && e.Time.Before(decoded[j-1].Time) {
+					t.Fatalf("block %d is not in time order at event %d", id, j)
+				}
+			}
+			got = append(got, decoded...)
+		}
+		opts := cmp.Options{
+			cmpopts.IgnoreFields(Event{}, "ID"),
+			cmpopts.SortSlices(func(a, b Event) bool { return a.RequestID < b.RequestID }),
+		}
+		if diff := cmp.Diff(want, got, opts); diff != "" {
+			t.Fatalf("round %d (-stored +read):\n%s", round, diff)
+		}
+	}
+}
+
+// TestSplitBlocks: one kind per block, at most maxBlockEvents events and
+// blockSpan of time each, and no more blocks than those bounds need.
+func TestSplitBlocks(t *testing.T) {
+	t.Parallel()
+	var events []Event
+	for i := range 2500 { // 2,500 issued in 2.5 s, then 3 renewed at once
+		events = append(events, Event{Kind: TokenIssued, Time: base.Add(time.Duration(i) * time.Millisecond), Count: 1})
+	}
+	for range 3 {
+		events = append(events, Event{Kind: TokenRenewed, Time: base, Count: 1})
+	}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	rnd.Shuffle(len(events), func(i, j int) { events[i], events[j] = events[j], events[i] })
+	var got []string
+	for _, b := range splitBlocks(events, nil) {
+		got = append(got, fmt.Sprintf("%s %d %dms", b.kind, len(b.events), (b.last-b.first)/1000))
+	}
+	want := []string{"token.issued 1001 1000ms", "token.issued 1001 1000ms", "token.issued 498 497ms", "token.renewed 3 0ms"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("blocks (-want +got):\n%s", diff)
+	}
+	many := make([]Event, 3000)
+	for i := range many {
+		many[i] = Event{Kind: TokenIssued, Time: base, Count: 1}
+	}
+	got = nil
+	for _, b := range splitBlocks(many, nil) {
+		got = append(got, fmt.Sprint(len(b.events)))
+	}
+	if diff := cmp.Diff([]string{"1024", "1024", "952"}, got); diff != "" {
+		t.Errorf("blocks of one microsecond (-want +got):\n%s", diff)
+	}
+}
+
+// FuzzDecodeBlock: a block's data comes from a file; whatever it holds,
+// decodeBlock returns events within the bounds of an Event, or an error,
+// and never panics. Data that encode wrote decodes to what was encoded.
+func FuzzDecodeBlock(f *testing.F) {
+	rnd := rand.New(rand.NewPCG(3, 4))
+	for range 8 {
+		events := randomTokenEvents(rnd, 1+rnd.IntN(20))
+		for _, b := range splitBlocks(events, nil) {
+			f.Add(b.encode(nil), b.first)
+		}
+	}
+	f.Add([]byte{blockFormat}, int64(0))
+	f.Add([]byte{blockFormat, 0, 0}, int64(-1))
+	f.Add([]byte{blockFormat, 2}, int64(0))
+	f.Fuzz(func(t *testing.T, data []byte, first int64) {
+		var got []Event
+		err := decodeBlock(42, TokenIssued, first, data, func(e *Event) bool {
+			c := *e
+			if e.Nonce != nil {
+				c.Nonce = ptr(*e.Nonce)
+			}
+			got = append(got, c)
+			return true
+		})
+		if err != nil {
+			return
+		}
+		if len(got) > maxBlockEvents {
+			t.Fatalf("%d events decoded, at most %d fit", len(got), maxBlockEvents)
+		}
+		for _, e := range got {
+			if len(e.UserID) > MaxUserIDLen || len(e.Actor) > MaxActorLen || len(e.ClientIP) > MaxClientIPLen ||
+				len(e.RequestID) > MaxRequestIDLen || len(e.Reason) > MaxReasonLen || e.Count != 1 {
+				t.Fatalf("decoded an event past the bounds: %+v", e)
+			}
+		}
+		// What decodes re-encodes to data that decodes the same.
+		b := block{kind: TokenIssued, events: got, first: first}
+		again := decodeAllFuzz(t, b.encode(nil), first)
+		if diff := cmp.Diff(got, again); diff != "" {
+			t.Fatalf("decode, encode, decode (-first +second):\n%s", diff)
+		}
+	})
+}
+
+func decodeAllFuzz(t *testing.T, data []byte, first int64) []Event {
+	var got []Event
+	err := decodeBlock(42, TokenIssued, first, data, func(e *Event) bool {
+		c := *e
+		if e.Nonce != nil {
+			c.Nonce = ptr(*e.Nonce)
+		}
+		got = append(got, c)
+		return true
+	})
+	if err != nil {
+		t.Fatalf("re-encoded data does not decode: %v", err)
+	}
+	return got
+}
+
+// TestListMatchesReference writes token events (blocks) and other events
+// (rows) through the Recorder in many small batches, with times out of
+// order across batches, ties in one microsecond and blocks overlapping in
+// time, and compares every listing of random queries and page sizes, page
+// after page, with the stored events filtered and sorted in the test.
+func TestListMatchesReference(t *testing.T) {
+	t.Parallel()
+	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
+		t.Parallel()
+		ctx := context.Background()
+		db := d.Open(t)
+		r := newTestRecorder(t, db, Options{BatchSize: 50})
+		rnd := rand.New(rand.NewPCG(5, 6))
+		users := []string{"alice", "bob", "carol", "ユーザー", ""}
+		kinds := []string{TokenIssued, TokenIssued, TokenIssued, TokenRenewed, SessionCreated, UserUpdated}
+		for i := range 2000 {
+			// About 1.4 s of events, each up to 1.5 s off: batches overlap.
+			at := base.Add(time.Duration(i)*700*time.Microsecond + time.Duration(rnd.Int64N(int64(1500*time.Millisecond))))
+			if rnd.IntN(5) == 0 {
+				at = base.Add(time.Second) // ties
+			}
+			r.Record(Event{Time: at, Kind: kinds[rnd.IntN(len(kinds))], UserID: users[rnd.IntN(len(users))], RequestID: fmt.Sprint(i)})
+			if rnd.IntN(40) == 0 {
+				if err := r.Flush(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if err := r.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		stored := storedEvents(t, db)
+		if len(stored) != 2000 {
+			t.Fatalf("%d events stored, want 2000", len(stored))
+		}
+		slices.SortFunc(stored, func(a, b Event) int {
+			if c := b.Time.Compare(a.Time); c != 0 {
+				return c
+			}
+			return stdcmp.Compare(b.ID, a.ID)
+		})
+		at := func(ms int) time.Time { return base.Add(time.Duration(ms) * time.Millisecond) }
+		for round := range 40 {
+			q := Query{Limit: []int{13, 50, 150, 1000}[rnd.IntN(4)]}
+			if rnd.IntN(2) == 0 {
+				q.UserID = users[rnd.IntN(len(users)-1)]
+			}
+			if rnd.IntN(3) == 0 {
+				q.Event = kinds[rnd.IntN(len(kinds))]
+			}
+			if rnd.IntN(3) == 0 {
+				q.Since = at(rnd.IntN(3500))
+			}
+			if rnd.IntN(3) == 0 {
+				q.Until = at(rnd.IntN(3500))
+				if !q.Since.IsZero() && q.Until.Before(q.Since) {
+					q.Since, q.Until = q.Until, q.Since
+				}
+			}
+			var want []Event
+			for _, e := range stored {
+				if (q.UserID == "" || e.UserID == q.UserID) && (q.Event == "" || e.Kind == q.Event) &&
+					(q.Since.IsZero() || !e.Time.Before(q.Since)) && (q.Until.IsZero() || e.Time.Before(q.Until)) {
+					want = append(want, e)
+				}
+			}
+			var got []Event
+			for page := 0; ; page++ {
+				p, err := list(ctx, db, q)
+				if err != nil {
+					t.Fatalf("round %d: List(%+v) = %v", round, q, err)
+				}
+				got = append(got, p.Events...)
+				if p.Next == 0 {
+					break
+				}
+				if len(p.Events) != q.Limit || p.Next != p.Events[len(p.Events)-1].ID {
+					t.Fatalf("round %d: page %d of %+v: %d events, Next %d", round, page, q, len(p.Events), p.Next)
+				}
+				q.After = p.Next
+			}
+			if diff := cmp.Diff(ids(want), ids(got)); diff != "" {
+				t.Fatalf("round %d: %+v (-want +got IDs):\n%s", round, q, diff)
+			}
+		}
+	})
+}

@@ -1,0 +1,83 @@
+package audit
+
+import (
+	"database/sql"
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+
+	"authsvc/internal/sqldb"
+	"authsvc/internal/sqldb/sqldbtest"
+)
+
+// TestListUsesIndexes holds every query List runs on SQLite to a plan that
+// reads an index range in the listing's order: no table scan, no sort of
+// the whole selection. (PostgreSQL's plans depend on its statistics, which
+// a test database does not have.)
+func TestListUsesIndexes(t *testing.T) {
+	t.Parallel()
+	var db *sqldb.DB
+	for _, d := range sqldbtest.Dialects {
+		if d.Name == sqldb.SQLite {
+			db = d.Open(t)
+		}
+	}
+	at := base.UnixMicro()
+	queries := []Query{
+		{},
+		{UserID: "alice"},
+		{Event: TokenIssued},
+		{Event: UserCreated},
+		{UserID: "alice", Event: TokenRenewed},
+		{Since: base},
+		{UserID: "alice", Since: base},
+		{Event: TokenIssued, Since: base},
+	}
+	for _, q := range queries {
+		for _, bound := range []struct {
+			at, id int64
+		}{{math.MaxInt64, 0}, {at, 0}, {at, 12345}} {
+			since := int64(math.MinInt64)
+			if !q.Since.IsZero() {
+				since = ceilMicro(q.Since)
+			}
+			rows, rowArgs := rowsQuery(db, q, since, bound.at, bound.id)
+			blocks, blockArgs := blocksQuery(q, since, satAdd(bound.at, blockSpan.Microseconds()+1), bound.id, 8)
+			for _, c := range []struct {
+				query string
+				args  []any
+			}{{rows + " LIMIT 101", rowArgs}, {blocks, blockArgs}} {
+				plan := explain(t, db.Reader, c.query, c.args)
+				name := fmt.Sprintf("%+v before (%d, %d)", q, bound.at, bound.id)
+				if strings.Contains(plan, "SCAN") && !strings.Contains(plan, "USING INDEX") && !strings.Contains(plan, "USING COVERING INDEX") ||
+					strings.Contains(plan, "TEMP B-TREE") {
+					t.Errorf("%s: %s\nplan:\n%s", name, c.query, plan)
+				}
+			}
+		}
+	}
+}
+
+// explain returns SQLite's plan of query, a step a line.
+func explain(t *testing.T, db *sql.DB, query string, args []any) string {
+	t.Helper()
+	rows, err := db.Query("EXPLAIN QUERY PLAN "+query, args...)
+	if err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	defer rows.Close()
+	var b strings.Builder
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		b.WriteString(detail + "\n")
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
