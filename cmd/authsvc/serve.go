@@ -285,7 +285,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, en
 	if err != nil {
 		return err
 	}
-	cfg.logger = slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
+	lw := newLogWriter(stderr)
+	defer lw.Close()
+	cfg.logger = slog.New(flushingHandler{slog.NewJSONHandler(lw, &slog.HandlerOptions{Level: cfg.logLevel}), lw})
 	if environ != nil {
 		warnUnknownEnv(cfg.logger, cfg.s, environ())
 	}
