@@ -72,13 +72,25 @@ func (s *Server) authenticate(r *http.Request, acc access) (principal, error) {
 		return principal{}, errNoCredential
 	}
 	creds := s.creds.Load()
-	if label, ok := creds.admin(cred); ok {
-		return principal{admin: label}, nil
+	// A bearer shaped like a JWT is tried as a session first: hashing it as
+	// an admin key cost more than the cached session check, on every
+	// request of a logged-in user. An admin key of that shape still works,
+	// checked when it is no session.
+	jwt := idp.LooksLikeJWT(cred)
+	if !jwt {
+		if label, ok := creds.admin(cred); ok {
+			return principal{admin: label}, nil
+		}
 	}
 	subject, epoch, err := creds.sessions.verify(r.Context(), creds.SessionKey, cred, s.now(), s.store.SessionRevoked)
+	if err != nil && jwt {
+		if label, ok := creds.admin(cred); ok {
+			return principal{admin: label}, nil
+		}
+	}
 	switch {
 	case errors.Is(err, errInvalidSession):
-		if acc == sessionsIdP && creds.IdP != nil && idp.LooksLikeJWT(cred) {
+		if acc == sessionsIdP && creds.IdP != nil && jwt {
 			p, err := s.authenticateIdP(r, creds.IdP, cred)
 			if err != nil {
 				return principal{}, err

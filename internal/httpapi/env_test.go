@@ -34,10 +34,11 @@ import (
 
 // Test fixtures. The secrets are made up for the tests.
 const (
-	testAppID     = 1234567890
-	testSecret    = "0123456789abcdef0123456789abcdef"
-	testAdminKey  = "admin-key-for-tests-0123456789"
-	testAdminKey2 = "second-admin-key-for-rotation"
+	testAppID    = 1234567890
+	testSecret   = "0123456789abcdef0123456789abcdef"
+	testAdminKey = "admin-key-for-tests-0123456789"
+	// Shaped like a JWT, which authenticate tries as a session first.
+	testAdminKey2 = "second.admin-key.for-rotation"
 	testPassword  = "correct horse battery"
 )
 

@@ -13,6 +13,7 @@ import (
 
 	"authsvc/api"
 	"authsvc/internal/apps"
+	"authsvc/internal/idp"
 	"authsvc/internal/token"
 	"authsvc/internal/users"
 )
@@ -152,7 +153,11 @@ func TestBearerParsing(t *testing.T) {
 			t.Errorf("Authorization %q: status %d, want 401", h, resp.StatusCode)
 		}
 	}
-	// The scheme is case-insensitive (RFC 9110), and the second admin key works too.
+	// The scheme is case-insensitive (RFC 9110), and the second admin key
+	// works too, though shaped like a JWT.
+	if !idp.LooksLikeJWT(testAdminKey2) {
+		t.Fatalf("%q does not look like a JWT: the test does not test what it means to", testAdminKey2)
+	}
 	req, _ := http.NewRequest("GET", e.srv.URL+"/v1/users", nil)
 	req.Header.Set("Authorization", "bearer "+testAdminKey2)
 	resp, err := e.client.Do(req)
