@@ -60,9 +60,13 @@ const (
 	MaxReasonLen    = 256
 )
 
-// bound cuts e's text fields to their maximums, makes them storable, and
-// sets a missing Count.
+// bound cuts e's text fields to their maximums, makes them storable, drops
+// the monotonic clock reading of its time, and sets a missing Count.
 func (e *Event) bound() {
+	// The wall clock alone: time.Now's monotonic reading would order
+	// events by Compare differently from the Unix times stored, when the
+	// wall clock steps or a thread is preempted inside time.Now.
+	e.Time = e.Time.Round(0)
 	e.Kind = field(e.Kind, MaxEventLen)
 	e.UserID = field(e.UserID, MaxUserIDLen)
 	e.Actor = field(e.Actor, MaxActorLen)

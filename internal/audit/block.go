@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"slices"
@@ -69,7 +70,9 @@ func splitBlocks(events []Event, blocks []block) []block {
 			}
 			return 1
 		}
-		return a.Time.Compare(b.Time)
+		// By the times stored, so that first and last are the block's
+		// bounds whatever the times' monotonic readings say.
+		return cmp.Compare(a.Time.UnixMicro(), b.Time.UnixMicro())
 	})
 	span := blockSpan.Microseconds()
 	start := 0

@@ -3,7 +3,9 @@ package audit
 import (
 	stdcmp "cmp"
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -15,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"authsvc/internal/sqldb/sqldbtest"
+	"authsvc/internal/testlog"
 )
 
 // randomTokenEvents returns n token events with fields drawn from rnd,
@@ -287,6 +290,113 @@ func TestListMatchesReference(t *testing.T) {
 			}
 			if diff := cmp.Diff(ids(want), ids(got)); diff != "" {
 				t.Fatalf("round %d: %+v (-want +got IDs):\n%s", round, q, diff)
+			}
+		}
+	})
+}
+
+// TestBoundDropsMonotonicClock: events are ordered in blocks by the times
+// stored, so an event keeps no monotonic reading, which Compare would
+// prefer to the wall clock.
+func TestBoundDropsMonotonicClock(t *testing.T) {
+	t.Parallel()
+	e := Event{Time: time.Now(), Kind: TokenIssued}
+	if e.Time == e.Time.Round(0) {
+		t.Fatal("time.Now has no monotonic reading here: the test does not test what it means to")
+	}
+	e.bound()
+	if e.Time != e.Time.Round(0) {
+		t.Errorf("bound kept the monotonic reading: %v", e.Time)
+	}
+}
+
+// TestPruneCorruptBlock: a block that does not decode is pruned like the
+// others, with an error logged, instead of stopping pruning for good.
+func TestPruneCorruptBlock(t *testing.T) {
+	t.Parallel()
+	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
+		t.Parallel()
+		ctx := context.Background()
+		db := d.Open(t)
+		var logs testlog.Buffer
+		clock := newTestClock(base)
+		r := newTestRecorder(t, db, Options{Now: clock.Now, Retention: time.Hour, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		if _, err := db.Writer.Exec(`INSERT INTO audit_token_blocks (event, first_at, last_at, events, data) VALUES ($1, $2, $3, 1, $4)`,
+			TokenIssued, base.UnixMicro()-10, base.UnixMicro()-10, []byte{blockFormat, 0xff}); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 100 {
+			r.Record(Event{Time: base.Add(time.Duration(i) * 2 * time.Second), Kind: TokenIssued, UserID: fmt.Sprint("u", i%7)})
+		}
+		if err := r.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		clock.Set(base.Add(48 * time.Hour))
+		n, err := r.Prune(ctx)
+		if err != nil || n != 101 {
+			t.Errorf("Prune() = %d, %v; want 101 events pruned", n, err)
+		}
+		var blocks, users int
+		if err := db.Reader.QueryRow(`SELECT (SELECT COUNT(*) FROM audit_token_blocks), (SELECT COUNT(*) FROM audit_token_users)`).Scan(&blocks, &users); err != nil {
+			t.Fatal(err)
+		}
+		if blocks != 0 || users != 0 {
+			t.Errorf("%d blocks and %d user rows left, want none", blocks, users)
+		}
+		if !strings.Contains(logs.String(), "does not decode") {
+			t.Errorf("the corrupt block was not logged:\n%s", logs.String())
+		}
+	})
+}
+
+// TestBlockIDsNotReused: after pruning empties the blocks, new blocks take
+// new IDs, so an old cursor is gone rather than naming a new event.
+func TestBlockIDsNotReused(t *testing.T) {
+	t.Parallel()
+	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
+		t.Parallel()
+		ctx := context.Background()
+		db := d.Open(t)
+		clock := newTestClock(base)
+		r := newTestRecorder(t, db, Options{Now: clock.Now, Retention: time.Hour})
+		record := func() {
+			for range 3 {
+				r.Record(Event{Kind: TokenIssued, UserID: "alice"})
+			}
+			if err := r.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		record()
+		p, err := list(ctx, db, Query{Limit: 1})
+		if err != nil || p.Next == 0 {
+			t.Fatalf("List() = %+v, %v", p, err)
+		}
+		clock.Set(base.Add(2 * time.Hour))
+		if n, err := r.Prune(ctx); n != 3 || err != nil {
+			t.Fatalf("Prune() = %d, %v; want 3", n, err)
+		}
+		record()
+		_, err = list(ctx, db, Query{After: p.Next})
+		var qe *QueryError
+		if !errors.As(err, &qe) || qe.Field != "after" {
+			t.Errorf("List(after a pruned event) = %v, want a *QueryError for after", err)
+		}
+	})
+}
+
+// TestListUnstorableUserID: a userID no event can store (invalid UTF-8,
+// NUL, too long) lists nothing, on PostgreSQL too, which would refuse it
+// as an argument.
+func TestListUnstorableUserID(t *testing.T) {
+	t.Parallel()
+	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
+		t.Parallel()
+		db := d.Open(t)
+		for _, id := range []string{"\xff", "a\x00b", strings.Repeat("u", MaxUserIDLen+1)} {
+			p, err := list(context.Background(), db, Query{UserID: id})
+			if err != nil || len(p.Events) != 0 || p.Next != 0 {
+				t.Errorf("List(userID %q) = %+v, %v; want an empty page", id, p, err)
 			}
 		}
 	})

@@ -109,6 +109,11 @@ func list(ctx context.Context, db *sqldb.DB, q Query) (Page, error) {
 	if err != nil {
 		return Page{}, err
 	}
+	if q.UserID != "" && field(q.UserID, MaxUserIDLen) != q.UserID {
+		// No event stores such a userID (Record bounds them), and
+		// PostgreSQL would refuse the invalid UTF-8 or NUL as an argument.
+		return Page{}, nil
+	}
 	// One upper bound, the tighter of Until and the cursor, so that the
 	// index range starts where the page does: only events before
 	// (beforeAt, beforeID) in the listing's order.

@@ -661,10 +661,12 @@ func (r *Recorder) pruneBlocks(ctx context.Context, cutoff int64) (events, block
 			return true
 		})
 		if err != nil {
-			// Without its users the block's rows of audit_token_users
-			// would stay behind: better to keep the block and say so.
-			rows.Close()
-			return 0, 0, fmt.Errorf("block %d: %w", id, err)
+			// Kept, it would stop pruning for good: it is always the
+			// oldest. Its rows of audit_token_users, at most one per
+			// event, stay behind; listings join them to no block.
+			r.log.LogAttrs(ctx, slog.LevelError, "audit: pruning a block that does not decode, leaving its user index rows",
+				slog.Int64("block", id), slog.String("error", err.Error()))
+			b.events = nil
 		}
 		old = append(old, pruned{id: id, last: b.last, users: b.users()})
 		events += n

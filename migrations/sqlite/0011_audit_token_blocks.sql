@@ -7,9 +7,12 @@
 -- audit_events, which the listing merges with the blocks, until pruned.
 --
 -- first_at and last_at are the earliest and latest event's time, Unix
--- microseconds. The listing walks blocks by last_at, newest first.
+-- microseconds. The listing walks blocks by last_at, newest first. id is
+-- AUTOINCREMENT: the events' IDs are made of it, and pruning may empty the
+-- table, after which a plain rowid would start again at 1 and an old
+-- cursor would name a new event.
 CREATE TABLE audit_token_blocks (
-	id       INTEGER NOT NULL PRIMARY KEY,
+	id       INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
 	event    TEXT    NOT NULL,
 	first_at BIGINT  NOT NULL,
 	last_at  BIGINT  NOT NULL,
