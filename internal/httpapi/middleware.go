@@ -192,7 +192,9 @@ func (s *Server) finish(r *http.Request, info *requestInfo, start time.Time) {
 			slog.String("route", route),
 			slog.Int("status", status),
 			slog.Int("bytes", sw.bytes),
-			slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
+			// Whole microseconds: slog writes a float with encoding/json,
+			// which cost a fifth of the access log line.
+			slog.Int64("duration_us", elapsed.Microseconds()),
 			slog.String("client_ip", clientIPText(ctx)))
 	}
 }
