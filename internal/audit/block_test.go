@@ -54,11 +54,10 @@ func randomTokenEvents(rnd *rand.Rand, n int) []Event {
 	return es
 }
 
-// decodeAll decodes every event of b, stored as block id.
-func decodeAll(t *testing.T, id int64, b *block, data []byte) []Event {
-	t.Helper()
+// decodeCopies decodes every event of a block, each with its own nonce.
+func decodeCopies(id int64, kind string, first int64, data []byte) ([]Event, error) {
 	var got []Event
-	err := decodeBlock(id, b.kind, b.first, data, func(e *Event) bool {
+	err := decodeBlock(id, kind, first, data, func(e *Event) bool {
 		c := *e
 		if e.Nonce != nil {
 			c.Nonce = ptr(*e.Nonce)
@@ -66,6 +65,13 @@ func decodeAll(t *testing.T, id int64, b *block, data []byte) []Event {
 		got = append(got, c)
 		return true
 	})
+	return got, err
+}
+
+// decodeAll decodes every event of b, stored as block id.
+func decodeAll(t *testing.T, id int64, b *block, data []byte) []Event {
+	t.Helper()
+	got, err := decodeCopies(id, b.kind, b.first, data)
 	if err != nil {
 		t.Fatalf("decodeBlock(%d) = %v", id, err)
 	}
@@ -161,15 +167,7 @@ func FuzzDecodeBlock(f *testing.F) {
 	f.Add([]byte{blockFormat, 0, 0}, int64(-1))
 	f.Add([]byte{blockFormat, 2}, int64(0))
 	f.Fuzz(func(t *testing.T, data []byte, first int64) {
-		var got []Event
-		err := decodeBlock(42, TokenIssued, first, data, func(e *Event) bool {
-			c := *e
-			if e.Nonce != nil {
-				c.Nonce = ptr(*e.Nonce)
-			}
-			got = append(got, c)
-			return true
-		})
+		got, err := decodeCopies(42, TokenIssued, first, data)
 		if err != nil {
 			return
 		}
@@ -184,27 +182,14 @@ func FuzzDecodeBlock(f *testing.F) {
 		}
 		// What decodes re-encodes to data that decodes the same.
 		b := block{kind: TokenIssued, events: got, first: first}
-		again := decodeAllFuzz(t, b.encode(nil), first)
+		again, err := decodeCopies(42, TokenIssued, first, b.encode(nil))
+		if err != nil {
+			t.Fatalf("re-encoded data does not decode: %v", err)
+		}
 		if diff := cmp.Diff(got, again); diff != "" {
 			t.Fatalf("decode, encode, decode (-first +second):\n%s", diff)
 		}
 	})
-}
-
-func decodeAllFuzz(t *testing.T, data []byte, first int64) []Event {
-	var got []Event
-	err := decodeBlock(42, TokenIssued, first, data, func(e *Event) bool {
-		c := *e
-		if e.Nonce != nil {
-			c.Nonce = ptr(*e.Nonce)
-		}
-		got = append(got, c)
-		return true
-	})
-	if err != nil {
-		t.Fatalf("re-encoded data does not decode: %v", err)
-	}
-	return got
 }
 
 // TestListMatchesReference writes token events (blocks) and other events

@@ -89,17 +89,11 @@ func storedEvents(tb testing.TB, db *sqldb.DB) []Event {
 		if err := blocks.Scan(&id, &kind, &first, &data); err != nil {
 			tb.Fatal(err)
 		}
-		err := decodeBlock(id, kind, first, data, func(e *Event) bool {
-			c := *e
-			if e.Nonce != nil {
-				c.Nonce = ptr(*e.Nonce)
-			}
-			all = append(all, c)
-			return true
-		})
+		events, err := decodeCopies(id, kind, first, data)
 		if err != nil {
 			tb.Fatalf("block %d: %v", id, err)
 		}
+		all = append(all, events...)
 	}
 	if err := blocks.Err(); err != nil {
 		tb.Fatal(err)
