@@ -38,9 +38,17 @@ type DB struct {
 	file    os.FileInfo // SQLite: the file as it was at open, for Ready
 	created bool        // the database was empty before Open
 
+	migratedFrom, version int // the schema version before Open's migrations, and after
+
 	mu    sync.Mutex
 	stmts []*sql.Stmt // closed by Close
 }
+
+// Migrated returns the schema version the database was at before Open
+// applied its migrations, and the one it is at now; they are equal when
+// there was nothing to apply. (Another process may have applied some of
+// them meanwhile: from is what Open found once it held the migration lock.)
+func (db *DB) Migrated() (from, to int) { return db.migratedFrom, db.version }
 
 // Dialect names the SQL dialect of a DB.
 type Dialect string

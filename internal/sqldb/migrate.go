@@ -57,16 +57,17 @@ func loadMigrations(fsys fs.FS) ([]migration, error) {
 // transaction together with its row in schema_migrations, on one connection
 // holding the flavor's migration lock. Another process migrating the same
 // database at the same time is harmless: each step re-checks, inside its
-// transaction, whether it is still pending.
-func migrate(ctx context.Context, db *sql.DB, f flavor, ms []migration) (err error) {
+// transaction, whether it is still pending. It returns the schema version
+// the database was at.
+func migrate(ctx context.Context, db *sql.DB, f flavor, ms []migration) (from int, err error) {
 	conn, err := db.Conn(ctx)
 	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
+		return 0, fmt.Errorf("migrate: %w", err)
 	}
 	defer conn.Close()
 	unlock, err := f.lockMigrations(ctx, conn)
 	if err != nil {
-		return fmt.Errorf("migrate: lock: %w", err)
+		return 0, fmt.Errorf("migrate: lock: %w", err)
 	}
 	defer func() {
 		if uerr := unlock(); uerr != nil && err == nil {
@@ -79,22 +80,22 @@ func migrate(ctx context.Context, db *sql.DB, f flavor, ms []migration) (err err
 	applied_at BIGINT  NOT NULL
 )`)
 	if err != nil {
-		return fmt.Errorf("create schema_migrations: %w", err)
+		return 0, fmt.Errorf("create schema_migrations: %w", err)
 	}
 	applied, err := schemaVersion(ctx, conn)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if applied > len(ms) {
-		return fmt.Errorf("%w: the database is at schema version %d, this binary knows versions up to %d; upgrade the binary",
+		return 0, fmt.Errorf("%w: the database is at schema version %d, this binary knows versions up to %d; upgrade the binary",
 			ErrSchemaTooNew, applied, len(ms))
 	}
 	for _, m := range ms {
 		if err := apply(ctx, conn, m); err != nil {
-			return err
+			return 0, err
 		}
 	}
-	return nil
+	return applied, nil
 }
 
 // current checks that db has every migration of ms applied, without

@@ -137,3 +137,43 @@ func TestMigrationAuditCount(t *testing.T) {
 		t.Errorf("default count = %d, %v, want 1", n, err)
 	}
 }
+
+// TestMigratedReportsVersions: Migrated says which versions Open went from
+// and to, for serve's log line: all of them on a new file, the rest on an
+// old one, none on a current one.
+func TestMigratedReportsVersions(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	n := len(mustEntries(t))
+	dir := t.TempDir()
+
+	fresh := mustOpen(t, filepath.Join(dir, "new.db"))
+	if from, to := fresh.Migrated(); from != 0 || to != n {
+		t.Errorf("new database: Migrated() = %d, %d; want 0, %d", from, to, n)
+	}
+
+	path := filepath.Join(dir, "old.db")
+	old, err := open(ctx, path, migrationsUpTo(t, 3), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+	upgraded := mustOpen(t, path)
+	if from, to := upgraded.Migrated(); from != 3 || to != n {
+		t.Errorf("database at version 3: Migrated() = %d, %d; want 3, %d", from, to, n)
+	}
+	upgraded.Close()
+	again := mustOpen(t, path)
+	if from, to := again.Migrated(); from != n || to != n {
+		t.Errorf("current database: Migrated() = %d, %d; want %d, %d", from, to, n, n)
+	}
+}
+
+func mustEntries(tb testing.TB) []fs.DirEntry {
+	tb.Helper()
+	entries, err := fs.ReadDir(migrations.SQLite(), ".")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return entries
+}

@@ -186,7 +186,7 @@ func openPostgres(ctx context.Context, url string, fsys fs.FS, o Options) (*DB, 
 	// than any request may.
 	unbounded := *cfg
 	unbounded.DialFunc = (&net.Dialer{KeepAlive: keepAlive}).DialContext
-	created, err := migrateOn(ctx, stdlib.OpenDB(unbounded), ms, o, where)
+	created, from, err := migrateOn(ctx, stdlib.OpenDB(unbounded), ms, o, where)
 	if err != nil {
 		return nil, err
 	}
@@ -210,30 +210,31 @@ func openPostgres(ctx context.Context, url string, fsys fs.FS, o Options) (*DB, 
 	if err := pool.PingContext(ctx); err != nil {
 		return fail("open database %s: %w", err)
 	}
-	return &DB{Reader: pool, Writer: pool, flavor: postgresFlavor, created: created}, nil
+	return &DB{Reader: pool, Writer: pool, flavor: postgresFlavor, created: created, migratedFrom: from, version: len(ms)}, nil
 }
 
 // migrateOn checks and migrates the database on db, then closes db. It
-// reports whether the schema had never been migrated.
-func migrateOn(ctx context.Context, db *sql.DB, ms []migration, o Options, where string) (created bool, err error) {
+// reports whether the schema had never been migrated, and the version it
+// was at.
+func migrateOn(ctx context.Context, db *sql.DB, ms []migration, o Options, where string) (created bool, from int, err error) {
 	defer db.Close()
 	db.SetMaxOpenConns(1)
 	f := postgresFlavor
 	var tables int
 	if err := db.QueryRowContext(ctx, f.hasTable, "schema_migrations").Scan(&tables); err != nil {
-		return false, fmt.Errorf("open database %s: %w", where, err)
+		return false, 0, fmt.Errorf("open database %s: %w", where, err)
 	}
 	created = tables == 0
 	if created && o.MustExist {
-		return false, &notExistError{fmt.Sprintf("database %s has no authsvc schema (it was never migrated)", where)}
+		return false, 0, &notExistError{fmt.Sprintf("database %s has no authsvc schema (it was never migrated)", where)}
 	}
 	if o.NoMigrate && !created {
 		if err := current(ctx, db, f, ms); err != nil {
-			return false, fmt.Errorf("database %s: %w", where, err)
+			return false, 0, fmt.Errorf("database %s: %w", where, err)
 		}
 	}
-	if err := migrate(ctx, db, f, ms); err != nil {
-		return false, fmt.Errorf("migrate database %s: %w", where, err)
+	if from, err = migrate(ctx, db, f, ms); err != nil {
+		return false, 0, fmt.Errorf("migrate database %s: %w", where, err)
 	}
-	return created, nil
+	return created, from, nil
 }

@@ -140,7 +140,8 @@ func open(ctx context.Context, path string, fsys fs.FS, o Options) (*DB, error) 
 			return nil, fmt.Errorf("database %s: %w", path, err)
 		}
 	}
-	if err := migrate(ctx, writer, f, ms); err != nil {
+	from, err := migrate(ctx, writer, f, ms)
+	if err != nil {
 		writer.Close()
 		return nil, fmt.Errorf("migrate database %s: %w", path, err)
 	}
@@ -168,7 +169,8 @@ func open(ctx context.Context, path string, fsys fs.FS, o Options) (*DB, error) 
 		writer.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	return &DB{Reader: reader, Writer: writer, flavor: f, path: abs, file: file, created: created}, nil
+	return &DB{Reader: reader, Writer: writer, flavor: f, path: abs, file: file, created: created,
+		migratedFrom: from, version: len(ms)}, nil
 }
 
 // fileReady checks that the path still names the file that was opened and
