@@ -12,7 +12,10 @@ import (
 // to stderr each was a syscall costing about 1 µs of the token route's
 // 28 µs of CPU. Lines wait at most logFlushEvery, or until logBufferSize
 // bytes are waiting; a record at WARN or above is written at once, with
-// everything before it, so that nothing that explains a crash waits.
+// everything before it, and so are the startup lines once serve listens.
+// A process that dies without shutting down (a panic outside a request,
+// which the runtime writes to stderr directly, or SIGKILL) loses the info
+// lines of its last 100 ms.
 const (
 	logFlushEvery = 100 * time.Millisecond
 	logBufferSize = 64 << 10
@@ -37,8 +40,9 @@ func newLogWriter(w io.Writer) *logWriter {
 }
 
 // Write buffers p, a whole log record: slog writes each in one call. It
-// never fails: an error of w is returned by the next Flush, and a record
-// slog could not write has nowhere better to go.
+// never fails, and errors of w while writing the buffer out here or on the
+// timer are dropped: a log line that stderr refused has nowhere better to
+// go. Flush and Close return theirs.
 func (lw *logWriter) Write(p []byte) (int, error) {
 	lw.mu.Lock()
 	defer lw.mu.Unlock()

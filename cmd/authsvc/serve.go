@@ -138,6 +138,9 @@ type serveConfig struct {
 	redis                 redisConfig
 	creds                 *httpapi.Credentials
 	logger                *slog.Logger
+	// flushLog writes the buffered log lines out now; nil when the logger
+	// is not buffered.
+	flushLog func()
 	// In --dev mode, the secrets generated for what is not configured, to
 	// be shown at startup and kept across reloads; build replaces each with
 	// the one kept in devStatePath, unless --reset.
@@ -288,6 +291,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, en
 	lw := newLogWriter(stderr)
 	defer lw.Close()
 	cfg.logger = slog.New(flushingHandler{slog.NewJSONHandler(lw, &slog.HandlerOptions{Level: cfg.logLevel}), lw})
+	cfg.flushLog = func() { _ = lw.Flush() }
 	if environ != nil {
 		warnUnknownEnv(cfg.logger, cfg.s, environ())
 	}
@@ -342,6 +346,9 @@ func buildServe(ctx context.Context, cfg *serveConfig) (*service, error) {
 		// Expected on a first start; otherwise a wrong path or a volume
 		// that was not mounted, and every user seems gone.
 		logger.Warn("created a new, empty database; if one was expected here, check AUTHSVC_DB and the volume", "db", redactURL(cfg.db))
+	}
+	if from, to := db.Migrated(); from < to {
+		logger.Info("migrated the database schema", "from_version", from, "to_version", to)
 	}
 	if db.Dialect() == sqldb.SQLite {
 		warnFileMode(logger, cfg.db)
@@ -462,6 +469,9 @@ func (svc *service) serve(ctx context.Context, stdout io.Writer) error {
 	}
 	logger.Info("listening", "addr", ln.Addr().String(), "version", version(), "db", redactURL(cfg.db),
 		"app_id", cfg.creds.DefaultApp, "dev", cfg.dev, "max_conns", cfg.maxConns)
+	if cfg.flushLog != nil {
+		cfg.flushLog() // the startup lines, before the dev banner and at once
+	}
 	if cfg.dev {
 		printDevBanner(stdout, cfg, ln.Addr().String())
 	}
