@@ -118,7 +118,9 @@ type Recorder struct {
 	written   chan struct{} // closed when the writer has finished
 	pruned    chan struct{} // closed when the pruner has finished
 
-	// The writer's scratch space, reused from batch to batch.
+	// The writer's scratch space, reused from batch to batch: flush,
+	// writeBlocks and writeBlocksTx run on the writer goroutine only (or in
+	// a test, on a Recorder given nothing to record).
 	rowsBuf, tokensBuf []Event
 	blocksBuf          []block
 	data               []byte
