@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -58,6 +59,10 @@ func New(t testing.TB) context.Context {
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
 		chromedp.ExecPath(path),
 		chromedp.UserDataDir(profile),
+		// Crash reports and the rest of Chromium's per-user state go in the
+		// profile too, not in the home directory of whoever runs the tests.
+		chromedp.Flag("crash-dumps-dir", filepath.Join(profile, "crash")),
+		chromedp.Env("XDG_CONFIG_HOME="+filepath.Join(profile, "config"), "XDG_CACHE_HOME="+filepath.Join(profile, "cache")),
 		chromedp.Flag("headless", true),
 		chromedp.Flag("no-sandbox", true), // CI runs as root, where the sandbox refuses to start
 		chromedp.Flag("disable-gpu", true),
