@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"authsvc/internal/audit"
 	"fmt"
 	"net/http"
 
@@ -47,15 +48,19 @@ func (s *Server) authenticateIdP(r *http.Request, ip *IdentityProvider, cred str
 	} else if err := users.ValidateID(subject); err != nil {
 		return nil, &claimError{claim: claim, invalid: err}
 	}
-	u, err := s.store.ResolveIdentity(ctx, users.Identity{Issuer: c.Issuer, Subject: subject, Candidate: candidate,
+	u, created, err := s.store.ResolveIdentity(ctx, users.Identity{Issuer: c.Issuer, Subject: subject, Candidate: candidate,
 		Provision: ip.AutoProvision, Name: c.String(ip.NameClaim)})
 	if err != nil {
 		return nil, err
 	}
+	actor := "idp:" + c.Issuer + "#" + subject
+	if created {
+		s.record(r, audit.Event{Kind: audit.UserCreated, UserID: u.ID, Actor: actor, Reason: "provisioned"})
+	}
 	if u.Disabled {
 		return nil, errUserDisabled
 	}
-	return &principal{user: u, idp: "idp:" + c.Issuer + "#" + subject}, nil
+	return &principal{user: u, idp: actor}, nil
 }
 
 // claimError means a verified identity provider token cannot be mapped to a

@@ -135,6 +135,13 @@ func TestIdentityProviderHashAndAutoProvision(t *testing.T) {
 	if len(list.Users) != 1 {
 		t.Errorf("%d users after two requests of one subject", len(list.Users))
 	}
+	// Its creation is audited once, as the identity provider's doing.
+	var created auditPage
+	e.do("GET", "/v1/audit?event=user.created", testAdminKey, nil).want(t, 200).decode(t, &created)
+	if len(created.Events) != 1 || created.Events[0].UserID != first.UserID || created.Events[0].Actor != "idp:"+idpIssuer+"#"+subject ||
+		created.Events[0].Reason != "provisioned" {
+		t.Errorf("user.created events = %+v, want one for %s by the identity provider", created.Events, first.UserID)
+	}
 	// A disabled auto-provisioned user is not re-created or re-enabled.
 	e.do("PATCH", "/v1/users/"+first.UserID, testAdminKey, map[string]any{"disabled": true}).want(t, 200)
 	e.do("POST", "/v1/token", cred, nil).problem(t, http.StatusForbidden, codeUserDisabled)
@@ -183,5 +190,10 @@ func TestIdentityProviderConcurrentFirstRequests(t *testing.T) {
 	e.do("GET", "/v1/users", testAdminKey, nil).want(t, 200).decode(t, &list)
 	if len(list.Users) != 1 {
 		t.Errorf("%d users after %d concurrent first requests of one subject, want 1", len(list.Users), n)
+	}
+	var created auditPage
+	e.do("GET", "/v1/audit?event=user.created", testAdminKey, nil).want(t, 200).decode(t, &created)
+	if len(created.Events) != 1 {
+		t.Errorf("%d user.created events after %d concurrent first requests, want 1: %+v", len(created.Events), n, created.Events)
 	}
 }

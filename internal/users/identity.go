@@ -35,7 +35,7 @@ func (e *UnregisteredError) Error() string { return fmt.Sprintf("user %q is not 
 
 // ResolveIdentity returns the user that id's subject is linked to, linking
 // it to id.Candidate on first sight and creating the user when id.Provision
-// asks for it. A disabled user is returned as it is, neither re-created nor
+// asks for it; created reports that this call created it. A disabled user is returned as it is, neither re-created nor
 // re-enabled: the caller decides what disabled means for it. It fails with
 // an *InvalidError when an unlinked subject's candidate breaks the userID
 // rule and an *UnregisteredError when there is no user to return.
@@ -44,7 +44,7 @@ func (e *UnregisteredError) Error() string { return fmt.Sprintf("user %q is not 
 // first resolutions of one subject agree on one userID and create its user
 // once. A subject already linked to an existing user costs two reads and no
 // write; the user comes through Get's cache.
-func (s *Store) ResolveIdentity(ctx context.Context, id Identity) (User, error) {
+func (s *Store) ResolveIdentity(ctx context.Context, id Identity) (u User, created bool, err error) {
 	// Links are never changed or removed, so the link and the user read
 	// apart are as consistent as read together.
 	userID, err := linkedID(ctx, s.db.Reader, id)
@@ -53,14 +53,14 @@ func (s *Store) ResolveIdentity(ctx context.Context, id Identity) (User, error) 
 		u, err := s.Get(ctx, userID)
 		switch {
 		case err == nil:
-			return u, nil
+			return u, false, nil
 		case !errors.Is(err, ErrNotFound):
-			return User{}, fmt.Errorf("resolve identity: %w", err)
+			return User{}, false, fmt.Errorf("resolve identity: %w", err)
 		case !id.Provision:
-			return User{}, &UnregisteredError{ID: userID}
+			return User{}, false, &UnregisteredError{ID: userID}
 		}
 	case !errors.Is(err, sql.ErrNoRows):
-		return User{}, fmt.Errorf("resolve identity: %w", err)
+		return User{}, false, fmt.Errorf("resolve identity: %w", err)
 	}
 	return s.linkAndProvision(ctx, id)
 }
@@ -77,10 +77,10 @@ func linkedID(ctx context.Context, q interface {
 
 // linkAndProvision is ResolveIdentity's write path, for a subject not yet
 // linked or a linked user to provision.
-func (s *Store) linkAndProvision(ctx context.Context, id Identity) (User, error) {
+func (s *Store) linkAndProvision(ctx context.Context, id Identity) (u User, created bool, err error) {
 	tx, err := s.db.Writer.BeginTx(ctx, nil)
 	if err != nil {
-		return User{}, fmt.Errorf("resolve identity: %w", err)
+		return User{}, false, fmt.Errorf("resolve identity: %w", err)
 	}
 	defer tx.Rollback()
 
@@ -91,68 +91,70 @@ func (s *Store) linkAndProvision(ctx context.Context, id Identity) (User, error)
 	userID, err := linkedID(ctx, tx, id)
 	if errors.Is(err, sql.ErrNoRows) {
 		if err := ValidateID(id.Candidate); err != nil {
-			return User{}, invalid(addField(nil, err))
+			return User{}, false, invalid(addField(nil, err))
 		}
 		if _, err := tx.ExecContext(ctx,
 			`INSERT INTO identities (issuer, subject, user_id, created_at) VALUES ($1, $2, $3, $4)
 			 ON CONFLICT (issuer, subject) DO NOTHING`,
 			id.Issuer, id.Subject, id.Candidate, s.timestamp().UnixMicro()); err != nil {
-			return User{}, fmt.Errorf("resolve identity: link: %w", err)
+			return User{}, false, fmt.Errorf("resolve identity: link: %w", err)
 		}
 		userID, err = linkedID(ctx, tx, id)
 	}
 	if err != nil {
-		return User{}, fmt.Errorf("resolve identity: %w", err)
+		return User{}, false, fmt.Errorf("resolve identity: %w", err)
 	}
 	defer s.cache.evict(userID) // after the commit (or the rollback)
 
 	// Locked, on PostgreSQL, so that the user returned is not deleted
 	// before the commit.
-	u, err := scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`+s.db.ForUpdate(), userID))
+	u, err = scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`+s.db.ForUpdate(), userID))
 	switch {
 	case errors.Is(err, sql.ErrNoRows) && id.Provision:
-		if u, err = s.provision(ctx, tx, userID, id.Name); err != nil {
-			return User{}, err
+		if u, created, err = s.provision(ctx, tx, userID, id.Name); err != nil {
+			return User{}, false, err
 		}
 	case errors.Is(err, sql.ErrNoRows):
 		if err := tx.Commit(); err != nil { // the link stays
-			return User{}, fmt.Errorf("resolve identity: %w", err)
+			return User{}, false, fmt.Errorf("resolve identity: %w", err)
 		}
-		return User{}, &UnregisteredError{ID: userID}
+		return User{}, false, &UnregisteredError{ID: userID}
 	case err != nil:
-		return User{}, fmt.Errorf("resolve identity: %w", err)
+		return User{}, false, fmt.Errorf("resolve identity: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
-		return User{}, fmt.Errorf("resolve identity: %w", err)
+		return User{}, false, fmt.Errorf("resolve identity: %w", err)
 	}
-	return u, nil
+	return u, created, nil
 }
 
 // provision creates the user userID, without a password, inside tx, and
-// returns the user as stored. A user created meanwhile by a transaction
+// returns the user as stored, and whether it created it. A user created meanwhile by a transaction
 // that did not wait for this one's lock (PostgreSQL) is returned as it is.
-func (s *Store) provision(ctx context.Context, tx *sql.Tx, userID, name string) (User, error) {
+func (s *Store) provision(ctx context.Context, tx *sql.Tx, userID, name string) (User, bool, error) {
 	if ValidateName(name) != nil {
 		name = ""
 	}
 	row, err := s.newRow(userID, CreateParams{ID: userID, Name: name}, sql.NullString{}, s.timestamp())
 	if err != nil {
-		return User{}, fmt.Errorf("resolve identity: provision %q: %w", userID, err)
+		return User{}, false, fmt.Errorf("resolve identity: provision %q: %w", userID, err)
 	}
 	res, err := tx.ExecContext(ctx, insertUser+` ON CONFLICT (id) DO NOTHING`, insertArgs(row, sql.NullString{})...)
 	if err != nil {
-		return User{}, fmt.Errorf("resolve identity: provision %q: %w", userID, err)
+		return User{}, false, fmt.Errorf("resolve identity: provision %q: %w", userID, err)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return User{}, fmt.Errorf("resolve identity: provision %q: %w", userID, err)
-	} else if n == 1 && s.onChange != nil {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return User{}, false, fmt.Errorf("resolve identity: provision %q: %w", userID, err)
+	}
+	if n == 1 && s.onChange != nil {
 		if err := s.onChange(ctx, tx, userID); err != nil {
-			return User{}, fmt.Errorf("resolve identity: provision %q: %w", userID, err)
+			return User{}, false, fmt.Errorf("resolve identity: provision %q: %w", userID, err)
 		}
 	}
 	u, err := scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`+s.db.ForUpdate(), userID))
 	if err != nil {
-		return User{}, fmt.Errorf("resolve identity: provision %q: %w", userID, err)
+		return User{}, false, fmt.Errorf("resolve identity: provision %q: %w", userID, err)
 	}
-	return u, nil
+	return u, n == 1, nil
 }

@@ -20,30 +20,30 @@ func TestResolveIdentity(t *testing.T) {
 		s := newStoreOn(t, d, Options{})
 		ctx := context.Background()
 		mustCreate(t, s, CreateParams{ID: "first"})
-		u, err := s.ResolveIdentity(ctx, Identity{Issuer: "https://idp.example", Subject: "sub-1", Candidate: "first"})
+		u, _, err := s.ResolveIdentity(ctx, Identity{Issuer: "https://idp.example", Subject: "sub-1", Candidate: "first"})
 		if err != nil || u.ID != "first" {
 			t.Fatalf("first resolution = %+v, %v", u, err)
 		}
 		// The stored link wins over a later candidate.
-		if u, err = s.ResolveIdentity(ctx, Identity{Issuer: "https://idp.example", Subject: "sub-1", Candidate: "second"}); err != nil || u.ID != "first" {
+		if u, _, err = s.ResolveIdentity(ctx, Identity{Issuer: "https://idp.example", Subject: "sub-1", Candidate: "second"}); err != nil || u.ID != "first" {
 			t.Errorf("second resolution = %+v, %v; want the linked first", u, err)
 		}
 		// Subjects are per issuer; without provisioning a missing user is
 		// refused, but the link stays.
 		var ue *UnregisteredError
 		other := Identity{Issuer: "https://other.example", Subject: "sub-1", Candidate: "other"}
-		if _, err := s.ResolveIdentity(ctx, other); !errors.As(err, &ue) || ue.ID != "other" {
+		if _, _, err := s.ResolveIdentity(ctx, other); !errors.As(err, &ue) || ue.ID != "other" {
 			t.Errorf("other issuer, no user = %v, want *UnregisteredError for %q", err, "other")
 		}
-		if _, err := s.ResolveIdentity(ctx, Identity{Issuer: other.Issuer, Subject: other.Subject, Candidate: "changed"}); !errors.As(err, &ue) || ue.ID != "other" {
+		if _, _, err := s.ResolveIdentity(ctx, Identity{Issuer: other.Issuer, Subject: other.Subject, Candidate: "changed"}); !errors.As(err, &ue) || ue.ID != "other" {
 			t.Errorf("other issuer again = %v, want *UnregisteredError for the linked %q", err, "other")
 		}
 		mustCreate(t, s, CreateParams{ID: "other"})
-		if u, err := s.ResolveIdentity(ctx, other); err != nil || u.ID != "other" {
+		if u, _, err := s.ResolveIdentity(ctx, other); err != nil || u.ID != "other" {
 			t.Errorf("other issuer once the user exists = %+v, %v", u, err)
 		}
 		var ie *InvalidError
-		if _, err := s.ResolveIdentity(ctx, Identity{Issuer: "https://idp.example", Subject: "sub-2", Candidate: "not valid", Provision: true}); !errors.As(err, &ie) || ie.Fields[0].Code != CodeInvalidUserID {
+		if _, _, err := s.ResolveIdentity(ctx, Identity{Issuer: "https://idp.example", Subject: "sub-2", Candidate: "not valid", Provision: true}); !errors.As(err, &ie) || ie.Fields[0].Code != CodeInvalidUserID {
 			t.Errorf("invalid candidate: %v", err)
 		}
 		if n, _ := s.Count(ctx); n != 2 {
@@ -59,9 +59,12 @@ func TestResolveIdentityProvision(t *testing.T) {
 		s := newStoreOn(t, d, Options{})
 		ctx := context.Background()
 		id := Identity{Issuer: "iss", Subject: "grace", Candidate: "grace", Provision: true, Name: "Grace Hopper"}
-		u, err := s.ResolveIdentity(ctx, id)
-		if err != nil || u.ID != "grace" || u.Name != "Grace Hopper" || u.HasPassword || u.Disabled || u.CreatedAt.IsZero() {
-			t.Fatalf("ResolveIdentity(new, provision) = %+v, %v", u, err)
+		u, created, err := s.ResolveIdentity(ctx, id)
+		if err != nil || !created || u.ID != "grace" || u.Name != "Grace Hopper" || u.HasPassword || u.Disabled || u.CreatedAt.IsZero() {
+			t.Fatalf("ResolveIdentity(new, provision) = %+v, %v, %v", u, created, err)
+		}
+		if _, created, err := s.ResolveIdentity(ctx, id); err != nil || created {
+			t.Errorf("ResolveIdentity(provisioned before) = created %v, %v; want an existing user", created, err)
 		}
 		if stored, err := s.Get(ctx, "grace"); err != nil || !cmp.Equal(stored, u) {
 			t.Errorf("Get(provisioned) = %+v, %v; want %+v", stored, err, u)
@@ -71,7 +74,7 @@ func TestResolveIdentityProvision(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, err := s.ResolveIdentity(ctx, id); err != nil || !cmp.Equal(got, off) {
+		if got, _, err := s.ResolveIdentity(ctx, id); err != nil || !cmp.Equal(got, off) {
 			t.Errorf("ResolveIdentity(disabled) = %+v, %v; want %+v", got, err, off)
 		}
 		// A deleted user is provisioned again under the linked userID, even
@@ -79,14 +82,14 @@ func TestResolveIdentityProvision(t *testing.T) {
 		if err := s.Delete(ctx, "grace"); err != nil {
 			t.Fatal(err)
 		}
-		again, err := s.ResolveIdentity(ctx, Identity{Issuer: "iss", Subject: "grace", Candidate: "hashed", Provision: true})
+		again, _, err := s.ResolveIdentity(ctx, Identity{Issuer: "iss", Subject: "grace", Candidate: "hashed", Provision: true})
 		if err != nil || again.ID != "grace" || again.Disabled || again.SessionEpoch == off.SessionEpoch {
 			t.Errorf("ResolveIdentity(deleted, provision) = %+v, %v; want a new enabled grace", again, err)
 		}
 		// A name that breaks the name rule falls back to the userID.
 		for _, name := range []string{"", "line\nbreak", strings.Repeat("n", 1000)} {
 			sub := fmt.Sprintf("bad-name-%d", len(name))
-			u, err := s.ResolveIdentity(ctx, Identity{Issuer: "iss", Subject: sub, Candidate: sub, Provision: true, Name: name})
+			u, _, err := s.ResolveIdentity(ctx, Identity{Issuer: "iss", Subject: sub, Candidate: sub, Provision: true, Name: name})
 			if err != nil || u.Name != sub {
 				t.Errorf("ResolveIdentity(name %q) = %+v, %v; want the name %q", name, u, err, sub)
 			}
@@ -105,7 +108,7 @@ func TestResolveIdentityConcurrentFirstUse(t *testing.T) {
 		got := make([]User, 16)
 		for i := range got {
 			wg.Go(func() {
-				u, err := s.ResolveIdentity(context.Background(),
+				u, _, err := s.ResolveIdentity(context.Background(),
 					Identity{Issuer: "iss", Subject: "sub", Candidate: fmt.Sprintf("cand%d", i), Provision: true})
 				if err != nil {
 					t.Error(err)

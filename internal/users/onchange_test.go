@@ -63,7 +63,7 @@ func TestOnChange(t *testing.T) {
 		if _, err := s.Import(ctx, []CreateParams{{ID: "bob"}, {ID: "carol"}, {ID: "alice"}}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.ResolveIdentity(ctx, Identity{Issuer: "https://idp.example", Subject: "s", Candidate: "dave", Provision: true}); err != nil {
+		if _, _, err := s.ResolveIdentity(ctx, Identity{Issuer: "https://idp.example", Subject: "s", Candidate: "dave", Provision: true}); err != nil {
 			t.Fatal(err)
 		}
 		// Changes ZIM keeps a copy of, and changes it does not.
