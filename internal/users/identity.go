@@ -35,8 +35,9 @@ func (e *UnregisteredError) Error() string { return fmt.Sprintf("user %q is not 
 
 // ResolveIdentity returns the user that id's subject is linked to, linking
 // it to id.Candidate on first sight and creating the user when id.Provision
-// asks for it; created reports that this call created it. A disabled user is returned as it is, neither re-created nor
-// re-enabled: the caller decides what disabled means for it. It fails with
+// asks for it; created reports that this call created it. A disabled user
+// is returned as it is, neither re-created nor re-enabled: the caller
+// decides what disabled means for it. It fails with
 // an *InvalidError when an unlinked subject's candidate breaks the userID
 // rule and an *UnregisteredError when there is no user to return.
 //
@@ -129,8 +130,9 @@ func (s *Store) linkAndProvision(ctx context.Context, id Identity) (u User, crea
 }
 
 // provision creates the user userID, without a password, inside tx, and
-// returns the user as stored, and whether it created it. A user created meanwhile by a transaction
-// that did not wait for this one's lock (PostgreSQL) is returned as it is.
+// returns the user as stored, and whether it created it. A user created
+// meanwhile by a transaction that did not wait for this one's lock
+// (PostgreSQL) is returned as it is, not created.
 func (s *Store) provision(ctx context.Context, tx *sql.Tx, userID, name string) (User, bool, error) {
 	if ValidateName(name) != nil {
 		name = ""
