@@ -100,6 +100,9 @@ func ParseFile(path string, o FileOptions) (Set, error) {
 // parse reads the content of the apps file at path.
 func parse(raw []byte, path string, o FileOptions) (Set, error) {
 	var f file
+	if err := checkNames(raw); err != nil {
+		return Set{}, fmt.Errorf("%s: %w", path, err)
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {

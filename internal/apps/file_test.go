@@ -83,6 +83,12 @@ func TestParseFileRefusals(t *testing.T) {
 		{"bad duration", `{"apps":[{"appID":1,"secret":"` + good + `","tokenTTL":"soon"}]}`, "apps[0] (appID 1): time: invalid duration"},
 		{"bad bounds", `{"apps":[{"appID":1,"secret":"` + good + `","tokenMinTTL":"2h"}]}`, "token lifetimes must satisfy"},
 		{"bad variant", `{"apps":[{"appID":1,"secret":"` + good + `","variant":"ecb"}]}`, "apps[0] (appID 1): variant: "},
+		{"case-folded name", `{"apps":[{"appID":1,"Secret":"` + good + `"}]}`, `unknown field "Secret"`},
+		{"long s", `{"apps":[{"appID":1,"ſecret":"` + good + `"}]}`, "unknown field"},
+		{"duplicate name", `{"apps":[{"appID":1,"secret":"` + good + `","secret":"` + good + `"}]}`, `member "secret" appears twice`},
+		{"duplicate at the top", `{"default":1,"default":2,"apps":[{"appID":1,"secret":"` + good + `"}]}`, `member "default" appears twice`},
+		{"known name, wrong place", `{"appID":1,"apps":[{"appID":1,"secret":"` + good + `"}]}`, `unknown field "appID"`},
+		{"invalid UTF-8", "{\"apps\":[{\"appID\":1,\"secret\":\"" + good + "\xff\"}]}", "not valid UTF-8"},
 		{"several, no default", `{"apps":[{"appID":1,"secret":"` + good + `"},{"appID":2,"secret":"` + good + `"}]}`, `name the default one with "default"`},
 	}
 	for _, tt := range tests {
