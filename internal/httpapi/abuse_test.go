@@ -365,15 +365,16 @@ func TestStalledAuditWriterDoesNotBlockTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Stall the audit writer: on SQLite by holding the one writer
-	// connection, on PostgreSQL (whose pool has more) by locking the table
-	// against writes; the token route needs neither.
+	// connection, on PostgreSQL (whose pool has more) by locking its tables
+	// against writes, token events' blocks among them; the token route
+	// needs neither.
 	tx, err := e.db.Writer.BeginTx(context.Background(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { tx.Rollback() }) // before the Recorder closes
 	if e.db.Dialect() == sqldb.Postgres {
-		if _, err := tx.Exec(`LOCK TABLE audit_events IN EXCLUSIVE MODE`); err != nil {
+		if _, err := tx.Exec(`LOCK TABLE audit_events, audit_token_blocks IN EXCLUSIVE MODE`); err != nil {
 			t.Fatal(err)
 		}
 	}
