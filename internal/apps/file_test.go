@@ -88,6 +88,10 @@ func TestParseFileRefusals(t *testing.T) {
 		{"duplicate name", `{"apps":[{"appID":1,"secret":"` + good + `","secret":"` + good + `"}]}`, `member "secret" appears twice`},
 		{"duplicate at the top", `{"default":1,"default":2,"apps":[{"appID":1,"secret":"` + good + `"}]}`, `member "default" appears twice`},
 		{"known name, wrong place", `{"appID":1,"apps":[{"appID":1,"secret":"` + good + `"}]}`, `unknown field "appID"`},
+		{"lone surrogate escape", `{"apps":[{"appID":1,"secret":"` + good[:29] + `\udc00"}]}`, "unpaired surrogate"},
+		{"lone surrogate in zim", `{"apps":[{"appID":1,"secret":"` + good + `","zim":{"callbackSecret":"0123456789abcdef\ud800"}}]}`, "unpaired surrogate"},
+		{"trailing bracket", `{"apps":[{"appID":1,"secret":"` + good + `"}]} ]`, "unexpected data after the apps object"},
+		{"two files pasted", `{"apps":[{"appID":1,"secret":"` + good + `"}]} {"apps":[{"appID":2,"secret":"` + good + `"}]}`, "unexpected data after the apps object"},
 		{"invalid UTF-8", "{\"apps\":[{\"appID\":1,\"secret\":\"" + good + "\xff\"}]}", "not valid UTF-8"},
 		{"several, no default", `{"apps":[{"appID":1,"secret":"` + good + `"},{"appID":2,"secret":"` + good + `"}]}`, `name the default one with "default"`},
 	}
@@ -105,6 +109,26 @@ func TestParseFileRefusals(t *testing.T) {
 	}
 	if _, err := ParseFile(filepath.Join(t.TempDir(), "none.json"), fileOptions()); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("ParseFile of a missing file = %v, want ErrNotExist", err)
+	}
+}
+
+// TestParseFileStrictAcceptsValid: the strict reading takes what is valid:
+// whitespace and a newline after the object, an escaped name, escaped
+// characters, a paired surrogate and an escaped U+FFFD in a secret, an
+// empty zim object and an empty array.
+func TestParseFileStrictAcceptsValid(t *testing.T) {
+	t.Parallel()
+	good := strings.Repeat("a", 32)
+	for _, f := range []string{
+		`{"apps":[{"appID":1,"secret":"` + good + `"}]}` + "\n\t \n",
+		`{"apps":[{"appID":1,"s\u0065cret":"` + good + `","previousSecrets":[],"zim":{}}]}`,
+		`{"apps":[{"appID":1,"secret":"` + good[:23] + `\ud83d\ude00\ufffd\"\\","zim":{"callbackSecret":"secret-as-a-value-0"}}]}`,
+	} {
+		path := filepath.Join(t.TempDir(), "apps.json")
+		writeFile(t, path, f)
+		if _, err := ParseFile(path, fileOptions()); err != nil {
+			t.Errorf("ParseFile(%s) = %v", f, err)
+		}
 	}
 }
 

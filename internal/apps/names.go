@@ -17,8 +17,9 @@ import (
 // UTF-8 with U+FFFD, which would silently change an inline secret. The file
 // must be valid UTF-8, and every object's member names unique and spelled
 // exactly as one of the file format's names (a known name in the wrong
-// place is then refused by the decoder's DisallowUnknownFields). Syntax
-// errors are left to the decoder, whose messages say more.
+// place is then refused by the decoder's DisallowUnknownFields), no string
+// may hold an unpaired surrogate escape, and nothing may follow the one
+// value. Syntax errors are left to the decoder, whose messages say more.
 func checkNames(raw []byte) error {
 	if !utf8.Valid(raw) {
 		return errors.New("the file is not valid UTF-8")
@@ -30,18 +31,31 @@ func checkNames(raw []byte) error {
 		seen     map[string]bool
 	}
 	var stack []level
+	done := false // the file's one value is complete: only EOF may follow
 	valueDone := func() {
-		if n := len(stack); n > 0 && stack[n-1].object {
+		switch n := len(stack); {
+		case n == 0:
+			done = true
+		case stack[n-1].object:
 			stack[n-1].wantName = true
 		}
 	}
 	for {
+		before := dec.InputOffset()
 		tok, err := dec.Token()
-		if errors.Is(err, io.EOF) {
+		switch {
+		case done && errors.Is(err, io.EOF):
 			return nil
+		case done:
+			// The decoder would read the first value and ignore the rest.
+			return errors.New("unexpected data after the apps object")
+		case err != nil:
+			return nil // the decoder reports it, with more to say
 		}
-		if err != nil {
-			return nil // the decoder reports it
+		if s, ok := tok.(string); ok && strings.Count(s, "\uFFFD") > replacementsIn(raw[before:dec.InputOffset()]) {
+			// An escaped lone surrogate ("\ud800"), which encoding/json
+			// replaces with U+FFFD as it does invalid UTF-8.
+			return errors.New("a string holds an unpaired surrogate escape")
 		}
 		if d, ok := tok.(json.Delim); ok {
 			switch d {
@@ -71,6 +85,12 @@ func checkNames(raw []byte) error {
 	}
 }
 
+// replacementsIn counts the U+FFFD characters that the JSON text in b
+// writes, literally or as an escape.
+func replacementsIn(b []byte) int {
+	return bytes.Count(b, []byte("\uFFFD")) + bytes.Count(bytes.ToLower(b), []byte(`\ufffd`))
+}
+
 // fileNames are the member names of the apps file format, at any depth.
 var fileNames = jsonNames(reflect.TypeFor[file](), map[string]bool{})
 
@@ -86,7 +106,11 @@ func jsonNames(t reflect.Type, names map[string]bool) map[string]bool {
 	for i := range t.NumField() {
 		f := t.Field(i)
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if name != "" && name != "-" {
+		switch name {
+		case "-":
+		case "":
+			names[f.Name] = true // as encoding/json names it
+		default:
 			names[name] = true
 		}
 		jsonNames(f.Type, names)
