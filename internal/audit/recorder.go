@@ -70,7 +70,7 @@ type Stats struct {
 	// Failed counts events in batches whose write failed twice; each failure
 	// was logged.
 	Failed uint64
-	Queued int // events waiting to be written now
+	Queued int // events waiting to be written now: queued, or in the writer's batch
 }
 
 // Recorder batches events off the request path into the database's single
@@ -125,6 +125,7 @@ type Recorder struct {
 	blocksBuf          []block
 	data               []byte
 
+	inHand                      atomic.Int64 // events in the writer's batch, not yet written
 	nWritten, nDropped, nFailed atomic.Uint64
 	nLost                       atomic.Uint64 // events Dropped because Close gave up
 }
@@ -363,7 +364,7 @@ func (r *Recorder) Stats() Stats {
 		Written: r.nWritten.Load(),
 		Dropped: r.nDropped.Load(),
 		Failed:  r.nFailed.Load(),
-		Queued:  len(r.queue),
+		Queued:  len(r.queue) + int(r.inHand.Load()),
 	}
 }
 
@@ -385,6 +386,7 @@ func (r *Recorder) runWriter() {
 				timer.Reset(r.flushInterval)
 			}
 			batch = r.fill(append(batch, e))
+			r.inHand.Store(int64(len(batch)))
 			if len(batch) >= r.batchSize {
 				timer.Stop()
 				batch = r.flush(batch)
@@ -441,6 +443,8 @@ func (r *Recorder) flush(batch []Event) []Event {
 	if len(batch) == 0 {
 		return batch
 	}
+	r.inHand.Store(int64(len(batch)))
+	defer r.inHand.Store(0)
 	rows, tokens := r.rowsBuf[:0], r.tokensBuf[:0]
 	for i := range batch {
 		if inBlock(&batch[i]) {
