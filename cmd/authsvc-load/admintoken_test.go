@@ -7,8 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,30 +50,17 @@ func TestRunAdminToken(t *testing.T) {
 	// stderr.
 	runLoad := func(t *testing.T, args ...string) (Report, string) {
 		t.Helper()
-		jsonPath := filepath.Join(t.TempDir(), "report.json")
 		args = append([]string{"authsvc-load", "--url", srv.URL, "--mode", "admin-token", "--concurrency", "4",
-			"--requests", "400", "--duration", "0", "--warmup", "0", "--progress", "0", "--json", jsonPath}, args...)
-		var stdout, stderr bytes.Buffer
-		if err := run(context.Background(), args, env, &stdout, &stderr); err != nil {
-			t.Fatalf("run %v = %v\nstderr:\n%s", args[1:], err, stderr.String())
-		}
-		b, err := os.ReadFile(jsonPath)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var rep Report
-		if err := json.Unmarshal(b, &rep); err != nil {
-			t.Fatal(err)
-		}
-		checkReport(t, rep)
+			"--requests", "400", "--duration", "0", "--warmup", "0", "--progress", "0"}, args...)
+		rep, stdout, stderr := runReport(t, args, env)
 		if rep.Requests != 400 || rep.Errors != 0 || rep.Mode != modeAdminToken {
 			t.Errorf("report: mode %q, %d requests, %d errors %v; want admin-token, 400, none",
 				rep.Mode, rep.Requests, rep.Errors, rep.ErrorsByKind)
 		}
-		if want := "as an admin for " + strconv.Itoa(rep.Users) + " random users " + rep.UserPrefix + "-*"; !strings.Contains(stdout.String(), want) {
-			t.Errorf("stdout lacks %q:\n%s", want, stdout.String())
+		if want := "as an admin for " + strconv.Itoa(rep.Users) + " random users " + rep.UserPrefix + "-*"; !strings.Contains(stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, stdout)
 		}
-		return rep, stderr.String()
+		return rep, stderr
 	}
 	count := func(t *testing.T) int64 {
 		t.Helper()

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -131,26 +132,11 @@ func TestRunAgainstServer(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			url, store := newTestServer(t, testLimits{})
-			jsonPath := filepath.Join(t.TempDir(), "report.json")
-			args := append([]string{"authsvc-load", "--url", url, "--json", jsonPath}, tt.args...)
-			var stdout, stderr bytes.Buffer
+			args := append([]string{"authsvc-load", "--url", url}, tt.args...)
 			before := time.Now()
-			if err := run(context.Background(), args, envFunc(tt.env), &stdout, &stderr); err != nil {
-				t.Fatalf("run = %v\nstderr:\n%s", err, stderr.String())
-			}
+			rep, stdout, stderr := runReport(t, args, envFunc(tt.env))
 			after := time.Now()
 
-			b, err := os.ReadFile(jsonPath)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var rep Report
-			dec := json.NewDecoder(bytes.NewReader(b))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(&rep); err != nil {
-				t.Fatalf("decode --json file: %v\n%s", err, b)
-			}
-			checkReport(t, rep)
 			if rep.Mode != tt.name || rep.URL != url || rep.Concurrency < 1 || rep.Users != tt.users {
 				t.Errorf("report names mode %q, url %q, %d clients, %d users; want %q, %q, %d users",
 					rep.Mode, rep.URL, rep.Concurrency, rep.Users, tt.name, url, tt.users)
@@ -175,7 +161,6 @@ func TestRunAgainstServer(t *testing.T) {
 			}
 
 			// The summary shows the numbers the file holds.
-			out := stdout.String()
 			for _, want := range []string{
 				"mode          " + tt.name,
 				fmt.Sprintf("requests      %d\n", rep.Requests),
@@ -184,16 +169,16 @@ func TestRunAgainstServer(t *testing.T) {
 				fmt.Sprintf("throughput    %.1f req/s", rep.Throughput),
 				fmt.Sprintf("p50 %.3f  p90 %.3f  p99 %.3f  max %.3f", rep.LatencyMs.P50, rep.LatencyMs.P90, rep.LatencyMs.P99, rep.LatencyMs.Max),
 			} {
-				if !strings.Contains(out, want) {
-					t.Errorf("stdout lacks %q:\n%s", want, out)
+				if !strings.Contains(stdout, want) {
+					t.Errorf("stdout lacks %q:\n%s", want, stdout)
 				}
 			}
 			for _, want := range tt.wantLines {
-				if !strings.Contains(stderr.String(), want) {
-					t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+				if !strings.Contains(stderr, want) {
+					t.Errorf("stderr lacks %q:\n%s", want, stderr)
 				}
 			}
-			if strings.Contains(stdout.String()+stderr.String(), testAdminKey) {
+			if strings.Contains(stdout+stderr, testAdminKey) {
 				t.Error("the output shows the admin key")
 			}
 
@@ -206,6 +191,30 @@ func TestRunAgainstServer(t *testing.T) {
 			}
 		})
 	}
+}
+
+// runReport runs the load generator with args and --json into a file of
+// its own, and returns the report, decoded strictly and checked with
+// checkReport, and what it wrote to stdout and stderr.
+func runReport(t testing.TB, args []string, env func(string) string) (rep Report, stdout, stderr string) {
+	t.Helper()
+	jsonPath := filepath.Join(t.TempDir(), "report.json")
+	args = append(slices.Clone(args), "--json", jsonPath)
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), args, env, &out, &errOut); err != nil {
+		t.Fatalf("run %v = %v\nstderr:\n%s", args[1:], err, errOut.String())
+	}
+	b, err := os.ReadFile(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&rep); err != nil {
+		t.Fatalf("decode --json file: %v\n%s", err, b)
+	}
+	checkReport(t, rep)
+	return rep, out.String(), errOut.String()
 }
 
 // checkReport checks the invariants every report must satisfy.
@@ -287,33 +296,20 @@ func TestRunRateLimited(t *testing.T) {
 		LoginIP: ratelimit.Limit{Count: 2, Per: time.Second}, // the 3rd and 4th login wait a second
 		Token:   ratelimit.Limit{Count: 5, Per: time.Hour},   // 5 tokens per user, then 429
 	})
-	jsonPath := filepath.Join(t.TempDir(), "report.json")
 	// One client taking turns as the 4 users makes the split exact: each
 	// user gets 12 or 13 requests, of which 5 succeed.
 	args := []string{"authsvc-load", "--url", url, "--users", "4", "--concurrency", "1", "--requests", "50",
-		"--warmup", "0", "--progress", "0", "--json", jsonPath}
-	var stdout, stderr bytes.Buffer
-	if err := run(context.Background(), args, envFunc(map[string]string{"AUTHSVC_ADMIN_TOKEN": testAdminKey}), &stdout, &stderr); err != nil {
-		t.Fatalf("run = %v\nstderr:\n%s", err, stderr.String())
-	}
-	b, err := os.ReadFile(jsonPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rep Report
-	if err := json.Unmarshal(b, &rep); err != nil {
-		t.Fatal(err)
-	}
-	checkReport(t, rep)
+		"--warmup", "0", "--progress", "0"}
+	rep, stdout, stderr := runReport(t, args, envFunc(map[string]string{"AUTHSVC_ADMIN_TOKEN": testAdminKey}))
 	if rep.Requests != 50 || rep.Successes != 4*5 || !maps.Equal(rep.ErrorsByKind, map[string]int64{"http_429": 30}) {
 		t.Errorf("requests %d, successes %d, errorsByKind %v; want 50, 20, 30 http_429",
 			rep.Requests, rep.Successes, rep.ErrorsByKind)
 	}
-	if !strings.Contains(stderr.String(), "/v1/sessions is rate limited") {
-		t.Errorf("stderr does not say the logins were rate limited:\n%s", stderr.String())
+	if !strings.Contains(stderr, "/v1/sessions is rate limited") {
+		t.Errorf("stderr does not say the logins were rate limited:\n%s", stderr)
 	}
-	if !strings.Contains(stdout.String(), "errors        30 (http_429 30)") || !strings.Contains(stdout.String(), "--rate-token off") {
-		t.Errorf("summary does not explain the 429s:\n%s", stdout.String())
+	if !strings.Contains(stdout, "errors        30 (http_429 30)") || !strings.Contains(stdout, "--rate-token off") {
+		t.Errorf("summary does not explain the 429s:\n%s", stdout)
 	}
 }
 
@@ -351,25 +347,11 @@ func TestRunSeveralServers(t *testing.T) {
 		t.Cleanup(srv.Close)
 		urls[i] = srv.URL
 	}
-	jsonPath := filepath.Join(t.TempDir(), "report.json")
 	const requests = 400
 	args := []string{"authsvc-load", "--url", strings.Join(urls, ","), "--mode", "token", "--users", "4",
 		"--concurrency", "4", "--requests", strconv.Itoa(requests), "--duration", "0", "--warmup", "0", "--progress", "0",
-		"--json", jsonPath, "--server-pid", strconv.Itoa(os.Getpid())}
-	var stdout, stderr bytes.Buffer
-	env := envFunc(map[string]string{"AUTHSVC_ADMIN_TOKEN": testAdminKey})
-	if err := run(context.Background(), args, env, &stdout, &stderr); err != nil {
-		t.Fatalf("run = %v\nstderr:\n%s", err, stderr.String())
-	}
-	b, err := os.ReadFile(jsonPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rep Report
-	if err := json.Unmarshal(b, &rep); err != nil {
-		t.Fatal(err)
-	}
-	checkReport(t, rep)
+		"--server-pid", strconv.Itoa(os.Getpid())}
+	rep, stdout, _ := runReport(t, args, envFunc(map[string]string{"AUTHSVC_ADMIN_TOKEN": testAdminKey}))
 	if want := strings.Join(urls, ","); rep.URL != want || rep.Requests != requests || rep.Errors != 0 {
 		t.Errorf("report: url %q, %d requests, %d errors; want %q, %d, none", rep.URL, rep.Requests, rep.Errors, want, requests)
 	}
@@ -380,8 +362,8 @@ func TestRunSeveralServers(t *testing.T) {
 		t.Errorf("report: server pids %v, CPU %v s, %v µs per request; want this process, > 0, and the one divided by %d",
 			rep.ServerPIDs, rep.ServerCPUSeconds, rep.ServerCPUMicrosPerRequest, requests)
 	}
-	if want := fmt.Sprintf("server CPU    %.1f µs per request", rep.ServerCPUMicrosPerRequest); !strings.Contains(stdout.String(), want) {
-		t.Errorf("stdout lacks %q:\n%s", want, stdout.String())
+	if want := fmt.Sprintf("server CPU    %.1f µs per request", rep.ServerCPUMicrosPerRequest); !strings.Contains(stdout, want) {
+		t.Errorf("stdout lacks %q:\n%s", want, stdout)
 	}
 	for i, c := range counters {
 		if got := c.get("GET /healthz"); got != 1 {

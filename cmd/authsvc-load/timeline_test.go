@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -145,24 +144,11 @@ func TestRunTimeline(t *testing.T) {
 	t.Parallel()
 	url, _ := newTestServer(t, testLimits{})
 	dir := t.TempDir()
-	csvPath, jsonPath := filepath.Join(dir, "timeline.csv"), filepath.Join(dir, "report.json")
+	csvPath := filepath.Join(dir, "timeline.csv")
 	args := []string{"authsvc-load", "--url", url, "--mode", "admin-token", "--users", "20", "--concurrency", "4",
-		"--duration", "1s", "--warmup", "100ms", "--progress", "200ms", "--timeline", csvPath, "--json", jsonPath}
-	var stdout, stderr bytes.Buffer
-	env := envFunc(map[string]string{"AUTHSVC_ADMIN_TOKEN": testAdminKey})
-	if err := run(context.Background(), args, env, &stdout, &stderr); err != nil {
-		t.Fatalf("run = %v\nstderr:\n%s", err, stderr.String())
-	}
-	b, err := os.ReadFile(jsonPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rep Report
-	if err := json.Unmarshal(b, &rep); err != nil {
-		t.Fatal(err)
-	}
-	checkReport(t, rep)
-	b, err = os.ReadFile(csvPath)
+		"--duration", "1s", "--warmup", "100ms", "--progress", "200ms", "--timeline", csvPath}
+	rep, _, _ := runReport(t, args, envFunc(map[string]string{"AUTHSVC_ADMIN_TOKEN": testAdminKey}))
+	b, err := os.ReadFile(csvPath)
 	if err != nil {
 		t.Fatal(err)
 	}
