@@ -228,6 +228,86 @@ func decodeBlock(id int64, kind string, first int64, data []byte, fn func(*Event
 	return nil
 }
 
+// blockUsers returns the distinct userIDs but "" of the events of a block's
+// data, sorted, for the indexer. seen is scratch space, emptied. It fails
+// where decodeBlock would, or on less.
+func blockUsers(data []byte, seen map[string]struct{}) ([]string, error) {
+	defer clear(seen)
+	var users []string
+	err := scanUsers(data, func(user []byte) bool {
+		if _, ok := seen[string(user)]; !ok && len(user) > 0 {
+			u := string(user)
+			seen[u] = struct{}{}
+			users = append(users, u)
+		}
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(users)
+	return users, nil
+}
+
+// hasUser reports whether a block's data holds an event of user, or an
+// error where blockUsers would fail.
+func hasUser(data []byte, user string) (bool, error) {
+	found := false
+	err := scanUsers(data, func(u []byte) bool {
+		found = string(u) == user
+		return !found
+	})
+	return found, err
+}
+
+// scanUsers calls fn with the userID of each event of a block's data, in
+// its order, decoding no other field, until fn returns false. The slice is
+// valid until fn returns.
+func scanUsers(data []byte, fn func(user []byte) bool) error {
+	if len(data) == 0 || data[0] != blockFormat {
+		return errCorruptBlock
+	}
+	d := decoder{buf: data[1:]}
+	var user []byte
+	var other [4]int // the lengths of actor, clientIP, requestID and reason before
+	limits := [4]int{MaxActorLen, MaxClientIPLen, MaxRequestIDLen, MaxReasonLen}
+	for i := 0; len(d.buf) > 0; i++ {
+		if i == maxBlockEvents {
+			return errCorruptBlock
+		}
+		flags := d.byte()
+		d.varint() // time
+		d.varint() // appID
+		shared := d.uvarint(len(user))
+		rest := d.uvarint(MaxUserIDLen - shared)
+		if d.err || rest > len(d.buf) {
+			return errCorruptBlock
+		}
+		user = append(user[:shared], d.buf[:rest]...)
+		d.buf = d.buf[rest:]
+		for j := range other {
+			shared := d.uvarint(other[j])
+			rest := d.uvarint(limits[j] - shared)
+			if d.err || rest > len(d.buf) {
+				return errCorruptBlock
+			}
+			other[j] = shared + rest
+			d.buf = d.buf[rest:]
+		}
+		d.varint() // expire
+		if flags&blockFlagNonce != 0 {
+			d.varint()
+		}
+		if d.err || flags&^blockFlagNonce != 0 {
+			return errCorruptBlock
+		}
+		if !fn(user) {
+			return nil
+		}
+	}
+	return nil
+}
+
 // decoder reads a block's data; err records the first malformed field, after
 // which every read returns zero values.
 type decoder struct {

@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"authsvc/internal/sqldb"
 	"authsvc/internal/sqldb/sqldbtest"
 	"authsvc/internal/testlog"
 )
@@ -154,7 +155,9 @@ func TestSplitBlocks(t *testing.T) {
 
 // FuzzDecodeBlock: a block's data comes from a file; whatever it holds,
 // decodeBlock returns events within the bounds of an Event, or an error,
-// and never panics. Data that encode wrote decodes to what was encoded.
+// and never panics, nor do blockUsers and hasUser, which read the same
+// users from what decodeBlock accepts. Data that encode wrote decodes to what was
+// encoded.
 func FuzzDecodeBlock(f *testing.F) {
 	rnd := rand.New(rand.NewPCG(3, 4))
 	for range 8 {
@@ -167,9 +170,20 @@ func FuzzDecodeBlock(f *testing.F) {
 	f.Add([]byte{blockFormat, 0, 0}, int64(-1))
 	f.Add([]byte{blockFormat, 2}, int64(0))
 	f.Fuzz(func(t *testing.T, data []byte, first int64) {
+		users, usersErr := blockUsers(data, make(map[string]struct{}))
 		got, err := decodeCopies(42, TokenIssued, first, data)
 		if err != nil {
 			return
+		}
+		// The indexer's lean decoding reads the same users.
+		b := block{events: got}
+		if usersErr != nil || !slices.Equal(users, b.users()) {
+			t.Fatalf("blockUsers = %q, %v; decodeBlock's users are %q", users, usersErr, b.users())
+		}
+		for _, u := range append(users, "nobody\x00") {
+			if ok, err := hasUser(data, u); err != nil || ok != slices.Contains(users, u) {
+				t.Fatalf("hasUser(%q) = %v, %v; the users are %q", u, ok, err, users)
+			}
 		}
 		if len(got) > maxBlockEvents {
 			t.Fatalf("%d events decoded, at most %d fit", len(got), maxBlockEvents)
@@ -181,7 +195,7 @@ func FuzzDecodeBlock(f *testing.F) {
 			}
 		}
 		// What decodes re-encodes to data that decodes the same.
-		b := block{kind: TokenIssued, events: got, first: first}
+		b = block{kind: TokenIssued, events: got, first: first}
 		again, err := decodeCopies(42, TokenIssued, first, b.encode(nil))
 		if err != nil {
 			t.Fatalf("re-encoded data does not decode: %v", err)
@@ -196,7 +210,8 @@ func FuzzDecodeBlock(f *testing.F) {
 // (rows) through the Recorder in many small batches, with times out of
 // order across batches, ties in one microsecond and blocks overlapping in
 // time, and compares every listing of random queries and page sizes, page
-// after page, with the stored events filtered and sorted in the test.
+// after page, with the stored events filtered and sorted in the test:
+// while some blocks are indexed and some wait, and once all are indexed.
 func TestListMatchesReference(t *testing.T) {
 	t.Parallel()
 	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
@@ -219,65 +234,143 @@ func TestListMatchesReference(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			if rnd.IntN(300) == 0 {
+				if err := r.indexBlocks(ctx, true); err != nil {
+					t.Fatal(err)
+				}
+			}
 		}
 		if err := r.Flush(ctx); err != nil {
 			t.Fatal(err)
 		}
-		stored := storedEvents(t, db)
-		if len(stored) != 2000 {
-			t.Fatalf("%d events stored, want 2000", len(stored))
+		if n := count(t, db, "audit_token_unindexed"); n == 0 {
+			t.Fatal("every block is indexed already: the listings would not read the blocks waiting")
 		}
-		slices.SortFunc(stored, func(a, b Event) int {
-			if c := b.Time.Compare(a.Time); c != 0 {
-				return c
-			}
-			return stdcmp.Compare(b.ID, a.ID)
-		})
-		at := func(ms int) time.Time { return base.Add(time.Duration(ms) * time.Millisecond) }
-		for round := range 40 {
-			q := Query{Limit: []int{13, 50, 150, 1000}[rnd.IntN(4)]}
-			if rnd.IntN(2) == 0 {
-				q.UserID = users[rnd.IntN(len(users)-1)]
-			}
-			if rnd.IntN(3) == 0 {
-				q.Event = kinds[rnd.IntN(len(kinds))]
-			}
-			if rnd.IntN(3) == 0 {
-				q.Since = at(rnd.IntN(3500))
-			}
-			if rnd.IntN(3) == 0 {
-				q.Until = at(rnd.IntN(3500))
-				if !q.Since.IsZero() && q.Until.Before(q.Since) {
-					q.Since, q.Until = q.Until, q.Since
-				}
-			}
-			var want []Event
-			for _, e := range stored {
-				if (q.UserID == "" || e.UserID == q.UserID) && (q.Event == "" || e.Kind == q.Event) &&
-					(q.Since.IsZero() || !e.Time.Before(q.Since)) && (q.Until.IsZero() || e.Time.Before(q.Until)) {
-					want = append(want, e)
-				}
-			}
-			var got []Event
-			for page := 0; ; page++ {
-				p, err := list(ctx, db, q)
-				if err != nil {
-					t.Fatalf("round %d: List(%+v) = %v", round, q, err)
-				}
-				got = append(got, p.Events...)
-				if p.Next == 0 {
-					break
-				}
-				if len(p.Events) != q.Limit || p.Next != p.Events[len(p.Events)-1].ID {
-					t.Fatalf("round %d: page %d of %+v: %d events, Next %d", round, page, q, len(p.Events), p.Next)
-				}
-				q.After = p.Next
-			}
-			if diff := cmp.Diff(ids(want), ids(got)); diff != "" {
-				t.Fatalf("round %d: %+v (-want +got IDs):\n%s", round, q, diff)
-			}
+		compareListings(t, db, rnd, 2000, users[:len(users)-1], kinds, 3500, 40)
+		if err := r.indexBlocks(ctx, true); err != nil {
+			t.Fatal(err)
 		}
+		if n := count(t, db, "audit_token_unindexed"); n != 0 {
+			t.Fatalf("%d blocks wait after indexing them all", n)
+		}
+		var long int
+		if err := db.Reader.QueryRow(`SELECT COUNT(*) FROM audit_token_users WHERE LENGTH(older) > 0`).Scan(&long); err != nil || long == 0 {
+			t.Fatalf("%d runs of more than one block, %v: the test does not test runs", long, err)
+		}
+		compareListings(t, db, rnd, 2000, users[:len(users)-1], kinds, 3500, 40)
 	})
+}
+
+// TestListRunsSplitBySpan: a user's blocks over several minutes, indexed
+// in one pass, make runs cut at runSpan, which listings with cursors and
+// bounds anywhere in them read right.
+func TestListRunsSplitBySpan(t *testing.T) {
+	t.Parallel()
+	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
+		t.Parallel()
+		ctx := context.Background()
+		db := d.Open(t)
+		r := newTestRecorder(t, db, Options{BatchSize: 20})
+		rnd := rand.New(rand.NewPCG(7, 8))
+		users := []string{"alice", "bob"}
+		for i := range 600 {
+			// Five minutes, each event up to 30 s off.
+			at := base.Add(time.Duration(i)*500*time.Millisecond + time.Duration(rnd.Int64N(int64(30*time.Second))))
+			r.Record(Event{Time: at, Kind: TokenIssued, UserID: users[rnd.IntN(len(users))]})
+			if i%20 == 19 {
+				if err := r.Flush(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if err := r.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.indexBlocks(ctx, true); err != nil {
+			t.Fatal(err)
+		}
+		var runs int
+		if err := db.Reader.QueryRow(`SELECT COUNT(*) FROM audit_token_users WHERE user_id = 'alice'`).Scan(&runs); err != nil {
+			t.Fatal(err)
+		}
+		if runs < 5 {
+			t.Fatalf("alice's blocks over five minutes made %d runs, want at least 5: runSpan cuts them", runs)
+		}
+		compareListings(t, db, rnd, 600, users, []string{TokenIssued}, 330_000, 30)
+	})
+}
+
+// count returns the rows of table.
+func count(t *testing.T, db *sqldb.DB, table string) int {
+	t.Helper()
+	var n int
+	if err := db.Reader.QueryRow(`SELECT COUNT(*) FROM ` + table).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// compareListings lists the n events stored in rounds of random queries
+// (users, kinds, bounds within ms milliseconds after base, page sizes) and
+// compares each, page after page, with the stored events filtered and
+// sorted here.
+func compareListings(t *testing.T, db *sqldb.DB, rnd *rand.Rand, n int, users, kinds []string, ms, rounds int) {
+	t.Helper()
+	ctx := context.Background()
+	stored := storedEvents(t, db)
+	if len(stored) != n {
+		t.Fatalf("%d events stored, want %d", len(stored), n)
+	}
+	slices.SortFunc(stored, func(a, b Event) int {
+		if c := b.Time.Compare(a.Time); c != 0 {
+			return c
+		}
+		return stdcmp.Compare(b.ID, a.ID)
+	})
+	at := func(ms int) time.Time { return base.Add(time.Duration(ms) * time.Millisecond) }
+	for round := range rounds {
+		q := Query{Limit: []int{13, 50, 150, 1000}[rnd.IntN(4)]}
+		if rnd.IntN(2) == 0 {
+			q.UserID = users[rnd.IntN(len(users))]
+		}
+		if rnd.IntN(3) == 0 {
+			q.Event = kinds[rnd.IntN(len(kinds))]
+		}
+		if rnd.IntN(3) == 0 {
+			q.Since = at(rnd.IntN(ms))
+		}
+		if rnd.IntN(3) == 0 {
+			q.Until = at(rnd.IntN(ms))
+			if !q.Since.IsZero() && q.Until.Before(q.Since) {
+				q.Since, q.Until = q.Until, q.Since
+			}
+		}
+		var want []Event
+		for _, e := range stored {
+			if (q.UserID == "" || e.UserID == q.UserID) && (q.Event == "" || e.Kind == q.Event) &&
+				(q.Since.IsZero() || !e.Time.Before(q.Since)) && (q.Until.IsZero() || e.Time.Before(q.Until)) {
+				want = append(want, e)
+			}
+		}
+		var got []Event
+		for page := 0; ; page++ {
+			p, err := list(ctx, db, q)
+			if err != nil {
+				t.Fatalf("round %d: List(%+v) = %v", round, q, err)
+			}
+			got = append(got, p.Events...)
+			if p.Next == 0 {
+				break
+			}
+			if len(p.Events) != q.Limit || p.Next != p.Events[len(p.Events)-1].ID {
+				t.Fatalf("round %d: page %d of %+v: %d events, Next %d", round, page, q, len(p.Events), p.Next)
+			}
+			q.After = p.Next
+		}
+		if diff := cmp.Diff(ids(want), ids(got)); diff != "" {
+			t.Fatalf("round %d: %+v (-want +got IDs):\n%s", round, q, diff)
+		}
+	}
 }
 
 // TestBoundDropsMonotonicClock: events are ordered in blocks by the times

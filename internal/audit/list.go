@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -285,6 +286,20 @@ type blockStream struct {
 	fetchN  int        // blocks per fetch, doubled up to maxFetch
 	keyAt   int64      // the keyset of the next fetch: blocks before (keyAt, keyID)
 	keyID   int64
+
+	// A user's blocks come from the runs of audit_token_users (see
+	// index.go) and from the blocks not indexed yet.
+	runs     []runRow       // runs fetched, not yet read, in key order
+	runsDone bool           // no more runs to fetch
+	cand     []blockRow     // blocks of the runs read, and the unindexed, newest first
+	seen     map[int64]bool // the blocks already in cand or read
+}
+
+// runRow is a run of audit_token_users: block id, whose latest event is at
+// last, and the older blocks encoded in older.
+type runRow struct {
+	last, id int64
+	older    []byte
 }
 
 type blockRow struct {
@@ -401,6 +416,9 @@ func ptrTo[T any](v T) *T { return &v }
 // fetch reads the next blocks, in the order of their latest event, newest
 // first.
 func (s *blockStream) fetch(ctx context.Context) error {
+	if s.q.UserID != "" {
+		return s.fetchUser(ctx)
+	}
 	query, args := blocksQuery(s.q, s.since, s.keyAt, s.keyID, s.fetchN)
 	rows, err := s.db.Reader.QueryContext(ctx, query, args...)
 	if err != nil {
@@ -427,29 +445,197 @@ func (s *blockStream) fetch(ctx context.Context) error {
 	return nil
 }
 
-// blocksQuery selects the next n blocks of q's listing: those before
-// (keyAt, keyID) in the order of (latest event, ID), newest first, whose
-// latest event is at or after since. A user's come from audit_token_users.
+// blocksQuery selects the next n blocks of q's listing of all users: those
+// before (keyAt, keyID) in the order of (latest event, ID), newest first,
+// whose latest event is at or after since.
 func blocksQuery(q Query, since, keyAt, keyID int64, n int) (string, sqldb.Args) {
 	var args sqldb.Args
-	var query, at, id string
-	if q.UserID != "" {
-		query = `SELECT b.id, b.event, b.first_at, b.last_at, b.data FROM audit_token_users u
-			JOIN audit_token_blocks b ON b.id = u.block_id WHERE u.user_id = ` + args.Add(q.UserID) + ` AND `
-		at, id = "u.last_at", "u.block_id"
-	} else {
-		query = `SELECT b.id, b.event, b.first_at, b.last_at, b.data FROM audit_token_blocks b WHERE `
-		at, id = "b.last_at", "b.id"
-	}
+	query := `SELECT id, event, first_at, last_at, data FROM audit_token_blocks WHERE `
 	if q.Event != "" {
-		query += "b.event = " + args.Add(q.Event) + " AND "
+		query += "event = " + args.Add(q.Event) + " AND "
 	}
 	if since != math.MinInt64 {
-		query += at + " >= " + args.Add(since) + " AND "
+		query += "last_at >= " + args.Add(since) + " AND "
 	}
-	query += "(" + at + ", " + id + ") < (" + args.Add(keyAt) + ", " + args.Add(keyID) + ")" +
-		" ORDER BY " + at + " DESC, " + id + " DESC LIMIT " + args.Add(n)
+	query += "(last_at, id) < (" + args.Add(keyAt) + ", " + args.Add(keyID) + ")" +
+		" ORDER BY last_at DESC, id DESC LIMIT " + args.Add(n)
 	return query, args
+}
+
+// fetchUser reads the next blocks of a user's listing into fetched, in the
+// order of their latest event, newest first, or sets done. The user's
+// blocks are those of the user's runs and those not indexed yet, which the
+// first call reads. Runs are read in the order of their keys, each key
+// being its newest block; a block read from a run goes to fetched once it
+// is newer than the next run's key, as no later run can hold a newer one.
+func (s *blockStream) fetchUser(ctx context.Context) error {
+	if s.seen == nil {
+		s.seen = make(map[int64]bool)
+		// A run holding blocks before beforeAt + blockSpan has its
+		// newest less than runSpan after them.
+		s.keyAt, s.keyID = satAdd(s.beforeAt, (blockSpan+runSpan).Microseconds()+1), math.MinInt64
+		if s.beforeAt == math.MaxInt64 {
+			s.keyAt, s.keyID = math.MaxInt64, math.MaxInt64
+		}
+		query, args := unindexedQuery(s.q, s.since, s.beforeAt)
+		if err := s.addBlocks(ctx, query, args, true); err != nil {
+			return err
+		}
+	}
+	for {
+		if len(s.runs) == 0 && !s.runsDone {
+			if err := s.fetchRuns(ctx); err != nil {
+				return err
+			}
+		}
+		if len(s.runs) == 0 {
+			s.fetched = append(s.fetched, s.cand...)
+			s.cand, s.done = nil, true
+			return nil
+		}
+		next := s.runs[0]
+		k := 0
+		for k < len(s.cand) && (s.cand[k].last > next.last || s.cand[k].last == next.last && s.cand[k].id > next.id) {
+			k++
+		}
+		if k > 0 {
+			s.fetched = append(s.fetched, s.cand[:k]...)
+			s.cand = slices.Delete(s.cand, 0, k)
+			return nil
+		}
+		s.runs = s.runs[1:]
+		ids, err := decodeOlder([]int64{next.id}, next.id, next.older)
+		if err != nil {
+			return fmt.Errorf("user index run of block %d: %w", next.id, err)
+		}
+		ids = slices.DeleteFunc(ids, func(id int64) bool { return s.seen[id] })
+		if len(ids) > 0 {
+			query, args := runBlocksQuery(s.q, s.since, s.beforeAt, ids)
+			if err := s.addBlocks(ctx, query, args, false); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// fetchRuns reads the user's next runs, in the order of their keys, newest
+// first.
+func (s *blockStream) fetchRuns(ctx context.Context) error {
+	query, args := runsQuery(s.q, s.since, s.keyAt, s.keyID, s.fetchN)
+	rows, err := s.db.Reader.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var ru runRow
+		if err := rows.Scan(&ru.last, &ru.id, &ru.older); err != nil {
+			return err
+		}
+		s.runs = append(s.runs, ru)
+		s.keyAt, s.keyID = ru.last, ru.id
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if n < s.fetchN {
+		s.runsDone = true
+	}
+	s.fetchN = min(2*s.fetchN, maxFetch)
+	return nil
+}
+
+// addBlocks adds the blocks query selects to cand, marking them seen; with
+// anyUser, only those holding the user's events, found without decoding
+// the rest of them.
+func (s *blockStream) addBlocks(ctx context.Context, query string, args sqldb.Args, anyUser bool) error {
+	rows, err := s.db.Reader.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var b blockRow
+		if err := rows.Scan(&b.id, &b.kind, &b.first, &b.last, &b.data); err != nil {
+			return err
+		}
+		if s.seen[b.id] {
+			continue
+		}
+		s.seen[b.id] = true
+		if anyUser {
+			if ok, err := hasUser(b.data, s.q.UserID); err == nil && !ok {
+				continue
+			} // else read reports a block that does not decode
+		}
+		s.cand = append(s.cand, b)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	slices.SortFunc(s.cand, func(a, b blockRow) int {
+		if c := cmp.Compare(b.last, a.last); c != 0 {
+			return c
+		}
+		return cmp.Compare(b.id, a.id)
+	})
+	return nil
+}
+
+// runsQuery selects the next n runs of q's user: those before (keyAt,
+// keyID) in key order, newest first, whose newest block's latest event is
+// at or after since (a run's other blocks are older).
+func runsQuery(q Query, since, keyAt, keyID int64, n int) (string, sqldb.Args) {
+	var args sqldb.Args
+	query := `SELECT last_at, block_id, older FROM audit_token_users WHERE user_id = ` + args.Add(q.UserID) + ` AND `
+	if since != math.MinInt64 {
+		query += "last_at >= " + args.Add(since) + " AND "
+	}
+	query += "(last_at, block_id) < (" + args.Add(keyAt) + ", " + args.Add(keyID) + ")" +
+		" ORDER BY last_at DESC, block_id DESC LIMIT " + args.Add(n)
+	return query, args
+}
+
+// blockFilter appends to where the conditions on the blocks b of q's
+// listing: of q's event, with an event at or after since and one at or
+// before beforeAt.
+func blockFilter(where []string, args *sqldb.Args, q Query, since, beforeAt int64) []string {
+	if q.Event != "" {
+		where = append(where, "b.event = "+args.Add(q.Event))
+	}
+	if since != math.MinInt64 {
+		where = append(where, "b.last_at >= "+args.Add(since))
+	}
+	if beforeAt != math.MaxInt64 {
+		where = append(where, "b.first_at <= "+args.Add(beforeAt))
+	}
+	return where
+}
+
+// runBlocksQuery selects the blocks ids of q's listing.
+func runBlocksQuery(q Query, since, beforeAt int64, ids []int64) (string, sqldb.Args) {
+	var args sqldb.Args
+	in := make([]any, len(ids))
+	for i, id := range ids {
+		in[i] = id
+	}
+	where := blockFilter([]string{"b.id IN (" + args.List(in...) + ")"}, &args, q, since, beforeAt)
+	return `SELECT b.id, b.event, b.first_at, b.last_at, b.data FROM audit_token_blocks b WHERE ` +
+		strings.Join(where, " AND "), args
+}
+
+// unindexedQuery selects the blocks of q's listing not indexed yet, whoever
+// their users: a scan of the few there are.
+func unindexedQuery(q Query, since, beforeAt int64) (string, sqldb.Args) {
+	var args sqldb.Args
+	// CROSS JOIN keeps SQLite's planner, which has no statistics, to this
+	// order: scan the few waiting, look up each block.
+	query := `SELECT b.id, b.event, b.first_at, b.last_at, b.data FROM audit_token_unindexed n
+		CROSS JOIN audit_token_blocks b WHERE `
+	where := blockFilter([]string{"b.id = n.block_id"}, &args, q, since, beforeAt)
+	return query + strings.Join(where, " AND "), args
 }
 
 // satAdd is a + b, b >= 0, at most math.MaxInt64.

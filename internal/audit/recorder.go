@@ -124,6 +124,7 @@ type Recorder struct {
 	rowsBuf, tokensBuf []Event
 	blocksBuf          []block
 	data               []byte
+	sinceIndex         int // blocks written since the last indexing pass
 
 	inHand                      atomic.Int64 // events in the writer's batch, not yet written
 	nWritten, nDropped, nFailed atomic.Uint64
@@ -379,6 +380,8 @@ func (r *Recorder) runWriter() {
 	defer timer.Stop()
 	window := time.NewTicker(r.tallyWindow)
 	defer window.Stop()
+	indexTick := time.NewTicker(indexEvery)
+	defer indexTick.Stop()
 	for {
 		select {
 		case e := <-r.queue:
@@ -408,6 +411,8 @@ func (r *Recorder) runWriter() {
 			timer.Stop()
 			batch = r.flush(r.takeTallies(batch))
 			close(done)
+		case <-indexTick.C:
+			r.index(false)
 		case <-r.sealed:
 			// No Record can send any more: what is queued is all there is.
 			for {
@@ -417,6 +422,7 @@ func (r *Recorder) runWriter() {
 				}
 			}
 			r.flush(r.takeTallies(batch))
+			r.index(true)
 			return
 		}
 	}
@@ -454,7 +460,14 @@ func (r *Recorder) flush(batch []Event) []Event {
 		}
 	}
 	r.writeCounted(len(rows), func(ctx context.Context) error { return r.writeRows(ctx, rows) })
-	r.writeCounted(len(tokens), func(ctx context.Context) error { return r.writeBlocks(ctx, tokens) })
+	r.writeCounted(len(tokens), func(ctx context.Context) error {
+		n, err := r.writeBlocks(ctx, tokens)
+		r.sinceIndex += n
+		return err
+	})
+	if r.sinceIndex >= indexMinBlocks {
+		r.index(false)
+	}
 	// Let the strings go.
 	clear(rows)
 	clear(tokens)
@@ -510,27 +523,28 @@ func (r *Recorder) writeRows(ctx context.Context, events []Event) error {
 	return nil
 }
 
-// writeBlocks stores token events as blocks in one transaction. It
-// reorders events.
-func (r *Recorder) writeBlocks(ctx context.Context, events []Event) error {
+// writeBlocks stores token events as blocks in one transaction and
+// returns how many blocks it wrote. It reorders events.
+func (r *Recorder) writeBlocks(ctx context.Context, events []Event) (int, error) {
 	tx, err := r.db.Writer.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("write audit blocks: %w", err)
+		return 0, fmt.Errorf("write audit blocks: %w", err)
 	}
 	defer tx.Rollback()
-	if err := r.writeBlocksTx(ctx, tx, events); err != nil {
-		return err
+	n, err := r.writeBlocksTx(ctx, tx, events)
+	if err != nil {
+		return 0, err
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("write audit blocks: %w", err)
+		return 0, fmt.Errorf("write audit blocks: %w", err)
 	}
-	return nil
+	return n, nil
 }
 
-// writeBlocksTx stores token events as blocks within tx: a row of
-// audit_token_blocks each, and a row of audit_token_users per user in it,
-// inserted by one statement.
-func (r *Recorder) writeBlocksTx(ctx context.Context, tx *sql.Tx, events []Event) error {
+// writeBlocksTx stores token events as blocks within tx, each a row of
+// audit_token_blocks and one of audit_token_unindexed, for the indexer, and
+// returns how many blocks it wrote.
+func (r *Recorder) writeBlocksTx(ctx context.Context, tx *sql.Tx, events []Event) (int, error) {
 	r.blocksBuf = splitBlocks(events, r.blocksBuf[:0])
 	defer clear(r.blocksBuf)
 	for i := range r.blocksBuf {
@@ -540,27 +554,16 @@ func (r *Recorder) writeBlocksTx(ctx context.Context, tx *sql.Tx, events []Event
 		err := tx.QueryRowContext(ctx, `INSERT INTO audit_token_blocks (event, first_at, last_at, events, data)
 			VALUES ($1, $2, $3, $4, $5) RETURNING id`, b.kind, b.first, b.last, len(b.events), r.data).Scan(&id)
 		if err != nil {
-			return fmt.Errorf("write audit blocks: %w", err)
+			return 0, fmt.Errorf("write audit blocks: %w", err)
 		}
 		if id > maxBlockID {
-			return fmt.Errorf("write audit blocks: block ID %d is past the last one events can name", id)
+			return 0, fmt.Errorf("write audit blocks: block ID %d is past the last one events can name", id)
 		}
-		users := b.users()
-		if len(users) == 0 {
-			continue
-		}
-		var args sqldb.Args
-		insert := `INSERT INTO audit_token_users (user_id, last_at, block_id)
-			SELECT value, CAST(` + args.Add(b.last) + ` AS BIGINT), CAST(` + args.Add(id) + ` AS BIGINT) FROM `
-		from, err := r.db.TextRows(&args, users)
-		if err != nil {
-			return fmt.Errorf("write audit blocks: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, insert+from, args...); err != nil {
-			return fmt.Errorf("write audit blocks: %w", err)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO audit_token_unindexed (block_id, last_at) VALUES ($1, $2)`, id, b.last); err != nil {
+			return 0, fmt.Errorf("write audit blocks: %w", err)
 		}
 	}
-	return nil
+	return len(r.blocksBuf), nil
 }
 
 // runPruner prunes now and every pruneEvery until ctx ends.
@@ -645,7 +648,7 @@ func (r *Recorder) pruneBlocks(ctx context.Context, cutoff int64) (events, block
 	}
 	defer tx.Rollback()
 	rows, err := tx.QueryContext(ctx, `SELECT id, event, first_at, last_at, events, data FROM audit_token_blocks
-		WHERE last_at < $1 ORDER BY last_at LIMIT $2`+r.db.SkipLocked(), cutoff, pruneBlockBatch)
+		WHERE last_at < $1 ORDER BY last_at, id LIMIT $2`+r.db.SkipLocked(), cutoff, pruneBlockBatch)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -684,6 +687,15 @@ func (r *Recorder) pruneBlocks(ctx context.Context, cutoff int64) (events, block
 		return 0, 0, err
 	}
 	for _, b := range old {
+		// First the block's row of audit_token_unindexed, if the indexer
+		// has not taken it: on PostgreSQL this waits for an indexer holding
+		// it, whose runs the next statement then sees and deletes.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM audit_token_unindexed WHERE block_id = $1`, b.id); err != nil {
+			return 0, 0, err
+		}
+		// The runs keyed by the block. A run holding it among its older
+		// blocks goes with its own newest block, pruned in this batch or a
+		// later one, as the runs' blocks are in this order.
 		if len(b.users) > 0 {
 			var args sqldb.Args
 			del := `DELETE FROM audit_token_users WHERE (user_id, last_at, block_id) IN

@@ -725,6 +725,12 @@ func TestPrune(t *testing.T) {
 		r.Record(Event{Kind: UserCreated, RequestID: "new", Time: base})
 		r.Record(Event{Kind: UserCreated, RequestID: "from the future", Time: base.Add(time.Hour)})
 		mustClose(t, r)
+		// Close indexed the blocks: pruning deletes their users' runs.
+		var runs, waiting int
+		if err := db.Reader.QueryRow(`SELECT (SELECT COUNT(*) FROM audit_token_users), (SELECT COUNT(*) FROM audit_token_unindexed)`).
+			Scan(&runs, &waiting); err != nil || runs == 0 || waiting != 0 {
+			t.Fatalf("after Close: %d runs, %d blocks waiting, %v; want runs and none waiting", runs, waiting, err)
+		}
 
 		n, err := r.Prune(ctx)
 		if err != nil || n != old {
@@ -859,7 +865,10 @@ func TestPruneReplicasAtOnce(t *testing.T) {
 		batch := make([]Event, 0, pruneBatch)
 		for i := range old {
 			// Token events in blocks, the others in rows: both are pruned.
-			kind, write := TokenIssued, rs[0].writeBlocks
+			kind, write := TokenIssued, func(ctx context.Context, es []Event) error {
+				_, err := rs[0].writeBlocks(ctx, es)
+				return err
+			}
 			if i%3 == 0 {
 				kind, write = UserCreated, rs[0].writeRows
 			}
