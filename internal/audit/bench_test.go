@@ -51,8 +51,8 @@ func benchEvents(n, users int) []Event {
 // disk-B/event is what the tables and their indexes grew by per event.
 //
 // It compares the ways to write a batch: blocks is what the Recorder does
-// with token events (writeBlocks, and an indexing pass once
-// indexMinBlocks blocks wait); rows writes them as rows of
+// with token events (writeBlocks, then indexBlocks as the writer calls
+// it); rows writes them as rows of
 // audit_events, as it did before blocks, and still does with other events:
 // on SQLite one prepared INSERT per row in a transaction, on PostgreSQL
 // one COPY (rows-insert: multi-row INSERTs of 100 rows, for comparison).
@@ -86,11 +86,11 @@ func benchmarkWrite(b *testing.B, d sqldbtest.Dialect, users, n int, method stri
 	db := d.Open(b)
 	r := newTestRecorder(b, db, Options{})
 	write := func(batch []Event) error {
-		if _, err := r.writeBlocks(ctx, batch); err != nil {
+		if err := r.writeBlocks(ctx, batch); err != nil {
 			return err
 		}
-		// A pass once indexMinBlocks blocks wait, as the writer runs.
-		return r.indexBlocks(ctx, false)
+		return r.indexBlocks(ctx, false) // as the writer does after each write
+
 	}
 	switch method {
 	case "rows":

@@ -43,6 +43,9 @@ const (
 	// indexBatch is the most blocks a pass indexes in one transaction,
 	// up to maxBlockEvents events each.
 	indexBatch = 256
+	// maxPassRuns bounds the distinct users of a pass, about the rows it
+	// writes: with as many users as events, a pass takes 16 blocks.
+	maxPassRuns = 16384
 )
 
 // runSpan bounds how far a run's blocks are apart: every block of a run has
@@ -122,23 +125,26 @@ func decodeOlder(ids []int64, first int64, data []byte) ([]int64, error) {
 	return ids, nil
 }
 
-// index runs the indexing passes due, on the writer's goroutine, so that
-// a writer that cannot keep up fills the queue, whose overflow is dropped
-// and counted, instead of leaving more and more blocks for listings to
-// scan. Unless all, it indexes nothing while fewer than indexMinBlocks
-// blocks wait and the oldest has waited less than indexMaxAge.
+// index runs an indexing pass when one is due, or with all every pass
+// left, on the writer's goroutine, after each write of blocks and every
+// indexEvery. A pass is due once indexMinBlocks blocks wait or the oldest
+// has waited indexMaxAge. It takes up to indexBatch blocks, fewer when
+// they hold more than maxPassRuns users, so that it holds the writer for
+// a bounded time; since every write of blocks is followed by a pass while
+// they are due, the blocks waiting stay about indexMinBlocks, and a writer
+// that cannot keep up fills the queue, whose overflow is dropped and
+// counted.
 func (r *Recorder) index(all bool) {
-	r.sinceIndex = 0
 	if err := r.indexBlocks(r.writeCtx, all); err != nil && r.writeCtx.Err() == nil {
 		r.log.LogAttrs(context.Background(), slog.LevelError, "audit: indexing token blocks failed",
 			slog.String("error", err.Error()))
 	}
 }
 
-// indexBlocks indexes the blocks waiting (see index), a pass of up to
-// indexBatch per transaction, oldest first. Replicas may index at once: on
-// PostgreSQL each pass skips the blocks another one holds, and on SQLite
-// the passes take the write lock in turn.
+// indexBlocks indexes the blocks waiting, oldest first: with all, every
+// one, a pass per transaction; else one pass, if one is due (see index).
+// Replicas may index at once: on PostgreSQL each pass skips the blocks
+// another one holds, and on SQLite the passes take the write lock in turn.
 func (r *Recorder) indexBlocks(ctx context.Context, all bool) error {
 	if !all {
 		// Read first, so that an idle trail costs no write transaction.
@@ -158,14 +164,14 @@ func (r *Recorder) indexBlocks(ctx context.Context, all bool) error {
 		if err != nil {
 			return fmt.Errorf("index audit blocks: %w", err)
 		}
-		if n < indexBatch {
+		if n == 0 || !all {
 			return nil
 		}
 	}
 }
 
-// indexPass indexes up to indexBatch waiting blocks in one transaction and
-// returns how many it took.
+// indexPass indexes up to indexBatch waiting blocks, up to maxPassRuns
+// users, in one transaction, and returns how many it took.
 func (r *Recorder) indexPass(ctx context.Context) (int, error) {
 	tx, err := r.db.Writer.BeginTx(ctx, nil)
 	if err != nil {
@@ -196,13 +202,15 @@ func (r *Recorder) indexPass(ctx context.Context) (int, error) {
 		return 0, nil
 	}
 	var args sqldb.Args
-	in := args.List(ids...)
-	rows, err = tx.QueryContext(ctx, `SELECT id, last_at, data FROM audit_token_blocks WHERE id IN (`+in+`)`, args...)
+	rows, err = tx.QueryContext(ctx, `SELECT id, last_at, data FROM audit_token_blocks WHERE id IN (`+args.List(ids...)+`)
+		ORDER BY id`, args...)
 	if err != nil {
 		return 0, err
 	}
 	blocks := make([]indexedBlock, 0, len(ids))
 	seen := make(map[string]struct{})
+	users := make(map[string]struct{}) // the pass's
+	taken := len(ids)                  // the IDs up to the last block taken
 	for rows.Next() {
 		var b indexedBlock
 		var data []byte
@@ -215,6 +223,19 @@ func (r *Recorder) indexPass(ctx context.Context) (int, error) {
 			r.log.LogAttrs(ctx, slog.LevelError, "audit: a token block does not decode; its users are not indexed",
 				slog.Int64("block", b.id), slog.String("error", err.Error()))
 			continue
+		}
+		added := 0
+		for _, u := range b.users {
+			if _, ok := users[u]; !ok {
+				added++
+			}
+		}
+		if len(blocks) > 0 && len(users)+added > maxPassRuns {
+			taken = slices.Index(ids, any(b.id))
+			break
+		}
+		for _, u := range b.users {
+			users[u] = struct{}{}
 		}
 		blocks = append(blocks, b)
 	}
@@ -246,11 +267,12 @@ func (r *Recorder) indexPass(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM audit_token_unindexed WHERE block_id IN (`+in+`)`, args...); err != nil {
+	args = args[:0]
+	if _, err := tx.ExecContext(ctx, `DELETE FROM audit_token_unindexed WHERE block_id IN (`+args.List(ids[:taken]...)+`)`, args...); err != nil {
 		return 0, err
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, err
 	}
-	return len(ids), nil
+	return taken, nil
 }

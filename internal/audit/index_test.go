@@ -1,8 +1,13 @@
 package audit
 
 import (
+	"context"
+	"fmt"
 	"slices"
 	"testing"
+	"time"
+
+	"authsvc/internal/sqldb/sqldbtest"
 )
 
 // TestBuildRuns: a user's blocks make one run while they lie within
@@ -110,6 +115,48 @@ func FuzzDecodeOlder(f *testing.F) {
 		back, err := decodeOlder(nil, first, appendOlder(nil, first, ids))
 		if err != nil || !slices.Equal(back, ids) {
 			t.Fatalf("decode, encode, decode: %v then %v, %v", ids, back, err)
+		}
+	})
+}
+
+// TestIndexPassBoundedByUsers: a pass takes blocks while their users fit
+// in maxPassRuns, so that it holds the writer for a bounded time, and the
+// next passes take the rest.
+func TestIndexPassBoundedByUsers(t *testing.T) {
+	t.Parallel()
+	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
+		t.Parallel()
+		ctx := context.Background()
+		db := d.Open(t)
+		r := newTestRecorder(t, db, Options{})
+		const blocks = maxPassRuns/maxBlockEvents + 3
+		for b := range blocks {
+			batch := make([]Event, maxBlockEvents)
+			for i := range batch {
+				batch[i] = Event{Kind: TokenIssued, UserID: fmt.Sprintf("u%d-%d", b, i), Time: base.Add(time.Duration(b) * time.Second), Count: 1}
+			}
+			if err := r.writeBlocks(ctx, batch); err != nil {
+				t.Fatal(err)
+			}
+		}
+		n, err := r.indexPass(ctx)
+		if err != nil || n != maxPassRuns/maxBlockEvents {
+			t.Fatalf("indexPass() = %d, %v; want %d blocks, as many as hold maxPassRuns users", n, err, maxPassRuns/maxBlockEvents)
+		}
+		if got := count(t, db, "audit_token_users"); got != maxPassRuns {
+			t.Errorf("%d runs written, want %d", got, maxPassRuns)
+		}
+		if err := r.indexBlocks(ctx, true); err != nil {
+			t.Fatal(err)
+		}
+		if got := count(t, db, "audit_token_unindexed"); got != 0 {
+			t.Errorf("%d blocks wait after indexing all", got)
+		}
+		for _, u := range []string{"u0-0", fmt.Sprintf("u%d-%d", blocks-1, maxBlockEvents-1)} {
+			p, err := list(ctx, db, Query{UserID: u})
+			if err != nil || len(p.Events) != 1 || p.Events[0].UserID != u {
+				t.Errorf("List(%s) = %+v, %v; want its one event", u, p, err)
+			}
 		}
 	})
 }

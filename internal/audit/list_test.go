@@ -289,7 +289,7 @@ func TestListWalkWhileWriting(t *testing.T) {
 		for sec := 1; sec <= 5; sec++ {
 			stored = append(stored, Event{Kind: TokenIssued, RequestID: fmt.Sprint("e", sec), Time: at(sec), Count: 1})
 		}
-		if _, err := r.writeBlocks(ctx, stored); err != nil {
+		if err := r.writeBlocks(ctx, stored); err != nil {
 			t.Fatal(err)
 		}
 

@@ -124,7 +124,6 @@ type Recorder struct {
 	rowsBuf, tokensBuf []Event
 	blocksBuf          []block
 	data               []byte
-	sinceIndex         int // blocks written since the last indexing pass
 
 	inHand                      atomic.Int64 // events in the writer's batch, not yet written
 	nWritten, nDropped, nFailed atomic.Uint64
@@ -460,12 +459,8 @@ func (r *Recorder) flush(batch []Event) []Event {
 		}
 	}
 	r.writeCounted(len(rows), func(ctx context.Context) error { return r.writeRows(ctx, rows) })
-	r.writeCounted(len(tokens), func(ctx context.Context) error {
-		n, err := r.writeBlocks(ctx, tokens)
-		r.sinceIndex += n
-		return err
-	})
-	if r.sinceIndex >= indexMinBlocks {
+	r.writeCounted(len(tokens), func(ctx context.Context) error { return r.writeBlocks(ctx, tokens) })
+	if len(tokens) > 0 {
 		r.index(false)
 	}
 	// Let the strings go.
@@ -523,28 +518,26 @@ func (r *Recorder) writeRows(ctx context.Context, events []Event) error {
 	return nil
 }
 
-// writeBlocks stores token events as blocks in one transaction and
-// returns how many blocks it wrote. It reorders events.
-func (r *Recorder) writeBlocks(ctx context.Context, events []Event) (int, error) {
+// writeBlocks stores token events as blocks in one transaction. It
+// reorders events.
+func (r *Recorder) writeBlocks(ctx context.Context, events []Event) error {
 	tx, err := r.db.Writer.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, fmt.Errorf("write audit blocks: %w", err)
+		return fmt.Errorf("write audit blocks: %w", err)
 	}
 	defer tx.Rollback()
-	n, err := r.writeBlocksTx(ctx, tx, events)
-	if err != nil {
-		return 0, err
+	if err := r.writeBlocksTx(ctx, tx, events); err != nil {
+		return err
 	}
 	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("write audit blocks: %w", err)
+		return fmt.Errorf("write audit blocks: %w", err)
 	}
-	return n, nil
+	return nil
 }
 
 // writeBlocksTx stores token events as blocks within tx, each a row of
-// audit_token_blocks and one of audit_token_unindexed, for the indexer, and
-// returns how many blocks it wrote.
-func (r *Recorder) writeBlocksTx(ctx context.Context, tx *sql.Tx, events []Event) (int, error) {
+// audit_token_blocks and one of audit_token_unindexed, for the indexer.
+func (r *Recorder) writeBlocksTx(ctx context.Context, tx *sql.Tx, events []Event) error {
 	r.blocksBuf = splitBlocks(events, r.blocksBuf[:0])
 	defer clear(r.blocksBuf)
 	for i := range r.blocksBuf {
@@ -554,16 +547,16 @@ func (r *Recorder) writeBlocksTx(ctx context.Context, tx *sql.Tx, events []Event
 		err := tx.QueryRowContext(ctx, `INSERT INTO audit_token_blocks (event, first_at, last_at, events, data)
 			VALUES ($1, $2, $3, $4, $5) RETURNING id`, b.kind, b.first, b.last, len(b.events), r.data).Scan(&id)
 		if err != nil {
-			return 0, fmt.Errorf("write audit blocks: %w", err)
+			return fmt.Errorf("write audit blocks: %w", err)
 		}
 		if id > maxBlockID {
-			return 0, fmt.Errorf("write audit blocks: block ID %d is past the last one events can name", id)
+			return fmt.Errorf("write audit blocks: block ID %d is past the last one events can name", id)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO audit_token_unindexed (block_id, last_at) VALUES ($1, $2)`, id, b.last); err != nil {
-			return 0, fmt.Errorf("write audit blocks: %w", err)
+			return fmt.Errorf("write audit blocks: %w", err)
 		}
 	}
-	return len(r.blocksBuf), nil
+	return nil
 }
 
 // runPruner prunes now and every pruneEvery until ctx ends.

@@ -865,10 +865,7 @@ func TestPruneReplicasAtOnce(t *testing.T) {
 		batch := make([]Event, 0, pruneBatch)
 		for i := range old {
 			// Token events in blocks, the others in rows: both are pruned.
-			kind, write := TokenIssued, func(ctx context.Context, es []Event) error {
-				_, err := rs[0].writeBlocks(ctx, es)
-				return err
-			}
+			kind, write := TokenIssued, rs[0].writeBlocks
 			if i%3 == 0 {
 				kind, write = UserCreated, rs[0].writeRows
 			}
