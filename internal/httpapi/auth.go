@@ -75,8 +75,10 @@ func (s *Server) authenticate(r *http.Request, acc access) (principal, error) {
 	// A bearer shaped like a JWT is tried as a session first: hashing it as
 	// an admin key cost more than the cached session check, on every
 	// request of a logged-in user. An admin key of that shape still works,
-	// checked when it is no session.
-	jwt := idp.LooksLikeJWT(cred)
+	// checked when it is no session. A bearer the session cache holds was
+	// a session JWT when it went in, so its shape is not looked at again:
+	// scanning a 200-byte session token cost more than the lookup.
+	jwt := creds.sessions.has(cred) || idp.LooksLikeJWT(cred)
 	if !jwt {
 		if label, ok := creds.admin(cred); ok {
 			return principal{admin: label}, nil

@@ -113,6 +113,15 @@ func newSessionCache() *sessionCache {
 	return &sessionCache{entries: make(map[string]cachedSession)}
 }
 
+// has reports whether tok is in the cache: a session token whose signature
+// was checked, live or not.
+func (c *sessionCache) has(tok string) bool {
+	c.mu.RLock()
+	_, ok := c.entries[tok]
+	c.mu.RUnlock()
+	return ok
+}
+
 // verify returns the subject and epoch of a valid, unrevoked session token.
 // Its errors wrap errInvalidSession unless the revocation lookup failed.
 func (c *sessionCache) verify(ctx context.Context, key []byte, tok string, now time.Time, revoked revokedFunc) (subject string, epoch int64, err error) {
