@@ -141,6 +141,9 @@ type serveConfig struct {
 	// flushLog writes the buffered log lines out now; nil when the logger
 	// is not buffered.
 	flushLog func()
+	// accessLog is the writer under logger's JSON handler, for
+	// httpapi.Deps.AccessLog; nil when the logger is another.
+	accessLog io.Writer
 	// In --dev mode, the secrets generated for what is not configured, to
 	// be shown at startup and kept across reloads; build replaces each with
 	// the one kept in devStatePath, unless --reset.
@@ -292,6 +295,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, en
 	defer lw.Close()
 	cfg.logger = slog.New(flushingHandler{slog.NewJSONHandler(lw, &slog.HandlerOptions{Level: cfg.logLevel}), lw})
 	cfg.flushLog = func() { _ = lw.Flush() }
+	cfg.accessLog = lw
 	if environ != nil {
 		warnUnknownEnv(cfg.logger, cfg.s, environ())
 	}
@@ -392,7 +396,7 @@ func buildServe(ctx context.Context, cfg *serveConfig) (*service, error) {
 	}
 	api, err := httpapi.NewServer(cfg.http, cfg.creds, httpapi.Deps{
 		Store: store, Ready: db.Ready, Events: events, Audit: recorder, Limiters: limiters,
-		Logger: logger, Registry: reg, Now: time.Now, Rand: rand.Reader,
+		Logger: logger, AccessLog: cfg.accessLog, Registry: reg, Now: time.Now, Rand: rand.Reader,
 		Console: consoleFiles, Unavailable: db.IsUnavailable, RoomGrants: zs, ZIMSync: zs.syncState,
 	})
 	if err != nil {

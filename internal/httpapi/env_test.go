@@ -164,7 +164,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		}
 	}
 	deps := Deps{Store: store, Ready: db.Ready, Events: events, Limiters: limiters,
-		Logger: logger, Registry: e.reg, Now: e.clock.Now, Rand: rand.Reader, Console: setup.console}
+		Logger: logger, AccessLog: setup.logTo, Registry: e.reg, Now: e.clock.Now, Rand: rand.Reader, Console: setup.console}
 	if setup.roomGrants != nil {
 		deps.RoomGrants = setup.roomGrants(db, e.clock.Now)
 	}
