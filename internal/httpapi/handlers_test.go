@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-chi/chi/v5"
 	"github.com/google/go-cmp/cmp"
 
 	"authsvc/api"
@@ -853,8 +854,9 @@ func TestRequestID(t *testing.T) {
 func TestPanicBecomes500(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	h := e.api.observe(newRequestIDs())(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") }))
-	srv := httptestServer(t, h)
+	mux := chi.NewRouter()
+	mux.Get("/", func(http.ResponseWriter, *http.Request) { panic("boom") })
+	srv := httptestServer(t, e.api.observe(newRequestIDs(), mux))
 	resp, err := http.Get(srv + "/")
 	if err != nil {
 		t.Fatal(err)

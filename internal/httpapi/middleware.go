@@ -23,10 +23,16 @@ type ctxKey int
 
 const requestKey ctxKey = 0
 
-// requestInfo is what the middleware learns about a request, kept in its
-// context as one value: one allocation per request instead of a context
-// copy per fact. observe creates it; requireAuth fills in the principal.
+// requestInfo is what the middleware learns about a request. observe
+// creates it; requireAuth fills in the principal. It is the request's
+// context too, holding chi's routing state as well: one allocation where a
+// context copy for it and two for chi's routing context were three.
 type requestInfo struct {
+	context.Context // the request's context before observe
+
+	route    chi.Context // what chi.RouteContext returns
+	patterns [2]string   // route.RoutePatterns' first ones, without an allocation of their own
+
 	id       string
 	idHeader [1]string // the X-Request-Id header's value slice, without its own allocation
 	ip       netip.Addr
@@ -35,6 +41,18 @@ type requestInfo struct {
 
 	authed bool
 	p      principal // the caller, once authed
+}
+
+// Value answers for requestKey and chi's routing context; other keys go
+// to the request's context before observe.
+func (info *requestInfo) Value(key any) any {
+	switch key {
+	case requestKey:
+		return info
+	case chi.RouteCtxKey:
+		return &info.route
+	}
+	return info.Context.Value(key)
 }
 
 func infoFrom(ctx context.Context) *requestInfo {
@@ -133,30 +151,32 @@ func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return http.NewResponseController(w.ResponseWriter).Hijack()
 }
 
-// observe is the outermost middleware: it assigns the request ID, finds the
-// client IP, recovers panics into 500s, and records every request in the
-// access log and the metrics, labelled by route pattern (never the raw
-// path, which would let clients create unbounded label values).
+// observe wraps the router mux as the outermost middleware: it assigns the
+// request ID, finds the client IP, recovers panics into 500s, and records
+// every request in the access log and the metrics, labelled by route
+// pattern (never the raw path, which would let clients create unbounded
+// label values). The routing context it gives the request is mux's: a mux
+// that finds one in the request's context routes with it and makes none.
 //
 // The header names are written in canonical form ("X-Request-Id", as
 // net/http sends it anyway), which spares a canonicalizing copy each.
-func (s *Server) observe(ids *requestIDs) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			start := time.Now()
-			info := &requestInfo{id: r.Header.Get("X-Request-Id")}
-			if !validRequestID(info.id) {
-				info.id = ids.next()
-			}
-			info.idHeader[0] = info.id
-			w.Header()["X-Request-Id"] = info.idHeader[:]
-			info.ip = s.clientIPOf(r)
-			info.sw.ResponseWriter = w
-			r = r.WithContext(context.WithValue(r.Context(), requestKey, info))
-			defer s.finish(r, info, start)
-			next.ServeHTTP(&info.sw, r)
-		})
-	}
+func (s *Server) observe(ids *requestIDs, mux *chi.Mux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		info := &requestInfo{Context: r.Context(), id: r.Header.Get("X-Request-Id")}
+		info.route.Routes = mux
+		info.route.RoutePatterns = info.patterns[:0]
+		if !validRequestID(info.id) {
+			info.id = ids.next()
+		}
+		info.idHeader[0] = info.id
+		w.Header()["X-Request-Id"] = info.idHeader[:]
+		info.ip = s.clientIPOf(r)
+		info.sw.ResponseWriter = w
+		r = r.WithContext(info)
+		defer s.finish(r, info, start)
+		mux.ServeHTTP(&info.sw, r)
+	})
 }
 
 // finish is observe's deferred half: it turns a panic into a 500 and

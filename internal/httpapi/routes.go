@@ -17,7 +17,6 @@ import (
 func (s *Server) routes(reg *prometheus.Registry, console http.Handler) http.Handler {
 	r := chi.NewRouter()
 	s.mux = r // routeOf names CORS preflights by the route they ask about
-	r.Use(s.observe(newRequestIDs()))
 	if len(s.cfg.CORSOrigins) > 0 {
 		r.Use(cors.Handler(cors.Options{
 			AllowedOrigins: s.cfg.CORSOrigins,
@@ -85,7 +84,7 @@ func (s *Server) routes(reg *prometheus.Registry, console http.Handler) http.Han
 		r.Handle("/console", console) // redirects to /console/
 		r.Handle("/console/*", console)
 	}
-	return r
+	return s.observe(newRequestIDs(), r) // before everything, routing included
 }
 
 // handle adapts the one handler shape used everywhere: a handler returns an

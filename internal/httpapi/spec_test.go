@@ -27,7 +27,7 @@ func TestRoutesMatchSpec(t *testing.T) {
 	// route is.
 	e := newEnv(t, func(s *envSetup) { s.console = http.NotFoundHandler() })
 	var inRouter []string
-	err = chi.Walk(e.api.handler.(chi.Routes), func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+	err = chi.Walk(e.api.mux, func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
 		if route == "/console" || strings.HasPrefix(route, "/console/") {
 			return nil
 		}
