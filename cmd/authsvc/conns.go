@@ -39,13 +39,13 @@ type connLimit struct {
 	open    int                        // accepted, not yet closed or evicted
 	conns   map[net.Conn]*list.Element // every open conn; the element is in quiet, or nil
 	quiet   list.List                  // quiet conns, longest quiet first
-	changed chan struct{}              // closed, and replaced, when a conn closes or turns quiet
+	changed chan struct{}              // made by an Accept waiting for room, closed when a conn closes or turns quiet; nil when none waits
 	high    int                        // the most conns open at once, for tests
 	evicted int                        // conns closed to make room, for tests
 }
 
 func newConnLimit(max int) *connLimit {
-	return &connLimit{max: max, conns: make(map[net.Conn]*list.Element), changed: make(chan struct{})}
+	return &connLimit{max: max, conns: make(map[net.Conn]*list.Element)}
 }
 
 // listener wraps ln so that its Accept keeps within the cap.
@@ -78,9 +78,13 @@ func (c *connLimit) connState(conn net.Conn, state http.ConnState) {
 }
 
 // signal wakes every Accept waiting for room. Must be called with c.mu held.
+// Without one waiting it does nothing: a channel made and closed for every
+// keep-alive request that turns idle was most of connState's cost.
 func (c *connLimit) signal() {
-	close(c.changed)
-	c.changed = make(chan struct{})
+	if c.changed != nil {
+		close(c.changed)
+		c.changed = nil
+	}
 }
 
 // reserve takes room for one more conn, closing the longest quiet one when
@@ -100,6 +104,9 @@ func (c *connLimit) reserve(done <-chan struct{}) error {
 			c.mu.Unlock()
 			victim.Close()
 			return nil
+		}
+		if c.changed == nil {
+			c.changed = make(chan struct{})
 		}
 		changed := c.changed
 		c.mu.Unlock()
