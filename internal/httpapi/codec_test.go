@@ -231,3 +231,20 @@ func TestEncodeTokenFastPath(t *testing.T) {
 		}
 	}
 }
+
+// TestPlainJSONEveryByte: plainJSON lets a byte through exactly when
+// encoding/json writes it, alone in a string, as it is, but for DEL, which
+// it refuses as well.
+func TestPlainJSONEveryByte(t *testing.T) {
+	t.Parallel()
+	for c := range 256 {
+		s := string([]byte{byte(c)})
+		js, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := string(js) == `"`+s+`"` && c != 0x7f; plainJSON(s) != want {
+			t.Errorf("plainJSON(%q) = %v, want %v (encoding/json writes %s)", s, !want, want, js)
+		}
+	}
+}
