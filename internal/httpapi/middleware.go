@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"runtime/debug"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -30,8 +31,7 @@ const requestKey ctxKey = 0
 type requestInfo struct {
 	context.Context // the request's context before observe
 
-	route    chi.Context // what chi.RouteContext returns
-	patterns [2]string   // route.RoutePatterns' first ones, without an allocation of their own
+	route *chi.Context // what chi.RouteContext returns, from routeContexts
 
 	id       string
 	idHeader [1]string // the X-Request-Id header's value slice, without its own allocation
@@ -50,7 +50,7 @@ func (info *requestInfo) Value(key any) any {
 	case requestKey:
 		return info
 	case chi.RouteCtxKey:
-		return &info.route
+		return info.route
 	}
 	return info.Context.Value(key)
 }
@@ -163,9 +163,10 @@ func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 func (s *Server) observe(ids *requestIDs, mux *chi.Mux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		info := &requestInfo{Context: r.Context(), id: r.Header.Get("X-Request-Id")}
-		info.route.Routes = mux
-		info.route.RoutePatterns = info.patterns[:0]
+		route := routeContexts.Get().(*chi.Context)
+		route.Reset()
+		route.Routes = mux
+		info := &requestInfo{Context: r.Context(), route: route, id: r.Header.Get("X-Request-Id")}
 		if !validRequestID(info.id) {
 			info.id = ids.next()
 		}
@@ -178,6 +179,11 @@ func (s *Server) observe(ids *requestIDs, mux *chi.Mux) http.Handler {
 		mux.ServeHTTP(&info.sw, r)
 	})
 }
+
+// routeContexts recycles the routing contexts of finished requests, as
+// chi's Mux does its own: each is 232 bytes, which were 7% of what a token
+// request allocated, counting net/http's share.
+var routeContexts = sync.Pool{New: func() any { return chi.NewRouteContext() }}
 
 // finish is observe's deferred half: it turns a panic into a 500 and
 // records the request in the metrics and the access log.
@@ -216,6 +222,7 @@ func (s *Server) finish(r *http.Request, info *requestInfo, start time.Time) {
 			clientIP:   clientIPText(ctx),
 		})
 	}
+	routeContexts.Put(info.route)
 }
 
 // routeOf names the route pattern that served r, for metrics and logs. A
