@@ -271,7 +271,8 @@ func TestListRunsSplitBySpan(t *testing.T) {
 		t.Parallel()
 		ctx := context.Background()
 		db := d.Open(t)
-		r := newTestRecorder(t, db, Options{BatchSize: 20})
+		// The clock at base: the blocks wait for the one pass below.
+		r := newTestRecorder(t, db, Options{BatchSize: 20, Now: func() time.Time { return base }})
 		rnd := rand.New(rand.NewPCG(7, 8))
 		users := []string{"alice", "bob"}
 		for i := range 600 {

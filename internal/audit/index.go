@@ -96,6 +96,14 @@ func buildRuns(blocks []indexedBlock) []run {
 	return runs
 }
 
+// storableUsers drops from users those no event could store (Record bounds
+// them with field): a block read from a file might hold one, which
+// PostgreSQL would refuse as text, failing every pass, and which no
+// listing can ask for.
+func storableUsers(users []string) []string {
+	return slices.DeleteFunc(users, func(u string) bool { return field(u, MaxUserIDLen) != u })
+}
+
 // appendOlder appends ids, the blocks of a run after first, as varint
 // differences from the one before: the blocks are in the order of their
 // latest event, which their IDs need not follow.
@@ -113,9 +121,10 @@ func appendOlder(buf []byte, first int64, ids []int64) []byte {
 // read from a file.
 func decodeOlder(ids []int64, first int64, data []byte) ([]int64, error) {
 	prev := first
-	for len(data) > 0 {
+	for k := 0; len(data) > 0; k++ {
 		d, n := binary.Varint(data)
-		if n <= 0 || d == 0 || prev-d < 1 || prev-d > maxBlockID || len(ids) > indexBatch {
+		// A run holds at most indexBatch blocks, first included.
+		if n <= 0 || d == 0 || prev-d < 1 || prev-d > maxBlockID || k == indexBatch-1 {
 			return ids, errCorruptBlock
 		}
 		prev -= d
@@ -159,8 +168,18 @@ func (r *Recorder) indexBlocks(ctx context.Context, all bool) error {
 			return nil
 		}
 	}
+	through := maxBlockID
+	if all {
+		// Those waiting now: other replicas' blocks written meanwhile
+		// are theirs to index, so that Close does not chase them.
+		var max sql.NullInt64
+		if err := r.db.Reader.QueryRowContext(ctx, `SELECT MAX(block_id) FROM audit_token_unindexed`).Scan(&max); err != nil {
+			return fmt.Errorf("index audit blocks: %w", err)
+		}
+		through = max.Int64
+	}
 	for {
-		n, err := r.indexPass(ctx)
+		n, err := r.indexPass(ctx, through)
 		if err != nil {
 			return fmt.Errorf("index audit blocks: %w", err)
 		}
@@ -170,16 +189,17 @@ func (r *Recorder) indexBlocks(ctx context.Context, all bool) error {
 	}
 }
 
-// indexPass indexes up to indexBatch waiting blocks, up to maxPassRuns
-// users, in one transaction, and returns how many it took.
-func (r *Recorder) indexPass(ctx context.Context) (int, error) {
+// indexPass indexes up to indexBatch waiting blocks with IDs up to
+// through, up to maxPassRuns users, in one transaction, and returns how
+// many it took.
+func (r *Recorder) indexPass(ctx context.Context, through int64) (int, error) {
 	tx, err := r.db.Writer.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, err
 	}
 	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, `SELECT block_id FROM audit_token_unindexed
-		ORDER BY block_id LIMIT $1`+r.db.SkipLocked(), indexBatch)
+	rows, err := tx.QueryContext(ctx, `SELECT block_id FROM audit_token_unindexed WHERE block_id <= $1
+		ORDER BY block_id LIMIT $2`+r.db.SkipLocked(), through, indexBatch)
 	if err != nil {
 		return 0, err
 	}
@@ -224,6 +244,7 @@ func (r *Recorder) indexPass(ctx context.Context) (int, error) {
 				slog.Int64("block", b.id), slog.String("error", err.Error()))
 			continue
 		}
+		b.users = storableUsers(b.users)
 		added := 0
 		for _, u := range b.users {
 			if _, ok := users[u]; !ok {

@@ -503,20 +503,30 @@ func (s *blockStream) fetchUser(ctx context.Context) error {
 			s.cand = slices.Delete(s.cand, 0, k)
 			return nil
 		}
-		s.runs = s.runs[1:]
-		ids, err := decodeOlder([]int64{next.id}, next.id, next.older)
-		if err != nil {
-			return fmt.Errorf("user index run of block %d: %w", next.id, err)
+		// No block read is newer than the next run: read the blocks of
+		// every run fetched, a query per maxBlocksQuery of them.
+		var ids []int64
+		for _, ru := range s.runs {
+			var err error
+			if ids, err = decodeOlder(append(ids, ru.id), ru.id, ru.older); err != nil {
+				return fmt.Errorf("user index run of block %d: %w", ru.id, err)
+			}
 		}
+		s.runs = s.runs[:0]
 		ids = slices.DeleteFunc(ids, func(id int64) bool { return s.seen[id] })
-		if len(ids) > 0 {
-			query, args := runBlocksQuery(s.q, s.since, s.beforeAt, ids)
+		for len(ids) > 0 {
+			n := min(len(ids), maxBlocksQuery)
+			query, args := runBlocksQuery(s.q, s.since, s.beforeAt, ids[:n])
 			if err := s.addBlocks(ctx, query, args, false); err != nil {
 				return err
 			}
+			ids = ids[n:]
 		}
 	}
 }
+
+// maxBlocksQuery bounds the block IDs one query of a user's listing names.
+const maxBlocksQuery = 512
 
 // fetchRuns reads the user's next runs, in the order of their keys, newest
 // first.
@@ -566,9 +576,11 @@ func (s *blockStream) addBlocks(ctx context.Context, query string, args sqldb.Ar
 		}
 		s.seen[b.id] = true
 		if anyUser {
-			if ok, err := hasUser(b.data, s.q.UserID); err == nil && !ok {
+			// A block that does not decode names no user to the
+			// indexer either: once indexed it is in no user's listing.
+			if ok, err := hasUser(b.data, s.q.UserID); err != nil || !ok {
 				continue
-			} // else read reports a block that does not decode
+			}
 		}
 		s.cand = append(s.cand, b)
 	}

@@ -461,6 +461,7 @@ func (r *Recorder) flush(batch []Event) []Event {
 	r.writeCounted(len(rows), func(ctx context.Context) error { return r.writeRows(ctx, rows) })
 	r.writeCounted(len(tokens), func(ctx context.Context) error { return r.writeBlocks(ctx, tokens) })
 	if len(tokens) > 0 {
+		r.inHand.Store(0) // written: no longer queued while the pass runs
 		r.index(false)
 	}
 	// Let the strings go.
@@ -670,7 +671,7 @@ func (r *Recorder) pruneBlocks(ctx context.Context, cutoff int64) (events, block
 				slog.Int64("block", id), slog.String("error", err.Error()))
 			b.events = nil
 		}
-		old = append(old, pruned{id: id, last: b.last, users: b.users()})
+		old = append(old, pruned{id: id, last: b.last, users: storableUsers(b.users())})
 		events += n
 	}
 	if err := rows.Close(); err != nil {

@@ -62,10 +62,11 @@ func (s *Server) logRequest(ctx context.Context, level slog.Level, l *accessLine
 // appendAccessLine appends the record {t, level, "request", l.attrs()} as
 // slog.NewJSONHandler(w, nil) writes it to w, newline included:
 // TestAccessLineLikeSlog and FuzzAccessLine hold the two equal. It reports
-// false, and the caller logs through slog, when a string needs escaping or
-// t's year has not four digits; a request's fields never do.
+// false, and the caller logs through slog, when a string needs escaping,
+// t's year has not four digits or t is zero (slog leaves the time out); a
+// request's fields never do.
 func appendAccessLine(b []byte, t time.Time, level slog.Level, l *accessLine) ([]byte, bool) {
-	if y := t.Year(); y < 0 || y > 9999 {
+	if y := t.Year(); y < 0 || y > 9999 || t.IsZero() {
 		return b, false
 	}
 	for _, s := range [...]string{l.requestID, l.method, l.route, l.clientIP} {

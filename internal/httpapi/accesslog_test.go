@@ -31,7 +31,7 @@ func checkAccessLine(t *testing.T, at time.Time, level slog.Level, l *accessLine
 		t.Fatalf("appendAccessLine(%q, ...) lost what the buffer held: %q", "kept ", got)
 	}
 	got = got[len("kept "):]
-	plain := at.Year() >= 0 && at.Year() <= 9999 &&
+	plain := at.Year() >= 0 && at.Year() <= 9999 && !at.IsZero() &&
 		plainJSON(l.requestID) && plainJSON(l.method) && plainJSON(l.route) && plainJSON(l.clientIP)
 	switch {
 	case ok != plain:
@@ -74,6 +74,8 @@ func TestAccessLineLikeSlog(t *testing.T) {
 		{"year 9999", time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC), slog.LevelInfo, &token},
 		{"year 10000, left to slog", time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), slog.LevelInfo, &token},
 		{"year -1, left to slog", time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC), slog.LevelInfo, &token},
+		{"zero time, left to slog", time.Time{}, slog.LevelInfo, &token},
+		{"zero time in a zone, left to slog", time.Time{}.In(time.FixedZone("X", 3600)), slog.LevelInfo, &token},
 		{"quote, left to slog", utc, slog.LevelInfo, with(func(l *accessLine) { l.method = `P"ST` })},
 		{"backslash, left to slog", utc, slog.LevelInfo, with(func(l *accessLine) { l.route = `\` })},
 		{"control byte, left to slog", utc, slog.LevelInfo, with(func(l *accessLine) { l.requestID = "a\nb" })},

@@ -176,7 +176,9 @@ type Deps struct {
 	// record for each request, at the levels Logger enables) directly, one
 	// Write each, byte for byte as slog.NewJSONHandler(AccessLog, nil)
 	// would write them and at a fraction of the cost. Set it only when
-	// Logger's handler is such a JSONHandler on the same writer. It must be
+	// Logger's handler is a JSONHandler on this writer with no attributes,
+	// groups, ReplaceAttr or AddSource (the lines left to Logger, those
+	// that need escaping, would show them and the others not). It must be
 	// safe for concurrent use. Nil sends those lines through Logger.
 	AccessLog io.Writer
 	// Console serves the admin console under /console/; nil leaves those
