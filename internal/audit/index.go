@@ -134,8 +134,8 @@ func decodeOlder(ids []int64, first int64, data []byte) ([]int64, error) {
 	return ids, nil
 }
 
-// index runs an indexing pass when one is due, or with all every pass
-// left, on the writer's goroutine, after each write of blocks and every
+// index runs an indexing pass when one is due, or with all (at Close) the
+// passes that index every block waiting then, on the writer's goroutine, after each write of blocks and every
 // indexEvery. A pass is due once indexMinBlocks blocks wait or the oldest
 // has waited indexMaxAge. It takes up to indexBatch blocks, fewer when
 // they hold more than maxPassRuns users, so that it holds the writer for
@@ -151,7 +151,8 @@ func (r *Recorder) index(all bool) {
 }
 
 // indexBlocks indexes the blocks waiting, oldest first: with all, every
-// one, a pass per transaction; else one pass, if one is due (see index).
+// one waiting when it begins, a pass per transaction; else one pass, if
+// one is due (see index).
 // Replicas may index at once: on PostgreSQL each pass skips the blocks
 // another one holds, and on SQLite the passes take the write lock in turn.
 func (r *Recorder) indexBlocks(ctx context.Context, all bool) error {

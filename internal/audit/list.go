@@ -420,29 +420,42 @@ func (s *blockStream) fetch(ctx context.Context) error {
 		return s.fetchUser(ctx)
 	}
 	query, args := blocksQuery(s.q, s.since, s.keyAt, s.keyID, s.fetchN)
+	var err error
+	s.fetched, s.done, err = page(ctx, s, query, args, s.fetched, func(row sqldb.Scanner) (blockRow, int64, int64, error) {
+		var b blockRow
+		err := row.Scan(&b.id, &b.kind, &b.first, &b.last, &b.data)
+		return b, b.last, b.id, err
+	})
+	return err
+}
+
+// page appends to dst the rows of s's next keyset page of fetchN, scanned
+// by scan, which also returns each row's key; it moves s's keyset to the
+// last row's key, doubles fetchN up to maxFetch, and reports whether the
+// rows ran out.
+func page[T any](ctx context.Context, s *blockStream, query string, args sqldb.Args, dst []T,
+	scan func(sqldb.Scanner) (T, int64, int64, error)) ([]T, bool, error) {
 	rows, err := s.db.Reader.QueryContext(ctx, query, args...)
 	if err != nil {
-		return err
+		return dst, false, err
 	}
 	defer rows.Close()
 	n := 0
 	for rows.Next() {
-		var b blockRow
-		if err := rows.Scan(&b.id, &b.kind, &b.first, &b.last, &b.data); err != nil {
-			return err
+		v, at, id, err := scan(rows)
+		if err != nil {
+			return dst, false, err
 		}
-		s.fetched = append(s.fetched, b)
-		s.keyAt, s.keyID = b.last, b.id
+		dst = append(dst, v)
+		s.keyAt, s.keyID = at, id
 		n++
 	}
 	if err := rows.Err(); err != nil {
-		return err
+		return dst, false, err
 	}
-	if n < s.fetchN {
-		s.done = true
-	}
+	done := n < s.fetchN
 	s.fetchN = min(2*s.fetchN, maxFetch)
-	return nil
+	return dst, done, nil
 }
 
 // blocksQuery selects the next n blocks of q's listing of all users: those
@@ -532,29 +545,13 @@ const maxBlocksQuery = 512
 // first.
 func (s *blockStream) fetchRuns(ctx context.Context) error {
 	query, args := runsQuery(s.q, s.since, s.keyAt, s.keyID, s.fetchN)
-	rows, err := s.db.Reader.QueryContext(ctx, query, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	n := 0
-	for rows.Next() {
+	var err error
+	s.runs, s.runsDone, err = page(ctx, s, query, args, s.runs, func(row sqldb.Scanner) (runRow, int64, int64, error) {
 		var ru runRow
-		if err := rows.Scan(&ru.last, &ru.id, &ru.older); err != nil {
-			return err
-		}
-		s.runs = append(s.runs, ru)
-		s.keyAt, s.keyID = ru.last, ru.id
-		n++
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	if n < s.fetchN {
-		s.runsDone = true
-	}
-	s.fetchN = min(2*s.fetchN, maxFetch)
-	return nil
+		err := row.Scan(&ru.last, &ru.id, &ru.older)
+		return ru, ru.last, ru.id, err
+	})
+	return err
 }
 
 // addBlocks adds the blocks query selects to cand, marking them seen; with
