@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
@@ -160,5 +161,36 @@ func TestIndexPassBoundedByUsers(t *testing.T) {
 				t.Errorf("List(%s) = %+v, %v; want its one event", u, p, err)
 			}
 		}
+	})
+}
+
+// TestListManyRuns: a user's listing reads the blocks of about
+// maxBlocksQuery at a time, run by run, across runs of a full pass each,
+// and pages right through them.
+func TestListManyRuns(t *testing.T) {
+	t.Parallel()
+	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
+		t.Parallel()
+		ctx := context.Background()
+		db := d.Open(t)
+		r := newTestRecorder(t, db, Options{Now: func() time.Time { return base }})
+		const blocks = 6*indexBatch + 10 // the second fetch of runs (four) is read in two goes
+		// Two events a block, 20 ms apart: runs of indexBatch blocks,
+		// within runSpan.
+		for i := range blocks {
+			at := base.Add(time.Duration(i) * 20 * time.Millisecond)
+			batch := []Event{{Kind: TokenIssued, UserID: "alice", Time: at, Count: 1}, {Kind: TokenIssued, UserID: "bob", Time: at, Count: 1}}
+			if err := r.writeBlocks(ctx, batch); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := r.indexBlocks(ctx, true); err != nil {
+			t.Fatal(err)
+		}
+		var long int
+		if err := db.Reader.QueryRow(`SELECT COUNT(*) FROM audit_token_users WHERE user_id = 'alice' AND LENGTH(older) > 0`).Scan(&long); err != nil || long < 6 {
+			t.Fatalf("%d runs of alice of more than one block, %v; want 6 or more", long, err)
+		}
+		compareListings(t, db, rand.New(rand.NewPCG(9, 10)), 2*blocks, []string{"alice", "bob"}, []string{TokenIssued}, blocks*20, 20)
 	})
 }

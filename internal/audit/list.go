@@ -517,15 +517,19 @@ func (s *blockStream) fetchUser(ctx context.Context) error {
 			return nil
 		}
 		// No block read is newer than the next run: read the blocks of
-		// every run fetched, a query per maxBlocksQuery of them.
+		// the next runs, as many as hold about maxBlocksQuery blocks, so
+		// that a listing holds a bounded number of blocks at once.
 		var ids []int64
-		for _, ru := range s.runs {
+		used := 0
+		for used < len(s.runs) && (used == 0 || len(ids) < maxBlocksQuery) {
+			ru := s.runs[used]
 			var err error
 			if ids, err = decodeOlder(append(ids, ru.id), ru.id, ru.older); err != nil {
 				return fmt.Errorf("user index run of block %d: %w", ru.id, err)
 			}
+			used++
 		}
-		s.runs = s.runs[:0]
+		s.runs = s.runs[used:]
 		ids = slices.DeleteFunc(ids, func(id int64) bool { return s.seen[id] })
 		for len(ids) > 0 {
 			n := min(len(ids), maxBlocksQuery)
@@ -538,7 +542,8 @@ func (s *blockStream) fetchUser(ctx context.Context) error {
 	}
 }
 
-// maxBlocksQuery bounds the block IDs one query of a user's listing names.
+// maxBlocksQuery bounds the block IDs one query of a user's listing names,
+// and about the blocks it reads at once.
 const maxBlocksQuery = 512
 
 // fetchRuns reads the user's next runs, in the order of their keys, newest

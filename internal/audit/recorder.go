@@ -78,7 +78,8 @@ type Stats struct {
 //
 // Record is a channel send that never waits: a stalled database must not
 // stall the requests that audit. One goroutine writes the queue out, a
-// batch per transaction, and another prunes old events. Nothing is lost
+// batch per transaction, and indexes the token blocks by user (index.go);
+// another prunes old events. Nothing is lost
 // silently: every event Recorded is written, or counted in Stats as Dropped
 // or Failed.
 //
