@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"authsvc/internal/sqldb"
 	"authsvc/internal/sqldb/sqldbtest"
 )
 
@@ -129,19 +130,14 @@ func TestIndexPassBoundedByUsers(t *testing.T) {
 		t.Parallel()
 		ctx := context.Background()
 		db := d.Open(t)
-		// The clock at the events' time: the blocks are young, and no pass
-		// of the writer's own is due.
-		r := newTestRecorder(t, db, Options{Now: func() time.Time { return base }})
 		const blocks = maxPassRuns/maxBlockEvents + 3
-		for b := range blocks {
+		r := writeWaitingBlocks(t, db, blocks, func(b int) []Event {
 			batch := make([]Event, maxBlockEvents)
 			for i := range batch {
 				batch[i] = Event{Kind: TokenIssued, UserID: fmt.Sprintf("u%d-%d", b, i), Time: base.Add(time.Duration(b) * time.Second), Count: 1}
 			}
-			if err := r.writeBlocks(ctx, batch); err != nil {
-				t.Fatal(err)
-			}
-		}
+			return batch
+		})
 		n, err := r.indexPass(ctx, maxBlockID)
 		if err != nil || n != maxPassRuns/maxBlockEvents {
 			t.Fatalf("indexPass() = %d, %v; want %d blocks, as many as hold maxPassRuns users", n, err, maxPassRuns/maxBlockEvents)
@@ -173,17 +169,13 @@ func TestListManyRuns(t *testing.T) {
 		t.Parallel()
 		ctx := context.Background()
 		db := d.Open(t)
-		r := newTestRecorder(t, db, Options{Now: func() time.Time { return base }})
 		const blocks = 6*indexBatch + 10 // the second fetch of runs (four) is read in two goes
 		// Two events a block, 20 ms apart: runs of indexBatch blocks,
 		// within runSpan.
-		for i := range blocks {
+		r := writeWaitingBlocks(t, db, blocks, func(i int) []Event {
 			at := base.Add(time.Duration(i) * 20 * time.Millisecond)
-			batch := []Event{{Kind: TokenIssued, UserID: "alice", Time: at, Count: 1}, {Kind: TokenIssued, UserID: "bob", Time: at, Count: 1}}
-			if err := r.writeBlocks(ctx, batch); err != nil {
-				t.Fatal(err)
-			}
-		}
+			return []Event{{Kind: TokenIssued, UserID: "alice", Time: at, Count: 1}, {Kind: TokenIssued, UserID: "bob", Time: at, Count: 1}}
+		})
 		if err := r.indexBlocks(ctx, true); err != nil {
 			t.Fatal(err)
 		}
@@ -193,4 +185,19 @@ func TestListManyRuns(t *testing.T) {
 		}
 		compareListings(t, db, rand.New(rand.NewPCG(9, 10)), 2*blocks, []string{"alice", "bob"}, []string{TokenIssued}, blocks*20, 20)
 	})
+}
+
+// writeWaitingBlocks writes n blocks, block i of the events batch(i),
+// through a Recorder whose clock is at base, the events' time: the blocks
+// are young, so they wait for the test's passes, none of the writer's own
+// being due. It returns the Recorder.
+func writeWaitingBlocks(t *testing.T, db *sqldb.DB, n int, batch func(i int) []Event) *Recorder {
+	t.Helper()
+	r := newTestRecorder(t, db, Options{Now: func() time.Time { return base }})
+	for i := range n {
+		if err := r.writeBlocks(context.Background(), batch(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return r
 }
