@@ -20,11 +20,17 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The heap floor tunes the process's GC, so main starts it, not runEnv,
+	// which tests call many times in one process.
+	if os.Getenv("GOGC") == "" {
+		go runHeapFloor(ctx, runtimeHeap(), debug.SetGCPercent)
+	}
 	err := runEnv(ctx, os.Args, os.Getenv, os.Environ, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	if err == nil {
