@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"time"
 
 	_ "modernc.org/sqlite" // the "sqlite" driver
 )
@@ -23,6 +24,10 @@ import (
 // checkpointing the WAL) before failing with SQLITE_BUSY. Our own writers never
 // wait on each other here: they queue for the single writer connection.
 const busyTimeout = 5000
+
+// busyRetry is how often a writer connection that found a new file locked
+// tries again (see connectWriter).
+const busyRetry = 10 * time.Millisecond
 
 // mmapSize is how much of the database file, in bytes, each connection maps
 // into memory. It is address space, not memory: the pages are the kernel's
@@ -129,7 +134,7 @@ func open(ctx context.Context, path string, fsys fs.FS, o Options) (*DB, error) 
 
 	// The writer connects first: it switches a new file to WAL, which the
 	// readers, being query_only, could not.
-	if err := writer.PingContext(ctx); err != nil {
+	if err := connectWriter(ctx, writer); err != nil {
 		writer.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
@@ -171,6 +176,29 @@ func open(ctx context.Context, path string, fsys fs.FS, o Options) (*DB, error) 
 	}
 	return &DB{Reader: reader, Writer: writer, flavor: f, path: abs, file: file, created: created,
 		migratedFrom: from, version: len(ms)}, nil
+}
+
+// connectWriter opens writer's connection, whose pragmas switch a new file
+// to WAL. The switch needs the file's exclusive lock, and SQLite answers
+// SQLITE_BUSY at once, past the busy timeout, when another connection
+// making the same switch holds a shared lock (processes opening one new
+// file together: neither could get the lock by waiting). So a busy answer
+// is retried every busyRetry, for as long as the busy timeout.
+func connectWriter(ctx context.Context, writer *sql.DB) error {
+	deadline := time.Now().Add(busyTimeout * time.Millisecond)
+	for {
+		err := writer.PingContext(ctx)
+		if err == nil || !sqliteBusy(err) || time.Now().After(deadline) {
+			return err
+		}
+		t := time.NewTimer(busyRetry)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+	}
 }
 
 // fileReady checks that the path still names the file that was opened and

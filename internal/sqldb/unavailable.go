@@ -60,12 +60,19 @@ func (db *DB) IsUnavailable(err error) bool {
 		// A connection that died mid-query ends in an EOF.
 		return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
 	case SQLite:
-		var se *msqlite.Error
-		if errors.As(err, &se) {
-			switch se.Code() & 0xff { // the primary code of an extended one
-			case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
-				return true
-			}
+		return sqliteBusy(err)
+	}
+	return false
+}
+
+// sqliteBusy reports whether err is SQLite's SQLITE_BUSY or SQLITE_LOCKED:
+// another connection held a lock this one needed.
+func sqliteBusy(err error) bool {
+	var se *msqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff { // the primary code of an extended one
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+			return true
 		}
 	}
 	return false
