@@ -3,19 +3,30 @@ package main
 import (
 	"context"
 	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 )
 
-// TestGCPercentFor checks the property the percent is for: the next GC
-// goal, by the runtime's formula, lands on the floor while the live heap is
-// small, and GOGC is never below its default.
+// goalOf is the next GC goal by the Go runtime's pacer (mgcpacer.go): what
+// the percent adds to the live heap, but never below 4 MiB × GOGC/100.
+func goalOf(h heapSizes, percent int) uint64 {
+	p := uint64(percent)
+	return max(h.live+(h.live+h.scanned)*p/100, (4<<20)*p/100)
+}
+
+// TestGCPercentFor checks the property the percent is for: the next goal
+// lands on the floor while the live heap is small, and GOGC is never below
+// its default.
 func TestGCPercentFor(t *testing.T) {
 	t.Parallel()
 	const mib = 1 << 20
 	for _, h := range []heapSizes{
+		{}, // before the first collection
+		{live: 1024},
 		{live: 2 * mib, scanned: mib / 2},
 		{live: 3 * mib},
 		{live: 10 * mib, scanned: 2 * mib},
@@ -26,25 +37,40 @@ func TestGCPercentFor(t *testing.T) {
 		{live: 900 * mib, scanned: 10 * mib},
 	} {
 		p := gcPercentFor(h)
-		goal := h.live + (h.live+h.scanned)*uint64(p)/100
+		goal := goalOf(h, p)
 		switch {
 		case p < 100:
 			t.Errorf("%+v: GOGC %d, below the default", h, p)
-		case p > 100 && (goal > heapFloorBytes || goal < heapFloorBytes-(h.live+h.scanned)/100):
+		case p > 100 && (goal > heapFloorBytes || goal < heapFloorBytes-(h.live+h.scanned)/100-1):
 			t.Errorf("%+v: GOGC %d puts the goal at %d, want the floor, %d", h, p, goal, heapFloorBytes)
-		case p == 100 && goal < heapFloorBytes:
+		case p == 100 && goal < heapFloorBytes && h.live+h.scanned > 4*mib:
 			t.Errorf("%+v: GOGC 100 puts the goal at %d, below the floor", h, goal)
 		}
 	}
-	// Before the first collection the live heap reads as nearly nothing:
-	// the percent stays where a 1 MiB heap would put it.
-	if p, want := gcPercentFor(heapSizes{live: 1024}), (heapFloorBytes-1024)*100/mib; p != want {
-		t.Errorf("a near-empty heap gets GOGC %d, want %d", p, want)
+}
+
+// TestHeapFloorGoal sets the percent on this test binary's own runtime and
+// reads the goal the runtime then has: the model above must be the
+// runtime's. It is not parallel: the percent is the process's.
+func TestHeapFloorGoal(t *testing.T) {
+	runtime.GC()
+	h := runtimeHeap()()
+	prev := debug.SetGCPercent(gcPercentFor(h))
+	defer debug.SetGCPercent(prev)
+	sample := []metrics.Sample{{Name: "/gc/heap/goal:bytes"}}
+	metrics.Read(sample)
+	goal := sample[0].Value.Uint64()
+	if h.live < heapFloorBytes/2 {
+		if goal < heapFloorBytes*95/100 || goal > heapFloorBytes*105/100 {
+			t.Errorf("with %+v, GOGC %d: goal %d, want the floor, %d", h, gcPercentFor(h), goal, heapFloorBytes)
+		}
+	} else if goal < heapFloorBytes {
+		t.Errorf("with %+v: goal %d, below the floor", h, goal)
 	}
 }
 
 // TestRunHeapFloor runs the loop against a stand-in for the runtime: it
-// follows the live heap each heapFloorEvery, sets the percent only when it
+// follows the live heap at each collection, sets the percent only when it
 // changes, and puts back the one it found when it stops.
 func TestRunHeapFloor(t *testing.T) {
 	t.Parallel()
@@ -68,35 +94,59 @@ func TestRunHeapFloor(t *testing.T) {
 				t.Errorf("%s: GOGC %d after %d sets, want %d after %d", what, percent, sets, want, wantSets)
 			}
 		}
+		collect := func(h heapSizes) {
+			mu.Lock()
+			heap = h
+			mu.Unlock()
+		}
 		ctx, cancel := context.WithCancel(context.Background())
+		collected := make(chan struct{})
 		done := make(chan struct{})
-		go func() { defer close(done); runHeapFloor(ctx, read, set) }()
+		go func() { defer close(done); runHeapFloor(ctx, read, set, collected) }()
 		synctest.Wait()
 		small := gcPercentFor(heap)
 		check("at start", small, 1)
 
-		time.Sleep(3 * heapFloorEvery)
+		collected <- struct{}{}
 		synctest.Wait()
-		check("the heap unchanged", small, 1)
+		check("a collection, the heap unchanged", small, 1)
 
-		mu.Lock()
-		heap = heapSizes{live: heapFloorBytes}
-		mu.Unlock()
-		time.Sleep(heapFloorEvery)
+		collect(heapSizes{live: heapFloorBytes})
+		check("the live heap grown, before its collection is heard of", small, 1)
+		collected <- struct{}{}
 		synctest.Wait()
 		check("a live heap at the floor", 100, 2)
 
-		mu.Lock()
-		heap = heapSizes{live: 2 << 20}
-		mu.Unlock()
-		time.Sleep(heapFloorEvery)
+		collect(heapSizes{live: 2 << 20})
+		collected <- struct{}{}
 		synctest.Wait()
 		check("small again", small, 3)
+
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		check("an hour without collections", small, 3)
 
 		cancel()
 		<-done
 		check("stopped", 150, 4)
 	})
+}
+
+// TestCollections: the channel hears of each collection of the real
+// runtime, again after the first (the cleanup makes the next one).
+func TestCollections(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c := collections(ctx)
+	for i := range 2 {
+		runtime.GC()
+		select {
+		case <-c:
+		case <-time.After(time.Minute): // a bound on a hang, not a timing
+			t.Fatalf("collection %d not heard of", i+1)
+		}
+	}
 }
 
 // TestRuntimeHeap reads the real runtime's sizes: every metric is there

@@ -28,8 +28,8 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	// The heap floor tunes the process's GC, so main starts it, not runEnv,
 	// which tests call many times in one process.
-	if os.Getenv("GOGC") == "" {
-		go runHeapFloor(ctx, runtimeHeap(), debug.SetGCPercent)
+	if _, set := os.LookupEnv("GOGC"); !set {
+		go runHeapFloor(ctx, runtimeHeap(), debug.SetGCPercent, collections(ctx))
 	}
 	err := runEnv(ctx, os.Args, os.Getenv, os.Environ, os.Stdin, os.Stdout, os.Stderr)
 	stop()
