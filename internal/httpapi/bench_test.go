@@ -89,18 +89,18 @@ func BenchmarkRoute(b *testing.B) {
 func BenchmarkTokenStack(b *testing.B) {
 	quiet := func(s *envSetup) { s.logLevel = slog.LevelInfo; s.logTo = io.Discard }
 	for _, c := range []struct {
-		name string
-		opts []envOption
+		name, method, path string
+		session            bool // a logged-in user's bearer
+		opts               []envOption
 	}{
-		{"audit", []envOption{quiet}},
-		{"no-audit", []envOption{quiet, func(s *envSetup) { s.noAudit = true }}},
-		{"healthz", []envOption{quiet}},
+		{"audit", http.MethodPost, "/v1/token", true, []envOption{quiet}},
+		{"no-audit", http.MethodPost, "/v1/token", true, []envOption{quiet, func(s *envSetup) { s.noAudit = true }}},
+		{"healthz", http.MethodGet, "/healthz", false, []envOption{quiet}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			e := newEnv(b, c.opts...)
-			req := httptest.NewRequest(http.MethodGet, "/healthz", http.NoBody)
-			if c.name != "healthz" {
-				req = httptest.NewRequest(http.MethodPost, "/v1/token", http.NoBody)
+			req := httptest.NewRequest(c.method, c.path, http.NoBody)
+			if c.session {
 				req.Header.Set("Authorization", "Bearer "+e.userWithSession("bench-user"))
 			}
 			req.RemoteAddr = "127.0.0.1:40000"

@@ -183,19 +183,20 @@ func open(ctx context.Context, path string, fsys fs.FS, o Options) (*DB, error) 
 // SQLITE_BUSY at once, past the busy timeout, when another connection
 // making the same switch holds a shared lock (processes opening one new
 // file together: neither could get the lock by waiting). So a busy answer
-// is retried every busyRetry, for as long as the busy timeout.
+// is retried every busyRetry, within the busy timeout in all.
 func connectWriter(ctx context.Context, writer *sql.DB) error {
-	deadline := time.Now().Add(busyTimeout * time.Millisecond)
+	ctx, cancel := context.WithTimeout(ctx, busyTimeout*time.Millisecond)
+	defer cancel()
 	for {
 		err := writer.PingContext(ctx)
-		if err == nil || !sqliteBusy(err) || time.Now().After(deadline) {
+		if err == nil || !sqliteBusy(err) {
 			return err
 		}
 		t := time.NewTimer(busyRetry)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return err
+			return errors.Join(err, ctx.Err())
 		case <-t.C:
 		}
 	}
