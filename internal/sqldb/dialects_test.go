@@ -472,18 +472,21 @@ func TestMigrationWaitsPastIOTimeout(t *testing.T) {
 	}
 	opened := make(chan error, 1)
 	go func() {
-		db, err := sqldb.OpenWith(ctx, dsn, sqldb.Options{IOTimeout: 100 * time.Millisecond})
+		// Not much shorter: the pool that Open pings after migrating
+		// connects under this deadline, and a busy CI machine took
+		// more than 100 ms.
+		db, err := sqldb.OpenWith(ctx, dsn, sqldb.Options{IOTimeout: time.Second})
 		if err == nil {
 			db.Close()
 		}
 		opened <- err
 	}()
-	// Until the second open has waited on the lock for 5 IOTimeouts, by
+	// Until the second open has waited on the lock for 3 IOTimeouts, by
 	// the server's clock.
 	for {
 		var waiting bool
 		err := conn.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
-			WHERE wait_event_type = 'Lock' AND query LIKE '%pg_advisory_lock%' AND now() - query_start > interval '500 milliseconds')`).Scan(&waiting)
+			WHERE wait_event_type = 'Lock' AND query LIKE '%pg_advisory_lock%' AND now() - query_start > interval '3 seconds')`).Scan(&waiting)
 		if err != nil {
 			t.Fatal(err)
 		}
