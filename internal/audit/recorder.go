@@ -37,8 +37,8 @@ type Options struct {
 	// FlushInterval is the longest an event waits in the queue before it is
 	// written, however few there are; default DefaultFlushInterval.
 	FlushInterval time.Duration
-	// QueueSize is how many events wait to be written before Record drops
-	// them; default DefaultQueueSize.
+	// QueueSize is how many events wait to be written, beyond a batch
+	// being written, before Record drops them; default DefaultQueueSize.
 	QueueSize int
 	// TallyWindow is how long Tally merges repeated events into one row;
 	// default DefaultTallyWindow.
@@ -76,9 +76,9 @@ type Stats struct {
 // Recorder batches events off the request path into the database's single
 // writer connection. It is safe for concurrent use.
 //
-// Record is a channel send that never waits: a stalled database must not
-// stall the requests that audit. One goroutine writes the queue out, a
-// batch per transaction, and indexes the token blocks by user (index.go);
+// Record appends to a bounded queue and never waits: a stalled database
+// must not stall the requests that audit. One goroutine writes the queue
+// out, a batch per transaction, and indexes the token blocks by user (index.go);
 // another prunes old events. Nothing is lost
 // silently: every event Recorded is written, or counted in Stats as Dropped
 // or Failed.
@@ -98,17 +98,22 @@ type Recorder struct {
 	tallyWindow   time.Duration
 	maxTallies    int
 
-	queue   chan Event
-	flushes chan chan struct{} // Flush's requests; the writer closes each when done
+	// The queue. Record appends under qmu and the writer takes the slice
+	// whole, leaving its spare one in its place. Record wakes the writer
+	// only when the queue goes from empty to one event, so that it arms its
+	// flush timer, and when the queue holds a batch: a channel send per
+	// event woke the writer's goroutine on nearly every token request.
+	qmu      sync.Mutex
+	queued   []Event // guarded by qmu
+	inHand   int     // guarded by qmu: events the writer has taken and not yet written
+	closed   bool    // guarded by qmu; set with tallyMu held too
+	queueCap int     // most events queued and in hand; Record drops beyond it
+	wake     chan struct{}      // capacity 1: a wake pending is as good as two
+	flushes  chan chan struct{} // Flush's requests; the writer closes each when done
 
 	tallyMu   sync.Mutex
 	tallies   map[tallyKey]*Event // guarded by tallyMu; swapped out by the writer
 	tallyKeys [folded + 1]int     // keys held per class, guarded by tallyMu
-
-	// Record holds mu shared while it sends, so that Close, taking it
-	// exclusively, knows that no send is in progress and none will follow.
-	mu     sync.RWMutex
-	closed bool // guarded by mu
 
 	closeOnce sync.Once
 	giveUp    sync.Once
@@ -126,7 +131,6 @@ type Recorder struct {
 	blocksBuf          []block
 	data               []byte
 
-	inHand                      atomic.Int64 // events in the writer's batch, not yet written
 	nWritten, nDropped, nFailed atomic.Uint64
 	nLost                       atomic.Uint64 // events Dropped because Close gave up
 }
@@ -145,6 +149,7 @@ func NewRecorder(db *sqldb.DB, opts Options) *Recorder {
 		pruneEvery:    opts.PruneEvery,
 		tallyWindow:   opts.TallyWindow,
 		maxTallies:    opts.MaxTallies,
+		wake:          make(chan struct{}, 1),
 		flushes:       make(chan chan struct{}),
 		tallies:       make(map[tallyKey]*Event),
 		sealed:        make(chan struct{}),
@@ -179,7 +184,7 @@ func NewRecorder(db *sqldb.DB, opts Options) *Recorder {
 	if queueSize <= 0 {
 		queueSize = DefaultQueueSize
 	}
-	r.queue = make(chan Event, queueSize)
+	r.queueCap = queueSize + r.batchSize
 	r.writeCtx, r.cancel = context.WithCancelCause(context.Background())
 	pruneCtx, stopPrune := context.WithCancel(context.Background())
 	r.stopPrune = stopPrune
@@ -197,19 +202,22 @@ func (r *Recorder) Record(e Event) bool {
 		e.Time = r.now()
 	}
 	e.bound()
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	if r.closed {
+	r.qmu.Lock()
+	if r.closed || len(r.queued)+r.inHand >= r.queueCap {
+		r.qmu.Unlock()
 		r.nDropped.Add(1)
 		return false
 	}
-	select {
-	case r.queue <- e:
-		return true
-	default:
-		r.nDropped.Add(1)
-		return false
+	r.queued = append(r.queued, e)
+	n := len(r.queued)
+	r.qmu.Unlock()
+	if n == 1 || n == r.batchSize {
+		select {
+		case r.wake <- struct{}{}:
+		default: // one is pending: the writer looks at the queue when it takes it
+		}
 	}
+	return true
 }
 
 // tallyKey is what makes two tallied events the same.
@@ -248,9 +256,15 @@ func (r *Recorder) Tally(e Event, registeredUser bool) {
 	}
 	e.bound()
 	e.Expire, e.Nonce = 0, nil
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	if r.closed {
+	// tallyMu held across the check and the insert: seal takes it to set
+	// closed, so a tally either lands before the writer's last take or is
+	// counted as dropped.
+	r.tallyMu.Lock()
+	defer r.tallyMu.Unlock()
+	r.qmu.Lock()
+	closed := r.closed
+	r.qmu.Unlock()
+	if closed {
 		r.nDropped.Add(1)
 		return
 	}
@@ -259,8 +273,6 @@ func (r *Recorder) Tally(e Event, registeredUser bool) {
 		class = registered
 	}
 	k := tallyKey{event: e.Kind, userID: e.UserID, actor: e.Actor, clientIP: e.ClientIP, reason: e.Reason, appID: e.AppID, class: class}
-	r.tallyMu.Lock()
-	defer r.tallyMu.Unlock()
 	t, ok := r.tallies[k]
 	if !ok && class == registered && r.tallyKeys[registered] >= r.maxTallies {
 		k = tallyKey{event: e.Kind, userID: e.UserID, reason: e.Reason, class: registeredFolded}
@@ -351,106 +363,117 @@ func (r *Recorder) Close(ctx context.Context) error {
 	return nil
 }
 
-// seal stops Record from sending, once the sends in progress are done.
+// seal stops Record and Tally from queueing, once those in progress are
+// done.
 func (r *Recorder) seal() {
-	r.mu.Lock()
+	r.tallyMu.Lock()
+	r.qmu.Lock()
 	r.closed = true
-	r.mu.Unlock()
+	r.qmu.Unlock()
+	r.tallyMu.Unlock()
 	close(r.sealed)
 }
 
 // Stats returns the Recorder's counters.
 func (r *Recorder) Stats() Stats {
+	r.qmu.Lock()
+	queued := len(r.queued) + r.inHand
+	r.qmu.Unlock()
 	return Stats{
 		Written: r.nWritten.Load(),
 		Dropped: r.nDropped.Load(),
 		Failed:  r.nFailed.Load(),
-		Queued:  len(r.queue) + int(r.inHand.Load()),
+		Queued:  queued,
 	}
 }
 
-// runWriter writes the queue out in batches of up to batchSize events, a
-// batch at the latest flushInterval after its first event arrived, and the
-// tallies every tallyWindow, until the queue is sealed and empty.
+// runWriter writes the queue out in batches of up to batchSize events, as
+// soon as a batch is queued or at the latest flushInterval after the first
+// event of the queue arrived, and the tallies every tallyWindow, until the
+// queue is sealed and empty.
 func (r *Recorder) runWriter() {
 	defer close(r.written)
-	batch := make([]Event, 0, r.batchSize)
+	var spare []Event // the queue's next slice
 	timer := time.NewTimer(r.flushInterval)
 	timer.Stop()
 	defer timer.Stop()
+	armed := false
 	window := time.NewTicker(r.tallyWindow)
 	defer window.Stop()
 	indexTick := time.NewTicker(indexEvery)
 	defer indexTick.Stop()
+	write := func(tallies bool) {
+		timer.Stop()
+		armed = false
+		spare = r.writeQueued(spare, tallies)
+	}
 	for {
 		select {
-		case e := <-r.queue:
-			if len(batch) == 0 {
+		case <-r.wake:
+			r.qmu.Lock()
+			n := len(r.queued)
+			r.qmu.Unlock()
+			switch {
+			case n >= r.batchSize:
+				write(false)
+			case n > 0 && !armed:
 				timer.Reset(r.flushInterval)
-			}
-			batch = r.fill(append(batch, e))
-			r.inHand.Store(int64(len(batch)))
-			if len(batch) >= r.batchSize {
-				timer.Stop()
-				batch = r.flush(batch)
+				armed = true
 			}
 		case <-timer.C:
-			batch = r.flush(batch)
+			write(false)
 		case <-window.C:
-			batch = r.flush(r.takeTallies(batch))
+			write(true)
 		case done := <-r.flushes:
 			// Every event queued before Flush was called is in the queue
-			// now, or already in batch: write that many, no more, so that
-			// a steady stream of Records cannot keep Flush waiting.
-			for n := len(r.queue); n > 0; n-- {
-				batch = append(batch, <-r.queue)
-				if len(batch) >= r.batchSize {
-					batch = r.flush(batch)
-				}
-			}
-			timer.Stop()
-			batch = r.flush(r.takeTallies(batch))
+			// now: the writer takes that much, no more, so that a steady
+			// stream of Records cannot keep Flush waiting.
+			write(true)
 			close(done)
 		case <-indexTick.C:
 			r.index(false)
 		case <-r.sealed:
-			// No Record can send any more: what is queued is all there is.
-			for {
-				batch = r.flush(r.fill(batch))
-				if len(r.queue) == 0 {
-					break
-				}
-			}
-			r.flush(r.takeTallies(batch))
+			// No Record can queue any more: what is queued is all there is.
+			write(true)
 			r.index(true)
 			return
 		}
 	}
 }
 
-// fill appends queued events to batch, without waiting, up to batchSize.
-func (r *Recorder) fill(batch []Event) []Event {
-	for len(batch) < r.batchSize {
-		select {
-		case e := <-r.queue:
-			batch = append(batch, e)
-		default:
-			return batch
-		}
+// writeQueued takes the queue, and the tallies with tallies, writes them a
+// batch at a time, and returns the slice taken, emptied, to be the queue's
+// next one.
+func (r *Recorder) writeQueued(spare []Event, tallies bool) []Event {
+	r.qmu.Lock()
+	events := r.queued
+	r.queued = spare[:0]
+	r.inHand = len(events)
+	r.qmu.Unlock()
+	if tallies {
+		events = r.takeTallies(events)
+		r.setInHand(len(events))
 	}
-	return batch
+	for start := 0; start < len(events); start += r.batchSize {
+		end := min(start+r.batchSize, len(events))
+		r.flush(events[start:end], len(events)-end)
+	}
+	clear(events) // let the strings go
+	return events[:0]
 }
 
-// flush writes batch, each part retrying once, counts the outcome, and
-// returns batch emptied for reuse. The token events go to blocks, the
-// others to rows; each part is a transaction of its own, so that a failure
-// of one is counted once and never writes the other twice.
-func (r *Recorder) flush(batch []Event) []Event {
-	if len(batch) == 0 {
-		return batch
-	}
-	r.inHand.Store(int64(len(batch)))
-	defer r.inHand.Store(0)
+// setInHand records that n events the writer took are not yet written.
+func (r *Recorder) setInHand(n int) {
+	r.qmu.Lock()
+	r.inHand = n
+	r.qmu.Unlock()
+}
+
+// flush writes batch, each part retrying once, and counts the outcome;
+// left is how many events the writer holds besides. The token events go to
+// blocks, the others to rows; each part is a transaction of its own, so
+// that a failure of one is counted once and never writes the other twice.
+func (r *Recorder) flush(batch []Event, left int) {
 	rows, tokens := r.rowsBuf[:0], r.tokensBuf[:0]
 	for i := range batch {
 		if inBlock(&batch[i]) {
@@ -461,16 +484,14 @@ func (r *Recorder) flush(batch []Event) []Event {
 	}
 	r.writeCounted(len(rows), func(ctx context.Context) error { return r.writeRows(ctx, rows) })
 	r.writeCounted(len(tokens), func(ctx context.Context) error { return r.writeBlocks(ctx, tokens) })
+	r.setInHand(left) // written: no longer queued while the pass runs
 	if len(tokens) > 0 {
-		r.inHand.Store(0) // written: no longer queued while the pass runs
 		r.index(false)
 	}
 	// Let the strings go.
 	clear(rows)
 	clear(tokens)
-	clear(batch)
 	r.rowsBuf, r.tokensBuf = rows[:0], tokens[:0]
-	return batch[:0]
 }
 
 // writeCounted runs write, retrying once, and counts its n events.
