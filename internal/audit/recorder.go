@@ -37,8 +37,9 @@ type Options struct {
 	// FlushInterval is the longest an event waits in the queue before it is
 	// written, however few there are; default DefaultFlushInterval.
 	FlushInterval time.Duration
-	// QueueSize is how many events wait to be written, beyond a batch
-	// being written, before Record drops them; default DefaultQueueSize.
+	// QueueSize is how many events, beyond a batch, may wait to be written
+	// or be in the writing before Record drops them: QueueSize + BatchSize
+	// in all; default DefaultQueueSize.
 	QueueSize int
 	// TallyWindow is how long Tally merges repeated events into one row;
 	// default DefaultTallyWindow.
@@ -70,7 +71,7 @@ type Stats struct {
 	// Failed counts events in batches whose write failed twice; each failure
 	// was logged.
 	Failed uint64
-	Queued int // events waiting to be written now: queued, or in the writer's batch
+	Queued int // events and tallies waiting to be written now: queued, or taken by the writer
 }
 
 // Recorder batches events off the request path into the database's single
@@ -104,16 +105,18 @@ type Recorder struct {
 	// flush timer, and when the queue holds a batch: a channel send per
 	// event woke the writer's goroutine on nearly every token request.
 	qmu      sync.Mutex
-	queued   []Event // guarded by qmu
-	inHand   int     // guarded by qmu: events the writer has taken and not yet written
-	closed   bool    // guarded by qmu; set with tallyMu held too
-	queueCap int     // most events queued and in hand; Record drops beyond it
+	queued   []Event            // guarded by qmu
+	taken    int                // guarded by qmu: events the writer has taken and not yet written
+	inHand   int                // guarded by qmu: those and the tallies taken with them
+	closed   bool               // guarded by qmu
+	queueCap int                // most events queued and taken; Record drops beyond it
 	wake     chan struct{}      // capacity 1: a wake pending is as good as two
 	flushes  chan chan struct{} // Flush's requests; the writer closes each when done
 
-	tallyMu   sync.Mutex
-	tallies   map[tallyKey]*Event // guarded by tallyMu; swapped out by the writer
-	tallyKeys [folded + 1]int     // keys held per class, guarded by tallyMu
+	tallyMu     sync.Mutex
+	tallies     map[tallyKey]*Event // guarded by tallyMu; swapped out by the writer
+	tallyKeys   [folded + 1]int     // keys held per class, guarded by tallyMu
+	tallyClosed bool                // guarded by tallyMu: set by seal, as closed
 
 	closeOnce sync.Once
 	giveUp    sync.Once
@@ -185,6 +188,7 @@ func NewRecorder(db *sqldb.DB, opts Options) *Recorder {
 		queueSize = DefaultQueueSize
 	}
 	r.queueCap = queueSize + r.batchSize
+	r.queued = make([]Event, 0, r.batchSize)
 	r.writeCtx, r.cancel = context.WithCancelCause(context.Background())
 	pruneCtx, stopPrune := context.WithCancel(context.Background())
 	r.stopPrune = stopPrune
@@ -203,7 +207,7 @@ func (r *Recorder) Record(e Event) bool {
 	}
 	e.bound()
 	r.qmu.Lock()
-	if r.closed || len(r.queued)+r.inHand >= r.queueCap {
+	if r.closed || len(r.queued)+r.taken >= r.queueCap {
 		r.qmu.Unlock()
 		r.nDropped.Add(1)
 		return false
@@ -257,14 +261,11 @@ func (r *Recorder) Tally(e Event, registeredUser bool) {
 	e.bound()
 	e.Expire, e.Nonce = 0, nil
 	// tallyMu held across the check and the insert: seal takes it to set
-	// closed, so a tally either lands before the writer's last take or is
-	// counted as dropped.
+	// tallyClosed, so a tally either lands before the writer's last take
+	// or is counted as dropped.
 	r.tallyMu.Lock()
 	defer r.tallyMu.Unlock()
-	r.qmu.Lock()
-	closed := r.closed
-	r.qmu.Unlock()
-	if closed {
+	if r.tallyClosed {
 		r.nDropped.Add(1)
 		return
 	}
@@ -367,10 +368,11 @@ func (r *Recorder) Close(ctx context.Context) error {
 // done.
 func (r *Recorder) seal() {
 	r.tallyMu.Lock()
+	r.tallyClosed = true
+	r.tallyMu.Unlock()
 	r.qmu.Lock()
 	r.closed = true
 	r.qmu.Unlock()
-	r.tallyMu.Unlock()
 	close(r.sealed)
 }
 
@@ -393,7 +395,7 @@ func (r *Recorder) Stats() Stats {
 // queue is sealed and empty.
 func (r *Recorder) runWriter() {
 	defer close(r.written)
-	var spare []Event // the queue's next slice
+	spare := make([]Event, 0, r.batchSize) // the queue's next slice
 	timer := time.NewTimer(r.flushInterval)
 	timer.Stop()
 	defer timer.Stop()
@@ -405,7 +407,7 @@ func (r *Recorder) runWriter() {
 	write := func(tallies bool) {
 		timer.Stop()
 		armed = false
-		spare = r.writeQueued(spare, tallies)
+		spare, _ = r.writeQueued(spare, tallies, false)
 	}
 	for {
 		select {
@@ -413,10 +415,21 @@ func (r *Recorder) runWriter() {
 			r.qmu.Lock()
 			n := len(r.queued)
 			r.qmu.Unlock()
-			switch {
-			case n >= r.batchSize:
-				write(false)
-			case n > 0 && !armed:
+			if n >= r.batchSize {
+				// Whole batches only: the few that came since wait with
+				// the next ones, on the timer of the queue's first event
+				// (earlier than theirs), instead of making a block and a
+				// transaction of their own.
+				var left int
+				spare, left = r.writeQueued(spare, false, true)
+				if left == 0 {
+					timer.Stop()
+					armed = false
+					continue
+				}
+				n = left
+			}
+			if n > 0 && !armed {
 				timer.Reset(r.flushInterval)
 				armed = true
 			}
@@ -426,8 +439,8 @@ func (r *Recorder) runWriter() {
 			write(true)
 		case done := <-r.flushes:
 			// Every event queued before Flush was called is in the queue
-			// now: the writer takes that much, no more, so that a steady
-			// stream of Records cannot keep Flush waiting.
+			// now: the writer takes what is queued at once, so that a
+			// steady stream of Records cannot keep Flush waiting.
 			write(true)
 			close(done)
 		case <-indexTick.C:
@@ -441,39 +454,54 @@ func (r *Recorder) runWriter() {
 	}
 }
 
-// writeQueued takes the queue, and the tallies with tallies, writes them a
-// batch at a time, and returns the slice taken, emptied, to be the queue's
-// next one.
-func (r *Recorder) writeQueued(spare []Event, tallies bool) []Event {
+// writeQueued takes the queue, and the tallies with tallies, and writes
+// them a batch at a time; with whole, it takes whole batches only and
+// leaves the rest queued. It returns the slice taken, emptied, to be the
+// queue's next one, and how many events it left queued.
+func (r *Recorder) writeQueued(spare []Event, tallies, whole bool) ([]Event, int) {
 	r.qmu.Lock()
-	events := r.queued
-	r.queued = spare[:0]
-	r.inHand = len(events)
+	events, rest := r.queued, spare[:0]
+	if whole {
+		n := len(events) / r.batchSize * r.batchSize
+		rest = append(rest, events[n:]...)
+		clear(events[n:])
+		events = events[:n]
+	}
+	r.queued = rest
+	r.taken, r.inHand = len(events), len(events)
 	r.qmu.Unlock()
+	left := len(rest)
+	nEvents := len(events)
 	if tallies {
 		events = r.takeTallies(events)
-		r.setInHand(len(events))
+		r.setInHand(nEvents, len(events))
 	}
 	for start := 0; start < len(events); start += r.batchSize {
 		end := min(start+r.batchSize, len(events))
-		r.flush(events[start:end], len(events)-end)
+		r.flush(events[start:end], max(nEvents-end, 0), len(events)-end)
 	}
 	clear(events) // let the strings go
-	return events[:0]
+	if cap(events) > 4*r.batchSize {
+		// A backlog grew it: give the memory back.
+		return make([]Event, 0, r.batchSize), left
+	}
+	return events[:0], left
 }
 
-// setInHand records that n events the writer took are not yet written.
-func (r *Recorder) setInHand(n int) {
+// setInHand records that the writer holds events, of which taken are
+// events and the rest tallies, not yet written.
+func (r *Recorder) setInHand(taken, inHand int) {
 	r.qmu.Lock()
-	r.inHand = n
+	r.taken, r.inHand = taken, inHand
 	r.qmu.Unlock()
 }
 
 // flush writes batch, each part retrying once, and counts the outcome;
-// left is how many events the writer holds besides. The token events go to
-// blocks, the others to rows; each part is a transaction of its own, so
-// that a failure of one is counted once and never writes the other twice.
-func (r *Recorder) flush(batch []Event, left int) {
+// taken and inHand are what setInHand is given once it is written. The
+// token events go to blocks, the others to rows; each part is a transaction
+// of its own, so that a failure of one is counted once and never writes the
+// other twice.
+func (r *Recorder) flush(batch []Event, taken, inHand int) {
 	rows, tokens := r.rowsBuf[:0], r.tokensBuf[:0]
 	for i := range batch {
 		if inBlock(&batch[i]) {
@@ -484,7 +512,7 @@ func (r *Recorder) flush(batch []Event, left int) {
 	}
 	r.writeCounted(len(rows), func(ctx context.Context) error { return r.writeRows(ctx, rows) })
 	r.writeCounted(len(tokens), func(ctx context.Context) error { return r.writeBlocks(ctx, tokens) })
-	r.setInHand(left) // written: no longer queued while the pass runs
+	r.setInHand(taken, inHand) // written: no longer queued while the pass runs
 	if len(tokens) > 0 {
 		r.index(false)
 	}

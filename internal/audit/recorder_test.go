@@ -314,10 +314,10 @@ func TestRecordNeverWaitsForAStalledWriter(t *testing.T) {
 
 // TestLossWindow measures what a crash can lose: the events in memory. With
 // a healthy writer an event waits FlushInterval before its write begins;
-// with a stalled one the Recorder holds at most QueueSize queued events
-// plus a batch of BatchSize being written, and drops the rest, so the
-// production defaults hold at most DefaultQueueSize + DefaultBatchSize
-// events, plus the current tally window's rows. README.md quotes this.
+// with a stalled one the Recorder holds at most QueueSize + BatchSize
+// events, queued or being written, and drops the rest, so the production
+// defaults hold at most DefaultQueueSize + DefaultBatchSize events, plus
+// the current tally window's rows. README.md quotes this.
 func TestLossWindow(t *testing.T) {
 	t.Parallel()
 	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
@@ -914,5 +914,83 @@ func TestPruneReplicasAtOnce(t *testing.T) {
 			t.Errorf("%d events left, want the 20 new ones", len(got))
 		}
 		t.Logf("pruned per replica: %v", deleted)
+	})
+}
+
+// TestWriterTakesWholeBatches: a full batch is written as soon as it is
+// queued, without waiting for the flush timer; when more than a batch has
+// queued behind a slow write, the writer takes whole batches and leaves
+// the rest for the timer, instead of writing them as a small batch (a
+// block and a transaction) of their own.
+func TestWriterTakesWholeBatches(t *testing.T) {
+	t.Parallel()
+	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
+		t.Parallel()
+		synctest.Test(t, func(t *testing.T) {
+			db := d.Open(t)
+			const batch = 8
+			r := newTestRecorder(t, db, Options{BatchSize: batch, QueueSize: 64, FlushInterval: time.Hour})
+			record := func(n int) {
+				for range n {
+					if !r.Record(Event{Kind: TokenIssued, UserID: "u", AppID: 1}) {
+						t.Fatal("Record refused an event")
+					}
+				}
+			}
+			check := func(what string, written uint64, queued int) {
+				t.Helper()
+				if s := r.Stats(); s.Written != written || s.Queued != queued {
+					t.Errorf("%s: Stats() = %+v, want %d written, %d queued", what, s, written, queued)
+				}
+			}
+			record(batch)
+			synctest.Wait()
+			check("a batch queued", batch, 0)
+
+			release := holdWriter(t, db)
+			record(batch)
+			synctest.Wait() // the writer holds them and waits for the database
+			record(batch + 3)
+			release()
+			synctest.Wait()
+			check("a batch and 3 behind a slow write", 3*batch, 3)
+
+			time.Sleep(time.Hour)
+			synctest.Wait()
+			check("the flush interval later", 3*batch+3, 0)
+			mustClose(t, r)
+		})
+	})
+}
+
+// TestTalliesTakeNoRoomFromRecord: the tallies a writer holds (a flood of
+// failed logins can make a window's worth) are not counted against the
+// queue's bound, so they never push token events out.
+func TestTalliesTakeNoRoomFromRecord(t *testing.T) {
+	t.Parallel()
+	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
+		t.Parallel()
+		synctest.Test(t, func(t *testing.T) {
+			db := d.Open(t)
+			const queue, batch = 4, 4
+			r := newTestRecorder(t, db, Options{QueueSize: queue, BatchSize: batch})
+			release := holdWriter(t, db)
+			for i := range 20 {
+				r.Tally(Event{Kind: SessionFailed, UserID: fmt.Sprint("u", i), Reason: "bad_password"}, true)
+			}
+			time.Sleep(DefaultTallyWindow)
+			synctest.Wait() // the writer holds the window's tallies and waits for the database
+			accepted := 0
+			for range 3 * (queue + batch) {
+				if r.Record(Event{Kind: UserCreated}) {
+					accepted++
+				}
+			}
+			if accepted != queue+batch {
+				t.Errorf("with 20 tallies in the writer's hands, %d Records accepted, want %d", accepted, queue+batch)
+			}
+			release()
+			mustClose(t, r)
+		})
 	})
 }
