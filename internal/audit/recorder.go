@@ -99,8 +99,9 @@ type Recorder struct {
 	tallyWindow   time.Duration
 	maxTallies    int
 
-	// The queue. Record appends under qmu and the writer takes the slice
-	// whole, leaving its spare one in its place. Record wakes the writer
+	// The queue. Record appends under qmu and the writer takes the slice,
+	// or the whole batches in it, leaving its spare one in its place (with
+	// the rest). Record wakes the writer
 	// only when the queue goes from empty to one event, so that it arms its
 	// flush timer, and when the queue holds a batch: a channel send per
 	// event woke the writer's goroutine on nearly every token request.
