@@ -148,7 +148,7 @@ func newMetrics(reg *prometheus.Registry, store *users.Store, rec *audit.Recorde
 		}
 		collectors = append(collectors, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "authsvc_audit_queue",
-			Help: "Audit events waiting to be written: queued, or in the batch being written.",
+			Help: "Audit events waiting to be written: queued, or taken by the writer and not yet written.",
 		}, func() float64 { return float64(rec.Stats().Queued) }))
 	}
 	for _, c := range collectors {
