@@ -83,7 +83,7 @@ func BenchmarkWrite(b *testing.B) {
 
 func benchmarkWrite(b *testing.B, d sqldbtest.Dialect, users, n int, method string) {
 	ctx := context.Background()
-	db := d.Open(b)
+	db := d.Open(b).Audit()
 	// The batches are made once, below, and written again and again: the
 	// clock stays at their time, so that the blocks waiting for the indexer
 	// never look old, as in a steady load, where a pass is due every
@@ -200,7 +200,7 @@ func BenchmarkRecord(b *testing.B) {
 
 func benchmarkRecord(b *testing.B, d sqldbtest.Dialect) {
 	es := benchEvents(1024, 10000)
-	db := d.Open(b)
+	db := d.Open(b).Audit()
 	r := newTestRecorder(b, db, Options{})
 	var next atomic.Uint64
 	b.ReportAllocs()
@@ -253,7 +253,7 @@ func benchmarkRequest(b *testing.B, d sqldbtest.Dialect) {
 		}
 		b.Run(name, func(b *testing.B) {
 			es := benchEvents(1024, max(users, 1))
-			db := d.Open(b)
+			db := d.Open(b).Audit()
 			r := newTestRecorder(b, db, Options{})
 			var next atomic.Uint64
 			b.ReportAllocs()

@@ -217,7 +217,7 @@ func TestListMatchesReference(t *testing.T) {
 	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
 		t.Parallel()
 		ctx := context.Background()
-		db := d.Open(t)
+		db := d.Open(t).Audit()
 		// The clock at base: the blocks are young, and wait for the indexer.
 		r := newTestRecorder(t, db, Options{BatchSize: 50, Now: func() time.Time { return base }})
 		rnd := rand.New(rand.NewPCG(5, 6))
@@ -270,7 +270,7 @@ func TestListRunsSplitBySpan(t *testing.T) {
 	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
 		t.Parallel()
 		ctx := context.Background()
-		db := d.Open(t)
+		db := d.Open(t).Audit()
 		// The clock at base: the blocks wait for the one pass below.
 		r := newTestRecorder(t, db, Options{BatchSize: 20, Now: func() time.Time { return base }})
 		rnd := rand.New(rand.NewPCG(7, 8))
@@ -397,7 +397,7 @@ func TestPruneCorruptBlock(t *testing.T) {
 	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
 		t.Parallel()
 		ctx := context.Background()
-		db := d.Open(t)
+		db := d.Open(t).Audit()
 		var logs testlog.Buffer
 		clock := newTestClock(base)
 		r := newTestRecorder(t, db, Options{Now: clock.Now, Retention: time.Hour, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
@@ -436,7 +436,7 @@ func TestBlockIDsNotReused(t *testing.T) {
 	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
 		t.Parallel()
 		ctx := context.Background()
-		db := d.Open(t)
+		db := d.Open(t).Audit()
 		clock := newTestClock(base)
 		r := newTestRecorder(t, db, Options{Now: clock.Now, Retention: time.Hour})
 		record := func() {
@@ -472,7 +472,7 @@ func TestListUnstorableUserID(t *testing.T) {
 	t.Parallel()
 	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
 		t.Parallel()
-		db := d.Open(t)
+		db := d.Open(t).Audit()
 		for _, id := range []string{"\xff", "a\x00b", strings.Repeat("u", MaxUserIDLen+1)} {
 			p, err := list(context.Background(), db, Query{UserID: id})
 			if err != nil || len(p.Events) != 0 || p.Next != 0 {

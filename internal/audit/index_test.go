@@ -129,7 +129,7 @@ func TestIndexPassBoundedByUsers(t *testing.T) {
 	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
 		t.Parallel()
 		ctx := context.Background()
-		db := d.Open(t)
+		db := d.Open(t).Audit()
 		const blocks = maxPassRuns/maxBlockEvents + 3
 		r := writeWaitingBlocks(t, db, blocks, func(b int) []Event {
 			batch := make([]Event, maxBlockEvents)
@@ -168,7 +168,7 @@ func TestListManyRuns(t *testing.T) {
 	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
 		t.Parallel()
 		ctx := context.Background()
-		db := d.Open(t)
+		db := d.Open(t).Audit()
 		const blocks = 6*indexBatch + 10 // the second fetch of runs (four) is read in two goes
 		// Two events a block, 20 ms apart: runs of indexBatch blocks,
 		// within runSpan.

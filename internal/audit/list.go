@@ -88,13 +88,13 @@ const eventColumns = `id, occurred_at, event, app_id, user_id, actor, client_ip,
 // Reader reads the audit trail of a database. It is safe for concurrent use.
 type Reader struct{ db *sqldb.DB }
 
-// NewReader returns a Reader of db, whose migrations must have been applied
-// (sqldb.Open does that).
+// NewReader returns a Reader of db's audit trail (db.Audit()), whose
+// migrations must have been applied (sqldb.Open does that).
 func NewReader(db *sqldb.DB) (*Reader, error) {
 	if db == nil {
 		return nil, errors.New("new audit reader: nil database")
 	}
-	return &Reader{db: db}, nil
+	return &Reader{db: db.Audit()}, nil
 }
 
 // List returns a page of the stored events that q selects, newest first. It

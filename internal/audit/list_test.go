@@ -22,7 +22,7 @@ import (
 // stored, newest first.
 func listFixture(tb testing.TB, d sqldbtest.Dialect) (*sqldb.DB, []Event) {
 	tb.Helper()
-	db := d.Open(tb)
+	db := d.Open(tb).Audit()
 	r := newTestRecorder(tb, db, Options{})
 	users := []string{"alice", "bob", "ユーザー"}
 	kinds := []string{TokenIssued, SessionFailed, UserUpdated}
@@ -222,7 +222,7 @@ func TestListRejects(t *testing.T) {
 	t.Parallel()
 	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
 		t.Parallel()
-		db := d.Open(t)
+		db := d.Open(t).Audit()
 		tests := []struct {
 			q     Query
 			field string
@@ -262,7 +262,7 @@ func TestListWalkWhileWriting(t *testing.T) {
 	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
 		t.Parallel()
 		ctx := context.Background()
-		db := d.Open(t)
+		db := d.Open(t).Audit()
 		r := newTestRecorder(t, db, Options{})
 		at := func(sec int) time.Time { return base.Add(time.Duration(sec) * time.Second).Truncate(time.Microsecond) }
 		late := []Event{

@@ -20,7 +20,7 @@ func TestListUsesIndexes(t *testing.T) {
 	var db *sqldb.DB
 	for _, d := range sqldbtest.Dialects {
 		if d.Name == sqldb.SQLite {
-			db = d.Open(t)
+			db = d.Open(t).Audit()
 		}
 	}
 	at := base.UnixMicro()

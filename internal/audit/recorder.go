@@ -139,12 +139,13 @@ type Recorder struct {
 	nLost                       atomic.Uint64 // events Dropped because Close gave up
 }
 
-// NewRecorder returns a Recorder writing to db, whose migrations must have
-// been applied (sqldb.Open does that), and starts its goroutines. Close
-// stops them, and must be called before db is closed.
+// NewRecorder returns a Recorder writing to db's audit trail (db.Audit()),
+// whose migrations must have been applied (sqldb.Open does that), and
+// starts its goroutines. Close stops them, and must be called before db is
+// closed.
 func NewRecorder(db *sqldb.DB, opts Options) *Recorder {
 	r := &Recorder{
-		db:            db,
+		db:            db.Audit(),
 		now:           opts.Now,
 		log:           opts.Logger,
 		batchSize:     opts.BatchSize,

@@ -87,7 +87,7 @@ func TestRecordCloseWritesEverything(t *testing.T) {
 	t.Parallel()
 	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
 		t.Parallel()
-		db := d.Open(t)
+		db := d.Open(t).Audit()
 		clock := newTestClock(base)
 		r := newTestRecorder(t, db, Options{BatchSize: 13, Now: clock.Now})
 
@@ -155,7 +155,7 @@ func TestRecordFlushesAfterInterval(t *testing.T) {
 	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
 		t.Parallel()
 		synctest.Test(t, func(t *testing.T) {
-			db := d.Open(t)
+			db := d.Open(t).Audit()
 			const interval = 10 * time.Millisecond
 			r := newTestRecorder(t, db, Options{FlushInterval: interval})
 			r.Record(Event{Kind: UserCreated, UserID: "alice"})
@@ -190,7 +190,7 @@ func TestCloseUnderLoad(t *testing.T) {
 		} {
 			t.Run(fmt.Sprintf("queue=%d", opts.QueueSize), func(t *testing.T) {
 				t.Parallel()
-				db := d.Open(t)
+				db := d.Open(t).Audit()
 				r := newTestRecorder(t, db, opts)
 
 				const goroutines, before, after = 8, 500, 100
@@ -279,7 +279,7 @@ func TestRecordNeverWaitsForAStalledWriter(t *testing.T) {
 	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
 		t.Parallel()
 		synctest.Test(t, func(t *testing.T) {
-			db := d.Open(t)
+			db := d.Open(t).Audit()
 			const queue = 4
 			r := newTestRecorder(t, db, Options{QueueSize: queue, BatchSize: 1})
 			release := holdWriter(t, db)
@@ -323,7 +323,7 @@ func TestLossWindow(t *testing.T) {
 	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
 		t.Parallel()
 		synctest.Test(t, func(t *testing.T) {
-			db := d.Open(t)
+			db := d.Open(t).Audit()
 			r := newTestRecorder(t, db, Options{})
 			start := time.Now()
 			r.Record(Event{Kind: TokenIssued})
@@ -366,7 +366,7 @@ func TestCloseGivesUpWhenContextEnds(t *testing.T) {
 	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
 		t.Parallel()
 		synctest.Test(t, func(t *testing.T) {
-			db := d.Open(t)
+			db := d.Open(t).Audit()
 			r := newTestRecorder(t, db, Options{QueueSize: 2, BatchSize: 1})
 			release := holdWriter(t, db)
 			for i := range 3 {
@@ -404,7 +404,7 @@ func TestCloseIdempotent(t *testing.T) {
 	t.Parallel()
 	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
 		t.Parallel()
-		db := d.Open(t)
+		db := d.Open(t).Audit()
 		r := newTestRecorder(t, db, Options{PruneEvery: time.Hour})
 		r.Record(Event{Kind: UserEnabled})
 		var wg sync.WaitGroup
@@ -431,7 +431,7 @@ func TestTally(t *testing.T) {
 	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
 		t.Parallel()
 		synctest.Test(t, func(t *testing.T) {
-			db := d.Open(t)
+			db := d.Open(t).Audit()
 			const window = time.Minute
 			r := newTestRecorder(t, db, Options{TallyWindow: window, MaxTallies: 3})
 			start := time.Now().UTC()
@@ -491,7 +491,7 @@ func TestTallyKeepsRegisteredUsersApart(t *testing.T) {
 	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
 		t.Parallel()
 		synctest.Test(t, func(t *testing.T) {
-			db := d.Open(t)
+			db := d.Open(t).Audit()
 			r := newTestRecorder(t, db, Options{TallyWindow: time.Hour, MaxTallies: 2})
 			start := time.Now().UTC()
 			for i := range 100 {
@@ -532,7 +532,7 @@ func TestFlush(t *testing.T) {
 	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
 		t.Parallel()
 		synctest.Test(t, func(t *testing.T) {
-			db := d.Open(t)
+			db := d.Open(t).Audit()
 			// Without Flush, nothing would be written for an hour.
 			r := newTestRecorder(t, db, Options{FlushInterval: time.Hour, TallyWindow: time.Hour, BatchSize: 3})
 			for i := range 10 {
@@ -578,7 +578,7 @@ func TestRecordBoundsFields(t *testing.T) {
 	t.Parallel()
 	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
 		t.Parallel()
-		db := d.Open(t)
+		db := d.Open(t).Audit()
 		r := newTestRecorder(t, db, Options{})
 		long := strings.Repeat("€", 100_000) // 3 bytes each: no bound falls on a boundary
 		r.Record(Event{Kind: long, UserID: long, Actor: long, ClientIP: long, RequestID: long, Reason: long})
@@ -643,7 +643,7 @@ func TestCountRoundTrip(t *testing.T) {
 	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
 		t.Parallel()
 		ctx := context.Background()
-		db := d.Open(t)
+		db := d.Open(t).Audit()
 		r := NewRecorder(db, Options{PruneEvery: -1})
 		t.Cleanup(func() { r.Close(ctx) })
 		tests := []struct {
@@ -678,7 +678,7 @@ func TestWriteFailureCountsFailed(t *testing.T) {
 	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
 		t.Parallel()
 		synctest.Test(t, func(t *testing.T) {
-			db := d.Open(t)
+			db := d.Open(t).Audit()
 			var logs testlog.Buffer
 			r := newTestRecorder(t, db, Options{BatchSize: 3, FlushInterval: time.Millisecond,
 				Logger: slog.New(slog.NewTextHandler(&logs, nil))})
@@ -713,7 +713,7 @@ func TestPrune(t *testing.T) {
 	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
 		t.Parallel()
 		ctx := context.Background()
-		db := d.Open(t)
+		db := d.Open(t).Audit()
 		clock := newTestClock(base)
 		r := newTestRecorder(t, db, Options{Now: clock.Now, QueueSize: 4 * pruneBatch}) // the default retention, 30 days
 		cutoff := base.Add(-30 * 24 * time.Hour).Truncate(time.Microsecond)
@@ -771,7 +771,7 @@ func TestRecorderPrunesOnItsOwn(t *testing.T) {
 	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
 		t.Parallel()
 		synctest.Test(t, func(t *testing.T) {
-			db := d.Open(t)
+			db := d.Open(t).Audit()
 			const every = 10 * time.Millisecond
 			r := newTestRecorder(t, db, Options{Retention: time.Hour, PruneEvery: every, FlushInterval: time.Millisecond})
 			r.Record(Event{Kind: TokenIssued, RequestID: "old", Time: time.Now().Add(-2 * time.Hour)})
@@ -796,7 +796,7 @@ func TestRecordDoesNotAllocate(t *testing.T) {
 		// Not parallel: testing.AllocsPerRun counts every goroutine's
 		// allocations. The writer waits for the connection meanwhile.
 		synctest.Test(t, func(t *testing.T) {
-			db := d.Open(t)
+			db := d.Open(t).Audit()
 			r := newTestRecorder(t, db, Options{QueueSize: 1000, BatchSize: 1})
 			release := holdWriter(t, db)
 			defer release()
@@ -821,7 +821,7 @@ func TestRecordStoresAnyBytes(t *testing.T) {
 	t.Parallel()
 	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
 		t.Parallel()
-		db := d.Open(t)
+		db := d.Open(t).Audit()
 		r := newTestRecorder(t, db, Options{BatchSize: 100})
 		bad := "a\x00b\xffc\xc3"
 		r.Record(Event{Kind: TokenVerifyFailed, UserID: bad, Actor: bad, ClientIP: bad, RequestID: "bad", Reason: bad})
@@ -927,7 +927,7 @@ func TestWriterTakesWholeBatches(t *testing.T) {
 	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
 		t.Parallel()
 		synctest.Test(t, func(t *testing.T) {
-			db := d.Open(t)
+			db := d.Open(t).Audit()
 			const batch = 8
 			r := newTestRecorder(t, db, Options{BatchSize: batch, QueueSize: 64, FlushInterval: time.Hour})
 			record := func(n int) {
@@ -971,7 +971,7 @@ func TestTalliesTakeNoRoomFromRecord(t *testing.T) {
 	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
 		t.Parallel()
 		synctest.Test(t, func(t *testing.T) {
-			db := d.Open(t)
+			db := d.Open(t).Audit()
 			const queue, batch = 4, 4
 			r := newTestRecorder(t, db, Options{QueueSize: queue, BatchSize: batch})
 			release := holdWriter(t, db)

@@ -365,10 +365,10 @@ func TestStalledAuditWriterDoesNotBlockTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Stall the audit writer: on SQLite by holding the one writer
-	// connection, on PostgreSQL (whose pool has more) by locking its tables
-	// against writes, token events' blocks among them; the token route
-	// needs neither.
-	tx, err := e.db.Writer.BeginTx(context.Background(), nil)
+	// connection of the trail's file, on PostgreSQL (whose pool has more)
+	// by locking its tables against writes, token events' blocks among
+	// them; the token route needs neither.
+	tx, err := e.db.Audit().Writer.BeginTx(context.Background(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,6 +40,9 @@ type DB struct {
 
 	migratedFrom, version int // the schema version before Open's migrations, and after
 
+	trail        *DB // SQLite: the audit trail's file, see Audit
+	trailVersion int // the migration that moved the trail there
+
 	mu    sync.Mutex
 	stmts []*sql.Stmt // closed by Close
 }
@@ -121,8 +124,9 @@ func (e *notExistError) Is(target error) bool { return target == fs.ErrNotExist 
 // wrong path, a wrong URL or a volume that was not mounted.
 func (db *DB) Created() bool { return db.created }
 
-// Close closes the statements prepared by PrepareReader and the pools. On
-// SQLite, closing the last connection checkpoints the WAL into the file.
+// Close closes the statements prepared by PrepareReader and the pools, and
+// the audit trail's file (see Audit). On SQLite, closing the last
+// connection checkpoints the WAL into the file.
 func (db *DB) Close() error {
 	db.mu.Lock()
 	stmts := db.stmts
@@ -135,6 +139,9 @@ func (db *DB) Close() error {
 	errs = append(errs, db.Reader.Close())
 	if db.Writer != db.Reader {
 		errs = append(errs, db.Writer.Close())
+	}
+	if db.trail != nil {
+		errs = append(errs, db.trail.Close())
 	}
 	return errors.Join(errs...)
 }
@@ -174,8 +181,15 @@ func (db *DB) Ping(ctx context.Context) error {
 // It writes, so callers that may be called often should cache its result.
 func (db *DB) Ready(ctx context.Context) error {
 	if db.flavor.dialect == SQLite {
-		if err := db.fileReady(); err != nil {
+		if err := db.fileReady(ErrFileReplaced, ErrReadOnly); err != nil {
 			return err
+		}
+		// The trail's file shares the directory, and so the disk, which
+		// the write below checks.
+		if db.trail != nil {
+			if err := db.trail.fileReady(ErrAuditFileReplaced, ErrAuditFileReadOnly); err != nil {
+				return err
+			}
 		}
 	}
 	if err := db.Reader.PingContext(ctx); err != nil {

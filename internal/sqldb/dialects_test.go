@@ -506,3 +506,18 @@ func TestMigrationWaitsPastIOTimeout(t *testing.T) {
 		t.Errorf("Open after waiting for the migration lock: %v", err)
 	}
 }
+
+// TestAuditTrailWhere: on SQLite the trail has a file of its own; on
+// PostgreSQL it stays in the database, which has its tables.
+func TestAuditTrailWhere(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
+		db := d.Open(t)
+		if own := db.Audit() != db; own != (d.Name == sqldb.SQLite) || (db.AuditFile() != "") != own {
+			t.Errorf("Audit() is its own database: %v; AuditFile() = %q", own, db.AuditFile())
+		}
+		var n int
+		if err := db.Audit().Reader.QueryRow(`SELECT COUNT(*) FROM audit_events`).Scan(&n); err != nil {
+			t.Errorf("the trail's database has no audit_events: %v", err)
+		}
+	})
+}

@@ -90,6 +90,9 @@ func TestBackup(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if _, err := db.Audit().Writer.ExecContext(ctx, `INSERT INTO audit_events (occurred_at, event) VALUES (1, 'user.created')`); err != nil {
+		t.Fatal(err)
+	}
 	dst := filepath.Join(dir, "backup.db")
 	if err := Backup(ctx, src, dst, false); err != nil {
 		t.Fatal(err)
@@ -105,14 +108,35 @@ func TestBackup(t *testing.T) {
 		if err := b.Reader.QueryRowContext(ctx, `PRAGMA integrity_check`).Scan(&ok); err != nil || ok != "ok" {
 			t.Errorf("integrity_check of %s = %q, %v", filepath.Base(path), ok, err)
 		}
-		var n int
+		if err := b.Audit().Reader.QueryRowContext(ctx, `PRAGMA integrity_check`).Scan(&ok); err != nil || ok != "ok" {
+			t.Errorf("integrity_check of %s = %q, %v", filepath.Base(AuditPath(path)), ok, err)
+		}
+		var n, events int
 		if err := b.Reader.QueryRowContext(ctx, `SELECT COUNT(*) FROM users`).Scan(&n); err != nil {
 			t.Fatal(err)
+		}
+		if err := b.Audit().Reader.QueryRowContext(ctx, `SELECT COUNT(*) FROM audit_events`).Scan(&events); err != nil || events != 1 {
+			t.Errorf("the trail's backup holds %d events, %v, want 1", events, err)
 		}
 		return n
 	}
 	if n := count(dst); n != 100 {
 		t.Errorf("backup holds %d users, want 100", n)
+	}
+	if fi, err := os.Stat(AuditPath(dst)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("the trail's backup: %v, %v, want mode 0600", fi, err)
+	}
+
+	// A trail's backup in the way is refused, and nothing is written.
+	lone := filepath.Join(dir, "lone.db")
+	if err := os.WriteFile(AuditPath(lone), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := Backup(ctx, src, lone, false); !errors.Is(err, ErrBackupExists) || !strings.Contains(err.Error(), AuditPath(lone)) {
+		t.Errorf("Backup with the trail's destination taken = %v, want ErrBackupExists naming it", err)
+	}
+	if _, err := os.Stat(lone); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a refused backup wrote the database's copy: %v", err)
 	}
 
 	// An existing file is kept unless overwriting is allowed.

@@ -20,6 +20,9 @@ type migration struct {
 	version int
 	name    string
 	sql     string
+	// before, when set, runs in the migration's transaction, once the step
+	// is known to be pending, before its SQL.
+	before func(ctx context.Context) error
 }
 
 // loadMigrations reads every *.sql file of fsys, named NNNN_description.sql,
@@ -136,6 +139,11 @@ func apply(ctx context.Context, conn *sql.Conn, m migration) (err error) {
 	}
 	if n > 0 {
 		return tx.Rollback()
+	}
+	if m.before != nil {
+		if err := m.before(ctx); err != nil {
+			return fmt.Errorf("migration %s: %w", m.name, err)
+		}
 	}
 	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 		return fmt.Errorf("migration %s: %w", m.name, err)

@@ -62,7 +62,7 @@ func TestMigrationScrubsAttemptedIDs(t *testing.T) {
 	}
 	old.Close()
 
-	db := mustOpen(t, path)
+	db := mustOpen(t, path).Audit() // 0013 moved the rows there
 	rows, err := db.Reader.QueryContext(ctx, `SELECT user_id FROM audit_events ORDER BY occurred_at`)
 	if err != nil {
 		t.Fatal(err)
@@ -107,7 +107,7 @@ func TestMigrationAuditCount(t *testing.T) {
 	}
 	old.Close()
 
-	db := mustOpen(t, path)
+	db := mustOpen(t, path).Audit() // 0013 moved the rows there
 	rows, err := db.Reader.QueryContext(ctx, `SELECT reason, count FROM audit_events ORDER BY occurred_at`)
 	if err != nil {
 		t.Fatal(err)

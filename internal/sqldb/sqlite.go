@@ -14,9 +14,12 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"time"
 
 	_ "modernc.org/sqlite" // the "sqlite" driver
+
+	"authsvc/migrations"
 )
 
 // busyTimeout is how long, in milliseconds, a connection waits for a lock
@@ -45,6 +48,11 @@ var (
 	// ErrReadOnly: nobody may write the file any more. The open connections
 	// may still manage to, but the next connection or restart cannot.
 	ErrReadOnly error = &notReadyError{"database file is read-only", "the database file is read-only"}
+	// ErrAuditFileReplaced and ErrAuditFileReadOnly are the same of the
+	// audit trail's file (AuditPath).
+	ErrAuditFileReplaced error = &notReadyError{"audit trail file was deleted or replaced",
+		"the audit trail's file was deleted or replaced while serving"}
+	ErrAuditFileReadOnly error = &notReadyError{"audit trail file is read-only", "the audit trail's file is read-only"}
 )
 
 // notReadyError is an error of Ready that says no more than a client may
@@ -97,7 +105,10 @@ func dsn(abs string) string {
 		"?_pragma=busy_timeout(" + fmt.Sprint(busyTimeout) + ")"
 }
 
-// open opens the SQLite file at path with the migrations of fsys.
+// open opens the SQLite file at path with the migrations of fsys. When they
+// include auditFileMigration, it also opens the audit trail's file, and
+// while that migration is pending, moves the trail there before the
+// migration drops its tables.
 func open(ctx context.Context, path string, fsys fs.FS, o Options) (*DB, error) {
 	if path == "" {
 		return nil, errors.New("open database: empty path")
@@ -106,6 +117,51 @@ func open(ctx context.Context, path string, fsys fs.FS, o Options) (*DB, error) 
 	if err != nil {
 		return nil, err
 	}
+	i := slices.IndexFunc(ms, func(m migration) bool { return m.name == auditFileMigration })
+	if i < 0 {
+		return openFile(ctx, path, ms, o)
+	}
+	trailMs, err := loadMigrations(migrations.SQLiteAudit())
+	if err != nil {
+		return nil, err
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	// The trail's file is opened once the database's is known to exist,
+	// and is always migrated: a missing one is created, empty.
+	var trail *DB
+	openTrail := func(ctx context.Context) (err error) {
+		if trail == nil {
+			trail, err = openFile(ctx, AuditPath(path), trailMs, Options{})
+		}
+		return err
+	}
+	ms[i].before = func(ctx context.Context) error {
+		if err := openTrail(ctx); err != nil {
+			return err
+		}
+		return moveTrail(ctx, trail, abs)
+	}
+	db, err := openFile(ctx, path, ms, o)
+	if err == nil {
+		if err = openTrail(ctx); err != nil {
+			db.Close()
+		}
+	}
+	if err != nil {
+		if trail != nil {
+			trail.Close()
+		}
+		return nil, err
+	}
+	db.trail, db.trailVersion = trail, ms[i].version
+	return db, nil
+}
+
+// openFile opens the SQLite file at path with the migrations ms.
+func openFile(ctx context.Context, path string, ms []migration, o Options) (*DB, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
@@ -203,18 +259,18 @@ func connectWriter(ctx context.Context, writer *sql.DB) error {
 }
 
 // fileReady checks that the path still names the file that was opened and
-// that the file is writable.
-func (db *DB) fileReady() error {
+// that the file is writable, returning replaced or readOnly if not.
+func (db *DB) fileReady(replaced, readOnly error) error {
 	fi, err := os.Stat(db.path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return ErrFileReplaced
+		return replaced
 	case err != nil:
 		return fmt.Errorf("ready: %w", err)
 	case !os.SameFile(fi, db.file):
-		return ErrFileReplaced
+		return replaced
 	case fi.Mode().Perm()&0o222 == 0:
-		return ErrReadOnly
+		return readOnly
 	}
 	return nil
 }
