@@ -355,7 +355,16 @@ func buildServe(ctx context.Context, cfg *serveConfig) (*service, error) {
 		logger.Info("migrated the database schema", "from_version", from, "to_version", to)
 	}
 	if db.Dialect() == sqldb.SQLite {
-		warnFileMode(logger, cfg.db)
+		warnFileMode(logger, cfg.db, "database file")
+	}
+	if f := db.AuditFile(); f != "" {
+		warnFileMode(logger, f, "audit trail's file")
+		switch {
+		case db.TrailCreated():
+			logger.Warn("created a new, empty audit trail file; if the trail was expected there, restore it beside the database", "file", f)
+		case db.TrailMoved():
+			logger.Info("moved the audit trail into a file of its own", "file", f)
+		}
 	}
 	if cfg.dev {
 		if err := cfg.saveDevState(); err != nil {

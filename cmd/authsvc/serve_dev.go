@@ -197,14 +197,14 @@ func secretSource(s *settings, env string) string {
 	return "unset"
 }
 
-// warnFileMode warns when others may read the database, which holds
-// password hashes: authsvc creates it 0600, but a file made by an older
-// version, or copied, may be wider. It is the operator's file, so it is
-// left as it is.
-func warnFileMode(logger *slog.Logger, db string) {
-	fi, err := os.Stat(db)
+// warnFileMode warns when others may read file, the database (which holds
+// password hashes) or the audit trail's: authsvc creates them 0600, but a
+// file made by an older version, or copied, may be wider. It is the
+// operator's file, so it is left as it is.
+func warnFileMode(logger *slog.Logger, file, what string) {
+	fi, err := os.Stat(file)
 	if err == nil && fi.Mode().Perm()&0o077 != 0 {
-		logger.Warn("the database file is readable by other users; chmod 600 it and its -wal and -shm files",
-			"db", db, "mode", fi.Mode().Perm().String())
+		logger.Warn("the "+what+" is readable by other users; chmod 600 it and its -wal and -shm files",
+			"file", file, "mode", fi.Mode().Perm().String())
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"authsvc/api"
+	"authsvc/internal/sqldb"
 	"authsvc/internal/testlog"
 )
 
@@ -213,24 +214,28 @@ func TestKnownEnvFollowsSettings(t *testing.T) {
 	}
 }
 
-// TestServeWarnsAboutWideFileMode: a database others may read, made before
-// authsvc created it 0600, is reported at startup.
+// TestServeWarnsAboutWideFileMode: a database or an audit trail file others
+// may read, made before authsvc created them 0600, is reported at startup.
 func TestServeWarnsAboutWideFileMode(t *testing.T) {
 	t.Parallel()
 	env := productionEnv(t)
-	if err := os.WriteFile(env["AUTHSVC_DB"], nil, 0o644); err != nil { // an empty file is an empty database
-		t.Fatal(err)
-	}
-	if err := os.Chmod(env["AUTHSVC_DB"], 0o644); err != nil { // whatever the umask
-		t.Fatal(err)
+	for _, f := range []string{env["AUTHSVC_DB"], sqldb.AuditPath(env["AUTHSVC_DB"])} {
+		if err := os.WriteFile(f, nil, 0o644); err != nil { // an empty file is an empty database
+			t.Fatal(err)
+		}
+		if err := os.Chmod(f, 0o644); err != nil { // whatever the umask
+			t.Fatal(err)
+		}
 	}
 	srv := startServer(t, env)
 	if err := srv.stop(); err != nil {
 		t.Fatal(err)
 	}
-	lines := logLines(t, srv.stderr.String(), "the database file is readable by other users; chmod 600 it and its -wal and -shm files")
-	if len(lines) != 1 || lines[0]["mode"] != "-rw-r--r--" {
-		t.Errorf("warnings about the file mode: %v", lines)
+	for _, what := range []string{"database file", "audit trail's file"} {
+		lines := logLines(t, srv.stderr.String(), "the "+what+" is readable by other users; chmod 600 it and its -wal and -shm files")
+		if len(lines) != 1 || lines[0]["mode"] != "-rw-r--r--" {
+			t.Errorf("warnings about the %s's mode: %v", what, lines)
+		}
 	}
 	// A database authsvc created draws no warning.
 	srv = startServer(t, productionEnv(t))
@@ -239,5 +244,33 @@ func TestServeWarnsAboutWideFileMode(t *testing.T) {
 	}
 	if strings.Contains(srv.stderr.String(), "readable by other users") {
 		t.Error("a new database draws the file mode warning")
+	}
+}
+
+// TestServeWarnsAboutMissingTrail: a database whose audit trail file is
+// gone (restored without it, deleted) starts with a new, empty one, and
+// says so; a first start does not.
+func TestServeWarnsAboutMissingTrail(t *testing.T) {
+	t.Parallel()
+	env := productionEnv(t)
+	const warning = "created a new, empty audit trail file; if the trail was expected there, restore it beside the database"
+	srv := startServer(t, env)
+	if err := srv.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if lines := logLines(t, srv.stderr.String(), warning); len(lines) != 0 {
+		t.Errorf("a first start warns: %v", lines)
+	}
+	trail := sqldb.AuditPath(env["AUTHSVC_DB"])
+	if err := os.Remove(trail); err != nil {
+		t.Fatal(err)
+	}
+	srv = startServer(t, env)
+	if err := srv.stop(); err != nil {
+		t.Fatal(err)
+	}
+	abs, _ := filepath.Abs(trail)
+	if lines := logLines(t, srv.stderr.String(), warning); len(lines) != 1 || lines[0]["file"] != abs {
+		t.Errorf("warnings about the missing trail: %v", lines)
 	}
 }
