@@ -12,13 +12,16 @@ import (
 )
 
 // runBackup implements "authsvc backup --to FILE": a consistent copy of the
-// database file, taken while a server writes to it. It needs nothing but
-// this binary, so it works in the distroless image, which has no sqlite3.
+// database file and of its audit trail's, taken while a server writes to
+// them. It needs nothing but this binary, so it works in the distroless
+// image, which has no sqlite3.
 func runBackup(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	f := newDBFlags("backup", "backup --to FILE [flags]", true, getenv, stderr)
-	f.about = "Copies the database consistently, also while a server writes to it (SQLite's VACUUM INTO).\n" +
-		"The copy has mode 0600 and is complete or absent. Restore by stopping the server and\n" +
-		"replacing the database file with the copy (removing any -wal and -shm files beside it)."
+	f.about = "Copies the database consistently, also while a server writes to it (SQLite's VACUUM INTO),\n" +
+		"and its audit trail's file (authsvc-audit.db beside authsvc.db) to FILE's (backup-audit.db\n" +
+		"beside backup.db). The copies have mode 0600, and FILE is complete or absent. Restore by\n" +
+		"stopping the server and replacing both files with the copies (removing any -wal and -shm\n" +
+		"files beside them)."
 	to := f.fs.String("to", "", "file to write the copy to (required)")
 	force := f.fs.Bool("force", false, "replace FILE if it exists")
 	if _, err := f.parse(args, 0); err != nil {
@@ -47,13 +50,29 @@ func runBackup(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
-	if f.json {
-		return writeJSON(stdout, struct {
-			Database string `json:"database"`
-			Backup   string `json:"backup"`
-			Bytes    int64  `json:"bytes"`
-		}{f.path(), *to, fi.Size()})
+	// A database from before the trail moved to its own file has none.
+	trail, trailSize := sqldb.AuditPath(*to), int64(-1)
+	if ti, err := os.Stat(trail); err == nil {
+		trailSize = ti.Size()
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
 	}
-	_, err = fmt.Fprintf(stdout, "backed up %s to %s (%d bytes)\n", f.path(), *to, fi.Size())
+	if f.json {
+		out := struct {
+			Database    string `json:"database"`
+			Backup      string `json:"backup"`
+			Bytes       int64  `json:"bytes"`
+			AuditBackup string `json:"auditBackup,omitempty"`
+			AuditBytes  int64  `json:"auditBytes,omitempty"`
+		}{Database: f.path(), Backup: *to, Bytes: fi.Size()}
+		if trailSize >= 0 {
+			out.AuditBackup, out.AuditBytes = trail, trailSize
+		}
+		return writeJSON(stdout, out)
+	}
+	if _, err := fmt.Fprintf(stdout, "backed up %s to %s (%d bytes)\n", f.path(), *to, fi.Size()); err != nil || trailSize < 0 {
+		return err
+	}
+	_, err = fmt.Fprintf(stdout, "backed up its audit trail to %s (%d bytes)\n", trail, trailSize)
 	return err
 }

@@ -70,6 +70,14 @@ func TestBackupUnderLoad(t *testing.T) {
 	mu.Lock()
 	before := append([]string(nil), acked...)
 	mu.Unlock()
+	// Listing the trail writes what is queued: the creations of before.
+	req, _ := http.NewRequest("GET", srv.url+"/v1/audit?event=user.created&limit=1", nil)
+	req.Header.Set("Authorization", "Bearer "+e2eAdminKey)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /v1/audit: %v, %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 
 	dst := filepath.Join(t.TempDir(), "backup.db")
 	c := &cli{t: t, env: env}
@@ -79,7 +87,8 @@ func TestBackupUnderLoad(t *testing.T) {
 	if failed != nil {
 		t.Fatalf("a writer failed: %v", failed)
 	}
-	if !strings.Contains(out, "backed up") || !strings.Contains(out, dst) {
+	if !strings.Contains(out, "backed up") || !strings.Contains(out, dst) ||
+		!strings.Contains(out, "backed up its audit trail to "+sqldb.AuditPath(dst)) {
 		t.Errorf("backup printed %q", out)
 	}
 
@@ -114,9 +123,42 @@ func TestBackupUnderLoad(t *testing.T) {
 		}
 	}
 	t.Logf("%d users acknowledged before the backup, %d in it, %d by the end", len(before), len(have), len(acked))
-	if fi, err := os.Stat(dst); err != nil || fi.Mode().Perm() != 0o600 {
-		t.Errorf("backup file: %v, %v; want mode 0600", fi.Mode(), err)
+	for _, f := range []string{dst, sqldb.AuditPath(dst)} {
+		if fi, err := os.Stat(f); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("backup file %s: %v, %v; want mode 0600", filepath.Base(f), fi.Mode(), err)
+		}
 	}
+
+	// The trail's copy holds the creations written before the backup, and,
+	// taken first, no creation of a user the database's copy lacks.
+	trail := db.Audit()
+	if err := trail.Reader.QueryRow(`PRAGMA integrity_check`).Scan(&check); err != nil || check != "ok" {
+		t.Errorf("integrity_check of the trail's backup = %q, %v", check, err)
+	}
+	rows, err = trail.Reader.Query(`SELECT user_id FROM audit_events WHERE event = 'user.created'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := map[string]bool{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		if created[id] = true; !have[id] {
+			t.Errorf("the trail's backup saw %s created, the database's backup has no such user", id)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	rows.Close()
+	for _, id := range before {
+		if !created[id] {
+			t.Errorf("the creation of %s, written before the backup, is not in the trail's backup", id)
+		}
+	}
+	t.Logf("%d creations in the trail's backup", len(created))
 
 	// An existing file is replaced only with --force.
 	if msg := c.fails(1, "backup", "--to", dst); !strings.Contains(msg, "exists; pass --force") {
