@@ -327,9 +327,12 @@ func TestLossWindow(t *testing.T) {
 			r := newTestRecorder(t, db, Options{})
 			start := time.Now()
 			r.Record(Event{Kind: TokenIssued})
-			for r.Stats().Written == 0 {
+			for s := r.Stats(); s.Written+s.Failed == 0; s = r.Stats() {
 				time.Sleep(time.Millisecond)
 				synctest.Wait()
+			}
+			if s := r.Stats(); s.Written != 1 {
+				t.Fatalf("Stats() = %+v, want the event written", s)
 			}
 			if waited := time.Since(start); waited != DefaultFlushInterval {
 				t.Errorf("a lone event was written after %v, want DefaultFlushInterval (%v)", waited, DefaultFlushInterval)
