@@ -39,7 +39,7 @@ func runBackup(ctx context.Context, args []string, getenv func(string) string, s
 	if _, err := os.Stat(f.path()); errors.Is(err, fs.ErrNotExist) {
 		return f.missing(fmt.Errorf("database %s does not exist", f.path()), "")
 	}
-	err := sqldb.Backup(ctx, f.path(), *to, *force)
+	trail, err := sqldb.Backup(ctx, f.path(), *to, *force)
 	switch {
 	case errors.Is(err, sqldb.ErrBackupExists):
 		return fmt.Errorf("%w; pass --force to replace it", err)
@@ -50,27 +50,24 @@ func runBackup(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
-	// A database from before the trail moved to its own file has none.
-	trail, trailSize := sqldb.AuditPath(*to), int64(-1)
-	if ti, err := os.Stat(trail); err == nil {
+	var trailSize int64 // a database from before the trail had a file of its own has none
+	if trail != "" {
+		ti, err := os.Stat(trail)
+		if err != nil {
+			return err
+		}
 		trailSize = ti.Size()
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return err
 	}
 	if f.json {
-		out := struct {
+		return writeJSON(stdout, struct {
 			Database    string `json:"database"`
 			Backup      string `json:"backup"`
 			Bytes       int64  `json:"bytes"`
 			AuditBackup string `json:"auditBackup,omitempty"`
 			AuditBytes  int64  `json:"auditBytes,omitempty"`
-		}{Database: f.path(), Backup: *to, Bytes: fi.Size()}
-		if trailSize >= 0 {
-			out.AuditBackup, out.AuditBytes = trail, trailSize
-		}
-		return writeJSON(stdout, out)
+		}{f.path(), *to, fi.Size(), trail, trailSize})
 	}
-	if _, err := fmt.Fprintf(stdout, "backed up %s to %s (%d bytes)\n", f.path(), *to, fi.Size()); err != nil || trailSize < 0 {
+	if _, err := fmt.Fprintf(stdout, "backed up %s to %s (%d bytes)\n", f.path(), *to, fi.Size()); err != nil || trail == "" {
 		return err
 	}
 	_, err = fmt.Fprintf(stdout, "backed up its audit trail to %s (%d bytes)\n", trail, trailSize)

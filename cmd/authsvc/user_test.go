@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -114,7 +115,8 @@ func TestMigrateCommand(t *testing.T) {
 	}
 	// Again: nothing to do, same version.
 	out = c.ok("", "migrate", "--json")
-	if strings.TrimSpace(out) != fmt.Sprintf(`{"schemaVersion":%d}`, latest) {
+	trail, _ := filepath.Abs(sqldb.AuditPath(c.env["AUTHSVC_DB"]))
+	if strings.TrimSpace(out) != fmt.Sprintf(`{"schemaVersion":%d,"auditFile":%q}`, latest, trail) {
 		t.Errorf("migrate --json printed %q", out)
 	}
 	// --db wins over AUTHSVC_DB. A missing file is created only with
@@ -588,5 +590,71 @@ func TestUserCommandsNeverCreate(t *testing.T) {
 	}
 	if db != nil {
 		db.Close()
+	}
+}
+
+// schema12 makes a SQLite database at schema version 12, the last with the
+// audit trail in the database's file, holding one audit event, as a
+// release before the move left it.
+func schema12(t *testing.T, path string) {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	stmts := []string{`CREATE TABLE schema_migrations (version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`}
+	files, err := fs.Glob(migrations.SQLite(), "*.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for v, name := range files[:12] {
+		b, err := fs.ReadFile(migrations.SQLite(), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stmts = append(stmts, string(b), fmt.Sprintf(`INSERT INTO schema_migrations VALUES (%d, '%s', 0)`, v+1, name))
+	}
+	stmts = append(stmts, `INSERT INTO audit_events (occurred_at, event, user_id) VALUES (1, 'user.created', 'old-user')`)
+	for _, q := range stmts {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%.40s: %v", q, err)
+		}
+	}
+}
+
+// TestMigrateMovesTheTrail: "authsvc migrate" on a database of schema 12
+// moves its audit trail into its own file and says where; the user
+// commands then need that file, and say so when it is gone.
+func TestMigrateMovesTheTrail(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "old.db")
+	schema12(t, path)
+	c := &cli{t: t, env: map[string]string{"AUTHSVC_DB": path}}
+	trail, _ := filepath.Abs(sqldb.AuditPath(path))
+	if out := c.ok("", "migrate"); !strings.Contains(out, "moved the audit trail into "+trail+"\n") {
+		t.Errorf("migrate printed %q, want where the trail went", out)
+	}
+	db, err := sqldb.OpenWith(context.Background(), path, sqldb.Options{MustExist: true, NoMigrate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var who string
+	if err := db.Audit().Reader.QueryRow(`SELECT user_id FROM audit_events`).Scan(&who); err != nil || who != "old-user" {
+		t.Errorf("the moved trail holds %q, %v, want old-user's event", who, err)
+	}
+	db.Close()
+	if out := c.ok("", "migrate", "--json"); strings.TrimSpace(out) != fmt.Sprintf(`{"schemaVersion":13,"auditFile":%q}`, trail) {
+		t.Errorf("migrate --json after the move printed %q", out)
+	}
+
+	if err := os.Remove(trail); err != nil {
+		t.Fatal(err)
+	}
+	if msg := c.fails(1, "user", "list"); !strings.Contains(msg, "the audit trail's file "+sqldb.AuditPath(path)+", beside the database, does not exist") {
+		t.Errorf("user list without the trail's file: %q", msg)
+	}
+	if _, err := os.Stat(trail); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("user list created the trail's file: %v", err)
 	}
 }

@@ -16,39 +16,53 @@ var ErrBackupExists = errors.New("backup destination exists")
 
 // Backup writes a consistent copy of the SQLite database file src to dst,
 // and of its audit trail's file, when it has one (AuditPath(src), absent
-// before migration 0013), to AuditPath(dst). Each is written with VACUUM
-// INTO, which reads one snapshot while other connections, even other
-// processes, keep writing; the two snapshots are taken one after the
-// other. It neither creates src nor migrates it, so a database can be
-// backed up before an upgrade. Each copy is written to a temporary file
-// beside its destination and synced; then the trail's copy and the
-// database's are moved into place, so dst is either absent or complete,
-// with its trail beside it. They have mode 0600, like the database. An
+// before migration 0013), to AuditPath(dst), which it returns ("" when
+// there was none). Each is written with VACUUM INTO, which reads one
+// snapshot while other connections, even other processes, keep writing;
+// the trail's is taken first, then the database's. It neither creates src
+// nor migrates it, so a database can be backed up before an upgrade. Each
+// copy is written to a temporary file beside its destination and synced;
+// then the trail's copy and the database's are moved into place, so dst is
+// either absent or complete, with its trail beside it, and a failure puts
+// back what they replaced. They have mode 0600, like the database. An
 // existing destination is replaced only if overwrite is set, and never
-// when it is the file being copied.
-func Backup(ctx context.Context, src, dst string, overwrite bool) (err error) {
+// when it is one of src's files. A file at AuditPath(dst) that a backup
+// without a trail would leave beside it counts as a destination, and
+// overwriting removes it.
+func Backup(ctx context.Context, src, dst string, overwrite bool) (trail string, err error) {
 	srcAbs, err := filepath.Abs(src)
 	if err != nil {
-		return fmt.Errorf("backup %s: %w", src, err)
+		return "", fmt.Errorf("backup %s: %w", src, err)
 	}
 	if _, err := create(src, srcAbs, true); err != nil {
-		return err
+		return "", err
 	}
 	dstAbs, err := filepath.Abs(dst)
 	if err != nil {
-		return fmt.Errorf("backup to %s: %w", dst, err)
+		return "", fmt.Errorf("backup to %s: %w", dst, err)
 	}
-	copies := []*fileCopy{{src: srcAbs, dst: dstAbs}}
+	sources := []string{srcAbs, AuditPath(srcAbs)}
+	main := &fileCopy{src: srcAbs, dst: dstAbs}
+	copies := []*fileCopy{main}
+	var trailCopy *fileCopy
 	if _, err := os.Stat(AuditPath(srcAbs)); err == nil {
 		// The trail first: dst appears last, complete with its trail.
-		copies = []*fileCopy{{src: AuditPath(srcAbs), dst: AuditPath(dstAbs)}, copies[0]}
+		trailCopy = &fileCopy{src: AuditPath(srcAbs), dst: AuditPath(dstAbs)}
+		copies = []*fileCopy{trailCopy, main}
 	} else if !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("backup %s: %w", src, err)
+		return "", fmt.Errorf("backup %s: %w", src, err)
 	}
 	for _, c := range copies {
-		if err := c.check(overwrite); err != nil {
-			return err
+		if err := checkDestination(c.dst, sources, overwrite); err != nil {
+			return "", err
 		}
+	}
+	stale := ""
+	if trailCopy == nil {
+		if err := checkDestination(AuditPath(dstAbs), sources, overwrite); err != nil {
+			return "", err
+		}
+		stale = AuditPath(dstAbs)
 	}
 	defer func() {
 		for _, c := range copies {
@@ -57,44 +71,103 @@ func Backup(ctx context.Context, src, dst string, overwrite bool) (err error) {
 	}()
 	for _, c := range copies {
 		if err := c.write(ctx); err != nil {
-			return err
+			return "", err
 		}
+	}
+	if err := checkPair(ctx, main, trailCopy); err != nil {
+		return "", fmt.Errorf("backup %s: %w", src, err)
 	}
 	for _, c := range copies {
 		if err := c.place(overwrite); err != nil {
-			return err
+			return "", err
+		}
+	}
+	if stale != "" {
+		if err := os.Remove(stale); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("backup to %s: remove the trail of the backup replaced: %w", dst, err)
 		}
 	}
 	if err := syncFile(filepath.Dir(dstAbs)); err != nil {
+		return "", fmt.Errorf("backup to %s: %w", dst, err)
+	}
+	if trailCopy != nil {
+		trail = AuditPath(dst)
+	}
+	return trail, nil
+}
+
+// checkDestination refuses a destination that exists, unless overwrite is
+// set, or that is one of sources.
+func checkDestination(dst string, sources []string, overwrite bool) error {
+	fi, err := os.Stat(dst)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
 		return fmt.Errorf("backup to %s: %w", dst, err)
 	}
+	for _, src := range sources {
+		if si, err := os.Stat(src); err == nil && os.SameFile(fi, si) {
+			return fmt.Errorf("backup to %s: that is the database itself", dst)
+		}
+	}
+	if !overwrite {
+		return fmt.Errorf("backup to %s: %w", dst, ErrBackupExists)
+	}
 	return nil
+}
+
+// checkPair checks that the copies belong together: a database whose
+// trail had moved (auditFileMigration applied) has a copy of that trail,
+// taken after the move. Either can fail when the backup runs beside an
+// upgrade's first start, which moves the trail; or when the trail's file
+// was deleted.
+func checkPair(ctx context.Context, main, trail *fileCopy) error {
+	moved, err := queryCopy(ctx, main.tmp, `SELECT COUNT(*) FROM sqlite_schema WHERE name = 'schema_migrations'`,
+		`SELECT COUNT(*) FROM schema_migrations WHERE name = '`+auditFileMigration+`'`)
+	switch {
+	case err != nil:
+		return err
+	case moved == 0:
+		return nil
+	case trail == nil:
+		return fmt.Errorf("the database keeps its audit trail in %s, which is missing (or it moved there while the backup ran: back up again)", AuditPath(main.src))
+	}
+	n, err := queryCopy(ctx, trail.tmp, `SELECT COUNT(*) FROM sqlite_schema WHERE name = 'trail_moved'`, `SELECT COUNT(*) FROM trail_moved`)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return errors.New("the audit trail moved to its own file while the backup ran: back up again")
+	}
+	return nil
+}
+
+// queryCopy runs query on the copy at path, when check (a count) is not 0,
+// and returns its count; else 0.
+func queryCopy(ctx context.Context, path, check, query string) (int, error) {
+	db, err := sql.Open("sqlite", dsn(path)+"&immutable=1")
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	var n int
+	err = db.QueryRowContext(ctx, check).Scan(&n)
+	if err == nil && n > 0 {
+		err = db.QueryRowContext(ctx, query).Scan(&n)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read the copy: %w", err)
+	}
+	return n, nil
 }
 
 // fileCopy is one file of a Backup: src copied to dst through tmp.
 type fileCopy struct {
 	src, dst string
 	tmp      string // the copy until it is placed, "" before write
-	linked   bool   // place made dst, which a failure later removes
-}
-
-// check refuses a destination that exists, unless overwrite is set, or
-// that is the source itself.
-func (c *fileCopy) check(overwrite bool) error {
-	fi, err := os.Stat(c.dst)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return nil
-	case err != nil:
-		return fmt.Errorf("backup to %s: %w", c.dst, err)
-	}
-	if si, serr := os.Stat(c.src); serr == nil && os.SameFile(fi, si) {
-		return fmt.Errorf("backup to %s: that is the database itself", c.dst)
-	}
-	if !overwrite {
-		return fmt.Errorf("backup to %s: %w", c.dst, ErrBackupExists)
-	}
-	return nil
+	prev     string // overwriting: a link to what dst was, "" if nothing
+	placed   bool   // dst is the copy now
 }
 
 // write copies src to a new temporary file beside dst, and syncs it.
@@ -123,31 +196,42 @@ func (c *fileCopy) write(ctx context.Context) error {
 	return nil
 }
 
-// place moves the copy to dst: a rename when overwriting, else a link,
-// which fails if dst appeared meanwhile.
+// place moves the copy to dst: when overwriting, a rename, after linking
+// what dst was to prev; else a link, which fails if dst appeared meanwhile.
 func (c *fileCopy) place(overwrite bool) error {
 	var err error
 	if overwrite {
-		err = os.Rename(c.tmp, c.dst)
-	} else if err = os.Link(c.tmp, c.dst); err == nil {
-		c.linked = true
-	} else if errors.Is(err, fs.ErrExist) {
+		c.prev = c.tmp + ".prev"
+		if err = os.Link(c.dst, c.prev); errors.Is(err, fs.ErrNotExist) {
+			c.prev, err = "", nil
+		}
+		if err == nil {
+			err = os.Rename(c.tmp, c.dst)
+		}
+	} else if err = os.Link(c.tmp, c.dst); errors.Is(err, fs.ErrExist) {
 		err = ErrBackupExists
 	}
 	if err != nil {
 		return fmt.Errorf("backup to %s: %w", c.dst, err)
 	}
+	c.placed = true
 	return nil
 }
 
-// cleanUp removes the temporary file, and, when the backup failed, a dst
-// that place linked.
+// cleanUp removes the temporary files and, when the backup failed, puts
+// back what a placed copy replaced, or removes it.
 func (c *fileCopy) cleanUp(failed bool) {
-	if c.tmp != "" {
-		os.Remove(c.tmp) // gone already if renamed
+	if failed && c.placed {
+		if c.prev != "" {
+			os.Rename(c.prev, c.dst)
+		} else {
+			os.Remove(c.dst)
+		}
 	}
-	if failed && c.linked {
-		os.Remove(c.dst)
+	for _, f := range []string{c.tmp, c.prev} {
+		if f != "" {
+			os.Remove(f) // gone already if renamed
+		}
 	}
 }
 

@@ -161,7 +161,8 @@ func (db *DB) PrepareReader(ctx context.Context, query string) (*sql.Stmt, error
 	return st, nil
 }
 
-// Ping checks that the database answers queries and accepts the write lock.
+// Ping checks that the database (and the audit trail's file) answers
+// queries and accepts the write lock.
 func (db *DB) Ping(ctx context.Context) error {
 	if err := db.Reader.PingContext(ctx); err != nil {
 		return fmt.Errorf("ping database: %w", err)
@@ -169,6 +170,11 @@ func (db *DB) Ping(ctx context.Context) error {
 	if db.Writer != db.Reader {
 		if err := db.Writer.PingContext(ctx); err != nil {
 			return fmt.Errorf("ping database: %w", err)
+		}
+	}
+	if db.trail != nil {
+		if err := db.trail.Ping(ctx); err != nil {
+			return fmt.Errorf("audit trail: %w", err)
 		}
 	}
 	return nil

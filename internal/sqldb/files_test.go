@@ -33,7 +33,7 @@ func TestFileModes(t *testing.T) {
 		}
 	}
 	backup := filepath.Join(t.TempDir(), "copy.db")
-	if err := Backup(ctx, path, backup, false); err != nil {
+	if _, err := Backup(ctx, path, backup, false); err != nil {
 		t.Fatal(err)
 	}
 	if fi, err := os.Stat(backup); err != nil || fi.Mode().Perm() != 0o600 {
@@ -94,8 +94,8 @@ func TestBackup(t *testing.T) {
 		t.Fatal(err)
 	}
 	dst := filepath.Join(dir, "backup.db")
-	if err := Backup(ctx, src, dst, false); err != nil {
-		t.Fatal(err)
+	if trail, err := Backup(ctx, src, dst, false); err != nil || trail != AuditPath(dst) {
+		t.Fatalf("Backup() = %q, %v, want the trail's copy at %q", trail, err, AuditPath(dst))
 	}
 	count := func(path string) int {
 		t.Helper()
@@ -132,7 +132,7 @@ func TestBackup(t *testing.T) {
 	if err := os.WriteFile(AuditPath(lone), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := Backup(ctx, src, lone, false); !errors.Is(err, ErrBackupExists) || !strings.Contains(err.Error(), AuditPath(lone)) {
+	if _, err := Backup(ctx, src, lone, false); !errors.Is(err, ErrBackupExists) || !strings.Contains(err.Error(), AuditPath(lone)) {
 		t.Errorf("Backup with the trail's destination taken = %v, want ErrBackupExists naming it", err)
 	}
 	if _, err := os.Stat(lone); !errors.Is(err, fs.ErrNotExist) {
@@ -143,28 +143,122 @@ func TestBackup(t *testing.T) {
 	if _, err := db.Writer.ExecContext(ctx, `DELETE FROM users WHERE id = 'u0'`); err != nil {
 		t.Fatal(err)
 	}
-	if err := Backup(ctx, src, dst, false); !errors.Is(err, ErrBackupExists) {
+	if _, err := Backup(ctx, src, dst, false); !errors.Is(err, ErrBackupExists) {
 		t.Errorf("Backup to an existing file = %v, want ErrBackupExists", err)
 	}
 	if n := count(dst); n != 100 {
 		t.Errorf("a refused backup changed the file: %d users", n)
 	}
-	if err := Backup(ctx, src, dst, true); err != nil {
+	if _, err := Backup(ctx, src, dst, true); err != nil {
 		t.Fatal(err)
 	}
 	if n := count(dst); n != 99 {
 		t.Errorf("overwritten backup holds %d users, want 99", n)
 	}
-	if err := Backup(ctx, src, src, true); err == nil || !strings.Contains(err.Error(), "database itself") {
+	if _, err := Backup(ctx, src, src, true); err == nil || !strings.Contains(err.Error(), "database itself") {
 		t.Errorf("Backup onto itself = %v", err)
 	}
-	if err := Backup(ctx, filepath.Join(dir, "none.db"), filepath.Join(dir, "b2.db"), false); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := Backup(ctx, filepath.Join(dir, "none.db"), filepath.Join(dir, "b2.db"), false); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Backup of a missing database = %v, want ErrNotExist", err)
 	}
 	// No temporary file is left behind.
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
 		if strings.Contains(e.Name(), ".tmp-") {
+			t.Errorf("left behind: %s", e.Name())
+		}
+	}
+}
+
+// TestBackupTrailCases: a backup never leaves a stale trail beside its copy,
+// never writes over the live trail, puts back what it replaced when it
+// fails partway, and refuses a database whose trail's file is missing.
+func TestBackupTrailCases(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src.db")
+	mustOpen(t, src).Close()
+
+	t.Run("no trail, stale one at the destination", func(t *testing.T) {
+		old := filepath.Join(dir, "old.db")
+		o, err := open(ctx, old, migrationsUpTo(t, 12), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Close()
+		dst := filepath.Join(dir, "old-backup.db")
+		if err := os.WriteFile(AuditPath(dst), []byte("stale"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Backup(ctx, old, dst, false); !errors.Is(err, ErrBackupExists) || !strings.Contains(err.Error(), AuditPath(dst)) {
+			t.Errorf("Backup() = %v, want ErrBackupExists naming the stale trail", err)
+		}
+		trail, err := Backup(ctx, old, dst, true)
+		if err != nil || trail != "" {
+			t.Fatalf("Backup(overwrite) = %q, %v, want no trail", trail, err)
+		}
+		if _, err := os.Stat(AuditPath(dst)); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("the stale trail is still beside the copy: %v", err)
+		}
+	})
+
+	t.Run("onto the live trail", func(t *testing.T) {
+		before, err := os.ReadFile(AuditPath(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Backup(ctx, src, AuditPath(src), true); err == nil || !strings.Contains(err.Error(), "database itself") {
+			t.Errorf("Backup onto the trail's file = %v", err)
+		}
+		if after, _ := os.ReadFile(AuditPath(src)); string(after) != string(before) {
+			t.Error("the trail's file changed")
+		}
+	})
+
+	t.Run("a failure puts back what was replaced", func(t *testing.T) {
+		dst := filepath.Join(dir, "pair.db")
+		if _, err := Backup(ctx, src, dst, false); err != nil {
+			t.Fatal(err)
+		}
+		oldTrail, err := os.Stat(AuditPath(dst))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The database's copy cannot be placed over a directory, after the
+		// trail's was.
+		if err := os.Remove(dst); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Mkdir(dst, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Backup(ctx, src, dst, true); err == nil {
+			t.Fatal("Backup over a directory succeeded")
+		}
+		if fi, err := os.Stat(AuditPath(dst)); err != nil || !os.SameFile(fi, oldTrail) {
+			t.Errorf("after the failure the trail's copy is not the one before: %v", err)
+		}
+	})
+
+	t.Run("trail missing", func(t *testing.T) {
+		gone := filepath.Join(dir, "gone.db")
+		mustOpen(t, gone).Close()
+		if err := os.Remove(AuditPath(gone)); err != nil {
+			t.Fatal(err)
+		}
+		dst := filepath.Join(dir, "gone-backup.db")
+		if _, err := Backup(ctx, gone, dst, false); err == nil || !strings.Contains(err.Error(), AuditPath(gone)+", which is missing") {
+			t.Errorf("Backup without the trail's file = %v", err)
+		}
+		if _, err := os.Stat(dst); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("a refused backup wrote %s: %v", dst, err)
+		}
+	})
+
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".tmp-") || strings.HasSuffix(e.Name(), "-wal") && strings.Contains(e.Name(), "backup") {
 			t.Errorf("left behind: %s", e.Name())
 		}
 	}

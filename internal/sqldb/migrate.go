@@ -124,6 +124,9 @@ func current(ctx context.Context, db *sql.DB, f flavor, ms []migration) error {
 // apply runs one migration unless it is already recorded.
 func apply(ctx context.Context, conn *sql.Conn, m migration) (err error) {
 	tx, err := conn.BeginTx(ctx, nil)
+	if sqliteBusy(err) {
+		return fmt.Errorf("migration %s: %w: another process holds the database's write lock, perhaps migrating it (moving the audit trail at an upgrade takes a while); try again", m.name, err)
+	}
 	if err != nil {
 		return fmt.Errorf("migration %s: %w", m.name, err)
 	}

@@ -129,24 +129,29 @@ func open(ctx context.Context, path string, fsys fs.FS, o Options) (*DB, error) 
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	// The trail's file is opened once the database's is known to exist,
-	// and is always migrated: a missing one is created, empty.
+	// The trail's file is opened once the database's is known to exist:
+	// by the move, which creates it, or after the migrations, as o says,
+	// though a new database always gets one.
 	var trail *DB
-	openTrail := func(ctx context.Context) (err error) {
-		if trail == nil {
-			trail, err = openFile(ctx, AuditPath(path), trailMs, Options{})
+	openTrail := func(ctx context.Context, o Options) (err error) {
+		if trail != nil {
+			return nil
+		}
+		trail, err = openFile(ctx, AuditPath(path), trailMs, o)
+		if errors.Is(err, fs.ErrNotExist) && isDir(filepath.Dir(abs)) {
+			err = &notExistError{fmt.Sprintf("the audit trail's file %s, beside the database, does not exist: restore it with the database, or let serve create it empty", AuditPath(path))}
 		}
 		return err
 	}
 	ms[i].before = func(ctx context.Context) error {
-		if err := openTrail(ctx); err != nil {
+		if err := openTrail(ctx, Options{}); err != nil {
 			return err
 		}
 		return moveTrail(ctx, trail, abs)
 	}
 	db, err := openFile(ctx, path, ms, o)
 	if err == nil {
-		if err = openTrail(ctx); err != nil {
+		if err = openTrail(ctx, Options{MustExist: o.MustExist && !db.created, NoMigrate: o.NoMigrate}); err != nil {
 			db.Close()
 		}
 	}
@@ -157,6 +162,13 @@ func open(ctx context.Context, path string, fsys fs.FS, o Options) (*DB, error) 
 		return nil, err
 	}
 	db.trail, db.trailVersion = trail, ms[i].version
+	if db.TrailMoved() {
+		// The move's transactions grew both files' WALs by the trail's
+		// size; nothing else would shrink them while the files are open.
+		// Best effort: a reader of another process may hold the WAL.
+		trail.Writer.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+		db.Writer.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+	}
 	return db, nil
 }
 

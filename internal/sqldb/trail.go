@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -136,17 +137,19 @@ func moveTrail(ctx context.Context, trail *DB, registry string) (err error) {
 		return fmt.Errorf("move the audit trail: %w", err)
 	}
 	switch {
-	case len(copied) == 1 && copied[0] == source:
-		_, err := conn.ExecContext(ctx, `ROLLBACK`)
-		return err
+	case len(copied) == 1 && copied[0] == fmt.Sprint(source):
+		if _, err := conn.ExecContext(ctx, `ROLLBACK`); err != nil {
+			return fmt.Errorf("move the audit trail: %w", err)
+		}
+		return nil
 	case len(copied) > 0:
-		return fmt.Errorf("move the audit trail: %s holds the trail of another database; move that file away and start again", trail.path)
+		return fmt.Errorf("move the audit trail: %s holds a trail moved from another database, or from this one before it changed since; move that file away and start again", trail.path)
 	}
 	here, err := fingerprint(ctx, conn, "main")
 	if err != nil {
 		return err
 	}
-	if here != emptyFingerprint() {
+	if slices.ContainsFunc(here, func(n int64) bool { return n != 0 }) {
 		return fmt.Errorf("move the audit trail: %s holds events that were not moved there; move that file away and start again", trail.path)
 	}
 	for _, t := range trailTables {
@@ -165,7 +168,7 @@ func moveTrail(ctx context.Context, trail *DB, registry string) (err error) {
 	if err == nil {
 		_, err = conn.ExecContext(ctx, `INSERT INTO main.trail_moved (moved_at, events, copied)
 			SELECT $1, (SELECT COUNT(*) FROM main.audit_events) + (SELECT COALESCE(SUM(events), 0) FROM main.audit_token_blocks), $2`,
-			time.Now().Unix(), source)
+			time.Now().Unix(), fmt.Sprint(source))
 	}
 	if err != nil {
 		return fmt.Errorf("move the audit trail: %w", err)
@@ -177,31 +180,22 @@ func moveTrail(ctx context.Context, trail *DB, registry string) (err error) {
 }
 
 // fingerprint returns, for the trail's tables in schema, each one's row
-// count and highest key, and the blocks' AUTOINCREMENT counter: what a copy
-// of them must match.
-func fingerprint(ctx context.Context, conn *sql.Conn, schema string) (string, error) {
-	var parts []string
+// count and highest key, then the blocks' AUTOINCREMENT counter: what a copy
+// of them must match. All are 0 for empty tables.
+func fingerprint(ctx context.Context, conn *sql.Conn, schema string) ([]int64, error) {
+	var fp []int64
 	for _, t := range trailTables {
 		var n, high int64
 		err := conn.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(MAX(`+t.key+`), 0) FROM `+schema+`.`+t.name).Scan(&n, &high)
 		if err != nil {
-			return "", fmt.Errorf("move the audit trail: %s: %w", t.name, err)
+			return nil, fmt.Errorf("move the audit trail: %s: %w", t.name, err)
 		}
-		parts = append(parts, fmt.Sprintf("%s %d %d", t.name, n, high))
+		fp = append(fp, n, high)
 	}
 	var seq int64
 	err := conn.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM `+schema+`.sqlite_sequence WHERE name = 'audit_token_blocks'`).Scan(&seq)
 	if err != nil {
-		return "", fmt.Errorf("move the audit trail: %w", err)
+		return nil, fmt.Errorf("move the audit trail: %w", err)
 	}
-	return strings.Join(append(parts, fmt.Sprintf("sequence %d", seq)), "; "), nil
-}
-
-// emptyFingerprint is the fingerprint of empty tables.
-func emptyFingerprint() string {
-	var parts []string
-	for _, t := range trailTables {
-		parts = append(parts, t.name+" 0 0")
-	}
-	return strings.Join(append(parts, "sequence 0"), "; ")
+	return append(fp, seq), nil
 }

@@ -93,8 +93,8 @@ func TestAuditFile(t *testing.T) {
 	}
 }
 
-// oldTrail makes a database at schema version 12, whose trail is in its own
-// file, with rows in each of the trail's tables; the blocks' AUTOINCREMENT
+// oldTrail makes a database at schema version 12, whose trail is in the
+// database's file, with rows in each of the trail's tables; the blocks' AUTOINCREMENT
 // counter is past the highest ID left, as after pruning. It returns the
 // rows as dump shows them.
 func oldTrail(t *testing.T, path string) map[string][]string {
@@ -202,7 +202,7 @@ func TestMoveTrail(t *testing.T) {
 	want := oldTrail(t, path)
 	// A backup before the upgrade is one file, as the database is.
 	backup := filepath.Join(t.TempDir(), "backup.db")
-	if err := Backup(context.Background(), path, backup, false); err != nil {
+	if _, err := Backup(context.Background(), path, backup, false); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(AuditPath(backup)); !errors.Is(err, fs.ErrNotExist) {
@@ -272,7 +272,7 @@ func TestMoveTrailRefusesAnotherTrail(t *testing.T) {
 	for _, tt := range []struct {
 		name, forget, want string
 	}{
-		{"moved", "", "the trail of another database"},
+		{"moved", "", "a trail moved from another database"},
 		{"never moved", `DELETE FROM trail_moved`, "not moved there"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
