@@ -124,8 +124,10 @@ func TestBackupUnderLoad(t *testing.T) {
 	}
 	t.Logf("%d users acknowledged before the backup, %d in it, %d by the end", len(before), len(have), len(acked))
 	for _, f := range []string{dst, sqldb.AuditPath(dst)} {
-		if fi, err := os.Stat(f); err != nil || fi.Mode().Perm() != 0o600 {
-			t.Errorf("backup file %s: %v, %v; want mode 0600", filepath.Base(f), fi.Mode(), err)
+		if fi, err := os.Stat(f); err != nil {
+			t.Error(err)
+		} else if fi.Mode().Perm() != 0o600 {
+			t.Errorf("backup file %s has mode %v, want 0600", filepath.Base(f), fi.Mode())
 		}
 	}
 

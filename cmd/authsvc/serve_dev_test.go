@@ -136,10 +136,12 @@ func TestServeStartupLog(t *testing.T) {
 	env["AUTHSVC_TOKEN_TTL"] = "90m"
 	srv := startServer(t, env, "--renew-grace", "1d")
 	defer srv.stop()
-	for _, name := range []string{env["AUTHSVC_DB"], env["AUTHSVC_DB"] + "-wal", env["AUTHSVC_DB"] + "-shm"} {
-		fi, err := os.Stat(name)
-		if err != nil || fi.Mode().Perm() != 0o600 {
-			t.Errorf("%s: %v, %v; want mode 0600", filepath.Base(name), fi.Mode(), err)
+	trail := sqldb.AuditPath(env["AUTHSVC_DB"])
+	for _, name := range []string{env["AUTHSVC_DB"], env["AUTHSVC_DB"] + "-wal", env["AUTHSVC_DB"] + "-shm", trail, trail + "-wal", trail + "-shm"} {
+		if fi, err := os.Stat(name); err != nil {
+			t.Error(err)
+		} else if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %v, want 0600", filepath.Base(name), fi.Mode())
 		}
 	}
 	if err := srv.stop(); err != nil {

@@ -122,6 +122,9 @@ func (f *dbFlags) open(ctx context.Context, migrate bool) (*sqldb.DB, error) {
 	case errors.Is(err, sqldb.ErrSchemaTooOld):
 		return nil, fmt.Errorf("%w; first run: authsvc migrate --db %s (back it up before)",
 			err, shellQuote(redactURL(f.path())))
+	case err == nil && db.TrailCreated():
+		// As serve warns: only this run knows the file was missing.
+		fmt.Fprintf(f.out, "authsvc: created a new, empty audit trail file %s; if the trail was expected there, restore it beside the database\n", db.AuditFile())
 	}
 	return db, err
 }

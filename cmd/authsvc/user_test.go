@@ -657,4 +657,12 @@ func TestMigrateMovesTheTrail(t *testing.T) {
 	if _, err := os.Stat(trail); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("user list created the trail's file: %v", err)
 	}
+	// --create makes an empty one, and says so, once.
+	const warning = "created a new, empty audit trail file "
+	if _, errOut, code := c.run("", "user", "list", "--create"); code != 0 || !strings.Contains(errOut, warning+trail+";") {
+		t.Errorf("user list --create without the trail's file: exit %d, stderr %q", code, errOut)
+	}
+	if _, errOut, code := c.run("", "user", "list"); code != 0 || strings.Contains(errOut, warning) {
+		t.Errorf("user list after the trail was created: exit %d, stderr %q", code, errOut)
+	}
 }

@@ -28,7 +28,7 @@ var ErrBackupExists = errors.New("backup destination exists")
 // existing destination is replaced only if overwrite is set, and never
 // when it is one of src's files. A file at AuditPath(dst) that a backup
 // without a trail would leave beside it counts as a destination, and
-// overwriting removes it.
+// overwriting removes it (and puts it back if the backup fails).
 func Backup(ctx context.Context, src, dst string, overwrite bool) (trail string, err error) {
 	srcAbs, err := filepath.Abs(src)
 	if err != nil {
@@ -57,16 +57,20 @@ func Backup(ctx context.Context, src, dst string, overwrite bool) (trail string,
 			return "", err
 		}
 	}
-	stale := ""
+	// A trail beside dst that would not be this backup's: a copy of no
+	// file, placed as a removal.
+	var stale *fileCopy
 	if trailCopy == nil {
 		if err := checkDestination(AuditPath(dstAbs), sources, overwrite); err != nil {
 			return "", err
 		}
-		stale = AuditPath(dstAbs)
+		stale = &fileCopy{dst: AuditPath(dstAbs)}
 	}
 	defer func() {
-		for _, c := range copies {
-			c.cleanUp(err != nil)
+		for _, c := range append(copies, stale) {
+			if c != nil {
+				c.cleanUp(err != nil)
+			}
 		}
 	}()
 	for _, c := range copies {
@@ -82,9 +86,9 @@ func Backup(ctx context.Context, src, dst string, overwrite bool) (trail string,
 			return "", err
 		}
 	}
-	if stale != "" {
-		if err := os.Remove(stale); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return "", fmt.Errorf("backup to %s: remove the trail of the backup replaced: %w", dst, err)
+	if stale != nil && overwrite {
+		if err := stale.remove(); err != nil {
+			return "", err
 		}
 	}
 	if err := syncFile(filepath.Dir(dstAbs)); err != nil {
@@ -108,7 +112,7 @@ func checkDestination(dst string, sources []string, overwrite bool) error {
 	}
 	for _, src := range sources {
 		if si, err := os.Stat(src); err == nil && os.SameFile(fi, si) {
-			return fmt.Errorf("backup to %s: that is the database itself", dst)
+			return fmt.Errorf("backup to %s: that is one of the database's own files", dst)
 		}
 	}
 	if !overwrite {
@@ -162,7 +166,8 @@ func queryCopy(ctx context.Context, path, check, query string) (int, error) {
 	return n, nil
 }
 
-// fileCopy is one file of a Backup: src copied to dst through tmp.
+// fileCopy is one file of a Backup: src copied to dst through tmp, or dst
+// removed.
 type fileCopy struct {
 	src, dst string
 	tmp      string // the copy until it is placed, "" before write
@@ -180,7 +185,9 @@ func (c *fileCopy) write(ctx context.Context) error {
 	}
 	c.tmp = tmp.Name()
 	tmp.Close()
-	db, err := sql.Open("sqlite", dsn(c.src))
+	// Read-only: a file deleted since Backup saw it is an error, not a
+	// new, empty database.
+	db, err := sql.Open("sqlite", dsn(c.src)+"&mode=ro")
 	if err != nil {
 		return fmt.Errorf("backup %s: %w", c.src, err)
 	}
@@ -196,18 +203,13 @@ func (c *fileCopy) write(ctx context.Context) error {
 	return nil
 }
 
-// place moves the copy to dst: when overwriting, a rename, after linking
-// what dst was to prev; else a link, which fails if dst appeared meanwhile.
+// place moves the copy to dst: when overwriting, a rename, after keeping
+// what dst was; else a link, which fails if dst appeared meanwhile.
 func (c *fileCopy) place(overwrite bool) error {
 	var err error
 	if overwrite {
-		c.prev = c.tmp + ".prev"
-		if err = os.Link(c.dst, c.prev); errors.Is(err, fs.ErrNotExist) {
-			c.prev, err = "", nil
-		}
-		if err == nil {
-			err = os.Rename(c.tmp, c.dst)
-		}
+		c.keep(c.tmp + ".prev")
+		err = os.Rename(c.tmp, c.dst)
 	} else if err = os.Link(c.tmp, c.dst); errors.Is(err, fs.ErrExist) {
 		err = ErrBackupExists
 	}
@@ -216,6 +218,30 @@ func (c *fileCopy) place(overwrite bool) error {
 	}
 	c.placed = true
 	return nil
+}
+
+// remove removes dst, keeping it to put back.
+func (c *fileCopy) remove() error {
+	tmp, err := os.CreateTemp(filepath.Dir(c.dst), "."+filepath.Base(c.dst)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("backup to %s: %w", c.dst, err)
+	}
+	tmp.Close()
+	os.Remove(tmp.Name()) // only its unique name is wanted
+	c.keep(tmp.Name())
+	if err := os.Remove(c.dst); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("backup to %s: remove the trail of the backup replaced: %w", c.dst, err)
+	}
+	c.placed = true
+	return nil
+}
+
+// keep links what dst is now to prev, to put back if the backup fails. On a
+// file system without hard links there is nothing to put back.
+func (c *fileCopy) keep(prev string) {
+	if err := os.Link(c.dst, prev); err == nil {
+		c.prev = prev
+	}
 }
 
 // cleanUp removes the temporary files and, when the backup failed, puts

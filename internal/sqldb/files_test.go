@@ -36,8 +36,10 @@ func TestFileModes(t *testing.T) {
 	if _, err := Backup(ctx, path, backup, false); err != nil {
 		t.Fatal(err)
 	}
-	if fi, err := os.Stat(backup); err != nil || fi.Mode().Perm() != 0o600 {
-		t.Errorf("backup: %v, %v, want mode 0600", fi.Mode(), err)
+	if fi, err := os.Stat(backup); err != nil {
+		t.Error(err)
+	} else if fi.Mode().Perm() != 0o600 {
+		t.Errorf("backup has mode %v, want 0600", fi.Mode())
 	}
 }
 
@@ -123,8 +125,10 @@ func TestBackup(t *testing.T) {
 	if n := count(dst); n != 100 {
 		t.Errorf("backup holds %d users, want 100", n)
 	}
-	if fi, err := os.Stat(AuditPath(dst)); err != nil || fi.Mode().Perm() != 0o600 {
-		t.Errorf("the trail's backup: %v, %v, want mode 0600", fi, err)
+	if fi, err := os.Stat(AuditPath(dst)); err != nil {
+		t.Error(err)
+	} else if fi.Mode().Perm() != 0o600 {
+		t.Errorf("the trail's backup has mode %v, want 0600", fi.Mode())
 	}
 
 	// A trail's backup in the way is refused, and nothing is written.
@@ -155,7 +159,7 @@ func TestBackup(t *testing.T) {
 	if n := count(dst); n != 99 {
 		t.Errorf("overwritten backup holds %d users, want 99", n)
 	}
-	if _, err := Backup(ctx, src, src, true); err == nil || !strings.Contains(err.Error(), "database itself") {
+	if _, err := Backup(ctx, src, src, true); err == nil || !strings.Contains(err.Error(), "one of the database's own files") {
 		t.Errorf("Backup onto itself = %v", err)
 	}
 	if _, err := Backup(ctx, filepath.Join(dir, "none.db"), filepath.Join(dir, "b2.db"), false); !errors.Is(err, fs.ErrNotExist) {
@@ -194,6 +198,19 @@ func TestBackupTrailCases(t *testing.T) {
 		if _, err := Backup(ctx, old, dst, false); !errors.Is(err, ErrBackupExists) || !strings.Contains(err.Error(), AuditPath(dst)) {
 			t.Errorf("Backup() = %v, want ErrBackupExists naming the stale trail", err)
 		}
+		// Overwriting removes it, and puts it back if the backup fails.
+		if err := os.Mkdir(dst, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Backup(ctx, old, dst, true); err == nil {
+			t.Fatal("Backup over a directory succeeded")
+		}
+		if b, err := os.ReadFile(AuditPath(dst)); string(b) != "stale" {
+			t.Errorf("after a failed backup the file beside it holds %q, %v", b, err)
+		}
+		if err := os.Remove(dst); err != nil {
+			t.Fatal(err)
+		}
 		trail, err := Backup(ctx, old, dst, true)
 		if err != nil || trail != "" {
 			t.Fatalf("Backup(overwrite) = %q, %v, want no trail", trail, err)
@@ -208,7 +225,7 @@ func TestBackupTrailCases(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := Backup(ctx, src, AuditPath(src), true); err == nil || !strings.Contains(err.Error(), "database itself") {
+		if _, err := Backup(ctx, src, AuditPath(src), true); err == nil || !strings.Contains(err.Error(), "one of the database's own files") {
 			t.Errorf("Backup onto the trail's file = %v", err)
 		}
 		if after, _ := os.ReadFile(AuditPath(src)); string(after) != string(before) {
@@ -238,6 +255,16 @@ func TestBackupTrailCases(t *testing.T) {
 		}
 		if fi, err := os.Stat(AuditPath(dst)); err != nil || !os.SameFile(fi, oldTrail) {
 			t.Errorf("after the failure the trail's copy is not the one before: %v", err)
+		}
+		// With no trail's copy there before, the one placed goes again.
+		if err := os.Remove(AuditPath(dst)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Backup(ctx, src, dst, true); err == nil {
+			t.Fatal("Backup over a directory succeeded")
+		}
+		if _, err := os.Stat(AuditPath(dst)); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("after the failure a trail's copy is left: %v", err)
 		}
 	})
 

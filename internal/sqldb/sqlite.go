@@ -162,12 +162,21 @@ func open(ctx context.Context, path string, fsys fs.FS, o Options) (*DB, error) 
 		return nil, err
 	}
 	db.trail, db.trailVersion = trail, ms[i].version
-	if db.TrailMoved() {
-		// The move's transactions grew both files' WALs by the trail's
-		// size; nothing else would shrink them while the files are open.
-		// Best effort: a reader of another process may hold the WAL.
+	switch {
+	case db.TrailMoved():
+		// The copy grew the trail's WAL by about the trail's size, and
+		// nothing else would shrink it while the file is open (the drop
+		// grew the database's a little). Best effort: a reader of
+		// another process may hold the WAL.
 		trail.Writer.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
 		db.Writer.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+	case db.TrailCreated():
+		// An empty trail is as good as a moved one from now on: a backup
+		// checks for this row.
+		if err := markTrailCreated(ctx, trail); err != nil {
+			db.Close()
+			return nil, err
+		}
 	}
 	return db, nil
 }

@@ -65,7 +65,7 @@ func (db *DB) AuditFile() string {
 // TrailMoved reports that Open moved the trail of an existing database into
 // its own file.
 func (db *DB) TrailMoved() bool {
-	return db.trail != nil && !db.created && db.migratedFrom < db.trailVersion
+	return db.trail != nil && db.migratedFrom > 0 && db.migratedFrom < db.trailVersion
 }
 
 // TrailCreated reports that Open found the audit trail's file missing, for
@@ -73,6 +73,16 @@ func (db *DB) TrailMoved() bool {
 // a backup restored without it, or a deleted file.
 func (db *DB) TrailCreated() bool {
 	return db.trail != nil && db.trail.created && db.migratedFrom >= db.trailVersion
+}
+
+// markTrailCreated records in trail_moved that a trail's file was created
+// empty for a database whose trail had moved already (see TrailCreated).
+func markTrailCreated(ctx context.Context, trail *DB) error {
+	_, err := trail.Writer.ExecContext(ctx, `INSERT INTO trail_moved (moved_at, events, copied) VALUES ($1, 0, 'created empty')`, time.Now().Unix())
+	if err != nil {
+		return fmt.Errorf("audit trail %s: %w", trail.path, err)
+	}
+	return nil
 }
 
 // moveTrail copies the trail's rows from the database file at registry (an

@@ -332,4 +332,12 @@ func TestTrailCreated(t *testing.T) {
 	if got := tablesOf(t, db.Audit().Reader, trailTableNames()...); !slices.Equal(got, trailTableNames()) {
 		t.Errorf("the new trail file has tables %q", got)
 	}
+	// It is this database's trail now: backups take it.
+	if _, err := Backup(context.Background(), path, filepath.Join(t.TempDir(), "b.db"), false); err != nil {
+		t.Errorf("Backup after the trail was created again = %v", err)
+	}
+	db.Close()
+	if db := mustOpen(t, path); db.TrailCreated() {
+		t.Error("TrailCreated() again on the next open")
+	}
 }

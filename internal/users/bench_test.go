@@ -222,16 +222,20 @@ func BenchmarkGetRandom(b *testing.B) {
 		for i := range picks {
 			picks[i] = ids[r.IntN(len(ids))]
 		}
-		// The misses while something commits every commitEvery, as the
-		// audit trail does under token load: a commit to the registry's
-		// file (Ready's one-row write) empties every reader's page cache
-		// and mapping, one to the trail's own file does not.
+		// The misses while something commits a one-row write every
+		// commitEvery, as the audit trail does under token load: a commit
+		// to the registry's file empties every reader's page cache and
+		// mapping, one to the trail's own file does not.
 		const commitEvery = 20 * time.Millisecond
 		trailCommit := func() error {
 			_, err := s.db.Audit().Writer.ExecContext(ctx, `INSERT INTO audit_events (occurred_at, event) VALUES (1, 'token.issued')`)
 			return err
 		}
-		registryCommit := func() error { return s.db.Ready(ctx) }
+		registryCommit := func() error {
+			_, err := s.db.Writer.ExecContext(ctx, `INSERT INTO readiness (id, probes) VALUES (1, 1)
+				ON CONFLICT (id) DO UPDATE SET probes = readiness.probes + 1`)
+			return err
+		}
 		for _, tt := range []struct {
 			name   string
 			get    func(context.Context, string) (User, error)

@@ -61,7 +61,10 @@ CREATE TABLE audit_token_unindexed (
 -- seconds), events how many events came (the rows of audit_events and the
 -- events of the token blocks), copied the row count and highest key of
 -- each table copied, which a copy resumed after a crash compares with the
--- database's tables before dropping them.
+-- database's tables before dropping them. A file created empty for a
+-- database whose trail had moved already (restored without it) gets a row
+-- whose copied is 'created empty'. A backup takes a trail without a row
+-- for one copied before the move.
 CREATE TABLE trail_moved (
 	moved_at BIGINT NOT NULL,
 	events   BIGINT NOT NULL,
