@@ -454,11 +454,30 @@ func TestTwoReplicas(t *testing.T) {
 		}
 		e.create(t, ps...)
 		workers := []*zimsync.Worker{e.worker(t, db1, "r1", z, nil), e.worker(t, db2, "r2", z, nil)}
+		// A worker that finds rows it cannot claim (the other holds them)
+		// waits for the other's next round, rather than spinning: on
+		// SQLite its rounds took the write lock the other was waiting for,
+		// and could use up the rounds before the other got it. Only a round
+		// while the other waits too counts against the bound, which
+		// catches rows that nobody claims.
+		var (
+			mu      sync.Mutex
+			moved   = sync.NewCond(&mu)
+			rounds  int // rounds ended by either worker
+			waiting int // workers waiting for a round of the other
+			stopped int // workers done
+		)
 		var wg sync.WaitGroup
 		errs := make(chan error, 2)
 		for _, w := range workers {
 			wg.Go(func() {
-				for range 1000 { // far more rounds than the work needs
+				defer func() {
+					mu.Lock()
+					stopped++
+					moved.Broadcast()
+					mu.Unlock()
+				}()
+				for idle := 0; idle < 1000; { // far more rounds than the work needs
 					n, err := w.RunOnce(context.Background())
 					if err != nil {
 						errs <- err
@@ -472,8 +491,23 @@ func TestTwoReplicas(t *testing.T) {
 					if n == 0 && left == 0 {
 						return
 					}
+					mu.Lock()
+					rounds++
+					moved.Broadcast()
+					if n == 0 {
+						if waiting > 0 || stopped > 0 {
+							idle++
+						} else {
+							waiting++
+							for seen := rounds; rounds == seen && stopped == 0; {
+								moved.Wait()
+							}
+							waiting--
+						}
+					}
+					mu.Unlock()
 				}
-				errs <- fmt.Errorf("outbox not empty after 1000 rounds")
+				errs <- fmt.Errorf("outbox not empty after 1000 rounds in which neither worker could claim a row")
 			})
 		}
 		for i := 0; i < len(ps); i += 7 { // changes while the workers run
