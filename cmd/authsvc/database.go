@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 )
 
 // redactURL returns v with any password it carries replaced, for logs and
@@ -45,7 +46,8 @@ type listenLog struct {
 	heard  bool // connected at least once
 }
 
-func (l *listenLog) Notified(string) {}
+func (l *listenLog) Notified(string)     {}
+func (l *listenLog) Confirmed(time.Time) {}
 
 func (l *listenLog) Reconnected() {
 	l.mu.Lock()

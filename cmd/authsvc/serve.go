@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -42,6 +43,8 @@ func serveSettings(fs *flag.FlagSet, getenv func(string) string) *settings {
 	s.addText("addr", ":8080", "address to listen on (127.0.0.1:8080 with --dev)")
 	s.addText("db", "authsvc.db", "path of the SQLite database file, or a postgres:// URL of a PostgreSQL database")
 	s.addInt("db-max-conns", "10", 1, 1000, "a number of connections", "PostgreSQL connections each replica keeps at most (SQLite ignores it)")
+	s.addInt("user-cache", strconv.Itoa(users.DefaultCacheSize), 0, 100_000_000, "a number of users",
+		"users kept in memory for the token route and sessions, about 130 bytes each with their IDs, plus their names (0: none)")
 	s.addDuration("db-timeout", "10s", "how long a PostgreSQL query waits for an answer (a server that stopped answering, a row lock) before the request fails with 503; migrations are not bounded (SQLite ignores it)")
 	s.addUint32("app-id", "ZEGO appID tokens are minted for (required without --dev or --apps-file)")
 	s.addText("server-secret-file", "", "file holding the app's 32-byte ServerSecret (or set AUTHSVC_SERVER_SECRET)")
@@ -125,6 +128,7 @@ type serveConfig struct {
 	getenv                func(string) string
 	addr, db, metricsAddr string
 	dbMaxConns            int
+	userCache             int // users the store caches; 0: none
 	dbTimeout             time.Duration
 	dev                   bool
 	logLevel              slog.Level
@@ -200,6 +204,7 @@ func parseServeConfig(args []string, getenv func(string) string) (*serveConfig, 
 		return nil, fmt.Errorf("%s: only with --dev (AUTHSVC_DEV)", src)
 	}
 	c.dbMaxConns = s.integer("db-max-conns")
+	c.userCache = s.integer("user-cache")
 	if c.dbTimeout, _ = s.duration("db-timeout"); c.dbTimeout < 100*time.Millisecond {
 		return nil, fmt.Errorf("%s: %v is shorter than 100ms", s.source("db-timeout"), c.dbTimeout)
 	}
@@ -372,7 +377,8 @@ func buildServe(ctx context.Context, cfg *serveConfig) (*service, error) {
 		}
 	}
 	zs := newZegoStep(db, cfg.creds.Apps)
-	store, err := users.NewStore(db, users.Options{Limits: profileLimits(cfg.creds), OnChange: zs.onChange, OnRevoke: zs.rooms.Revoke})
+	store, err := users.NewStore(db, users.Options{Limits: profileLimits(cfg.creds), OnChange: zs.onChange, OnRevoke: zs.rooms.Revoke,
+		CacheSize: cmp.Or(cfg.userCache, -1)})
 	if err != nil {
 		return nil, err
 	}
@@ -493,8 +499,8 @@ func (svc *service) serve(ctx context.Context, stdout io.Writer) error {
 	for i, srv := range servers {
 		go func() { errc <- srv.Serve(listeners[i]) }()
 	}
-	// Other replicas' writes evict users from this one's cache (PostgreSQL;
-	// nothing to hear on SQLite). It stops with ctx.
+	// Other processes' writes (other replicas, the user CLI) evict users
+	// from this one's cache, and the cache is loaded. It stops with ctx.
 	lctx, stopListen := context.WithCancel(ctx)
 	listenDone := make(chan struct{})
 	go func() {

@@ -644,7 +644,7 @@ func TestMigrateMovesTheTrail(t *testing.T) {
 		t.Errorf("the moved trail holds %q, %v, want old-user's event", who, err)
 	}
 	db.Close()
-	if out := c.ok("", "migrate", "--json"); strings.TrimSpace(out) != fmt.Sprintf(`{"schemaVersion":13,"auditFile":%q}`, trail) {
+	if out := c.ok("", "migrate", "--json"); strings.TrimSpace(out) != fmt.Sprintf(`{"schemaVersion":%d,"auditFile":%q}`, schemaVersion(t), trail) {
 		t.Errorf("migrate --json after the move printed %q", out)
 	}
 
@@ -665,4 +665,14 @@ func TestMigrateMovesTheTrail(t *testing.T) {
 	if _, errOut, code := c.run("", "user", "list"); code != 0 || strings.Contains(errOut, warning) {
 		t.Errorf("user list after the trail was created: exit %d, stderr %q", code, errOut)
 	}
+}
+
+// schemaVersion is the version the SQLite migrations reach: one per file.
+func schemaVersion(t *testing.T) int {
+	t.Helper()
+	files, err := fs.ReadDir(migrations.SQLite(), ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(files)
 }

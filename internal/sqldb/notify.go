@@ -12,10 +12,15 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 )
 
-// Notifications tell the other processes on a PostgreSQL database that
-// something changed, so that they drop what they cached of it. PostgreSQL
-// delivers a NOTIFY to every session that LISTENs on its channel when the
-// notifying transaction commits, and never when it rolls back.
+// Notifications tell the other processes on a database that something
+// changed, so that they drop what they cached of it. PostgreSQL delivers a
+// NOTIFY to every session that LISTENs on its channel when the notifying
+// transaction commits, and never when it rolls back. SQLite has no such
+// thing: there a notification is a row of the notifications table, written
+// in the notifying transaction, and Listen reads the rows as they commit
+// (see listenSQLite). Either way a listener also learns how far it has
+// heard (ListenHandler.Confirmed), so that a consumer can trust what it
+// cached for as long as it keeps hearing.
 //
 // Channels are database-wide, while authsvc's tables live in a schema
 // (search_path): the channel on the wire is the caller's channel scoped by
@@ -30,16 +35,18 @@ const MaxPayload = 7999
 
 // Notify queues a notification of payload on channel inside tx, delivered
 // to every Listen on channel when tx commits (not at all if it rolls back).
-// On SQLite it does nothing: the database is one file of one process, whose
-// stores see their own writes. payload must be at most MaxPayload bytes.
+// payload must be at most MaxPayload bytes.
 func (db *DB) Notify(ctx context.Context, tx *sql.Tx, channel, payload string) error {
-	if db.flavor.dialect != Postgres {
-		return nil
-	}
 	if len(payload) > MaxPayload {
 		return fmt.Errorf("notify %s: payload of %d bytes, more than %d", channel, len(payload), MaxPayload)
 	}
-	if _, err := tx.ExecContext(ctx, `SELECT pg_notify(`+channelSQL+`, $2)`, channel, payload); err != nil {
+	q := `SELECT pg_notify(` + channelSQL + `, $2)`
+	args := []any{channel, payload}
+	if db.flavor.dialect != Postgres {
+		q = `INSERT INTO notifications (channel, payload, at) VALUES ($1, $2, $3)`
+		args = append(args, time.Now().UnixMicro())
+	}
+	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 		return fmt.Errorf("notify %s: %w", channel, err)
 	}
 	return nil
@@ -61,19 +68,30 @@ type ListenHandler interface {
 	// attempt fails, with the reason (which never holds a password): until
 	// Reconnected, notifications go unheard.
 	Disconnected(err error)
+	// Confirmed is called at least every listenConfirm (1 s) while Listen
+	// listens, once it has delivered the notifications of every
+	// transaction that committed before at. A consumer that evicts what
+	// it is notified of holds nothing older than at that is stale, unless
+	// it was cached before the last Reconnected.
+	Confirmed(at time.Time)
 }
 
-// Listen timings. A silent connection is pinged every listenPing, so a
+// Listen timings. The connection is pinged every listenConfirm, so a
 // connection lost without a word (a dead network path, a failover) is
-// noticed within listenPing+listenTimeout, not after the kernel's TCP
+// noticed within listenConfirm+listenTimeout, not after the kernel's TCP
 // timeouts. Failed connections are retried after a delay that doubles from
 // listenBackoffMin up to listenBackoffMax, so that replicas don't hammer a
-// server that is restarting.
+// server that is restarting. The pings are also how a PostgreSQL listener
+// confirms what it heard, however busy. A SQLite listener reads the notifications table
+// every listenPoll, and deletes rows notifyKeep old every notifyKeep/2.
 const (
-	listenPing       = 5 * time.Second
+	listenConfirm    = time.Second
 	listenTimeout    = 5 * time.Second
 	listenBackoffMin = 100 * time.Millisecond
 	listenBackoffMax = 5 * time.Second
+	listenPoll       = 250 * time.Millisecond
+	listenBatch      = 1000
+	notifyKeep       = time.Minute
 )
 
 // Listen listens to channel on a connection of its own, outside the pool,
@@ -82,15 +100,13 @@ const (
 // it takes. The connection's application_name is ListenerName's, so that
 // operators can tell it in pg_stat_activity.
 //
-// On SQLite it returns nil at once, calling nothing: there is no other
-// process to hear from (another process on the same file, such as the user
-// CLI, is bounded by the consumers' cache lifetimes instead).
+// On SQLite it reads the notifications table instead (listenSQLite).
 func (db *DB) Listen(ctx context.Context, channel string, h ListenHandler) error {
-	if db.flavor.dialect != Postgres {
-		return nil
-	}
 	if channel == "" {
 		return errors.New("listen: empty channel")
+	}
+	if db.flavor.dialect != Postgres {
+		return db.listenSQLite(ctx, channel, h)
 	}
 	backoff := listenBackoffMin
 	var cfg *pgx.ConnConfig
@@ -199,8 +215,33 @@ func (db *DB) listenOnce(ctx context.Context, cfg *pgx.ConnConfig, channel strin
 	// From here on nothing is missed; what was sent before is the
 	// consumer's to forget.
 	h.Reconnected()
+	next := time.Now() // of the next ping
 	for {
-		wctx, cancel := context.WithTimeout(ctx, listenPing)
+		if !time.Now().Before(next) {
+			// The server sends the notifications of what committed
+			// before the ping reached it ahead of the ping's answer.
+			// pgx buffers those; delivered, they confirm at.
+			at := time.Now()
+			pctx, cancel := context.WithTimeout(ctx, listenTimeout)
+			err := conn.Ping(pctx)
+			cancel()
+			if err != nil {
+				if ctx.Err() != nil {
+					return true, ctx.Err()
+				}
+				return true, fmt.Errorf("listen: ping: %w", err)
+			}
+			for {
+				n, err := conn.WaitForNotification(doneContext)
+				if err != nil || n == nil {
+					break // none buffered: a done context reads nothing
+				}
+				h.Notified(n.Payload)
+			}
+			h.Confirmed(at)
+			next = at.Add(listenConfirm)
+		}
+		wctx, cancel := context.WithDeadline(ctx, next)
 		n, err := conn.WaitForNotification(wctx)
 		cancel()
 		if err == nil {
@@ -214,12 +255,129 @@ func (db *DB) listenOnce(ctx context.Context, cfg *pgx.ConnConfig, channel strin
 		if !errors.Is(err, context.DeadlineExceeded) || conn.PgConn().IsClosed() {
 			return true, fmt.Errorf("listen: %w", err)
 		}
-		// A quiet spell: make sure the server is still there.
-		pctx, cancel := context.WithTimeout(ctx, listenTimeout)
-		err = conn.Ping(pctx)
-		cancel()
+	}
+}
+
+// doneContext is done already: WaitForNotification given it returns what
+// pgx buffered, without reading the connection.
+var doneContext = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
+
+// listenSQLite is Listen on SQLite: every listenPoll it reads the
+// notifications table's rows after the last it read, and delivers those of
+// channel. The first read starts from the newest row, as a PostgreSQL
+// listener hears nothing from before it listened. Rows commit in the order
+// of seq without gaps (see migration 0014), so a gap means rows were deleted
+// unread, and so does a lower seq than the last (a database restored from a
+// backup): either counts as a loss, as does a read that fails, and
+// listening starts again with Reconnected. Rows notifyKeep old are deleted:
+// a listener that fell that far behind (a process stopped for a minute)
+// would see the gap.
+func (db *DB) listenSQLite(ctx context.Context, channel string, h ListenHandler) error {
+	listening := false
+	var last int64       // the seq of the last row read
+	var pruned time.Time // when rows were last deleted
+	t := time.NewTicker(listenPoll)
+	defer t.Stop()
+	for {
+		at := time.Now()
+		var err error
+		if !listening {
+			last, err = db.lastNotification(ctx)
+			if err == nil {
+				listening = true
+				h.Reconnected()
+			}
+		} else {
+			err = db.pollNotifications(ctx, channel, h, &last)
+		}
+		if err == nil && at.Sub(pruned) >= notifyKeep/2 {
+			// Housekeeping: rows that stay (a full disk) are read past,
+			// and deleted on a later round.
+			_, _ = db.Writer.ExecContext(ctx, `DELETE FROM notifications WHERE seq <= $1 AND at < $2`,
+				last, at.Add(-notifyKeep).UnixMicro())
+			pruned = at
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		if err != nil {
-			return true, fmt.Errorf("listen: ping: %w", err)
+			listening = false
+			h.Disconnected(fmt.Errorf("listen: %w", err))
+		} else {
+			h.Confirmed(at)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
 		}
 	}
+}
+
+// errNotificationsLost: the notifications table skipped rows a listener
+// had not read.
+var errNotificationsLost = errors.New("notifications were deleted before they were read")
+
+// pollNotifications delivers the notifications on channel after seq *last,
+// up to the newest, and advances *last.
+func (db *DB) pollNotifications(ctx context.Context, channel string, h ListenHandler, last *int64) error {
+	var payloads []string
+	for {
+		rows, err := db.Reader.QueryContext(ctx, `SELECT seq, channel, payload FROM notifications
+			WHERE seq > $1 ORDER BY seq LIMIT $2`, *last, listenBatch)
+		if err != nil {
+			return err
+		}
+		n := 0
+		payloads = payloads[:0]
+		for rows.Next() {
+			var seq int64
+			var ch, payload string
+			if err := rows.Scan(&seq, &ch, &payload); err != nil {
+				rows.Close()
+				return err
+			}
+			if seq != *last+1 {
+				rows.Close()
+				return errNotificationsLost
+			}
+			*last, n = seq, n+1
+			if ch == channel {
+				payloads = append(payloads, payload)
+			}
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, p := range payloads {
+			h.Notified(p)
+		}
+		if n < listenBatch {
+			break
+		}
+	}
+	// A table that never reached the last read was replaced.
+	newest, err := db.lastNotification(ctx)
+	if err != nil {
+		return err
+	}
+	if newest < *last {
+		return errNotificationsLost
+	}
+	return nil
+}
+
+// lastNotification is the seq of the newest notification ever written:
+// AUTOINCREMENT's counter, which deleting rows leaves as it is.
+func (db *DB) lastNotification(ctx context.Context) (int64, error) {
+	var seq int64
+	err := db.Reader.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'notifications'`).Scan(&seq)
+	return seq, err
 }

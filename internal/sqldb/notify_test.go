@@ -3,7 +3,9 @@ package sqldb_test
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,9 +17,10 @@ import (
 // "reconnected" or "disconnected".
 type heard chan string
 
-func (h heard) Notified(p string)  { h <- "notified " + p }
-func (h heard) Reconnected()       { h <- "reconnected" }
-func (h heard) Disconnected(error) { h <- "disconnected" }
+func (h heard) Notified(p string)     { h <- "notified " + p }
+func (h heard) Reconnected()          { h <- "reconnected" }
+func (h heard) Disconnected(error)    { h <- "disconnected" }
+func (h heard) Confirmed(_ time.Time) {} // see confirmedAfter
 
 // next returns the next event, failing after a generous bound: the server
 // delivers in milliseconds when all is well.
@@ -71,12 +74,154 @@ func notify(t *testing.T, db *sqldb.DB, channel, payload string, commit bool) {
 	}
 }
 
-func TestNotifySQLiteIsANoOp(t *testing.T) {
+// confirmedAfter is a ListenHandler that sends what it hears, as heard
+// does, and "confirmed" for the first confirmation of a time after mark
+// (once mark is set).
+type confirmedAfter struct {
+	heard
+	mark atomic.Pointer[time.Time]
+}
+
+func (c *confirmedAfter) Confirmed(at time.Time) {
+	if m := c.mark.Load(); m != nil && at.After(*m) && c.mark.CompareAndSwap(m, nil) {
+		c.heard <- "confirmed"
+	}
+}
+
+// startListen runs db.Listen with h until the test ends, and returns once
+// it listens.
+func startListen(t *testing.T, db *sqldb.DB, channel string, h sqldb.ListenHandler, events heard) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- db.Listen(ctx, channel, h) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Errorf("Listen = %v, want context.Canceled", err)
+		}
+	})
+	if e := events.next(t); e != "reconnected" {
+		t.Fatalf("first event = %q, want reconnected", e)
+	}
+}
+
+// TestListenConfirms: on either dialect, a confirmation of a time after a
+// commit comes after that commit's notification.
+func TestListenConfirms(t *testing.T) {
 	t.Parallel()
-	db := sqldbtest.Open(t)
-	notify(t, db, "users", "alice", true)
-	if err := db.Listen(context.Background(), "users", make(heard)); err != nil {
-		t.Errorf("Listen on SQLite = %v, want nil at once", err)
+	sqldbtest.Each(t, func(t *testing.T, d sqldbtest.Dialect) {
+		dsn := d.DSN(t)
+		writer := sqldbtest.OpenPath(t, dsn)
+		c := &confirmedAfter{heard: make(heard, 100)}
+		startListen(t, sqldbtest.OpenPath(t, dsn), "users", c, c.heard)
+		for _, p := range []string{"one", "two"} {
+			notify(t, writer, "users", p, true)
+			committed := time.Now()
+			c.mark.Store(&committed)
+			for _, want := range []string{"notified " + p, "confirmed"} {
+				if got := c.next(t); got != want {
+					t.Fatalf("after committing %q heard %q, want %q", p, got, want)
+				}
+			}
+		}
+	})
+}
+
+// TestListenSQLite: on SQLite, a listener hears another connection's
+// committed notifications, in commit order, never rolled-back ones, and
+// only those of its own channel; it starts after what was there before it.
+func TestListenSQLite(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "authsvc.db")
+	writer := sqldbtest.OpenPath(t, path)
+	notify(t, writer, "users", "before", true)
+	h := listen(t, sqldbtest.OpenPath(t, path), "users")
+	notify(t, writer, "users", "rolled back", false)
+	notify(t, writer, "apps", "other channel", true)
+	notify(t, writer, "users", "one", true)
+	notify(t, writer, "users", "two", true)
+	for _, want := range []string{"notified one", "notified two"} {
+		if got := h.next(t); got != want {
+			t.Errorf("heard %q, want %q", got, want)
+		}
+	}
+}
+
+// TestListenSQLiteLoss: rows the listener did not read that are gone (a
+// gap in seq) or a table that went back (a restored backup) are a loss:
+// the listener says so and starts again, and hears what comes after.
+func TestListenSQLiteLoss(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for name, lose := range map[string]string{
+		"gap": `INSERT INTO notifications (seq, channel, payload, at)
+			SELECT seq + 2, 'users', 'past a gap', 0 FROM sqlite_sequence WHERE name = 'notifications'`,
+		"restored": `UPDATE sqlite_sequence SET seq = 0 WHERE name = 'notifications'`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), "authsvc.db")
+			writer := sqldbtest.OpenPath(t, path)
+			h := listen(t, sqldbtest.OpenPath(t, path), "users")
+			notify(t, writer, "users", "one", true)
+			if got := h.next(t); got != "notified one" {
+				t.Fatalf("heard %q, want notified one", got)
+			}
+			if _, err := writer.Writer.ExecContext(ctx, `DELETE FROM notifications`); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := writer.Writer.ExecContext(ctx, lose); err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range []string{"disconnected", "reconnected"} {
+				if got := h.next(t); got != want {
+					t.Fatalf("after the loss heard %q, want %q", got, want)
+				}
+			}
+			notify(t, writer, "users", "again", true)
+			if got := h.next(t); got != "notified again" {
+				t.Errorf("after starting again heard %q, want notified again", got)
+			}
+		})
+	}
+}
+
+// TestListenSQLitePrunes: a listener deletes the notifications a minute
+// old, and only those.
+func TestListenSQLitePrunes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "authsvc.db")
+	writer := sqldbtest.OpenPath(t, path)
+	notify(t, writer, "users", "old", true)
+	notify(t, writer, "users", "new", true)
+	if _, err := writer.Writer.ExecContext(ctx, `UPDATE notifications SET at = $1 WHERE payload = 'old'`,
+		time.Now().Add(-2*time.Minute).UnixMicro()); err != nil {
+		t.Fatal(err)
+	}
+	c := &confirmedAfter{heard: make(heard, 100)}
+	started := time.Now()
+	c.mark.Store(&started)
+	startListen(t, sqldbtest.OpenPath(t, path), "users", c, c.heard)
+	if got := c.next(t); got != "confirmed" {
+		t.Fatalf("heard %q, want confirmed", got)
+	}
+	var left []string
+	rows, err := writer.Reader.QueryContext(ctx, `SELECT payload FROM notifications ORDER BY seq`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			t.Fatal(err)
+		}
+		left = append(left, p)
+	}
+	if err := rows.Err(); err != nil || len(left) != 1 || left[0] != "new" {
+		t.Errorf("after the first read the table holds %q, %v; want only the new row", left, err)
 	}
 }
 

@@ -3,6 +3,7 @@ package users
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"strconv"
 	"strings"
@@ -193,7 +194,7 @@ func TestCacheSweepsABurst(t *testing.T) {
 func TestCacheSweepKeepsRefreshed(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		c := newUserCache()
+		c := newUserCache(DefaultCacheSize)
 		c.put(User{ID: "a"}, c.generation())
 		c.put(User{ID: "b"}, c.generation())
 		time.Sleep(cacheTTL / 2)
@@ -218,13 +219,14 @@ func TestCacheSweepKeepsRefreshed(t *testing.T) {
 	})
 }
 
-// TestCacheBounded: distinct puts within cacheTTL beyond cacheMaxSize keep
-// the newest cacheMaxSize, and so do evict-and-put cycles on one user, which
-// leave stale places in the queue.
+// TestCacheBounded: distinct puts within cacheTTL beyond the cache's size
+// keep the newest, and so do evict-and-put cycles on one user, which leave
+// stale places in the queue.
 func TestCacheBounded(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		c := newUserCache()
+		const cacheMaxSize = 1000
+		c := newUserCache(cacheMaxSize)
 		for i := range cacheMaxSize + 10 {
 			c.put(User{ID: strconv.Itoa(i)}, c.generation())
 		}
@@ -248,4 +250,116 @@ func TestCacheBounded(t *testing.T) {
 			t.Error("get(x) missed")
 		}
 	})
+}
+
+// TestCacheHeard: an entry put while the listener's last confirmation is
+// at most cacheTTL old is used for as long as confirmations keep coming,
+// and not past cacheTTL after the last one, nor at all once the listener
+// is known to be down; an entry put without a fresh confirmation expires.
+func TestCacheHeard(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		c := newUserCache(DefaultCacheSize)
+		c.confirm(time.Now())
+		c.put(User{ID: "a", Name: "A"}, c.generation())
+		for range 10 {
+			time.Sleep(time.Second)
+			c.confirm(time.Now())
+		}
+		if u, ok := c.get("a"); !ok || u.Name != "A" {
+			t.Fatalf("10 s on, confirmed each second: get(a) = %+v, %v; want the entry", u, ok)
+		}
+		if _, q, _ := cacheState(c); q != 0 {
+			t.Errorf("%d entries queued to expire, want none", q)
+		}
+		time.Sleep(cacheTTL)
+		if _, ok := c.get("a"); !ok {
+			t.Error("get(a) missed at cacheTTL after the last confirmation")
+		}
+		time.Sleep(time.Nanosecond)
+		if _, ok := c.get("a"); ok {
+			t.Error("get(a) hit past cacheTTL after the last confirmation")
+		}
+		c.put(User{ID: "b"}, c.generation())
+		if _, q, _ := cacheState(c); q != 1 {
+			t.Errorf("an entry put unconfirmed: %d queued to expire, want 1", q)
+		}
+		c.confirm(time.Now())
+		if _, ok := c.get("a"); !ok {
+			t.Error("get(a) missed once confirmed again")
+		}
+		c.unconfirm(cacheTTLUnheard)
+		if _, ok := c.get("a"); ok {
+			t.Error("get(a) hit once the listener is known to be down")
+		}
+	})
+}
+
+// TestCacheKeepsFields: what get returns is what was put, field for
+// field, also after the text of evicted entries was copied out; and an ID
+// that pads to another's key is not that user.
+func TestCacheKeepsFields(t *testing.T) {
+	t.Parallel()
+	c := newUserCache(DefaultCacheSize)
+	created := time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC)
+	user := func(i int) User {
+		return User{ID: fmt.Sprintf("u%d", i), Name: strings.Repeat("n", 100+i%7), AvatarURL: fmt.Sprintf("https://a/%d", i),
+			ExtendedData: strings.Repeat("x", i%3), Disabled: i%2 == 0, HasPassword: i%3 == 0, SessionEpoch: int64(i) << 40,
+			CreatedAt: created, UpdatedAt: created.Add(time.Duration(i) * time.Microsecond)}
+	}
+	const n = 2000
+	for i := range n {
+		c.put(user(i), c.generation())
+	}
+	for i := 0; i < n; i += 2 {
+		c.evict(user(i).ID)
+	}
+	c.put(user(n), c.generation()) // compacts: half the text is dead
+	c.mu.RLock()
+	dead, size := c.dead, len(c.text)
+	c.mu.RUnlock()
+	if dead != 0 || size > n/2*120 {
+		t.Errorf("after evicting half, %d bytes of text with %d dead; want it copied out", size, dead)
+	}
+	for i := 1; i <= n; i += 2 {
+		want := user(i)
+		if got, ok := c.get(want.ID); !ok || got != want {
+			t.Fatalf("get(%s) = %+v, %v; want %+v", want.ID, got, ok, want)
+		}
+	}
+	if _, ok := c.get("u1\x00"); ok {
+		t.Error(`get("u1\x00") hit u1's entry`)
+	}
+	if _, ok := c.get(strings.Repeat("u", MaxIDLen+1)); ok {
+		t.Error("get of a too long ID hit")
+	}
+}
+
+// TestCacheHoldsNoPointers: the cache's entries, keys and queue hold no
+// pointers, so the garbage collector never walks them, however many.
+func TestCacheHoldsNoPointers(t *testing.T) {
+	t.Parallel()
+	var walk func(reflect.Type) bool
+	walk = func(t reflect.Type) bool {
+		switch t.Kind() {
+		case reflect.Struct:
+			for i := range t.NumField() {
+				if !walk(t.Field(i).Type) {
+					return false
+				}
+			}
+			return true
+		case reflect.Array:
+			return walk(t.Elem())
+		case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+			return true
+		}
+		return false
+	}
+	for _, v := range []any{cacheKey{}, cachedUser{}, queued{}} {
+		if !walk(reflect.TypeOf(v)) {
+			t.Errorf("%T holds a pointer", v)
+		}
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -24,9 +25,10 @@ const eventWait = 30 * time.Second
 // "disconnected".
 type listenEvents chan string
 
-func (e listenEvents) Notified(id string) { e <- "notified " + id }
-func (e listenEvents) Reconnected()       { e <- "reconnected" }
-func (e listenEvents) Disconnected(error) { e <- "disconnected" }
+func (e listenEvents) Notified(id string)  { e <- "notified " + id }
+func (e listenEvents) Reconnected()        { e <- "reconnected" }
+func (e listenEvents) Disconnected(error)  { e <- "disconnected" }
+func (e listenEvents) Confirmed(time.Time) {}
 
 // wait reads events until want, failing after eventWait.
 func (e listenEvents) wait(tb testing.TB, want string) {
@@ -206,8 +208,8 @@ func TestListenReconnects(t *testing.T) {
 func TestListenDisconnectedShortensTTL(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		c := newUserCache()
-		l := listener{s: &Store{cache: c}}
+		c := newUserCache(DefaultCacheSize)
+		l := &listener{s: &Store{cache: c}}
 		c.put(User{ID: "before"}, c.generation())
 		l.Disconnected(errors.New("connection lost"))
 		c.put(User{ID: "during"}, c.generation())
@@ -246,18 +248,59 @@ func TestListenDisconnectedShortensTTL(t *testing.T) {
 	})
 }
 
-// TestListenSQLite: on SQLite there is nothing to listen to; Listen returns
-// at once without calling the observer.
-func TestListenSQLite(t *testing.T) {
+// TestListenHearsAnotherProcess: on a SQLite file, a Store that listens
+// hears a write by another Store on the file (the user CLI, another
+// process) as soon as it reads the notifications, well within cacheTTL, and
+// once confirmed it has loaded every user into its cache, which it then
+// uses for as long as it hears: a change made behind the stores' backs, in
+// SQL, stays unseen past cacheTTL.
+func TestListenHearsAnotherProcess(t *testing.T) {
 	t.Parallel()
-	s := newTestStore(t, Options{})
-	events := make(listenEvents, 1)
-	if err := s.Listen(context.Background(), events); err != nil {
-		t.Errorf("Listen on SQLite = %v, want nil", err)
-	}
-	if len(events) != 0 {
-		t.Errorf("Listen on SQLite reported %q", <-events)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "authsvc.db")
+		server, err := NewStore(sqldbtest.OpenPath(t, path), Options{Hash: testHash})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cli, err := NewStore(sqldbtest.OpenPath(t, path), Options{Hash: testHash})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		ids := importUsers(t, cli, 3*MaxListLimit/2)
+		lctx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- server.Listen(lctx, nil) }()
+		defer func() {
+			cancel()
+			if err := <-done; !errors.Is(err, context.Canceled) {
+				t.Errorf("Listen = %v, want context.Canceled", err)
+			}
+		}()
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if e, q, _ := cacheState(server.cache); e != len(ids) || q != 0 {
+			t.Fatalf("once listening the cache holds %d users, %d expiring; want all %d, none expiring", e, q, len(ids))
+		}
+
+		if _, err := cli.SetDisabled(ctx, ids[0], true); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if u, err := server.Get(ctx, ids[0]); err != nil || !u.Disabled {
+			t.Errorf("a second after another process disabled it, Get = %+v, %v; want disabled", u, err)
+		}
+
+		if _, err := server.db.Writer.ExecContext(ctx, `UPDATE users SET name = 'behind' WHERE id = $1`, ids[1]); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(3 * cacheTTL)
+		synctest.Wait()
+		if u, err := server.Get(ctx, ids[1]); err != nil || u.Name == "behind" {
+			t.Errorf("Get = %+v, %v; want the cached user, not the unnotified write", u, err)
+		}
+	})
 }
 
 // TestConcurrentUpdatesLoseNothing: updates of one user racing on many

@@ -44,6 +44,10 @@ type Options struct {
 	// must not commit or roll back tx. A Delete of a user that does not
 	// exist calls it too, and then rolls back.
 	OnRevoke func(ctx context.Context, tx *sql.Tx, id string) error
+
+	// CacheSize bounds the users Get caches: 0 means DefaultCacheSize,
+	// and a negative size caches nothing.
+	CacheSize int
 }
 
 // Store keeps users in the database. It is safe for concurrent use.
@@ -66,13 +70,21 @@ type Store struct {
 	onRevoke func(ctx context.Context, tx *sql.Tx, id string) error // Options.OnRevoke
 }
 
+// cacheSize is Options.CacheSize's bound.
+func cacheSize(n int) int {
+	if n == 0 {
+		return DefaultCacheSize
+	}
+	return max(n, 0)
+}
+
 // NewStore returns a Store on db, whose migrations must have been applied
 // (sqldb.Open does that).
 func NewStore(db *sqldb.DB, opts Options) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("new user store: nil database")
 	}
-	s := &Store{db: db, now: opts.Now, rand: opts.Rand, hash: opts.Hash, cache: newUserCache(),
+	s := &Store{db: db, now: opts.Now, rand: opts.Rand, hash: opts.Hash, cache: newUserCache(cacheSize(opts.CacheSize)),
 		onChange: opts.OnChange, onRevoke: opts.OnRevoke}
 	if s.now == nil {
 		s.now = time.Now
