@@ -53,7 +53,7 @@ func (l *listenLog) Reconnected() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.down {
-		l.logger.Info("listening for other replicas' user changes again; the users cache was emptied")
+		l.logger.Info("hearing other processes' user changes again; the users cache was emptied and is loaded again")
 	}
 	l.down, l.heard = false, true
 }
@@ -65,9 +65,9 @@ func (l *listenLog) Disconnected(err error) {
 		return
 	}
 	l.down = true
-	msg := "lost the connection that hears other replicas' user changes; the users cache falls back to its lifetime until it is back"
+	msg := "stopped hearing other processes' user changes; the users cache falls back to a 500 ms lifetime until it hears them again"
 	if !l.heard {
-		msg = "cannot listen for other replicas' user changes; the users cache falls back to its lifetime until it can"
+		msg = "cannot hear other processes' user changes; the users cache falls back to a 500 ms lifetime until it can"
 	}
 	l.logger.Warn(msg, "error", err.Error())
 }

@@ -44,7 +44,7 @@ func serveSettings(fs *flag.FlagSet, getenv func(string) string) *settings {
 	s.addText("db", "authsvc.db", "path of the SQLite database file, or a postgres:// URL of a PostgreSQL database")
 	s.addInt("db-max-conns", "10", 1, 1000, "a number of connections", "PostgreSQL connections each replica keeps at most (SQLite ignores it)")
 	s.addInt("user-cache", strconv.Itoa(users.DefaultCacheSize), 0, 100_000_000, "a number of users",
-		"users kept in memory for the token route and sessions, about 130 bytes each with their IDs, plus their names (0: none)")
+		"users kept in memory for the token route and sessions, about 190 bytes each (0: none)")
 	s.addDuration("db-timeout", "10s", "how long a PostgreSQL query waits for an answer (a server that stopped answering, a row lock) before the request fails with 503; migrations are not bounded (SQLite ignores it)")
 	s.addUint32("app-id", "ZEGO appID tokens are minted for (required without --dev or --apps-file)")
 	s.addText("server-secret-file", "", "file holding the app's 32-byte ServerSecret (or set AUTHSVC_SERVER_SECRET)")

@@ -2,10 +2,12 @@ package sqldb
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -76,14 +78,14 @@ type ListenHandler interface {
 	Confirmed(at time.Time)
 }
 
-// Listen timings. The connection is pinged every listenConfirm, so a
-// connection lost without a word (a dead network path, a failover) is
-// noticed within listenConfirm+listenTimeout, not after the kernel's TCP
-// timeouts. Failed connections are retried after a delay that doubles from
-// listenBackoffMin up to listenBackoffMax, so that replicas don't hammer a
-// server that is restarting. The pings are also how a PostgreSQL listener
-// confirms what it heard, however busy. A SQLite listener reads the notifications table
-// every listenPoll, and deletes rows notifyKeep old every notifyKeep/2.
+// Listen timings. A PostgreSQL listener sends itself a notification every
+// listenConfirm (see listenOnce), so a connection lost without a word (a
+// dead network path, a failover) is noticed within
+// listenConfirm+listenTimeout, not after the kernel's TCP timeouts. Failed
+// connections are retried after a delay that doubles from listenBackoffMin
+// up to listenBackoffMax, so that replicas don't hammer a server that is
+// restarting. A SQLite listener reads the notifications table every
+// listenPoll, and deletes rows notifyKeep old every notifyKeep/2.
 const (
 	listenConfirm    = time.Second
 	listenTimeout    = 5 * time.Second
@@ -178,8 +180,8 @@ func (db *DB) listenConfig(ctx context.Context, channel string) (*pgx.ConnConfig
 	}
 	cfg.RuntimeParams["application_name"] = name
 	// The listener waits for notifications as long as there are none: its
-	// reads must not time out as the pool's do. It pings a quiet
-	// connection on its own.
+	// reads must not time out as the pool's do. Its confirmations show a
+	// quiet connection is alive.
 	cfg.DialFunc = (&net.Dialer{KeepAlive: keepAlive}).DialContext
 	// The copy carries the pool connection's own notification buffer;
 	// without it pgx.ConnectConfig buffers into the new connection.
@@ -202,11 +204,13 @@ func (db *DB) listenOnce(ctx context.Context, cfg *pgx.ConnConfig, channel strin
 		conn.Close(cctx)
 		cancel()
 	}()
-	var name string
+	// The channel, and the one of the confirmations (below).
+	var name, confirmName string
 	cctx, cancel = context.WithTimeout(ctx, listenTimeout)
-	err = conn.QueryRow(cctx, `SELECT `+channelSQL, channel).Scan(&name)
+	err = conn.QueryRow(cctx, `SELECT `+channelSQL+`, `+strings.ReplaceAll(channelSQL, "$1", "$2"), channel, confirmChannel(channel)).
+		Scan(&name, &confirmName)
 	if err == nil {
-		_, err = conn.Exec(cctx, `LISTEN `+pgx.Identifier{name}.Sanitize())
+		_, err = conn.Exec(cctx, `LISTEN `+pgx.Identifier{name}.Sanitize()+`; LISTEN `+pgx.Identifier{confirmName}.Sanitize())
 	}
 	cancel()
 	if err != nil {
@@ -215,37 +219,40 @@ func (db *DB) listenOnce(ctx context.Context, cfg *pgx.ConnConfig, channel strin
 	// From here on nothing is missed; what was sent before is the
 	// consumer's to forget.
 	h.Reconnected()
-	next := time.Now() // of the next ping
+	// Every listenConfirm a nonce is notified through the pool, the way
+	// writes notify, and its arrival here confirms the time it was sent:
+	// PostgreSQL delivers notifications in the order their transactions
+	// committed. A ping would not do: behind a pooler in transaction mode,
+	// LISTEN and pings succeed but notifications never come. One that has
+	// not come within listenTimeout counts as a lost connection.
+	next := time.Now() // of the next nonce
+	var nonce string   // the one on its way, if any
+	var sent time.Time
 	for {
-		if !time.Now().Before(next) {
-			// The server sends the notifications of what committed
-			// before the ping reached it ahead of the ping's answer.
-			// pgx buffers those; delivered, they confirm at.
-			at := time.Now()
-			pctx, cancel := context.WithTimeout(ctx, listenTimeout)
-			err := conn.Ping(pctx)
-			cancel()
-			if err != nil {
+		if nonce == "" && !time.Now().Before(next) {
+			sent = time.Now()
+			if nonce, err = db.sendConfirm(ctx, channel); err != nil {
 				if ctx.Err() != nil {
 					return true, ctx.Err()
 				}
-				return true, fmt.Errorf("listen: ping: %w", err)
+				return true, fmt.Errorf("listen: confirm: %w", err)
 			}
-			for {
-				n, err := conn.WaitForNotification(doneContext)
-				if err != nil || n == nil {
-					break // none buffered: a done context reads nothing
-				}
-				h.Notified(n.Payload)
-			}
-			h.Confirmed(at)
-			next = at.Add(listenConfirm)
 		}
-		wctx, cancel := context.WithDeadline(ctx, next)
+		until := next
+		if nonce != "" {
+			until = sent.Add(listenTimeout)
+		}
+		wctx, cancel := context.WithDeadline(ctx, until)
 		n, err := conn.WaitForNotification(wctx)
 		cancel()
 		if err == nil {
-			h.Notified(n.Payload)
+			switch {
+			case n.Channel == name:
+				h.Notified(n.Payload)
+			case n.Payload == nonce: // another replica's nonces confirm nothing here
+				h.Confirmed(sent)
+				nonce, next = "", sent.Add(listenConfirm)
+			}
 			continue
 		}
 		if ctx.Err() != nil {
@@ -255,27 +262,34 @@ func (db *DB) listenOnce(ctx context.Context, cfg *pgx.ConnConfig, channel strin
 		if !errors.Is(err, context.DeadlineExceeded) || conn.PgConn().IsClosed() {
 			return true, fmt.Errorf("listen: %w", err)
 		}
+		if nonce != "" && !time.Now().Before(sent.Add(listenTimeout)) {
+			return true, fmt.Errorf("listen: a notification sent %v ago has not arrived (a pooler in transaction mode passes no notifications)", listenTimeout)
+		}
 	}
 }
 
-// doneContext is done already: WaitForNotification given it returns what
-// pgx buffered, without reading the connection.
-var doneContext = func() context.Context {
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	return ctx
-}()
+// confirmChannel is the channel of channel's confirmations.
+func confirmChannel(channel string) string { return channel + "#confirm" }
+
+// sendConfirm notifies a new random nonce on channel's confirmation
+// channel, through the pool, and returns it.
+func (db *DB) sendConfirm(ctx context.Context, channel string) (string, error) {
+	nonce := rand.Text()
+	_, err := db.Writer.ExecContext(ctx, `SELECT pg_notify(`+strings.ReplaceAll(channelSQL, "$1", "$2")+`, $1)`,
+		nonce, confirmChannel(channel))
+	return nonce, err
+}
 
 // listenSQLite is Listen on SQLite: every listenPoll it reads the
 // notifications table's rows after the last it read, and delivers those of
 // channel. The first read starts from the newest row, as a PostgreSQL
 // listener hears nothing from before it listened. Rows commit in the order
-// of seq without gaps (see migration 0014), so a gap means rows were deleted
-// unread, and so does a lower seq than the last (a database restored from a
-// backup): either counts as a loss, as does a read that fails, and
-// listening starts again with Reconnected. Rows notifyKeep old are deleted:
-// a listener that fell that far behind (a process stopped for a minute)
-// would see the gap.
+// of seq without gaps (see migration 0014), so rows deleted unread (a gap,
+// or AUTOINCREMENT's counter past the last row) and a counter before the
+// last row read (a database restored from a backup) are a loss, as is a
+// read that fails: listening starts again with Reconnected. Rows notifyKeep
+// old are deleted, except the newest, so a listener that fell that far
+// behind (a process paused for a minute) finds the gap.
 func (db *DB) listenSQLite(ctx context.Context, channel string, h ListenHandler) error {
 	listening := false
 	var last int64       // the seq of the last row read
@@ -286,7 +300,7 @@ func (db *DB) listenSQLite(ctx context.Context, channel string, h ListenHandler)
 		at := time.Now()
 		var err error
 		if !listening {
-			last, err = db.lastNotification(ctx)
+			err = db.Reader.QueryRowContext(ctx, lastNotificationSQL).Scan(&last)
 			if err == nil {
 				listening = true
 				h.Reconnected()
@@ -297,8 +311,10 @@ func (db *DB) listenSQLite(ctx context.Context, channel string, h ListenHandler)
 		if err == nil && at.Sub(pruned) >= notifyKeep/2 {
 			// Housekeeping: rows that stay (a full disk) are read past,
 			// and deleted on a later round.
-			_, _ = db.Writer.ExecContext(ctx, `DELETE FROM notifications WHERE seq <= $1 AND at < $2`,
-				last, at.Add(-notifyKeep).UnixMicro())
+			// The newest row stays, so that a listener behind this one
+			// finds a gap after its last row rather than nothing.
+			_, _ = db.Writer.ExecContext(ctx, `DELETE FROM notifications WHERE seq <= $1 AND at < $2
+				AND seq < (SELECT MAX(seq) FROM notifications)`, last, at.Add(-notifyKeep).UnixMicro())
 			pruned = at
 		}
 		if ctx.Err() != nil {
@@ -323,61 +339,67 @@ func (db *DB) listenSQLite(ctx context.Context, channel string, h ListenHandler)
 var errNotificationsLost = errors.New("notifications were deleted before they were read")
 
 // pollNotifications delivers the notifications on channel after seq *last,
-// up to the newest, and advances *last.
+// up to the newest, and advances *last. Each batch and AUTOINCREMENT's
+// counter are read in one snapshot: a counter past the last row read means
+// rows were deleted unread, one before it a table that went back.
 func (db *DB) pollNotifications(ctx context.Context, channel string, h ListenHandler, last *int64) error {
 	var payloads []string
 	for {
-		rows, err := db.Reader.QueryContext(ctx, `SELECT seq, channel, payload FROM notifications
-			WHERE seq > $1 ORDER BY seq LIMIT $2`, *last, listenBatch)
-		if err != nil {
-			return err
-		}
-		n := 0
 		payloads = payloads[:0]
-		for rows.Next() {
-			var seq int64
-			var ch, payload string
-			if err := rows.Scan(&seq, &ch, &payload); err != nil {
-				rows.Close()
-				return err
-			}
-			if seq != *last+1 {
-				rows.Close()
-				return errNotificationsLost
-			}
-			*last, n = seq, n+1
-			if ch == channel {
-				payloads = append(payloads, payload)
-			}
-		}
-		if err := rows.Close(); err != nil {
-			return err
-		}
-		if err := rows.Err(); err != nil {
+		n, newest, err := db.readNotifications(ctx, channel, last, &payloads)
+		if err != nil {
 			return err
 		}
 		for _, p := range payloads {
 			h.Notified(p)
 		}
 		if n < listenBatch {
-			break
+			if newest != *last {
+				return errNotificationsLost
+			}
+			return nil
 		}
 	}
-	// A table that never reached the last read was replaced.
-	newest, err := db.lastNotification(ctx)
-	if err != nil {
-		return err
-	}
-	if newest < *last {
-		return errNotificationsLost
-	}
-	return nil
 }
 
-// lastNotification is the seq of the newest notification ever written:
-// AUTOINCREMENT's counter, which deleting rows leaves as it is.
-func (db *DB) lastNotification(ctx context.Context) (int64, error) {
-	var seq int64
-	err := db.Reader.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'notifications'`).Scan(&seq)
-	return seq, err
+// readNotifications reads up to listenBatch rows after *last, appending
+// the payloads of channel's, and the newest seq written, in one read
+// transaction. It returns how many rows it read.
+func (db *DB) readNotifications(ctx context.Context, channel string, last *int64, payloads *[]string) (n int, newest int64, err error) {
+	tx, err := db.Reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return 0, 0, err
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `SELECT seq, channel, payload FROM notifications
+		WHERE seq > $1 ORDER BY seq LIMIT $2`, *last, listenBatch)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var seq int64
+		var ch, payload string
+		if err := rows.Scan(&seq, &ch, &payload); err != nil {
+			return 0, 0, err
+		}
+		if seq != *last+1 {
+			return 0, 0, errNotificationsLost
+		}
+		*last, n = seq, n+1
+		if ch == channel {
+			*payloads = append(*payloads, payload)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return 0, 0, err
+	}
+	if err := tx.QueryRowContext(ctx, lastNotificationSQL).Scan(&newest); err != nil {
+		return 0, 0, err
+	}
+	return n, newest, nil
 }
+
+// lastNotificationSQL reads the seq of the newest notification ever
+// written: AUTOINCREMENT's counter, which deleting rows leaves as it is.
+const lastNotificationSQL = `SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'notifications'`

@@ -149,15 +149,17 @@ func TestListenSQLite(t *testing.T) {
 }
 
 // TestListenSQLiteLoss: rows the listener did not read that are gone (a
-// gap in seq) or a table that went back (a restored backup) are a loss:
+// gap in seq, or the newest rows) or a table that went back (a restored
+// backup) are a loss:
 // the listener says so and starts again, and hears what comes after.
 func TestListenSQLiteLoss(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	for name, lose := range map[string]string{
-		"gap": `INSERT INTO notifications (seq, channel, payload, at)
-			SELECT seq + 2, 'users', 'past a gap', 0 FROM sqlite_sequence WHERE name = 'notifications'`,
-		"restored": `UPDATE sqlite_sequence SET seq = 0 WHERE name = 'notifications'`,
+	for name, lose := range map[string][]string{
+		"gap": {`INSERT INTO notifications (seq, channel, payload, at)
+			SELECT seq + 2, 'users', 'past a gap', 0 FROM sqlite_sequence WHERE name = 'notifications'`},
+		"tail":     {`INSERT INTO notifications (channel, payload, at) VALUES ('users', 'deleted unread', 0)`, `DELETE FROM notifications`},
+		"restored": {`UPDATE sqlite_sequence SET seq = 0 WHERE name = 'notifications'`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -168,10 +170,17 @@ func TestListenSQLiteLoss(t *testing.T) {
 			if got := h.next(t); got != "notified one" {
 				t.Fatalf("heard %q, want notified one", got)
 			}
-			if _, err := writer.Writer.ExecContext(ctx, `DELETE FROM notifications`); err != nil {
+			tx, err := writer.Writer.BeginTx(ctx, nil)
+			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := writer.Writer.ExecContext(ctx, lose); err != nil {
+			defer tx.Rollback()
+			for _, q := range append([]string{`DELETE FROM notifications`}, lose...) {
+				if _, err := tx.ExecContext(ctx, q); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := tx.Commit(); err != nil {
 				t.Fatal(err)
 			}
 			for _, want := range []string{"disconnected", "reconnected"} {

@@ -10,8 +10,8 @@ import (
 
 // Get's cache. The token route reads its user's record on every request,
 // and an admin may mint for any of a million users, so the cache can hold
-// the whole registry: DefaultCacheSize users, in about 100 bytes each plus
-// their text, stored without pointers so that the garbage collector never
+// the whole registry: DefaultCacheSize users, in about 190 bytes each with
+// short names, stored without pointers so that the garbage collector never
 // walks it (a million cached User values, with their strings, cost a
 // seventh of a 1M-user server's CPU in marking alone).
 //
@@ -26,18 +26,28 @@ import (
 //     they changed as they commit, and confirms at least every second that
 //     it has heard everything committed until then (sqldb's Confirmed). An
 //     entry put while the last confirmation is at most cacheTTL old is
-//     heard: it is used for as long as that stays so, and forgotten only
-//     when evicted, replaced, or pushed out by the size bound.
+//     heard: it is used for as long as that stays so, up to
+//     cacheHeardMaxAge, and forgotten when evicted, replaced, or pushed out
+//     by the size bound. A confirmation after a gap of more than cacheTTL
+//     empties the cache, as a reconnection does.
 //   - Otherwise (no Listen running, as in a CLI process, or a listener that
 //     has stopped confirming) an entry lives cacheTTL from its put, or
 //     cacheTTLUnheard while the listener is known to be down (see
 //     listen.go).
 //
-// Either way a write by another process is seen within cacheTTL: a heard
-// entry stops being used cacheTTL after the last confirmation, which came
-// before any write it missed.
+// Either way a write by another process through authsvc is seen within
+// cacheTTL: a heard entry stops being used cacheTTL after the last
+// confirmation, which came before any write it missed, and is never used
+// again once a confirmation was missed.
 const (
 	cacheTTL = 2 * time.Second
+
+	// cacheHeardMaxAge bounds how long a heard entry is used: a write that
+	// notifies nothing (SQL run behind authsvc's back, an older binary
+	// beside this one) shows within it. A heard entry past it stays in
+	// memory, unused, until its user is read again or the size bound
+	// pushes it out.
+	cacheHeardMaxAge = 10 * time.Minute
 
 	// DefaultCacheSize is the default bound on the users cached.
 	DefaultCacheSize = 1_000_000
@@ -102,7 +112,7 @@ func cacheKeyOf(id string) (cacheKey, bool) {
 
 // cachedUser is a User without pointers: its text is in userCache.text.
 type cachedUser struct {
-	expires          int64 // 0 for a heard entry
+	expires          int64 // cacheHeardMaxAge after the put for a heard entry
 	epoch            int64
 	created, updated int64  // Unix microseconds
 	text             uint32 // offset of Name, then AvatarURL, then ExtendedData
@@ -110,6 +120,7 @@ type cachedUser struct {
 	ext              uint16
 	disabled         bool
 	hasPassword      bool
+	heard            bool
 }
 
 func (e *cachedUser) textLen() int { return int(e.name) + int(e.avatar) + int(e.ext) }
@@ -136,14 +147,17 @@ func (c *userCache) heard(now int64) bool {
 }
 
 // confirm records the listener's confirmation that every write committed
-// before at was heard.
+// before at was heard. One that comes more than cacheTTL after the one
+// before ends a spell in which heard entries were not used (a process
+// paused, a listener that stalled); notifications may have been missed
+// meanwhile, so what was cached goes, as on a reconnection.
 func (c *userCache) confirm(at time.Time) {
 	t := int64(at.Sub(c.start))
-	for {
-		old := c.confirmed.Load()
-		if t <= old || c.confirmed.CompareAndSwap(old, t) {
-			return
-		}
+	if old := c.confirmed.Load(); t-old > int64(cacheTTL) {
+		c.reset(cacheTTL)
+	}
+	if t > c.confirmed.Load() {
+		c.confirmed.Store(t) // the listener's goroutine is the only writer
 	}
 }
 
@@ -185,7 +199,7 @@ func (c *userCache) get(id string) (User, bool) {
 	if !ok {
 		return User{}, false
 	}
-	if now := c.now(); e.expires == 0 && !c.heard(now) || e.expires != 0 && now > e.expires {
+	if now := c.now(); now > e.expires || e.heard && !c.heard(now) {
 		return User{}, false
 	}
 	a, b := int(e.name), int(e.name)+int(e.avatar)
@@ -231,7 +245,9 @@ func (c *userCache) put(u User, gen uint64) {
 		disabled: u.Disabled, hasPassword: u.HasPassword,
 	}
 	c.text = append(append(append(c.text, u.Name...), u.AvatarURL...), u.ExtendedData...)
-	if !c.heard(now) {
+	if e.heard = c.heard(now); e.heard {
+		e.expires = now + int64(cacheHeardMaxAge)
+	} else {
 		e.expires = now + int64(c.ttl)
 		c.order = append(c.order, queued{key: k, expires: e.expires})
 		if c.timer == nil {
@@ -367,7 +383,7 @@ func (c *userCache) dropLocked() {
 func (c *userCache) popLocked() {
 	q := c.order[c.head]
 	c.head++
-	if e, ok := c.entries[q.key]; ok && e.expires == q.expires {
+	if e, ok := c.entries[q.key]; ok && !e.heard && e.expires == q.expires {
 		c.removeLocked(q.key, e)
 	}
 }

@@ -253,9 +253,10 @@ func TestCacheBounded(t *testing.T) {
 }
 
 // TestCacheHeard: an entry put while the listener's last confirmation is
-// at most cacheTTL old is used for as long as confirmations keep coming,
-// and not past cacheTTL after the last one, nor at all once the listener
-// is known to be down; an entry put without a fresh confirmation expires.
+// at most cacheTTL old is used for as long as confirmations keep coming, up
+// to cacheHeardMaxAge, and not past cacheTTL after the last one, nor at all
+// once the listener is known to be down; an entry put without a fresh
+// confirmation expires; a confirmation after a gap empties the cache.
 func TestCacheHeard(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
@@ -285,12 +286,26 @@ func TestCacheHeard(t *testing.T) {
 			t.Errorf("an entry put unconfirmed: %d queued to expire, want 1", q)
 		}
 		c.confirm(time.Now())
-		if _, ok := c.get("a"); !ok {
-			t.Error("get(a) missed once confirmed again")
+		if e, _, _ := cacheState(c); e != 0 {
+			t.Errorf("a confirmation after a gap left %d entries; want the cache emptied", e)
 		}
+		c.put(User{ID: "a"}, c.generation())
 		c.unconfirm(cacheTTLUnheard)
 		if _, ok := c.get("a"); ok {
 			t.Error("get(a) hit once the listener is known to be down")
+		}
+		c.confirm(time.Now())
+		c.put(User{ID: "a"}, c.generation())
+		for range 10 * 60 {
+			time.Sleep(time.Second)
+			c.confirm(time.Now())
+		}
+		if _, ok := c.get("a"); !ok {
+			t.Error("get(a) missed at cacheHeardMaxAge")
+		}
+		time.Sleep(time.Nanosecond)
+		if _, ok := c.get("a"); ok {
+			t.Error("get(a) hit past cacheHeardMaxAge")
 		}
 	})
 }

@@ -19,8 +19,8 @@ import (
 const notifyChannel = "users"
 
 // cacheTTLUnheard is the lifetime of users cached while Listen is known to
-// hear nothing (its connection lost, or never made, as behind a pooler that
-// has no LISTEN): short enough that a write by another replica still shows
+// hear nothing (its connection lost, or never made, or its notifications not
+// arriving, as behind a pooler in transaction mode): short enough that a write by another replica still shows
 // within a second, long enough that the token route's hot users are read
 // twice a second rather than on every request. Heard entries stop being
 // used at once (see cache.go).

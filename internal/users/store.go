@@ -265,8 +265,8 @@ func (s *Store) insert(ctx context.Context, row User, hash sql.NullString) error
 }
 
 // Get returns the user with the given ID, or ErrNotFound. It may answer
-// from a short-lived cache; see cacheTTL for what that means for writes by
-// other processes.
+// from the cache; see cache.go for what that means for writes by other
+// processes.
 func (s *Store) Get(ctx context.Context, id string) (User, error) {
 	if u, ok := s.cache.get(id); ok {
 		return u, nil
