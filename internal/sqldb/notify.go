@@ -249,7 +249,7 @@ func (db *DB) listenOnce(ctx context.Context, cfg *pgx.ConnConfig, channel strin
 			switch {
 			case n.Channel == name:
 				h.Notified(n.Payload)
-			case n.Payload == nonce: // another replica's nonces confirm nothing here
+			case n.Channel == confirmName && nonce != "" && n.Payload == nonce: // others' nonces confirm nothing here
 				h.Confirmed(sent)
 				nonce, next = "", sent.Add(listenConfirm)
 			}
@@ -309,10 +309,9 @@ func (db *DB) listenSQLite(ctx context.Context, channel string, h ListenHandler)
 			err = db.pollNotifications(ctx, channel, h, &last)
 		}
 		if err == nil && at.Sub(pruned) >= notifyKeep/2 {
-			// Housekeeping: rows that stay (a full disk) are read past,
-			// and deleted on a later round.
-			// The newest row stays, so that a listener behind this one
-			// finds a gap after its last row rather than nothing.
+			// Housekeeping, so an error is not a loss: rows that stay
+			// (a full disk) are deleted on a later round. The newest row
+			// stays, so that a listener behind this one finds a gap.
 			_, _ = db.Writer.ExecContext(ctx, `DELETE FROM notifications WHERE seq <= $1 AND at < $2
 				AND seq < (SELECT MAX(seq) FROM notifications)`, last, at.Add(-notifyKeep).UnixMicro())
 			pruned = at

@@ -40,18 +40,7 @@ func (h heard) next(tb testing.TB) string {
 func listen(t *testing.T, db *sqldb.DB, channel string) heard {
 	t.Helper()
 	h := make(heard, 100)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- db.Listen(ctx, channel, h) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; !errors.Is(err, context.Canceled) {
-			t.Errorf("Listen = %v, want context.Canceled", err)
-		}
-	})
-	if e := h.next(t); e != "reconnected" {
-		t.Fatalf("first event = %q, want reconnected", e)
-	}
+	startListen(t, db, channel, h, h)
 	return h
 }
 
