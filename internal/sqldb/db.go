@@ -36,6 +36,7 @@ type DB struct {
 	flavor  flavor
 	path    string      // SQLite: absolute path of the file
 	file    os.FileInfo // SQLite: the file as it was at open, for Ready
+	readDSN string      // SQLite: Reader's DSN, for a listener's connection of its own
 	created bool        // the database was empty before Open
 
 	migratedFrom, version int // the schema version before Open's migrations, and after

@@ -281,16 +281,28 @@ func (db *DB) sendConfirm(ctx context.Context, channel string) (string, error) {
 }
 
 // listenSQLite is Listen on SQLite: every listenPoll it reads the
-// notifications table's rows after the last it read, and delivers those of
-// channel. The first read starts from the newest row, as a PostgreSQL
-// listener hears nothing from before it listened. Rows commit in the order
-// of seq without gaps (see migration 0014), so rows deleted unread (a gap,
-// or AUTOINCREMENT's counter past the last row) and a counter before the
-// last row read (a database restored from a backup) are a loss, as is a
-// read that fails: listening starts again with Reconnected. Rows notifyKeep
-// old are deleted, except the newest, so a listener that fell that far
-// behind (a process paused for a minute) finds the gap.
+// notifications table for rows after the last it read, on a connection of
+// its own, so that requests holding every connection of the pool never
+// hold back a confirmation. The first read starts from the newest row, as
+// a PostgreSQL listener hears nothing from before it listened. Rows commit
+// in the order of seq without gaps (see migration 0014), so rows deleted
+// unread (a gap, or AUTOINCREMENT's counter past the last row) and a
+// counter before the last row read (a database restored from a backup)
+// are a loss, as is a read that fails: listening starts again with
+// Reconnected. Rows notifyKeep old are deleted, except the newest, so a
+// listener that fell that far behind (a process paused for a minute) finds
+// the gap.
 func (db *DB) listenSQLite(ctx context.Context, channel string, h ListenHandler) error {
+	conn, err := sql.Open("sqlite", db.readDSN)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer conn.Close()
+	conn.SetMaxOpenConns(1)
+	conn.SetMaxIdleConns(1)
+	conn.SetConnMaxLifetime(0)
+	conn.SetConnMaxIdleTime(0)
+
 	listening := false
 	var last int64       // the seq of the last row read
 	var pruned time.Time // when rows were last deleted
@@ -300,21 +312,13 @@ func (db *DB) listenSQLite(ctx context.Context, channel string, h ListenHandler)
 		at := time.Now()
 		var err error
 		if !listening {
-			err = db.Reader.QueryRowContext(ctx, lastNotificationSQL).Scan(&last)
+			err = conn.QueryRowContext(ctx, lastNotificationSQL).Scan(&last)
 			if err == nil {
 				listening = true
 				h.Reconnected()
 			}
 		} else {
-			err = db.pollNotifications(ctx, channel, h, &last)
-		}
-		if err == nil && at.Sub(pruned) >= notifyKeep/2 {
-			// Housekeeping, so an error is not a loss: rows that stay
-			// (a full disk) are deleted on a later round. The newest row
-			// stays, so that a listener behind this one finds a gap.
-			_, _ = db.Writer.ExecContext(ctx, `DELETE FROM notifications WHERE seq <= $1 AND at < $2
-				AND seq < (SELECT MAX(seq) FROM notifications)`, last, at.Add(-notifyKeep).UnixMicro())
-			pruned = at
+			err = pollNotifications(ctx, conn, channel, h, &last)
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -324,6 +328,9 @@ func (db *DB) listenSQLite(ctx context.Context, channel string, h ListenHandler)
 			h.Disconnected(fmt.Errorf("listen: %w", err))
 		} else {
 			h.Confirmed(at)
+			if at.Sub(pruned) >= notifyKeep/2 && db.pruneNotifications(ctx, last, at) == nil {
+				pruned = at
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -331,6 +338,20 @@ func (db *DB) listenSQLite(ctx context.Context, channel string, h ListenHandler)
 		case <-t.C:
 		}
 	}
+}
+
+// pruneNotifications deletes the rows read (up to seq last) that are
+// notifyKeep older than at, except the newest row, so that a listener
+// behind this one finds a gap. It is housekeeping, so it waits at most
+// listenPoll for the writer, which a long transaction may hold, and its
+// error is no loss: rows that stay (a busy writer, a full disk) are
+// deleted on a later round.
+func (db *DB) pruneNotifications(ctx context.Context, last int64, at time.Time) error {
+	ctx, cancel := context.WithTimeout(ctx, listenPoll)
+	defer cancel()
+	_, err := db.Writer.ExecContext(ctx, `DELETE FROM notifications WHERE seq <= $1 AND at < $2
+		AND seq < (SELECT MAX(seq) FROM notifications)`, last, at.Add(-notifyKeep).UnixMicro())
+	return err
 }
 
 // errNotificationsLost: the notifications table skipped rows a listener
@@ -341,11 +362,11 @@ var errNotificationsLost = errors.New("notifications were deleted before they we
 // up to the newest, and advances *last. Each batch and AUTOINCREMENT's
 // counter are read in one snapshot: a counter past the last row read means
 // rows were deleted unread, one before it a table that went back.
-func (db *DB) pollNotifications(ctx context.Context, channel string, h ListenHandler, last *int64) error {
+func pollNotifications(ctx context.Context, conn *sql.DB, channel string, h ListenHandler, last *int64) error {
 	var payloads []string
 	for {
 		payloads = payloads[:0]
-		n, newest, err := db.readNotifications(ctx, channel, last, &payloads)
+		n, newest, err := readNotifications(ctx, conn, channel, last, &payloads)
 		if err != nil {
 			return err
 		}
@@ -364,8 +385,8 @@ func (db *DB) pollNotifications(ctx context.Context, channel string, h ListenHan
 // readNotifications reads up to listenBatch rows after *last, appending
 // the payloads of channel's, and the newest seq written, in one read
 // transaction. It returns how many rows it read.
-func (db *DB) readNotifications(ctx context.Context, channel string, last *int64, payloads *[]string) (n int, newest int64, err error) {
-	tx, err := db.Reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+func readNotifications(ctx context.Context, conn *sql.DB, channel string, last *int64, payloads *[]string) (n int, newest int64, err error) {
+	tx, err := conn.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return 0, 0, err
 	}

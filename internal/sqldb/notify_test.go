@@ -202,8 +202,14 @@ func TestListenSQLitePrunes(t *testing.T) {
 	started := time.Now()
 	c.mark.Store(&started)
 	startListen(t, sqldbtest.OpenPath(t, path), "users", c, c.heard)
-	if got := c.next(t); got != "confirmed" {
-		t.Fatalf("heard %q, want confirmed", got)
+	// The first round prunes after its confirmation: a second one comes
+	// after that prune.
+	for range 2 {
+		if got := c.next(t); got != "confirmed" {
+			t.Fatalf("heard %q, want confirmed", got)
+		}
+		now := time.Now()
+		c.mark.Store(&now)
 	}
 	var left []string
 	rows, err := writer.Reader.QueryContext(ctx, `SELECT payload FROM notifications ORDER BY seq`)
@@ -220,6 +226,36 @@ func TestListenSQLitePrunes(t *testing.T) {
 	}
 	if err := rows.Err(); err != nil || len(left) != 1 || left[0] != "new" {
 		t.Errorf("after the first read the table holds %q, %v; want only the new row", left, err)
+	}
+}
+
+// TestListenSQLiteOwnConnection: a SQLite listener keeps confirming while
+// requests hold every connection of the reader pool and a transaction holds
+// the writer (so that its housekeeping cannot run).
+func TestListenSQLiteOwnConnection(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := sqldbtest.OpenPath(t, filepath.Join(t.TempDir(), "authsvc.db"))
+	c := &confirmedAfter{heard: make(heard, 100)}
+	startListen(t, db, "users", c, c.heard)
+	for range db.Reader.Stats().MaxOpenConnections {
+		conn, err := db.Reader.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+	}
+	tx, err := db.Writer.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	for range 3 {
+		now := time.Now()
+		c.mark.Store(&now)
+		if got := c.next(t); got != "confirmed" {
+			t.Fatalf("with the pools held, heard %q, want confirmed", got)
+		}
 	}
 }
 

@@ -228,7 +228,8 @@ func openFile(ctx context.Context, path string, ms []migration, o Options) (*DB,
 		return nil, fmt.Errorf("migrate database %s: %w", path, err)
 	}
 
-	reader, err := sql.Open("sqlite", base+"&_pragma=query_only(1)")
+	readDSN := base + "&_pragma=query_only(1)"
+	reader, err := sql.Open("sqlite", readDSN)
 	if err != nil {
 		writer.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
@@ -251,7 +252,7 @@ func openFile(ctx context.Context, path string, ms []migration, o Options) (*DB,
 		writer.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	return &DB{Reader: reader, Writer: writer, flavor: f, path: abs, file: file, created: created,
+	return &DB{Reader: reader, Writer: writer, flavor: f, path: abs, file: file, readDSN: readDSN, created: created,
 		migratedFrom: from, version: len(ms)}, nil
 }
 
