@@ -322,3 +322,23 @@ func TestListenReconnectsAfterTermination(t *testing.T) {
 		t.Errorf("after reconnecting heard %q, want %q", got, "notified again")
 	}
 }
+
+// TestListenNonceLost: a PostgreSQL listener whose confirmations never
+// arrive (as behind a pooler in transaction mode, which passes LISTEN but
+// no notifications) confirms nothing and counts the connection as lost.
+// Here the pool notifies in another schema, whose channels differ.
+func TestListenNonceLost(t *testing.T) {
+	t.Parallel()
+	d := sqldbtest.Dialect{Name: sqldb.Postgres}
+	db := sqldbtest.OpenPath(t, d.DSN(t))
+	elsewhere := sqldbtest.OpenPath(t, d.DSN(t))
+	own := db.Writer
+	db.Writer = elsewhere.Writer
+	t.Cleanup(func() { db.Writer = own }) // before db closes: cleanups run last first
+	c := &confirmedAfter{heard: make(heard, 100)}
+	c.mark.Store(&time.Time{})
+	startListen(t, db, "users", c, c.heard)
+	if got := c.next(t); got != "disconnected" {
+		t.Fatalf("with the nonces notified elsewhere heard %q, want disconnected", got)
+	}
+}
