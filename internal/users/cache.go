@@ -93,6 +93,7 @@ type userCache struct {
 	order   []queued // entries that expire, oldest first, from head on
 	head    int
 	peak    int         // largest len(entries) since the map was made
+	crowded bool        // since reset, a put dropped an entry to make room
 	timer   *time.Timer // the pending sweep, nil when none is armed
 }
 
@@ -168,11 +169,13 @@ func (c *userCache) unconfirm(ttl time.Duration) {
 	c.setTTL(ttl)
 }
 
-// full reports whether the cache holds as many users as it may.
+// full reports whether the cache holds as many users, or as much of their
+// text, as it may: it holds the most entries, or a put since the last reset
+// had to drop one to make room.
 func (c *userCache) full() bool {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return len(c.entries) >= c.size
+	return c.crowded || len(c.entries) >= c.size
 }
 
 // putPage puts us, read after generation returned gen, and reports whether
@@ -234,9 +237,12 @@ func (c *userCache) put(u User, gen uint64) {
 	// hold entries evicted or replaced since; at twice the bound those go
 	// first, so it stays bounded.
 	need := len(u.Name) + len(u.AvatarURL) + len(u.ExtendedData)
-	for len(c.entries) > 0 && (len(c.entries) >= c.size || len(c.text)-c.dead+need > c.maxText()) ||
-		len(c.order)-c.head >= 2*c.size {
+	for len(c.order)-c.head >= 2*c.size {
+		c.popLocked()
+	}
+	for len(c.entries) > 0 && (len(c.entries) >= c.size || len(c.text)-c.dead+need > c.maxText()) {
 		c.dropLocked()
+		c.crowded = true
 	}
 	c.compactLocked(need)
 	e := cachedUser{
@@ -299,6 +305,7 @@ func (c *userCache) reset(ttl time.Duration) {
 		c.entries, c.peak = make(map[cacheKey]cachedUser), 0
 	}
 	c.text, c.dead = nil, 0
+	c.crowded = false
 }
 
 // sweep is the timer's: it forgets what has expired and re-arms for the

@@ -252,6 +252,37 @@ func TestCacheBounded(t *testing.T) {
 	})
 }
 
+// TestCacheFullOfText: the cache is full once its text budget makes a put
+// drop an entry, though it holds fewer entries than its size, until reset.
+func TestCacheFullOfText(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		const size = 10
+		c := newUserCache(size)
+		big := strings.Repeat("n", MaxNameLen)
+		ext := strings.Repeat("e", 4*cacheTextPerUser)
+		put := func(i int) { c.put(User{ID: strconv.Itoa(i), Name: big, ExtendedData: ext}, c.generation()) }
+		put(0)
+		if c.full() {
+			t.Fatal("full after one put")
+		}
+		i := 1
+		for ; !c.full() && i <= size; i++ {
+			put(i)
+		}
+		if e, _, _ := cacheState(c); !c.full() || e >= size || len(c.text)-c.dead > c.maxText() {
+			t.Fatalf("after %d puts: full %v, %d entries, %d bytes of text of %d", i, c.full(), e, len(c.text)-c.dead, c.maxText())
+		}
+		if _, ok := c.get(strconv.Itoa(i - 1)); !ok {
+			t.Error("the newest put missed")
+		}
+		c.reset(cacheTTL)
+		if c.full() {
+			t.Error("full after reset")
+		}
+	})
+}
+
 // TestCacheHeard: an entry put while the listener's last confirmation is
 // at most cacheTTL old is used for as long as confirmations keep coming, up
 // to cacheHeardMaxAge, and not past cacheTTL after the last one, nor at all
