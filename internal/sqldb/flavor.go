@@ -91,7 +91,18 @@ func (db *DB) InsertRows(ctx context.Context, tx *sql.Tx, table string, columns 
 		}
 	}()
 	args := make([]any, 0, per*len(columns))
+	exec := ctx
+	if db.flavor.dialect == SQLite {
+		// SQLite's driver watches a context that can end with a goroutine
+		// per statement, which costs more than a one-row INSERT: the
+		// loop checks ctx between statements instead. A statement in a
+		// transaction that holds the write lock has no lock to wait for.
+		exec = context.WithoutCancel(ctx)
+	}
 	for start := 0; start < n; start += per {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		k := min(per, n-start)
 		args = args[:0]
 		for i := start; i < start+k; i++ {
@@ -99,15 +110,15 @@ func (db *DB) InsertRows(ctx context.Context, tx *sql.Tx, table string, columns 
 		}
 		if k == per && st == nil {
 			var err error
-			if st, err = tx.PrepareContext(ctx, insertSQL(table, columns, per)); err != nil {
+			if st, err = tx.PrepareContext(exec, insertSQL(table, columns, per)); err != nil {
 				return err
 			}
 		}
 		var err error
 		if k == per {
-			_, err = st.ExecContext(ctx, args...)
+			_, err = st.ExecContext(exec, args...)
 		} else {
-			_, err = tx.ExecContext(ctx, insertSQL(table, columns, k), args...)
+			_, err = tx.ExecContext(exec, insertSQL(table, columns, k), args...)
 		}
 		if err != nil {
 			return err
