@@ -81,7 +81,9 @@ func (db *DB) NoIndex(column string) string { return db.flavor.noIndex(column) }
 
 // InsertRows inserts n rows into table within tx, as many per statement as
 // the dialect does best. row(i) returns the values of row i, one per column,
-// in the order of columns. table and columns are SQL text, never input.
+// in the order of columns. table and columns are SQL text, never input. tx
+// must be a transaction of db.Writer: on SQLite that holds the write lock,
+// so a statement has nothing to wait for, and ctx is checked between them.
 func (db *DB) InsertRows(ctx context.Context, tx *sql.Tx, table string, columns []string, n int, row func(i int) []any) error {
 	per := db.flavor.rowsPerInsert
 	var st *sql.Stmt // for full statements of per rows, prepared once

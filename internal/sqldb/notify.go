@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -85,7 +87,7 @@ type ListenHandler interface {
 // connections are retried after a delay that doubles from listenBackoffMin
 // up to listenBackoffMax, so that replicas don't hammer a server that is
 // restarting. A SQLite listener reads the notifications table every
-// listenPoll, and deletes rows notifyKeep old every notifyKeep/2.
+// listenPoll, and starts deleting rows notifyKeep old every notifyKeep/2.
 const (
 	listenConfirm    = time.Second
 	listenTimeout    = 5 * time.Second
@@ -103,6 +105,7 @@ const (
 // operators can tell it in pg_stat_activity.
 //
 // On SQLite it reads the notifications table instead (listenSQLite).
+// Listen must have returned before db is closed.
 func (db *DB) Listen(ctx context.Context, channel string, h ListenHandler) error {
 	if channel == "" {
 		return errors.New("listen: empty channel")
@@ -289,9 +292,11 @@ func (db *DB) sendConfirm(ctx context.Context, channel string) (string, error) {
 // unread (a gap, or AUTOINCREMENT's counter past the last row) and a
 // counter before the last row read (a database restored from a backup)
 // are a loss, as is a read that fails: listening starts again with
-// Reconnected. Rows notifyKeep old are deleted, except the newest, so a
-// listener that fell that far behind (a process paused for a minute) finds
-// the gap.
+// Reconnected. So is a path that no longer names the file opened (deleted
+// or replaced): the other processes write elsewhere, and the listener
+// stays disconnected, as Ready reports the file replaced. Rows notifyKeep
+// old are deleted, except the newest, so a listener that fell that far
+// behind (a process paused for a minute) finds the gap.
 func (db *DB) listenSQLite(ctx context.Context, channel string, h ListenHandler) error {
 	conn, err := sql.Open("sqlite", db.readDSN)
 	if err != nil {
@@ -303,33 +308,52 @@ func (db *DB) listenSQLite(ctx context.Context, channel string, h ListenHandler)
 	conn.SetConnMaxLifetime(0)
 	conn.SetConnMaxIdleTime(0)
 
-	listening := false
-	var last int64       // the seq of the last row read
-	var pruned time.Time // when rows were last deleted
+	// Housekeeping runs beside the reads, one prune at a time, so that a
+	// writer held by a long transaction, here or in another process,
+	// never holds back a confirmation.
+	var pruning sync.WaitGroup
+	defer pruning.Wait()
+	var prunes atomic.Bool          // a prune runs
+	listening, gone := false, false // gone: the file was replaced
+	var last int64                  // the seq of the last row read
+	var pruned time.Time            // when a prune last started
 	t := time.NewTicker(listenPoll)
 	defer t.Stop()
 	for {
 		at := time.Now()
-		var err error
-		if !listening {
+		err := db.fileReady(ErrFileReplaced, nil)
+		switch {
+		case err != nil:
+		case !listening:
 			err = conn.QueryRowContext(ctx, lastNotificationSQL).Scan(&last)
 			if err == nil {
 				listening = true
 				h.Reconnected()
 			}
-		} else {
+		default:
 			err = pollNotifications(ctx, conn, channel, h, &last)
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		if err != nil {
+			// A replaced file stays replaced: it is reported once.
+			if !errors.Is(err, ErrFileReplaced) || !gone {
+				h.Disconnected(fmt.Errorf("listen: %w", err))
+			}
+			gone = errors.Is(err, ErrFileReplaced)
 			listening = false
-			h.Disconnected(fmt.Errorf("listen: %w", err))
 		} else {
 			h.Confirmed(at)
-			if at.Sub(pruned) >= notifyKeep/2 && db.pruneNotifications(ctx, last, at) == nil {
+			if at.Sub(pruned) >= notifyKeep/2 && prunes.CompareAndSwap(false, true) {
 				pruned = at
+				last := last
+				pruning.Go(func() {
+					defer prunes.Store(false)
+					// An error is no loss: rows that stay (a full disk)
+					// are deleted by a later prune.
+					_ = db.pruneNotifications(ctx, last, at)
+				})
 			}
 		}
 		select {
@@ -342,13 +366,8 @@ func (db *DB) listenSQLite(ctx context.Context, channel string, h ListenHandler)
 
 // pruneNotifications deletes the rows read (up to seq last) that are
 // notifyKeep older than at, except the newest row, so that a listener
-// behind this one finds a gap. It is housekeeping, so it waits at most
-// listenPoll for the writer, which a long transaction may hold, and its
-// error is no loss: rows that stay (a busy writer, a full disk) are
-// deleted on a later round.
+// behind this one finds a gap.
 func (db *DB) pruneNotifications(ctx context.Context, last int64, at time.Time) error {
-	ctx, cancel := context.WithTimeout(ctx, listenPoll)
-	defer cancel()
 	_, err := db.Writer.ExecContext(ctx, `DELETE FROM notifications WHERE seq <= $1 AND at < $2
 		AND seq < (SELECT MAX(seq) FROM notifications)`, last, at.Add(-notifyKeep).UnixMicro())
 	return err

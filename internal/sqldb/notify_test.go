@@ -3,6 +3,7 @@ package sqldb_test
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -202,42 +203,51 @@ func TestListenSQLitePrunes(t *testing.T) {
 	started := time.Now()
 	c.mark.Store(&started)
 	startListen(t, sqldbtest.OpenPath(t, path), "users", c, c.heard)
-	// The first round prunes after its confirmation: a second one comes
-	// after that prune.
-	for range 2 {
+	// The first round starts a prune beside the reads: look after each
+	// confirmation, for a minute of them at most.
+	var left []string
+	for range 240 {
 		if got := c.next(t); got != "confirmed" {
 			t.Fatalf("heard %q, want confirmed", got)
+		}
+		if left = payloads(t, writer); len(left) == 1 && left[0] == "new" {
+			return
 		}
 		now := time.Now()
 		c.mark.Store(&now)
 	}
-	var left []string
-	rows, err := writer.Reader.QueryContext(ctx, `SELECT payload FROM notifications ORDER BY seq`)
+	t.Errorf("after a minute of reads the table holds %q; want only the new row", left)
+}
+
+// payloads returns the payloads of the notifications table, in order.
+func payloads(t *testing.T, db *sqldb.DB) []string {
+	t.Helper()
+	rows, err := db.Reader.QueryContext(context.Background(), `SELECT payload FROM notifications ORDER BY seq`)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rows.Close()
+	var ps []string
 	for rows.Next() {
 		var p string
 		if err := rows.Scan(&p); err != nil {
 			t.Fatal(err)
 		}
-		left = append(left, p)
+		ps = append(ps, p)
 	}
-	if err := rows.Err(); err != nil || len(left) != 1 || left[0] != "new" {
-		t.Errorf("after the first read the table holds %q, %v; want only the new row", left, err)
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
 	}
+	return ps
 }
 
-// TestListenSQLiteOwnConnection: a SQLite listener keeps confirming while
-// requests hold every connection of the reader pool and a transaction holds
-// the writer (so that its housekeeping cannot run).
+// TestListenSQLiteOwnConnection: a SQLite listener starts and keeps
+// confirming while requests hold every connection of the reader pool and a
+// transaction holds the writer (so that its housekeeping waits).
 func TestListenSQLiteOwnConnection(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db := sqldbtest.OpenPath(t, filepath.Join(t.TempDir(), "authsvc.db"))
-	c := &confirmedAfter{heard: make(heard, 100)}
-	startListen(t, db, "users", c, c.heard)
 	for range db.Reader.Stats().MaxOpenConnections {
 		conn, err := db.Reader.Conn(ctx)
 		if err != nil {
@@ -250,6 +260,8 @@ func TestListenSQLiteOwnConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tx.Rollback()
+	c := &confirmedAfter{heard: make(heard, 100)}
+	startListen(t, db, "users", c, c.heard)
 	for range 3 {
 		now := time.Now()
 		c.mark.Store(&now)
@@ -320,6 +332,26 @@ func TestListenReconnectsAfterTermination(t *testing.T) {
 	notify(t, db, "users", "again", true)
 	if got := h.next(t); got != "notified again" {
 		t.Errorf("after reconnecting heard %q, want %q", got, "notified again")
+	}
+}
+
+// TestListenSQLiteFileReplaced: a listener whose file was deleted confirms
+// nothing after that and is disconnected: other processes would write to a
+// new file at the path.
+func TestListenSQLiteFileReplaced(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "authsvc.db")
+	c := &confirmedAfter{heard: make(heard, 100)}
+	startListen(t, sqldbtest.OpenPath(t, path), "users", c, c.heard)
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if err := os.Remove(path + suffix); err != nil {
+			t.Fatal(err)
+		}
+	}
+	removed := time.Now()
+	c.mark.Store(&removed)
+	if got := c.next(t); got != "disconnected" {
+		t.Fatalf("after the file was removed heard %q, want disconnected", got)
 	}
 }
 
