@@ -71,9 +71,6 @@ func (s *Store) Listen(ctx context.Context, observe sqldb.ListenHandler) error {
 // database.
 func (s *Store) Evict(id string) { s.cache.evict(id) }
 
-// EvictAll drops every user from the cache.
-func (s *Store) EvictAll() { s.cache.reset(cacheTTL) }
-
 // warm loads users into the cache, a page at a time in the order of their
 // IDs, until it holds them all or is full. A page read while a write
 // happened is read again, up to twice, then skipped: its users are cached
