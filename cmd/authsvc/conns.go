@@ -1,10 +1,10 @@
 package main
 
 import (
-	"container/list"
 	"errors"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"syscall"
 )
@@ -30,22 +30,104 @@ func defaultMaxConns() int {
 // the middle of a request does Accept wait, and the servers' read and write
 // timeouts bound that wait.
 //
+// One client (see clientOf) may also hold at most perClient connections:
+// else a client keeping its connections busy, its headers sent a byte at a
+// time for up to the servers' ReadHeaderTimeout each, could take every
+// place under the cap, since only quiet connections make room. At its own
+// cap a client's new connection takes the place of that client's longest
+// quiet one, or, when all of them are busy, is closed at once, so that
+// Accept never waits on one client. Trusted proxies carry many clients
+// and are not capped.
+//
 // Every listener passed through listener must be served by an http.Server
 // whose ConnState is connState; several servers may share one connLimit.
 type connLimit struct {
-	max int
+	max       int
+	perClient int            // 0: no cap per client
+	proxies   []netip.Prefix // not capped
+	v6Bits    int            // an IPv6 client is its prefix of this many bits
 
 	mu      sync.Mutex
-	open    int                        // accepted, not yet closed or evicted
-	conns   map[net.Conn]*list.Element // every open conn; the element is in quiet, or nil
-	quiet   list.List                  // quiet conns, longest quiet first
-	changed chan struct{}              // made by an Accept waiting for room, closed when a conn closes or turns quiet; nil when none waits
-	high    int                        // the most conns open at once, for tests
-	evicted int                        // conns closed to make room, for tests
+	open    int                         // accepted, not yet closed or evicted
+	conns   map[net.Conn]*tracked       // every open conn
+	clients map[netip.Addr]*clientConns // the capped clients with open conns
+	quiet   queue                       // quiet conns, longest quiet first
+	changed chan struct{}               // made by an Accept waiting for room, closed when a conn closes or turns quiet; nil when none waits
+	high    int                         // the most conns open at once, for tests
+	evicted int                         // conns closed to make room, for tests
+	refused int                         // conns closed at their client's cap, for tests
+}
+
+// tracked is an open conn's place in the books, made once per conn: the
+// quiet queues link through it, so that a keep-alive request turning
+// active and idle again allocates nothing.
+type tracked struct {
+	conn   net.Conn
+	client *clientConns // nil when not capped
+	all    link         // in connLimit.quiet
+	mine   link         // in client.quiet
+}
+
+// link is a tracked conn's place in one queue.
+type link struct {
+	prev, next *tracked
+	in         bool
+}
+
+// queue is a first-in first-out list of tracked conns, linked through the
+// link that at returns.
+type queue struct {
+	head, tail *tracked
+	n          int
+	at         func(*tracked) *link
+}
+
+func (q *queue) len() int { return q.n }
+
+func (q *queue) pushBack(t *tracked) {
+	l := q.at(t)
+	*l = link{prev: q.tail, in: true}
+	if q.tail != nil {
+		q.at(q.tail).next = t
+	} else {
+		q.head = t
+	}
+	q.tail = t
+	q.n++
+}
+
+func (q *queue) remove(t *tracked) {
+	l := q.at(t)
+	if !l.in {
+		return
+	}
+	if l.prev != nil {
+		q.at(l.prev).next = l.next
+	} else {
+		q.head = l.next
+	}
+	if l.next != nil {
+		q.at(l.next).prev = l.prev
+	} else {
+		q.tail = l.prev
+	}
+	*l = link{}
+	q.n--
+}
+
+func allLink(t *tracked) *link  { return &t.all }
+func mineLink(t *tracked) *link { return &t.mine }
+
+// clientConns are the open conns of one capped client.
+type clientConns struct {
+	addr  netip.Addr
+	open  int   // admitted, not yet closed or evicted
+	quiet queue // its quiet conns, longest quiet first
 }
 
 func newConnLimit(max int) *connLimit {
-	return &connLimit{max: max, conns: make(map[net.Conn]*list.Element)}
+	return &connLimit{max: max, conns: make(map[net.Conn]*tracked), clients: make(map[netip.Addr]*clientConns),
+		quiet: queue{at: allLink}}
 }
 
 // listener wraps ln so that its Accept keeps within the cap.
@@ -53,27 +135,82 @@ func (c *connLimit) listener(ln net.Listener) net.Listener {
 	return &limitedListener{Listener: ln, limit: c, done: make(chan struct{})}
 }
 
+// capClients caps the conns of one client at n (0: no cap), an IPv6 client
+// being its prefix of v6Bits bits, and trusted proxies exempt.
+func (c *connLimit) capClients(n, v6Bits int, proxies []netip.Prefix) {
+	c.perClient, c.v6Bits, c.proxies = n, v6Bits, proxies
+}
+
+// clientOf returns the client a conn from addr counts against, and false
+// when it is not capped: no cap, a trusted proxy, or not an IP peer.
+func (c *connLimit) clientOf(addr net.Addr) (netip.Addr, bool) {
+	tcp, ok := addr.(*net.TCPAddr)
+	if c.perClient <= 0 || !ok {
+		return netip.Addr{}, false
+	}
+	ip, ok := netip.AddrFromSlice(tcp.IP)
+	if !ok {
+		return netip.Addr{}, false
+	}
+	ip = ip.Unmap()
+	for _, p := range c.proxies {
+		if p.Contains(ip) {
+			return netip.Addr{}, false
+		}
+	}
+	if ip.Is6() {
+		ip = netip.PrefixFrom(ip, c.v6Bits).Masked().Addr()
+	}
+	return ip, true
+}
+
 // connState follows each conn through its states: a conn is quiet when
 // new or idle, busy when active, and gone when closed or hijacked.
 func (c *connLimit) connState(conn net.Conn, state http.ConnState) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	el, ok := c.conns[conn]
+	t, ok := c.conns[conn]
 	if !ok {
 		return // evicted already
 	}
-	if el != nil {
-		c.quiet.Remove(el)
-		c.conns[conn] = nil
-	}
+	c.unquietLocked(t)
 	switch state {
 	case http.StateNew, http.StateIdle:
-		c.conns[conn] = c.quiet.PushBack(conn)
+		c.quiet.pushBack(t)
+		if t.client != nil {
+			t.client.quiet.pushBack(t)
+		}
 		c.signal()
 	case http.StateClosed, http.StateHijacked:
-		delete(c.conns, conn)
-		c.open--
+		c.forgetLocked(t)
 		c.signal()
+	}
+}
+
+// unquietLocked takes t out of the quiet lists. Must be called with c.mu
+// held.
+func (c *connLimit) unquietLocked(t *tracked) {
+	c.quiet.remove(t)
+	if t.client != nil {
+		t.client.quiet.remove(t)
+	}
+}
+
+// forgetLocked drops t from the books. Must be called with c.mu held.
+func (c *connLimit) forgetLocked(t *tracked) {
+	c.unquietLocked(t)
+	delete(c.conns, t.conn)
+	c.open--
+	if t.client != nil {
+		c.releaseLocked(t.client)
+	}
+}
+
+// releaseLocked gives back a place of client. Must be called with c.mu
+// held.
+func (c *connLimit) releaseLocked(client *clientConns) {
+	if client.open--; client.open == 0 {
+		delete(c.clients, client.addr)
 	}
 }
 
@@ -85,6 +222,41 @@ func (c *connLimit) signal() {
 		close(c.changed)
 		c.changed = nil
 	}
+}
+
+// admit takes a place for conn among its client's, closing that client's
+// longest quiet conn when at its cap. It returns the client (nil when not
+// capped), and false when every conn of the client is busy.
+func (c *connLimit) admit(conn net.Conn) (*clientConns, bool) {
+	addr, capped := c.clientOf(conn.RemoteAddr())
+	if !capped {
+		return nil, true
+	}
+	c.mu.Lock()
+	client := c.clients[addr]
+	if client == nil {
+		client = &clientConns{addr: addr, quiet: queue{at: mineLink}}
+		c.clients[addr] = client
+	}
+	var victim net.Conn
+	if client.open >= c.perClient {
+		front := client.quiet.head
+		if front == nil {
+			c.refused++
+			c.mu.Unlock()
+			return nil, false
+		}
+		victim = front.conn
+		c.forgetLocked(front) // which may drop the client from c.clients
+		c.evicted++
+	}
+	client.open++
+	c.clients[addr] = client
+	c.mu.Unlock()
+	if victim != nil {
+		victim.Close()
+	}
+	return client, true
 }
 
 // reserve takes room for one more conn, closing the longest quiet one when
@@ -121,21 +293,21 @@ func (c *connLimit) reserve(done <-chan struct{}) error {
 // evictLocked forgets the longest quiet conn and returns it for closing, or
 // nil if none is quiet. Must be called with c.mu held.
 func (c *connLimit) evictLocked() net.Conn {
-	front := c.quiet.Front()
+	front := c.quiet.head
 	if front == nil {
 		return nil
 	}
-	conn := c.quiet.Remove(front).(net.Conn)
-	delete(c.conns, conn)
-	c.open--
+	c.forgetLocked(front)
 	c.evicted++
-	return conn
+	return front.conn
 }
 
-func (c *connLimit) track(conn net.Conn) {
+// track books conn, admitted for client (nil when not capped), as open:
+// quiet from StateNew on, which the server reports next.
+func (c *connLimit) track(conn net.Conn, client *clientConns) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.conns[conn] = nil // quiet from StateNew on, which the server reports next
+	c.conns[conn] = &tracked{conn: conn, client: client}
 }
 
 type limitedListener struct {
@@ -151,26 +323,38 @@ func (l *limitedListener) Accept() (net.Conn, error) {
 	// closing the conn just accepted, which is still quiet (StateNew).
 	// So the server holds at most max+1 conns, for the instant between
 	// this Accept and the victim's Close.
-	conn, err := l.Listener.Accept()
-	if err != nil {
-		if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
-			// Out of descriptors all the same (a cap set too high): free one,
-			// so the server's retry can succeed.
-			l.limit.mu.Lock()
-			victim := l.limit.evictLocked()
-			l.limit.mu.Unlock()
-			if victim != nil {
-				victim.Close()
+	for {
+		conn, err := l.Listener.Accept()
+		if err != nil {
+			if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+				// Out of descriptors all the same (a cap set too high): free one,
+				// so the server's retry can succeed.
+				l.limit.mu.Lock()
+				victim := l.limit.evictLocked()
+				l.limit.mu.Unlock()
+				if victim != nil {
+					victim.Close()
+				}
 			}
+			return nil, err
 		}
-		return nil, err
+		client, ok := l.limit.admit(conn)
+		if !ok {
+			conn.Close() // a client whose every conn is busy: on to the next one
+			continue
+		}
+		if err := l.limit.reserve(l.done); err != nil {
+			if client != nil {
+				l.limit.mu.Lock()
+				l.limit.releaseLocked(client)
+				l.limit.mu.Unlock()
+			}
+			conn.Close()
+			return nil, err
+		}
+		l.limit.track(conn, client)
+		return conn, nil
 	}
-	if err := l.limit.reserve(l.done); err != nil {
-		conn.Close()
-		return nil, err
-	}
-	l.limit.track(conn)
-	return conn, nil
 }
 
 func (l *limitedListener) Close() error {

@@ -7,8 +7,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -196,7 +198,7 @@ func TestNewConnSurvivesBusyConns(t *testing.T) {
 	deadline := time.Now().Add(hangGuard)
 	for {
 		conns.mu.Lock()
-		busy := conns.open - conns.quiet.Len()
+		busy := conns.open - conns.quiet.len()
 		conns.mu.Unlock()
 		if busy >= limit-1 {
 			break
@@ -260,7 +262,7 @@ func TestConnLimitWaitsForBusyConns(t *testing.T) {
 		if err := conns.reserve(nil); err != nil {
 			t.Fatal(err)
 		}
-		conns.track(busy)
+		conns.track(busy, nil)
 		conns.connState(busy, http.StateNew)
 		conns.connState(busy, http.StateActive)
 
@@ -285,7 +287,7 @@ func TestConnLimitWaitsForBusyConns(t *testing.T) {
 			}
 			// Leave one busy conn again for the next round.
 			busy = &net.TCPConn{}
-			conns.track(busy)
+			conns.track(busy, nil)
 			conns.connState(busy, http.StateNew)
 			conns.connState(busy, http.StateActive)
 		}
@@ -309,18 +311,23 @@ func TestConnLimitWaitsForBusyConns(t *testing.T) {
 }
 
 // BenchmarkConnState is what connLimit costs each keep-alive request: its
-// conn turns active, then idle again, among 64 open conns.
+// conn turns active, then idle again, among 64 open conns of four clients.
 //
 //	go test -run '^$' -bench ConnState -benchmem ./cmd/authsvc/
 func BenchmarkConnState(b *testing.B) {
 	conns := newConnLimit(1024)
+	conns.capClients(1000, 64, nil) // as serve does by default
 	open := make([]net.Conn, 64)
 	for i := range open {
-		open[i] = &net.TCPConn{} // stands for an accepted conn; only its identity counts
+		open[i] = &peerConn{peer: &net.TCPAddr{IP: net.IPv4(192, 0, 2, byte(i%4)), Port: 40000 + i}}
+		client, ok := conns.admit(open[i])
+		if !ok {
+			b.Fatal("refused")
+		}
 		if err := conns.reserve(nil); err != nil {
 			b.Fatal(err)
 		}
-		conns.track(open[i])
+		conns.track(open[i], client)
 		conns.connState(open[i], http.StateNew)
 	}
 	b.ReportAllocs()
@@ -330,5 +337,224 @@ func BenchmarkConnState(b *testing.B) {
 		conns.connState(c, http.StateActive)
 		conns.connState(c, http.StateIdle)
 		i++
+	}
+}
+
+// peerConn stands for an accepted conn from peer; only its identity and
+// address count.
+type peerConn struct {
+	net.Conn
+	peer   *net.TCPAddr
+	closed atomic.Bool
+}
+
+func (c *peerConn) RemoteAddr() net.Addr { return c.peer }
+func (c *peerConn) Close() error         { c.closed.Store(true); return nil }
+
+func peer(t *testing.T, ip string) *peerConn {
+	t.Helper()
+	return &peerConn{peer: &net.TCPAddr{IP: net.ParseIP(ip), Port: 40000}}
+}
+
+// TestConnLimitPerClient: a client holds at most perClient conns, an IPv6
+// client counted by its prefix, a trusted proxy without a cap; at its cap
+// its longest quiet conn makes room, and with none quiet the new one is
+// refused; a conn that closes, is hijacked or is evicted gives its client's
+// place back.
+func TestConnLimitPerClient(t *testing.T) {
+	t.Parallel()
+	conns := newConnLimit(100)
+	conns.capClients(2, 64, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")})
+	// accept admits c as Accept does and makes it busy, reporting whether
+	// it was admitted.
+	accept := func(c net.Conn) bool {
+		t.Helper()
+		client, ok := conns.admit(c)
+		if !ok {
+			return false
+		}
+		if err := conns.reserve(nil); err != nil {
+			t.Fatal(err)
+		}
+		conns.track(c, client)
+		conns.connState(c, http.StateNew)
+		conns.connState(c, http.StateActive)
+		return true
+	}
+	counted := func(ip string) int {
+		conns.mu.Lock()
+		defer conns.mu.Unlock()
+		if cc := conns.clients[netip.MustParseAddr(ip)]; cc != nil {
+			return cc.open
+		}
+		return 0
+	}
+	a1, a2, a3 := peer(t, "192.0.2.1"), peer(t, "192.0.2.1"), peer(t, "192.0.2.1")
+	for _, c := range []net.Conn{a1, a2} {
+		if !accept(c) {
+			t.Fatal("a client's first two conns refused")
+		}
+	}
+	if accept(a3) {
+		t.Error("a client's third conn admitted while its two are busy")
+	}
+	if !accept(peer(t, "::ffff:192.0.2.2")) {
+		t.Error("another client's conn refused")
+	}
+	v6 := []string{"2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:ffff::3"}
+	for i, ip := range v6 {
+		if got := accept(peer(t, ip)); got != (i < 2) {
+			t.Errorf("conn %d from the IPv6 /64 admitted = %v", i+1, got)
+		}
+	}
+	if !accept(peer(t, "2001:db8:1:3::1")) {
+		t.Error("a conn from the next /64 refused")
+	}
+	for range 5 {
+		if !accept(peer(t, "10.1.2.3")) {
+			t.Fatal("a trusted proxy's conn refused")
+		}
+	}
+	if conns.refused != 2 || conns.evicted != 0 {
+		t.Errorf("refused %d conns and evicted %d, want 2 and 0", conns.refused, conns.evicted)
+	}
+
+	conns.connState(a1, http.StateClosed)
+	if !accept(a3) {
+		t.Error("after one of its conns closed, the client's next one refused")
+	}
+	conns.connState(a2, http.StateHijacked)
+	a4 := peer(t, "192.0.2.1")
+	if !accept(a4) {
+		t.Error("after one of its conns was hijacked, the client's next one refused")
+	}
+	// a3 and a4 hold the client's places. Once a3 is idle, a new conn of
+	// the client takes its place, and a4's, once idle, goes to the cap's
+	// eviction.
+	conns.connState(a3, http.StateIdle)
+	a5 := peer(t, "192.0.2.1")
+	if !accept(a5) {
+		t.Fatal("at its cap with a quiet conn, the client's next one refused")
+	}
+	conns.mu.Lock()
+	_, kept := conns.conns[a3]
+	conns.mu.Unlock()
+	if kept || !a3.closed.Load() || conns.evicted != 1 {
+		t.Errorf("a3 still booked %v, closed %v, %d evicted; want it evicted", kept, a3.closed.Load(), conns.evicted)
+	}
+	conns.connState(a3, http.StateClosed) // as the server reports it after the Close: a no-op
+	conns.connState(a4, http.StateIdle)
+	conns.mu.Lock()
+	// The other quiet conns are none: a4 is the longest quiet.
+	if victim := conns.evictLocked(); victim != a4 {
+		t.Errorf("evicted %v, want a4", victim)
+	}
+	conns.mu.Unlock()
+	if n := counted("192.0.2.1"); n != 1 {
+		t.Errorf("the client is counted for %d conns, want 1 (a5)", n)
+	}
+	conns.connState(a5, http.StateClosed)
+	if n := counted("192.0.2.1"); n != 0 || len(conns.clients) != 3 {
+		t.Errorf("after its last conn closed the client is counted for %d, %d clients booked; want 0 and 3", n, len(conns.clients))
+	}
+}
+
+// TestConnLimitOneConnPerClient: at a cap of one, a client's new conn takes
+// its quiet one's place and is then its one conn: the next is refused
+// while it is busy.
+func TestConnLimitOneConnPerClient(t *testing.T) {
+	t.Parallel()
+	conns := newConnLimit(100)
+	conns.capClients(1, 64, nil)
+	var admitted []*peerConn
+	for i := range 3 {
+		c := peer(t, "192.0.2.1")
+		client, ok := conns.admit(c)
+		if !ok {
+			if i != 2 {
+				t.Fatalf("conn %d refused", i+1)
+			}
+			break
+		}
+		if i == 2 {
+			t.Fatal("a third conn admitted while the second is busy")
+		}
+		if err := conns.reserve(nil); err != nil {
+			t.Fatal(err)
+		}
+		conns.track(c, client)
+		conns.connState(c, http.StateNew)
+		admitted = append(admitted, c)
+		if i == 1 {
+			conns.connState(c, http.StateActive)
+		}
+	}
+	if !admitted[0].closed.Load() || admitted[1].closed.Load() {
+		t.Errorf("closed: first %v, second %v; want only the first", admitted[0].closed.Load(), admitted[1].closed.Load())
+	}
+	conns.mu.Lock()
+	defer conns.mu.Unlock()
+	if cc := conns.clients[netip.MustParseAddr("192.0.2.1")]; cc == nil || cc.open != 1 || conns.open != 1 {
+		t.Errorf("the client is booked as %+v, %d conns open; want one conn", cc, conns.open)
+	}
+}
+
+// TestConnLimitPerClientServes: through a real server, a client whose one
+// place is taken by a request in progress has its next conn closed
+// unanswered, while another client is served.
+func TestConnLimitPerClientServes(t *testing.T) {
+	t.Parallel()
+	conns := newConnLimit(100)
+	conns.capClients(1, 64, nil)
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	entered, release := make(chan struct{}), make(chan struct{})
+	srv := newHTTPServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/hold" {
+			close(entered)
+			<-release
+		}
+	}), slog.New(slog.DiscardHandler), time.Minute, conns)
+	go srv.Serve(conns.listener(inner))
+	t.Cleanup(func() { srv.Close() })
+	defer close(release)
+	addr := inner.Addr().String()
+
+	dial := func(from string) net.Conn {
+		t.Helper()
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: hangGuard}
+		c, err := d.Dial("tcp", addr)
+		if err != nil {
+			if from != "127.0.0.1" {
+				t.Skipf("cannot dial from %s (loopback beyond 127.0.0.1 is Linux's): %v", from, err)
+			}
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		c.SetDeadline(time.Now().Add(hangGuard))
+		return c
+	}
+	first := dial("127.0.0.1")
+	if _, err := io.WriteString(first, "GET /hold HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-entered:
+	case <-time.After(hangGuard):
+		t.Fatal("the first request never reached the handler")
+	}
+	other := dial("127.0.0.2")
+	if _, err := io.WriteString(other, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := http.ReadResponse(bufio.NewReader(other), nil); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("another client's request: %v, %v", resp, err)
+	}
+	second := dial("127.0.0.1")
+	io.WriteString(second, "GET / HTTP/1.1\r\nHost: x\r\n\r\n") // may fail: the conn is closed
+	if n, err := second.Read(make([]byte, 1)); n != 0 || err == nil || isTimeout(err) {
+		t.Errorf("the capped client's second conn read %d bytes, %v; want it closed", n, err)
 	}
 }

@@ -80,7 +80,7 @@ func serveSettings(fs *flag.FlagSet, getenv func(string) string) *settings {
 		func(v string) (any, error) { return apps.ParseUnknownSender(v) })
 	addLimit(s, "rate-token", "60/1m", "token issues and renewals per user, as N/DURATION or off")
 	addLimit(s, "rate-login-ip", "60/1m", "POST /v1/sessions attempts per client IP, as N/DURATION or off")
-	s.addInt("ipv6-prefix", "64", 32, 128, "a prefix length", "IPv6 clients count against the per-IP limit by their prefix of this many bits (32-128)")
+	s.addInt("ipv6-prefix", "64", 32, 128, "a prefix length", "IPv6 clients count against the per-IP login limit and connection cap by their prefix of this many bits (32-128)")
 	addLimit(s, "rate-login-user", "10/1m", "POST /v1/sessions attempts per userID, as N/DURATION or off")
 	s.addText("redis-url", "", "Redis URL (redis://[:password@]host:6379/0) through which replicas share the rate limits; empty: limits per process")
 	s.addDuration("redis-timeout", "100ms", "longest wait for Redis on a request; past it the limit is counted in the process")
@@ -106,6 +106,8 @@ func serveSettings(fs *flag.FlagSet, getenv func(string) string) *settings {
 			}
 			return nil, fmt.Errorf("%q is not auto or a number of connections", v)
 		})
+	s.addInt("max-conns-per-client", "1000", 0, 1<<30, "a number of connections",
+		"connections one client IP (an IPv6 one by its --ipv6-prefix) holds open at most; at it the client's longest quiet one makes room, or with all busy the new one is closed; trusted proxies are exempt (0: no cap)")
 	s.addDuration("shutdown-timeout", "15s", "how long SIGTERM waits for requests in flight")
 	return s
 }
@@ -137,6 +139,7 @@ type serveConfig struct {
 	shutdownTimeout       time.Duration
 	idleTimeout           time.Duration
 	maxConns              int // 0 for auto
+	maxConnsPerClient     int // 0 for none
 	http                  httpapi.Config
 	rates                 rateLimits
 	redis                 redisConfig
@@ -220,6 +223,7 @@ func parseServeConfig(args []string, getenv func(string) string) (*serveConfig, 
 		return nil, fmt.Errorf("%s: %v is shorter than a second", s.source("idle-timeout"), c.idleTimeout)
 	}
 	c.maxConns = s.integer("max-conns")
+	c.maxConnsPerClient = s.integer("max-conns-per-client")
 	if c.auditRetention, _ = s.duration("audit-retention"); c.auditRetention < time.Hour {
 		return nil, fmt.Errorf("%s: %v is shorter than an hour", s.source("audit-retention"), c.auditRetention)
 	}
@@ -471,6 +475,7 @@ func (svc *service) serve(ctx context.Context, stdout io.Writer) error {
 	}
 	// One cap over both listeners: they draw on the same file descriptors.
 	conns := newConnLimit(cfg.maxConns)
+	conns.capClients(cfg.maxConnsPerClient, cfg.http.Limits.IPv6Prefix, cfg.http.TrustedProxies)
 	servers := []*http.Server{newHTTPServer(api, logger, cfg.idleTimeout, conns)}
 	listeners := []net.Listener{conns.listener(ln)}
 	if cfg.metricsAddr != "" {
@@ -487,7 +492,8 @@ func (svc *service) serve(ctx context.Context, stdout io.Writer) error {
 		logger.Info("metrics listening", "addr", mln.Addr().String())
 	}
 	logger.Info("listening", "addr", ln.Addr().String(), "version", version(), "db", redactURL(cfg.db),
-		"app_id", cfg.creds.DefaultApp, "dev", cfg.dev, "max_conns", cfg.maxConns)
+		"app_id", cfg.creds.DefaultApp, "dev", cfg.dev, "max_conns", cfg.maxConns,
+		"max_conns_per_client", cfg.maxConnsPerClient)
 	if cfg.flushLog != nil {
 		cfg.flushLog() // the startup lines, before the dev banner and at once
 	}
