@@ -31,13 +31,18 @@ func defaultMaxConns() int {
 // timeouts bound that wait.
 //
 // One client (see clientOf) may also hold at most perClient connections:
-// else a client keeping its connections busy, its headers sent a byte at a
-// time for up to the servers' ReadHeaderTimeout each, could take every
-// place under the cap, since only quiet connections make room. At its own
-// cap a client's new connection takes the place of that client's longest
-// quiet one, or, when all of them are busy, is closed at once, so that
-// Accept never waits on one client. Trusted proxies carry many clients
-// and are not capped.
+// else a client keeping its connections busy past their headers (a body
+// sent slowly, an answer read slowly, each for up to the servers' read or
+// write timeout) could take every place under the cap, since only quiet
+// connections make room. (A client sending its headers slowly is no such
+// threat: net/http reports a connection active only once its headers are
+// read, so until then it is quiet, and makes room.) At its own cap a
+// client's new connection takes the place of that client's longest idle
+// one, or, when none is idle, is closed at once, so that Accept never
+// waits on one client. A connection not yet active is never closed for
+// its own client's sake: it may hold a request not read yet, and closing
+// it would only make the client dial again. Trusted proxies carry many
+// clients and are not capped.
 //
 // Every listener passed through listener must be served by an http.Server
 // whose ConnState is connState; several servers may share one connLimit.
@@ -64,8 +69,8 @@ type connLimit struct {
 type tracked struct {
 	conn   net.Conn
 	client *clientConns // nil when not capped
-	all    link         // in connLimit.quiet
-	mine   link         // in client.quiet
+	all    link         // in connLimit.quiet while new or idle
+	mine   link         // in client.idle while idle
 }
 
 // link is a tracked conn's place in one queue.
@@ -85,6 +90,7 @@ type queue struct {
 func (q *queue) len() int { return q.n }
 
 func (q *queue) pushBack(t *tracked) {
+	q.remove(t) // never twice
 	l := q.at(t)
 	*l = link{prev: q.tail, in: true}
 	if q.tail != nil {
@@ -120,9 +126,9 @@ func mineLink(t *tracked) *link { return &t.mine }
 
 // clientConns are the open conns of one capped client.
 type clientConns struct {
-	addr  netip.Addr
-	open  int   // admitted, not yet closed or evicted
-	quiet queue // its quiet conns, longest quiet first
+	addr netip.Addr
+	open int   // admitted, not yet closed or evicted
+	idle queue // its idle conns, longest idle first
 }
 
 func newConnLimit(max int) *connLimit {
@@ -177,8 +183,8 @@ func (c *connLimit) connState(conn net.Conn, state http.ConnState) {
 	switch state {
 	case http.StateNew, http.StateIdle:
 		c.quiet.pushBack(t)
-		if t.client != nil {
-			t.client.quiet.pushBack(t)
+		if t.client != nil && state == http.StateIdle {
+			t.client.idle.pushBack(t)
 		}
 		c.signal()
 	case http.StateClosed, http.StateHijacked:
@@ -187,12 +193,12 @@ func (c *connLimit) connState(conn net.Conn, state http.ConnState) {
 	}
 }
 
-// unquietLocked takes t out of the quiet lists. Must be called with c.mu
+// unquietLocked takes t out of the queues. Must be called with c.mu
 // held.
 func (c *connLimit) unquietLocked(t *tracked) {
 	c.quiet.remove(t)
 	if t.client != nil {
-		t.client.quiet.remove(t)
+		t.client.idle.remove(t)
 	}
 }
 
@@ -225,8 +231,8 @@ func (c *connLimit) signal() {
 }
 
 // admit takes a place for conn among its client's, closing that client's
-// longest quiet conn when at its cap. It returns the client (nil when not
-// capped), and false when every conn of the client is busy.
+// longest idle conn when at its cap. It returns the client (nil when not
+// capped), and false when none of the client's conns is idle.
 func (c *connLimit) admit(conn net.Conn) (*clientConns, bool) {
 	addr, capped := c.clientOf(conn.RemoteAddr())
 	if !capped {
@@ -235,12 +241,12 @@ func (c *connLimit) admit(conn net.Conn) (*clientConns, bool) {
 	c.mu.Lock()
 	client := c.clients[addr]
 	if client == nil {
-		client = &clientConns{addr: addr, quiet: queue{at: mineLink}}
+		client = &clientConns{addr: addr, idle: queue{at: mineLink}}
 		c.clients[addr] = client
 	}
 	var victim net.Conn
 	if client.open >= c.perClient {
-		front := client.quiet.head
+		front := client.idle.head
 		if front == nil {
 			c.refused++
 			c.mu.Unlock()

@@ -459,43 +459,97 @@ func TestConnLimitPerClient(t *testing.T) {
 	}
 }
 
-// TestConnLimitOneConnPerClient: at a cap of one, a client's new conn takes
-// its quiet one's place and is then its one conn: the next is refused
-// while it is busy.
+// TestConnLimitOneConnPerClient: at a cap of one, a client's new conn is
+// refused while its one conn is new (it may hold a request not read yet)
+// or busy, and takes its place once that one is idle.
 func TestConnLimitOneConnPerClient(t *testing.T) {
 	t.Parallel()
 	conns := newConnLimit(100)
 	conns.capClients(1, 64, nil)
-	var admitted []*peerConn
-	for i := range 3 {
+	accept := func() (*peerConn, bool) {
+		t.Helper()
 		c := peer(t, "192.0.2.1")
 		client, ok := conns.admit(c)
 		if !ok {
-			if i != 2 {
-				t.Fatalf("conn %d refused", i+1)
-			}
-			break
-		}
-		if i == 2 {
-			t.Fatal("a third conn admitted while the second is busy")
+			return c, false
 		}
 		if err := conns.reserve(nil); err != nil {
 			t.Fatal(err)
 		}
 		conns.track(c, client)
 		conns.connState(c, http.StateNew)
-		admitted = append(admitted, c)
-		if i == 1 {
-			conns.connState(c, http.StateActive)
-		}
+		return c, true
 	}
-	if !admitted[0].closed.Load() || admitted[1].closed.Load() {
-		t.Errorf("closed: first %v, second %v; want only the first", admitted[0].closed.Load(), admitted[1].closed.Load())
+	first, ok := accept()
+	if !ok {
+		t.Fatal("the first conn refused")
+	}
+	if _, ok := accept(); ok {
+		t.Error("a second conn admitted while the first is new")
+	}
+	conns.connState(first, http.StateActive)
+	if _, ok := accept(); ok {
+		t.Error("a second conn admitted while the first is busy")
+	}
+	conns.connState(first, http.StateIdle)
+	second, ok := accept()
+	if !ok {
+		t.Fatal("a second conn refused while the first is idle")
+	}
+	if !first.closed.Load() || second.closed.Load() {
+		t.Errorf("closed: first %v, second %v; want only the first", first.closed.Load(), second.closed.Load())
 	}
 	conns.mu.Lock()
 	defer conns.mu.Unlock()
-	if cc := conns.clients[netip.MustParseAddr("192.0.2.1")]; cc == nil || cc.open != 1 || conns.open != 1 {
-		t.Errorf("the client is booked as %+v, %d conns open; want one conn", cc, conns.open)
+	if cc := conns.clients[netip.MustParseAddr("192.0.2.1")]; cc == nil || cc.open != 1 || conns.open != 1 || conns.refused != 2 {
+		t.Errorf("the client is booked as %+v, %d conns open, %d refused; want one conn, two refused", cc, conns.open, conns.refused)
+	}
+}
+
+// TestConnLimitClosedWhileWaiting: a conn admitted for its client, then
+// waiting for room when the listener closes, gives its client's place
+// back.
+func TestConnLimitClosedWhileWaiting(t *testing.T) {
+	t.Parallel()
+	conns := newConnLimit(1)
+	conns.capClients(5, 64, nil)
+	busy := &net.TCPConn{} // holds the one place, in a request
+	if err := conns.reserve(nil); err != nil {
+		t.Fatal(err)
+	}
+	conns.track(busy, nil)
+	conns.connState(busy, http.StateActive)
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := conns.listener(inner)
+	c, err := net.DialTimeout("tcp", inner.Addr().String(), hangGuard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	accepted := make(chan error, 1)
+	go func() {
+		_, err := ln.Accept()
+		accepted <- err
+	}()
+	counted := func() int {
+		conns.mu.Lock()
+		defer conns.mu.Unlock()
+		return len(conns.clients)
+	}
+	for deadline := time.Now().Add(hangGuard); counted() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the dialed conn was never admitted")
+		}
+	}
+	ln.Close()
+	if err := <-accepted; !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Accept = %v, want net.ErrClosed", err)
+	}
+	if n := counted(); n != 0 {
+		t.Errorf("%d clients still booked after the wait ended", n)
 	}
 }
 

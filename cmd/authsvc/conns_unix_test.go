@@ -103,7 +103,9 @@ func TestFileLimitChild(t *testing.T) {
 		io.Copy(io.Discard, os.Stdin)
 		cancel()
 	}()
-	env := map[string]string{"AUTHSVC_DB": db, "AUTHSVC_SHUTDOWN_TIMEOUT": "5s"}
+	// Every client of the test is 127.0.0.1: no cap per client, so that
+	// the connection cap is what the clients meet.
+	env := map[string]string{"AUTHSVC_DB": db, "AUTHSVC_SHUTDOWN_TIMEOUT": "5s", "AUTHSVC_MAX_CONNS_PER_CLIENT": "0"}
 	argv := []string{"authsvc", "serve", "--dev", "--addr", "127.0.0.1:0"}
 	if err := run(ctx, argv, envFunc(env), strings.NewReader(""), io.Discard, os.Stderr); err != nil {
 		t.Fatal(err)

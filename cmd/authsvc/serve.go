@@ -106,8 +106,16 @@ func serveSettings(fs *flag.FlagSet, getenv func(string) string) *settings {
 			}
 			return nil, fmt.Errorf("%q is not auto or a number of connections", v)
 		})
-	s.addInt("max-conns-per-client", "1000", 0, 1<<30, "a number of connections",
-		"connections one client IP (an IPv6 one by its --ipv6-prefix) holds open at most; at it the client's longest quiet one makes room, or with all busy the new one is closed; trusted proxies are exempt (0: no cap)")
+	s.declare("max-conns-per-client", "string", "auto", "connections one client IP (an IPv6 one by its --ipv6-prefix) holds open at most; at it the client's longest idle one makes room, or with none idle the new one is closed; trusted proxies are exempt (auto: a quarter of --max-conns, at least 256; 0: no cap)",
+		func(v string) (any, error) {
+			if v == "auto" {
+				return -1, nil // resolved with max-conns
+			}
+			if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+				return n, nil
+			}
+			return nil, fmt.Errorf("%q is not auto or a number of connections", v)
+		})
 	s.addDuration("shutdown-timeout", "15s", "how long SIGTERM waits for requests in flight")
 	return s
 }
@@ -139,7 +147,7 @@ type serveConfig struct {
 	shutdownTimeout       time.Duration
 	idleTimeout           time.Duration
 	maxConns              int // 0 for auto
-	maxConnsPerClient     int // 0 for none
+	maxConnsPerClient     int // 0 for none, -1 for auto
 	http                  httpapi.Config
 	rates                 rateLimits
 	redis                 redisConfig
@@ -468,6 +476,11 @@ func (svc *service) serve(ctx context.Context, stdout io.Writer) error {
 
 	if cfg.maxConns == 0 {
 		cfg.maxConns = defaultMaxConns()
+	}
+	if cfg.maxConnsPerClient < 0 {
+		// Enough for a NAT or a busy backend, while one client holds a
+		// quarter of the places at most.
+		cfg.maxConnsPerClient = max(cfg.maxConns/4, 256)
 	}
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {

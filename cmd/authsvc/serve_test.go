@@ -284,6 +284,7 @@ func TestServeConfigErrors(t *testing.T) {
 		{"bad idle timeout", map[string]string{"AUTHSVC_IDLE_TIMEOUT": "10ms"}, nil, "AUTHSVC_IDLE_TIMEOUT"},
 		{"bad max conns", map[string]string{"AUTHSVC_MAX_CONNS": "0"}, nil, "AUTHSVC_MAX_CONNS"},
 		{"max conns not a number", nil, []string{"--max-conns", "many"}, "--max-conns"},
+		{"max conns per client negative", nil, []string{"--max-conns-per-client", "-1"}, "--max-conns-per-client"},
 		{"ipv6 prefix not a number", map[string]string{"AUTHSVC_IPV6_PREFIX": "/64"}, nil, "AUTHSVC_IPV6_PREFIX"},
 		{"console not a boolean", map[string]string{"AUTHSVC_CONSOLE": "maybe"}, nil, `AUTHSVC_CONSOLE: "maybe" is not true or false`},
 	}
