@@ -511,46 +511,42 @@ func TestConnLimitOneConnPerClient(t *testing.T) {
 // back.
 func TestConnLimitClosedWhileWaiting(t *testing.T) {
 	t.Parallel()
-	conns := newConnLimit(1)
-	conns.capClients(5, 64, nil)
-	busy := &net.TCPConn{} // holds the one place, in a request
-	if err := conns.reserve(nil); err != nil {
-		t.Fatal(err)
-	}
-	conns.track(busy, nil)
-	conns.connState(busy, http.StateActive)
-	inner, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln := conns.listener(inner)
-	c, err := net.DialTimeout("tcp", inner.Addr().String(), hangGuard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	accepted := make(chan error, 1)
-	go func() {
-		_, err := ln.Accept()
-		accepted <- err
-	}()
-	counted := func() int {
-		conns.mu.Lock()
-		defer conns.mu.Unlock()
-		return len(conns.clients)
-	}
-	for deadline := time.Now().Add(hangGuard); counted() == 0; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the dialed conn was never admitted")
+	synctest.Test(t, func(t *testing.T) {
+		conns := newConnLimit(1)
+		conns.capClients(5, 64, nil)
+		busy := &net.TCPConn{} // holds the one place, in a request
+		if err := conns.reserve(nil); err != nil {
+			t.Fatal(err)
 		}
-	}
-	ln.Close()
-	if err := <-accepted; !errors.Is(err, net.ErrClosed) {
-		t.Fatalf("Accept = %v, want net.ErrClosed", err)
-	}
-	if n := counted(); n != 0 {
-		t.Errorf("%d clients still booked after the wait ended", n)
-	}
+		conns.track(busy, nil)
+		conns.connState(busy, http.StateActive)
+		inner, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln := conns.listener(inner)
+		c, err := net.Dial("tcp", inner.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		accepted := make(chan error, 1)
+		go func() {
+			_, err := ln.Accept()
+			accepted <- err
+		}()
+		synctest.Wait() // Accept has admitted the conn and waits for room
+		if n := len(conns.clients); n != 1 {
+			t.Fatalf("%d clients booked while Accept waits, want 1", n)
+		}
+		ln.Close()
+		if err := <-accepted; !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("Accept = %v, want net.ErrClosed", err)
+		}
+		if n := len(conns.clients); n != 0 {
+			t.Errorf("%d clients still booked after the wait ended", n)
+		}
+	})
 }
 
 // TestConnLimitPerClientServes: through a real server, a client whose one
