@@ -63,9 +63,9 @@ type connLimit struct {
 	refused int                         // conns closed at their client's cap, for tests
 }
 
-// tracked is an open conn's place in the books, made once per conn: the
-// quiet queues link through it, so that a keep-alive request turning
-// active and idle again allocates nothing.
+// tracked is an open conn's place in the books, made once per conn: both
+// queues (quiet conns, a client's idle ones) link through it, so that a
+// keep-alive request turning active and idle again allocates nothing.
 type tracked struct {
 	conn   net.Conn
 	client *clientConns // nil when not capped
