@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"sync"
 	"syscall"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // fdHeadroom is how many file descriptors the default connection cap leaves
@@ -59,8 +61,11 @@ type connLimit struct {
 	quiet   queue                       // quiet conns, longest quiet first
 	changed chan struct{}               // made by an Accept waiting for room, closed when a conn closes or turns quiet; nil when none waits
 	high    int                         // the most conns open at once, for tests
-	evicted int                         // conns closed to make room, for tests
-	refused int                         // conns closed at their client's cap, for tests
+	// Conns closed: the longest quiet to make room under max, a client's
+	// longest idle at its cap, a newcomer at its client's cap with none
+	// idle. Counted for authsvc_conns_closed_total (Collect).
+	evicted, clientEvicted, refused int
+	closedDesc                      *prometheus.Desc
 }
 
 // tracked is an open conn's place in the books, made once per conn: both
@@ -133,7 +138,24 @@ type clientConns struct {
 
 func newConnLimit(max int) *connLimit {
 	return &connLimit{max: max, conns: make(map[net.Conn]*tracked), clients: make(map[netip.Addr]*clientConns),
-		quiet: queue{at: allLink}}
+		quiet: queue{at: allLink},
+		closedDesc: prometheus.NewDesc("authsvc_conns_closed_total",
+			"Connections closed to keep within the caps, by reason: room (the longest quiet, at the connection cap), "+
+				"client_room (a client's longest idle, at its cap), client_refused (a new one, at its client's cap with none idle).",
+			[]string{"reason"}, nil)}
+}
+
+// Describe and Collect make connLimit a Prometheus collector of
+// authsvc_conns_closed_total.
+func (c *connLimit) Describe(ch chan<- *prometheus.Desc) { ch <- c.closedDesc }
+
+func (c *connLimit) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	counts := [...]int{c.evicted, c.clientEvicted, c.refused}
+	c.mu.Unlock()
+	for i, reason := range [...]string{"room", "client_room", "client_refused"} {
+		ch <- prometheus.MustNewConstMetric(c.closedDesc, prometheus.CounterValue, float64(counts[i]), reason)
+	}
 }
 
 // listener wraps ln so that its Accept keeps within the cap.
@@ -254,7 +276,7 @@ func (c *connLimit) admit(conn net.Conn) (*clientConns, bool) {
 		}
 		victim = front.conn
 		c.forgetLocked(front) // which may drop the client from c.clients
-		c.evicted++
+		c.clientEvicted++
 	}
 	client.open++
 	c.clients[addr] = client

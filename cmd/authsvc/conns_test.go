@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/netip"
@@ -14,6 +15,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // hangGuard bounds every network wait in these tests. It is never what a
@@ -439,8 +442,8 @@ func TestConnLimitPerClient(t *testing.T) {
 	conns.mu.Lock()
 	_, kept := conns.conns[a3]
 	conns.mu.Unlock()
-	if kept || !a3.closed.Load() || conns.evicted != 1 {
-		t.Errorf("a3 still booked %v, closed %v, %d evicted; want it evicted", kept, a3.closed.Load(), conns.evicted)
+	if kept || !a3.closed.Load() || conns.clientEvicted != 1 {
+		t.Errorf("a3 still booked %v, closed %v, %d evicted for their client; want it evicted", kept, a3.closed.Load(), conns.clientEvicted)
 	}
 	conns.connState(a3, http.StateClosed) // as the server reports it after the Close: a no-op
 	conns.connState(a4, http.StateIdle)
@@ -452,6 +455,23 @@ func TestConnLimitPerClient(t *testing.T) {
 	conns.mu.Unlock()
 	if n := counted("192.0.2.1"); n != 1 {
 		t.Errorf("the client is counted for %d conns, want 1 (a5)", n)
+	}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(conns)
+	got := map[string]float64{}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			got[mf.GetName()+"/"+m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
+		}
+	}
+	want := map[string]float64{"authsvc_conns_closed_total/room": 1, "authsvc_conns_closed_total/client_room": 1,
+		"authsvc_conns_closed_total/client_refused": 2}
+	if !maps.Equal(got, want) {
+		t.Errorf("metrics %v, want %v", got, want)
 	}
 	conns.connState(a5, http.StateClosed)
 	if n := counted("192.0.2.1"); n != 0 || len(conns.clients) != 3 {

@@ -489,6 +489,10 @@ func (svc *service) serve(ctx context.Context, stdout io.Writer) error {
 	// One cap over both listeners: they draw on the same file descriptors.
 	conns := newConnLimit(cfg.maxConns)
 	conns.capClients(cfg.maxConnsPerClient, cfg.http.Limits.IPv6Prefix, cfg.http.TrustedProxies)
+	if err := svc.reg.Register(conns); err != nil {
+		ln.Close()
+		return err
+	}
 	servers := []*http.Server{newHTTPServer(api, logger, cfg.idleTimeout, conns)}
 	listeners := []net.Listener{conns.listener(ln)}
 	if cfg.metricsAddr != "" {
