@@ -368,7 +368,7 @@ func (l *limitedListener) Accept() (net.Conn, error) {
 		}
 		client, ok := l.limit.admit(conn)
 		if !ok {
-			conn.Close() // a client whose every conn is busy: on to the next one
+			conn.Close() // a client at its cap with none idle: on to the next one
 			continue
 		}
 		if err := l.limit.reserve(l.done); err != nil {
