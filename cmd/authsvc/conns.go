@@ -26,7 +26,7 @@ func defaultMaxConns() int {
 
 // connLimit caps the connections the HTTP servers hold open. At the cap, a
 // new connection takes the place of the one that has been quiet longest
-// (idle between keep-alive requests, or accepted and not yet sent a byte)
+// (idle between keep-alive requests, or not yet through its first headers)
 // instead of being refused, so keep-alive clients that merely sit on their
 // connections cannot lock new clients out. Only when every connection is in
 // the middle of a request does Accept wait, and the servers' read and write
