@@ -144,7 +144,7 @@ func (db *DB) Listen(ctx context.Context, channel string, h ListenHandler) error
 
 // ListenerName returns the application_name of Listen's connection for
 // channel in this database's schema, as it shows in pg_stat_activity; ""
-// on SQLite, which has no listener.
+// on SQLite, whose listener reads a table and holds no such connection.
 func (db *DB) ListenerName(ctx context.Context, channel string) (string, error) {
 	if db.flavor.dialect != Postgres {
 		return "", nil

@@ -19,11 +19,11 @@ import (
 const notifyChannel = "users"
 
 // cacheTTLUnheard is the lifetime of users cached while Listen is known to
-// hear nothing (its connection lost, or never made, or its notifications not
-// arriving, as behind a pooler in transaction mode): short enough that a write by another replica still shows
-// within a second, long enough that the token route's hot users are read
-// twice a second rather than on every request. Heard entries stop being
-// used at once (see cache.go).
+// hear nothing (its connection lost, or never made, or its notifications
+// not arriving, as behind a pooler in transaction mode): short enough that
+// a write by another replica still shows within a second, long enough that
+// the token route's hot users are read twice a second rather than on every
+// request. Heard entries stop being used at once (see cache.go).
 const cacheTTLUnheard = 500 * time.Millisecond
 
 // notify tells the other processes on the database, once tx commits, that
@@ -76,6 +76,9 @@ func (s *Store) Evict(id string) { s.cache.evict(id) }
 // happened is read again, up to twice, then skipped: its users are cached
 // by their first Get instead.
 func (s *Store) warm(ctx context.Context) {
+	if s.cache.full() {
+		return // it caches nothing (Options.CacheSize): no page to read
+	}
 	after := ""
 	for {
 		var p Page
