@@ -52,6 +52,26 @@ func (e listenEvents) wait(tb testing.TB, want string) {
 // listens. The listener stops when the test ends.
 func replicas(t *testing.T) (a, b *Store, bdb *sqldb.DB, events listenEvents) {
 	t.Helper()
+	return replicasObserved(t, nil)
+}
+
+// atReconnect is an observer that also calls check when the Store has
+// handled a reconnection, on the listener's goroutine, before the listener
+// does anything more (such as confirm, and so warm the cache).
+type atReconnect struct {
+	listenEvents
+	check func()
+}
+
+func (a atReconnect) Reconnected() {
+	a.check()
+	a.listenEvents.Reconnected()
+}
+
+// replicasObserved is replicas, with B's listener observed by
+// observe(b, events) when observe is not nil.
+func replicasObserved(t *testing.T, observe func(b *Store, events listenEvents) sqldb.ListenHandler) (a, b *Store, bdb *sqldb.DB, events listenEvents) {
+	t.Helper()
 	dsn := sqldbtest.Dialect{Name: sqldb.Postgres}.DSN(t)
 	var err error
 	if a, err = NewStore(sqldbtest.OpenPath(t, dsn), Options{Hash: testHash}); err != nil {
@@ -64,7 +84,11 @@ func replicas(t *testing.T) (a, b *Store, bdb *sqldb.DB, events listenEvents) {
 	events = make(listenEvents, 100)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- b.Listen(ctx, events) }()
+	var h sqldb.ListenHandler = events
+	if observe != nil {
+		h = observe(b, events)
+	}
+	go func() { done <- b.Listen(ctx, h) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; !errors.Is(err, context.Canceled) {
@@ -156,7 +180,16 @@ func TestListenRolledBackWriteNotifiesNothing(t *testing.T) {
 // its cache (it may have missed notifications) and hears later writes.
 func TestListenReconnects(t *testing.T) {
 	t.Parallel()
-	a, b, bdb, events := replicas(t)
+	// The cache as each reconnection left it: the listener confirms next,
+	// which loads the users again.
+	left := make(chan int, 10)
+	a, b, bdb, events := replicasObserved(t, func(b *Store, events listenEvents) sqldb.ListenHandler {
+		return atReconnect{events, func() {
+			e, _, _ := cacheState(b.cache)
+			left <- e
+		}}
+	})
+	<-left // the first reconnection, at start
 	ctx := context.Background()
 	mustCreate(t, a, CreateParams{ID: "carol"})
 	mustCreate(t, a, CreateParams{ID: "dave"})
@@ -178,7 +211,7 @@ func TestListenReconnects(t *testing.T) {
 	events.wait(t, "disconnected")
 	events.wait(t, "reconnected")
 	// What B cached is gone: it may have missed notifications meanwhile.
-	if e, _, _ := cacheState(b.cache); e != 0 {
+	if e := <-left; e != 0 {
 		t.Errorf("after the listener's reconnection the cache holds %d users, want none", e)
 	}
 	b.cache.mu.RLock()
