@@ -249,15 +249,11 @@ func parseServeConfig(args []string, getenv func(string) string) (*serveConfig, 
 		}
 	}
 	for _, p := range splitList(s.str("trusted-proxies")) {
-		prefix, err := netip.ParsePrefix(p)
-		if err != nil {
-			addr, aerr := netip.ParseAddr(p)
-			if aerr != nil {
-				return nil, fmt.Errorf("%s: %q is not an IP address or CIDR", s.source("trusted-proxies"), p)
-			}
-			prefix = netip.PrefixFrom(addr, addr.BitLen())
+		prefix, ok := proxyPrefix(p)
+		if !ok {
+			return nil, fmt.Errorf("%s: %q is not an IP address or CIDR", s.source("trusted-proxies"), p)
 		}
-		c.http.TrustedProxies = append(c.http.TrustedProxies, prefix.Masked())
+		c.http.TrustedProxies = append(c.http.TrustedProxies, prefix)
 	}
 	c.rates.Token = s.byName["rate-token"].value.(ratelimit.Limit)
 	c.rates.LoginIP = s.byName["rate-login-ip"].value.(ratelimit.Limit)
@@ -619,4 +615,25 @@ func orGiven(generated string) string {
 		return "(from your configuration)"
 	}
 	return generated
+}
+
+// proxyPrefix reads a --trusted-proxies entry, an address or a CIDR. Peers
+// are matched by their IPv4 address where they have one (an IPv4-mapped
+// IPv6 peer is unmapped first), so an entry written in the mapped form,
+// "::ffff:10.0.0.1" or "::ffff:10.0.0.0/104", is taken as the IPv4 range it
+// maps: as written it could never match.
+func proxyPrefix(s string) (netip.Prefix, bool) {
+	prefix, err := netip.ParsePrefix(s)
+	if err != nil {
+		addr, err := netip.ParseAddr(s)
+		if err != nil {
+			return netip.Prefix{}, false
+		}
+		// A zone is dropped, as it is from peers.
+		prefix = netip.PrefixFrom(addr.WithZone(""), addr.BitLen())
+	}
+	if a := prefix.Addr(); a.Is4In6() && prefix.Bits() >= 96 {
+		prefix = netip.PrefixFrom(a.Unmap(), prefix.Bits()-96)
+	}
+	return prefix.Masked(), true
 }

@@ -3,8 +3,10 @@ package main
 import (
 	"errors"
 	"flag"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -59,8 +61,6 @@ func TestParseServeConfigSources(t *testing.T) {
 	}
 }
 
-// TestServeEnvTwins: each serve flag's variable is named after it, except
-// --reset's, which kept its name from before the rule.
 // TestRateLimitsTakeDays: a limit's duration reads like every other
 // duration setting, days included.
 func TestRateLimitsTakeDays(t *testing.T) {
@@ -74,6 +74,38 @@ func TestRateLimitsTakeDays(t *testing.T) {
 	}
 	if got := cfg.rates.Token; got != (ratelimit.Limit{Count: 1000, Per: 24 * time.Hour}) {
 		t.Errorf("--rate-token 1000/d = %v, want 1000 a day", got)
+	}
+}
+
+// TestTrustedProxiesUnmapped: a proxy written as an IPv4-mapped IPv6
+// address or range is trusted as the IPv4 one it maps, which is how peers
+// are matched; other entries are kept as they are, host bits and zones
+// dropped.
+func TestTrustedProxiesUnmapped(t *testing.T) {
+	t.Parallel()
+	list := "::ffff:10.1.2.3, ::ffff:192.168.7.0/120, ::ffff:0:0/96, 2001:db8::1/32, 10.9.8.7/16, fe80::1%eth0, ::ffff:0:0/95"
+	cfg, err := parseServeConfig([]string{"--trusted-proxies", list}, envFunc(map[string]string{"AUTHSVC_DEV": "true"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []netip.Prefix{
+		netip.MustParsePrefix("10.1.2.3/32"),
+		netip.MustParsePrefix("192.168.7.0/24"),
+		netip.MustParsePrefix("0.0.0.0/0"),
+		netip.MustParsePrefix("2001:db8::/32"),
+		netip.MustParsePrefix("10.9.0.0/16"),
+		netip.MustParsePrefix("fe80::1/128"),
+		netip.MustParsePrefix("::fffe:0:0/95"), // wider than the mapped range: left IPv6
+	}
+	if !slices.Equal(cfg.http.TrustedProxies, want) {
+		t.Errorf("--trusted-proxies %q = %v, want %v", list, cfg.http.TrustedProxies, want)
+	}
+	// The peers both consumers see: unmapped.
+	for _, peer := range []string{"::ffff:10.1.2.3", "::ffff:192.168.7.200"} {
+		ip := netip.MustParseAddr(peer).Unmap()
+		if !slices.ContainsFunc(cfg.http.TrustedProxies, func(p netip.Prefix) bool { return p.Contains(ip) }) {
+			t.Errorf("peer %s (%s unmapped) is not trusted", peer, ip)
+		}
 	}
 }
 
