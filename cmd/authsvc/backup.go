@@ -16,7 +16,7 @@ import (
 // them. It needs nothing but this binary, so it works in the distroless
 // image, which has no sqlite3.
 func runBackup(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	f := newDBFlags("backup", "backup --to FILE [flags]", true, getenv, stderr)
+	f := newDBFlags("backup", "backup --to FILE [flags]", withJSON, getenv, stderr)
 	f.about = "Copies the database consistently, also while a server writes to it (SQLite's VACUUM INTO),\n" +
 		"and its audit trail's file (authsvc-audit.db beside authsvc.db) to FILE's (backup-audit.db\n" +
 		"beside backup.db). The copies have mode 0600, and FILE is complete or absent. Restore by\n" +
@@ -29,9 +29,6 @@ func runBackup(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	if *to == "" {
 		return f.usageError("--to FILE is required")
-	}
-	if f.create {
-		return f.usageError("--create makes no sense here: there is nothing to back up in a new database")
 	}
 	if sqldb.IsPostgresURL(f.path()) {
 		return errors.New("backup copies a SQLite file; back up a PostgreSQL database with pg_dump (see the README's \"Running replicas\")")

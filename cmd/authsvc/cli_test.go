@@ -22,12 +22,17 @@ func TestHelpShowsTypesAndDefaults(t *testing.T) {
 		{[]string{"user", "add", "--help"}, []string{"--user-id string", "--password-stdin"}},
 		{[]string{"migrate", "-h"}, []string{"--db string", "--create"}},
 		{[]string{"backup", "-h"}, []string{"--to string", "--force", "VACUUM INTO"}},
+		{[]string{"zim", "sync", "-h"}, []string{"--app-id uint32", "--all"}},
 		{[]string{"healthcheck", "-h"}, []string{"--timeout duration", "(default 3s)", "--ready"}},
 	}
 	for _, tt := range tests {
 		out, errOut, code := c.run("", tt.args...)
 		if code != 0 {
 			t.Errorf("authsvc %q: exit %d", tt.args, code)
+		}
+		// Only the commands that can start a database offer to.
+		if (tt.args[0] == "backup" || tt.args[0] == "zim") && strings.Contains(out+errOut, "--create") {
+			t.Errorf("authsvc %q help offers --create, which it has no use for:\n%s", tt.args, out+errOut)
 		}
 		for _, want := range tt.want {
 			if !strings.Contains(out+errOut, want) {

@@ -11,7 +11,7 @@ import (
 // trail went if this run moved it. A missing file is an error unless
 // --create is given.
 func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	f := newDBFlags("migrate", "migrate [flags]", true, getenv, stderr)
+	f := newDBFlags("migrate", "migrate [flags]", withJSON|withCreate, getenv, stderr)
 	if _, err := f.parse(args, 0); err != nil {
 		return err
 	}

@@ -77,15 +77,24 @@ type dbFlags struct {
 	create bool
 }
 
-// newDBFlags returns the flags of "authsvc <cmd>", with --db, --create and,
-// if withJSON, --json. usage shows the command's arguments; -h prints the
-// help to w.
-func newDBFlags(cmd, usage string, withJSON bool, getenv func(string) string, w io.Writer) *dbFlags {
+// dbFlagSet chooses the optional flags of newDBFlags.
+type dbFlagSet int
+
+const (
+	withJSON   dbFlagSet = 1 << iota // --json
+	withCreate                       // --create
+)
+
+// newDBFlags returns the flags of "authsvc <cmd>": --db and those of opt.
+// usage shows the command's arguments; -h prints the help to w.
+func newDBFlags(cmd, usage string, opt dbFlagSet, getenv func(string) string, w io.Writer) *dbFlags {
 	f := &dbFlags{command: newCommand(cmd, usage, "", getenv, w)}
 	f.twins = true // --db and AUTHSVC_DB
 	f.addText("db", "authsvc.db", "database file")
-	f.fs.BoolVar(&f.create, "create", false, "create the database file if it does not exist")
-	if withJSON {
+	if opt&withCreate != 0 {
+		f.fs.BoolVar(&f.create, "create", false, "create the database file if it does not exist")
+	}
+	if opt&withJSON != 0 {
 		f.fs.BoolVar(&f.json, "json", false, "print JSON instead of a table")
 	}
 	return f
@@ -220,7 +229,7 @@ func (f *dbFlags) zimApps() ([]apps.App, error) {
 }
 
 func userAdd(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	f := newDBFlags("user add", "user add [flags]", true, getenv, stderr)
+	f := newDBFlags("user add", "user add [flags]", withJSON|withCreate, getenv, stderr)
 	var nu users.CreateParams
 	f.fs.StringVar(&nu.ID, "user-id", "", "the userID (default: a new random one)")
 	f.fs.StringVar(&nu.Name, "name", "", "the userName (default: the userID)")
@@ -277,7 +286,7 @@ func readPasswordLine(r io.Reader) (string, error) {
 // flags, checks the ID, opens the store and hands them to act.
 func onUser(ctx context.Context, name string, args []string, getenv func(string) string, stderr io.Writer,
 	act func(f *dbFlags, store *users.Store, id string) error) error {
-	f := newDBFlags("user "+name, "user "+name+" [flags] ID", true, getenv, stderr)
+	f := newDBFlags("user "+name, "user "+name+" [flags] ID", withJSON|withCreate, getenv, stderr)
 	pos, err := f.parse(args, 1)
 	if err != nil {
 		return err
@@ -304,7 +313,7 @@ func userGet(ctx context.Context, args []string, getenv func(string) string, std
 }
 
 func userList(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	f := newDBFlags("user list", "user list [flags]", true, getenv, stderr)
+	f := newDBFlags("user list", "user list [flags]", withJSON|withCreate, getenv, stderr)
 	var o users.ListOptions
 	f.fs.StringVar(&o.Prefix, "prefix", "", "only users whose ID starts with this (case-sensitive)")
 	f.fs.IntVar(&o.Limit, "limit", users.DefaultListLimit, fmt.Sprintf("page size, 1 to %d", users.MaxListLimit))

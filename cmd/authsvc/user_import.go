@@ -42,7 +42,7 @@ type importBatch struct {
 // "created" is durable. A line that is not a valid user is reported as
 // invalid and does not stop the import; the command then exits with status 1.
 func userImport(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	f := newDBFlags("user import", "user import [flags] FILE|-", true, getenv, stderr)
+	f := newDBFlags("user import", "user import [flags] FILE|-", withJSON|withCreate, getenv, stderr)
 	pos, err := f.parse(args, 1)
 	if err != nil {
 		return err

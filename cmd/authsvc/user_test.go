@@ -316,7 +316,7 @@ func TestDBPath(t *testing.T) {
 		{"flag.db", map[string]string{"AUTHSVC_DB": "env.db"}, "flag.db"},
 	}
 	for _, tt := range tests {
-		f := newDBFlags("x", "x", false, func(k string) string { return tt.env[k] }, &bytes.Buffer{})
+		f := newDBFlags("x", "x", 0, func(k string) string { return tt.env[k] }, &bytes.Buffer{})
 		var args []string
 		if tt.flag != "" {
 			args = []string{"--db", tt.flag}

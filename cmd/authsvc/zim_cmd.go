@@ -37,14 +37,11 @@ func runZIM(ctx context.Context, args []string, getenv func(string) string, stdo
 }
 
 func zimSync(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	f := newDBFlags("zim sync", "zim sync [flags]", true, getenv, stderr)
+	f := newDBFlags("zim sync", "zim sync [flags]", withJSON, getenv, stderr)
 	f.addUint32("app-id", "the ZEGO appID whose ZIM receives the users (default $AUTHSVC_APP_ID)")
 	all := f.fs.Bool("all", false, "enqueue every user, not only those ZIM never received")
 	if _, err := f.parse(args, 0); err != nil {
 		return err
-	}
-	if f.create {
-		return f.usageError("--create makes no sense here: a new database has no users to send")
 	}
 	if f.str("app-id") == "" {
 		return f.usageError("--app-id (or AUTHSVC_APP_ID) is required")
