@@ -31,6 +31,7 @@ import (
 	"authsvc/internal/sharedlimit"
 	"authsvc/internal/sqldb"
 	"authsvc/internal/users"
+	"authsvc/internal/zego"
 )
 
 // serveSettings declares the flags of "authsvc serve", each with the
@@ -82,7 +83,7 @@ func serveSettings(fs *flag.FlagSet, getenv func(string) string) *settings {
 	addLimit(s, "rate-login-ip", "60/1m", "POST /v1/sessions attempts per client IP, as N/DURATION or off")
 	s.addInt("ipv6-prefix", "64", 32, 128, "a prefix length", "IPv6 clients count against the per-IP login limit and connection cap by their prefix of this many bits (32-128)")
 	addLimit(s, "rate-login-user", "10/1m", "POST /v1/sessions attempts per userID, as N/DURATION or off")
-	s.addText("redis-url", "", "Redis URL (redis://[:password@]host:6379/0) through which replicas share the rate limits; empty: limits per process")
+	s.addText("redis-url", "", "Redis URL (redis://[:password@]host:6379/0) through which replicas share the rate limits and ZEGO's call rate; empty: per process")
 	s.addDuration("redis-timeout", "100ms", "longest wait for Redis on a request; past it the limit is counted in the process")
 	s.addText("redis-key-prefix", sharedlimit.DefaultPrefix, "prefix of the rate limits' Redis keys, for deployments sharing one Redis")
 	s.addDuration("audit-retention", "720h", "how long the audit trail keeps events (720h is 30 days)")
@@ -408,6 +409,15 @@ func buildServe(ctx context.Context, cfg *serveConfig) (*service, error) {
 	build, err := svc.openShared(ctx, reg)
 	if err != nil {
 		return nil, err
+	}
+	if svc.shared != nil {
+		// ZEGO counts an app's calls of every replica together: so do
+		// the replicas, a slot per interval, as each paces alone.
+		slots, err := svc.shared.Limiter("zego", ratelimit.Limit{Count: 1, Per: time.Second / zego.DefaultRate})
+		if err != nil {
+			return nil, err
+		}
+		zs.slots = slots
 	}
 	limiters, err := cfg.rates.limiters(build)
 	if err != nil {

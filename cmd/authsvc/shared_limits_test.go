@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
 	"testing"
 
 	"authsvc/internal/redistest"
+	"authsvc/internal/sharedlimit"
 )
 
 // login posts a login and returns the status.
@@ -136,5 +139,36 @@ func TestRedisConfigErrors(t *testing.T) {
 				t.Errorf("error or logs show the Redis password: %v", err)
 			}
 		})
+	}
+}
+
+// TestZEGOCallsShareSlots: with Redis, the ZEGO clients of every replica
+// take their call slots from it (a limit shared as TestSharedLoginLimit
+// shows), one slot per ZEGO interval; without it each replica paces alone.
+func TestZEGOCallsShareSlots(t *testing.T) {
+	t.Parallel()
+	for _, withRedis := range []bool{false, true} {
+		env := productionEnv(t)
+		if withRedis {
+			env["AUTHSVC_REDIS_URL"] = redistest.URL(t)
+			env["AUTHSVC_REDIS_KEY_PREFIX"] = redistest.Prefix(t)
+		}
+		cfg, err := parseServeConfig(nil, envFunc(env))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var log bytes.Buffer
+		cfg.logger = slog.New(slog.NewTextHandler(&log, nil))
+		cfg.flushLog = func() {}
+		cfg.accessLog = io.Discard
+		svc, err := buildServe(t.Context(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, shared := svc.zego.slots.(*sharedlimit.Limiter)
+		if shared != withRedis || (svc.zego.slots == nil) != !withRedis {
+			t.Errorf("with Redis %v: the ZEGO clients' slots are %T, want shared %v", withRedis, svc.zego.slots, withRedis)
+		}
+		svc.close()
 	}
 }

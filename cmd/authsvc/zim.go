@@ -108,6 +108,9 @@ type zegoStep struct {
 	outbox *zimsync.Outbox
 	rooms  *zimsync.Rooms
 	hc     *http.Client
+	// slots pace each app's ZEGO calls across replicas (Redis); nil: per
+	// process. Set before run.
+	slots zego.Slots
 
 	apps atomic.Pointer[[]apps.App]
 
@@ -179,7 +182,7 @@ func (z *zegoStep) client(a apps.App) (*zego.Client, error) {
 		return c.c, nil
 	}
 	c, err := zego.NewClient(zego.Config{AppID: a.ID, ServerSecret: want.secret, ZIMURL: want.zimURL, RTCURL: want.rtcURL,
-		HTTPClient: z.hc, Now: time.Now, Rand: rand.Reader})
+		HTTPClient: z.hc, Now: time.Now, Rand: rand.Reader, Shared: z.slots})
 	if err != nil {
 		return nil, fmt.Errorf("app %d: %w", a.ID, err)
 	}

@@ -68,6 +68,20 @@ type Config struct {
 	Rand io.Reader
 	// Rate is the most calls per second per action, DefaultRate when 0.
 	Rate int
+	// Shared, when set, paces each action across processes too: a call
+	// paced here then takes a slot of Shared under the key
+	// "<action>:<appID>", waiting as long as Shared says until one is free.
+	// It must hand out at most Rate slots a second per key, evenly spaced.
+	// nil paces per process only.
+	Shared Slots
+}
+
+// Slots hands out call slots counted with other processes, such as a rate
+// limit kept in Redis. Allow takes key's next slot when it is free, else
+// reports how long until one may be. An error counts as a free slot: the
+// per-process pacing still holds.
+type Slots interface {
+	Allow(ctx context.Context, key string) (ok bool, retryAfter time.Duration, err error)
 }
 
 // String describes the config without its secret, so a Config that reaches
@@ -91,6 +105,7 @@ type Client struct {
 	now    func() time.Time
 	rand   io.Reader
 	pacers map[Action]*pacer // fixed at NewClient: one per action
+	shared Slots             // nil: paced per process only
 }
 
 // NewClient checks cfg in full and returns a Client for it.
@@ -140,6 +155,7 @@ func NewClient(cfg Config) (*Client, error) {
 		now:    cfg.Now,
 		rand:   cfg.Rand,
 		pacers: map[Action]*pacer{},
+		shared: cfg.Shared,
 	}
 	for _, a := range []Action{ActionUserRegister, ActionModifyUserInfo, ActionKickoutUser} {
 		c.pacers[a] = newPacer(rate)
@@ -169,6 +185,32 @@ func baseURL(s string) (string, error) {
 func (c *Client) Hold(a Action, d time.Duration) {
 	if p, ok := c.pacers[a]; ok {
 		p.hold(d)
+	}
+}
+
+// maxSlotWait bounds one wait for a shared slot before asking again, so
+// that a Slots answering nonsense cannot park a call for long.
+const maxSlotWait = time.Second
+
+// sharedSlot waits until a's call may start among every process's, when
+// slots are shared. It fails only when ctx ends.
+func (c *Client) sharedSlot(ctx context.Context, a Action) error {
+	if c.shared == nil {
+		return nil
+	}
+	key := string(a) + ":" + c.appID
+	for {
+		ok, retryAfter, err := c.shared.Allow(ctx, key)
+		if ok || err != nil {
+			return ctx.Err()
+		}
+		t := time.NewTimer(min(max(retryAfter, time.Millisecond), maxSlotWait))
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		}
 	}
 }
 
@@ -202,6 +244,9 @@ func (c *Client) call(ctx context.Context, a Action, base, method, query string,
 		}
 	}
 	if err := c.pacers[a].wait(ctx); err != nil {
+		return Result{}, &Error{Action: string(a), Err: err}
+	}
+	if err := c.sharedSlot(ctx, a); err != nil {
 		return Result{}, &Error{Action: string(a), Err: err}
 	}
 	var raw [8]byte

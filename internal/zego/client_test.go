@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -482,6 +483,129 @@ func TestPacedClientStaysUnderTheLimit(t *testing.T) {
 			t.Errorf("fake has %d users, want 100", n)
 		}
 	})
+}
+
+// spacedSlots is a Slots of one slot per interval and key, on time.Now: what
+// a rate limit of burst 1 in Redis gives the replicas sharing it.
+type spacedSlots struct {
+	interval time.Duration
+	mu       sync.Mutex
+	next     map[string]time.Time
+	asked    int
+}
+
+func (s *spacedSlots) Allow(_ context.Context, key string) (bool, time.Duration, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.asked++
+	now := time.Now()
+	if wait := s.next[key].Sub(now); wait > 0 {
+		return false, wait, nil
+	}
+	s.next[key] = now.Add(s.interval)
+	return true, 0, nil
+}
+
+// TestSharedSlotsPaceReplicas: two clients of one app, as two replicas
+// would hold, each paced at ZEGO's rate on its own, draw rate-limited
+// answers from the fake, which counts their calls together as ZEGO does.
+// Sharing slots, 100 calls between them meet none and take 99 intervals.
+func TestSharedSlotsPaceReplicas(t *testing.T) {
+	t.Parallel()
+	for _, shared := range []bool{false, true} {
+		t.Run(fmt.Sprint("shared=", shared), func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				fake := zegofake.New(zegofake.Options{AppID: appID, ServerSecret: secret, Now: time.Now})
+				defer fake.Close()
+				slots := &spacedSlots{interval: time.Second / zego.DefaultRate, next: map[string]time.Time{}}
+				var replicas [2]*zego.Client
+				for i := range replicas {
+					replicas[i] = newClient(t, "http://zego.test", func(cfg *zego.Config) {
+						cfg.HTTPClient = fake.HTTPClient(5 * time.Second)
+						cfg.Now = time.Now
+						if shared {
+							cfg.Shared = slots
+						}
+					})
+				}
+				start := time.Now()
+				var limited atomic.Int64
+				var wg sync.WaitGroup
+				for i := range 100 {
+					wg.Go(func() {
+						_, err := replicas[i%2].UserRegister(t.Context(), []zego.User{{ID: fmt.Sprint("u", i)}})
+						switch {
+						case zego.RateLimited(err):
+							limited.Add(1)
+						case err != nil:
+							t.Errorf("UserRegister u%d = %v", i, err)
+						}
+					})
+				}
+				wg.Wait()
+				if !shared {
+					if limited.Load() == 0 {
+						t.Errorf("two replicas pacing alone met no rate-limited answer: the fake does not count them together")
+					}
+					return
+				}
+				if n := limited.Load(); n != 0 {
+					t.Errorf("%d of 100 calls sharing slots were rate-limited", n)
+				}
+				if got, want := time.Since(start), 99*50*time.Millisecond; got != want {
+					t.Errorf("100 calls sharing slots took %v, want %v", got, want)
+				}
+				if n := len(fake.Users()); n != 100 {
+					t.Errorf("fake has %d users, want 100", n)
+				}
+				if slots.asked < 100 {
+					t.Errorf("the slots were asked %d times for 100 calls", slots.asked)
+				}
+			})
+		})
+	}
+}
+
+// TestSharedSlotsWaitHonoursContext: a call waiting for a shared slot gives
+// up when its context ends, and a Slots that fails lets the call go.
+func TestSharedSlotsWaitHonoursContext(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		fake := zegofake.New(zegofake.Options{AppID: appID, ServerSecret: secret, Now: time.Now})
+		defer fake.Close()
+		busy := slotsFunc(func(context.Context, string) (bool, time.Duration, error) { return false, time.Hour, nil })
+		c := newClient(t, "http://zego.test", func(cfg *zego.Config) {
+			cfg.HTTPClient = fake.HTTPClient(5 * time.Second)
+			cfg.Now = time.Now
+			cfg.Shared = busy
+		})
+		ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+		defer cancel()
+		start := time.Now()
+		if _, err := c.UserRegister(ctx, []zego.User{{ID: "w"}}); !errors.Is(err, context.DeadlineExceeded) || time.Since(start) != 3*time.Second {
+			t.Errorf("UserRegister with no slot free = %v after %v, want the deadline after 3s", err, time.Since(start))
+		}
+		if len(fake.Users()) != 0 {
+			t.Errorf("a call with no slot reached ZEGO")
+		}
+
+		broken := slotsFunc(func(context.Context, string) (bool, time.Duration, error) { return false, 0, errors.New("redis down") })
+		c = newClient(t, "http://zego.test", func(cfg *zego.Config) {
+			cfg.HTTPClient = fake.HTTPClient(5 * time.Second)
+			cfg.Now = time.Now
+			cfg.Shared = broken
+		})
+		if _, err := c.UserRegister(t.Context(), []zego.User{{ID: "b"}}); err != nil {
+			t.Errorf("UserRegister with failing slots = %v, want it sent", err)
+		}
+	})
+}
+
+type slotsFunc func(ctx context.Context, key string) (bool, time.Duration, error)
+
+func (f slotsFunc) Allow(ctx context.Context, key string) (bool, time.Duration, error) {
+	return f(ctx, key)
 }
 
 // TestRateLimitedAnswerHoldsTheAction: a client paced faster than ZEGO

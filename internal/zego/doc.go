@@ -41,8 +41,9 @@
 // answer the client holds that action for one second by itself; a caller
 // that knows better, say a worker backing off after repeated rate-limited
 // answers, calls Hold to pause an action longer. Pacing is per Client, so
-// per process: replicas sharing an app share ZEGO's limit too, and must
-// expect rate-limited answers and back off on them. RTC allows KickoutUser
+// per process, unless Config.Shared counts the calls of every replica
+// sharing the app, as ZEGO does; without it they must expect rate-limited
+// answers and back off on them. RTC allows KickoutUser
 // 50 calls per second; it is paced at Config.Rate too, kick-outs being
 // rare.
 //
