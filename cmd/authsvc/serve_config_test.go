@@ -109,6 +109,8 @@ func TestTrustedProxiesUnmapped(t *testing.T) {
 	}
 }
 
+// TestServeEnvTwins: each serve flag's variable is named after it, except
+// --reset's, which kept its name from before the rule.
 func TestServeEnvTwins(t *testing.T) {
 	t.Parallel()
 	s := serveSettings(flag.NewFlagSet("serve", flag.ContinueOnError), envFunc(nil))

@@ -73,8 +73,9 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 // dbFlags are the flags every command on the database file has.
 type dbFlags struct {
 	*command
-	json   bool
-	create bool
+	json      bool
+	create    bool
+	canCreate bool // the command has --create
 }
 
 // dbFlagSet chooses the optional flags of newDBFlags.
@@ -91,7 +92,7 @@ func newDBFlags(cmd, usage string, opt dbFlagSet, getenv func(string) string, w 
 	f := &dbFlags{command: newCommand(cmd, usage, "", getenv, w)}
 	f.twins = true // --db and AUTHSVC_DB
 	f.addText("db", "authsvc.db", "database file")
-	if opt&withCreate != 0 {
+	if f.canCreate = opt&withCreate != 0; f.canCreate {
 		f.fs.BoolVar(&f.create, "create", false, "create the database file if it does not exist")
 	}
 	if opt&withJSON != 0 {
@@ -123,9 +124,9 @@ func (f *dbFlags) open(ctx context.Context, migrate bool) (*sqldb.DB, error) {
 	db, err := sqldb.OpenWith(ctx, f.path(), sqldb.Options{MustExist: !f.create, NoMigrate: !migrate})
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		hint := "; pass --create to make a new one"
-		if f.create {
-			hint = ""
+		hint := ""
+		if f.canCreate && !f.create {
+			hint = "; pass --create to make a new one"
 		}
 		return nil, f.missing(err, hint)
 	case errors.Is(err, sqldb.ErrSchemaTooOld):

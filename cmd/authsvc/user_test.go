@@ -554,6 +554,10 @@ func TestUserCommandsNeverCreate(t *testing.T) {
 			t.Errorf("authsvc %v on a missing file: %q, want it to name the file, AUTHSVC_DB and --create", args, msg)
 		}
 	}
+	// A command without --create does not suggest it.
+	if msg := c.fails(1, "zim", "sync", "--app-id", "1"); !strings.Contains(msg, missing+" does not exist (from AUTHSVC_DB)") || strings.Contains(msg, "--create") {
+		t.Errorf("authsvc zim sync on a missing file: %q, want it to name the file and AUTHSVC_DB, not --create", msg)
+	}
 	if _, err := os.Stat(missing); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("a user command created %s: %v", missing, err)
 	}
