@@ -31,7 +31,6 @@ import (
 	"authsvc/internal/sharedlimit"
 	"authsvc/internal/sqldb"
 	"authsvc/internal/users"
-	"authsvc/internal/zego"
 )
 
 // serveSettings declares the flags of "authsvc serve", each with the
@@ -85,7 +84,7 @@ func serveSettings(fs *flag.FlagSet, getenv func(string) string) *settings {
 	addLimit(s, "rate-login-user", "10/1m", "POST /v1/sessions attempts per userID, as N/DURATION or off")
 	s.addText("redis-url", "", "Redis URL (redis://[:password@]host:6379/0) through which replicas share the rate limits and ZEGO's call rate; empty: per process")
 	s.addDuration("redis-timeout", "100ms", "longest wait for Redis on a request; past it the limit is counted in the process")
-	s.addText("redis-key-prefix", sharedlimit.DefaultPrefix, "prefix of the rate limits' Redis keys, for deployments sharing one Redis")
+	s.addText("redis-key-prefix", sharedlimit.DefaultPrefix, "prefix of the Redis keys of the rate limits and ZEGO call slots, for deployments sharing one Redis")
 	s.addDuration("audit-retention", "720h", "how long the audit trail keeps events (720h is 30 days)")
 	s.addText("metrics-addr", "", "serve /metrics on this address instead of the main listener")
 	s.addText("metrics-token-file", "", "file holding a bearer, at least 16 bytes, that may read /metrics on the main listener besides admin keys (or set AUTHSVC_METRICS_TOKEN)")
@@ -413,7 +412,7 @@ func buildServe(ctx context.Context, cfg *serveConfig) (*service, error) {
 	if svc.shared != nil {
 		// ZEGO counts an app's calls of every replica together: so do
 		// the replicas, a slot per interval, as each paces alone.
-		slots, err := svc.shared.Limiter("zego", ratelimit.Limit{Count: 1, Per: time.Second / zego.DefaultRate})
+		slots, err := svc.shared.Limiter("zego", ratelimit.Limit{Count: 1, Per: time.Second / zegoRate})
 		if err != nil {
 			return nil, err
 		}

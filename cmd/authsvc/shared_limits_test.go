@@ -142,9 +142,10 @@ func TestRedisConfigErrors(t *testing.T) {
 	}
 }
 
-// TestZEGOCallsShareSlots: with Redis, the ZEGO clients of every replica
-// take their call slots from it (a limit shared as TestSharedLoginLimit
-// shows), one slot per ZEGO interval; without it each replica paces alone.
+// TestZEGOCallsShareSlots: with Redis, serve gives its ZEGO clients call
+// slots counted there, a sharedlimit.Limiter (shared by the replicas as
+// TestSharedLoginLimit shows); without it none, and each replica paces
+// alone. TestZegoStepClientsShareSlots shows every call taking a slot.
 func TestZEGOCallsShareSlots(t *testing.T) {
 	t.Parallel()
 	for _, withRedis := range []bool{false, true} {

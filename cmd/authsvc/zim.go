@@ -127,6 +127,11 @@ type zegoClient struct {
 // zegoTimeout bounds one call to ZEGO's server API.
 const zegoTimeout = 10 * time.Second
 
+// zegoRate is the calls per second per app and action the clients pace
+// at, and the rate of the slots they share through Redis: one number, so
+// that the two cannot disagree.
+const zegoRate = zego.DefaultRate
+
 func newZegoStep(db *sqldb.DB, as []apps.App) *zegoStep {
 	z := &zegoStep{outbox: zimsync.NewOutbox(db, time.Now), rooms: zimsync.NewRooms(db, time.Now),
 		hc: &http.Client{Timeout: zegoTimeout}, clients: map[uint32]zegoClient{}}
@@ -182,7 +187,7 @@ func (z *zegoStep) client(a apps.App) (*zego.Client, error) {
 		return c.c, nil
 	}
 	c, err := zego.NewClient(zego.Config{AppID: a.ID, ServerSecret: want.secret, ZIMURL: want.zimURL, RTCURL: want.rtcURL,
-		HTTPClient: z.hc, Now: time.Now, Rand: rand.Reader, Shared: z.slots})
+		HTTPClient: z.hc, Now: time.Now, Rand: rand.Reader, Rate: zegoRate, Shared: z.slots})
 	if err != nil {
 		return nil, fmt.Errorf("app %d: %w", a.ID, err)
 	}

@@ -12,10 +12,12 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"authsvc/api"
+	"authsvc/internal/apps"
 	"authsvc/internal/sqldb/sqldbtest"
 	"authsvc/internal/testlog"
 	"authsvc/internal/users"
@@ -363,5 +365,35 @@ func TestUserCommandsReadTheAppsFile(t *testing.T) {
 		if err := json.Unmarshal([]byte(c.ok("", "zim", "sync", "--json", "--app-id", app)), &out); err != nil || out.Enqueued != want {
 			t.Errorf("zim sync --app-id %s = %+v, %v; want %d enqueued", app, out, err, want)
 		}
+	}
+}
+
+// countedSlots are zego.Slots that are always free and count the askings.
+type countedSlots struct{ asked atomic.Int64 }
+
+func (s *countedSlots) Allow(context.Context, string) (bool, time.Duration, error) {
+	s.asked.Add(1)
+	return true, 0, nil
+}
+
+// TestZegoStepClientsShareSlots: every call of the clients zegoStep makes
+// takes a slot from its slots (Redis's in serve, TestZEGOCallsShareSlots).
+func TestZegoStepClientsShareSlots(t *testing.T) {
+	t.Parallel()
+	fake, url := zegofake.Start(t, zegofake.Options{AppID: zimTestApp, ServerSecret: zimTestSecret})
+	z := newZegoStep(sqldbtest.Dialects[0].Open(t), nil)
+	slots := &countedSlots{}
+	z.slots = slots
+	c, err := z.client(apps.App{ID: zimTestApp, Secret: []byte(zimTestSecret), ZIM: apps.ZIM{Sync: true, APIURL: url, RTCAPIURL: url}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if _, err := c.UserRegister(t.Context(), []zego.User{{ID: fmt.Sprint("s", i)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := slots.asked.Load(); n != 3 || len(fake.Users()) != 3 {
+		t.Errorf("3 calls asked the slots %d times and registered %d users, want 3 and 3", n, len(fake.Users()))
 	}
 }

@@ -568,7 +568,8 @@ func TestSharedSlotsPaceReplicas(t *testing.T) {
 }
 
 // TestSharedSlotsWaitHonoursContext: a call waiting for a shared slot gives
-// up when its context ends, and a Slots that fails lets the call go.
+// up when its context ends, asks again after a second at most, and a Slots
+// that fails lets the call go.
 func TestSharedSlotsWaitHonoursContext(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
@@ -588,6 +589,22 @@ func TestSharedSlotsWaitHonoursContext(t *testing.T) {
 		}
 		if len(fake.Users()) != 0 {
 			t.Errorf("a call with no slot reached ZEGO")
+		}
+
+		// A wait is at most a second before the slots are asked again.
+		asked := 0
+		late := slotsFunc(func(context.Context, string) (bool, time.Duration, error) {
+			asked++
+			return asked > 1, time.Hour, nil
+		})
+		c = newClient(t, "http://zego.test", func(cfg *zego.Config) {
+			cfg.HTTPClient = fake.HTTPClient(5 * time.Second)
+			cfg.Now = time.Now
+			cfg.Shared = late
+		})
+		start = time.Now()
+		if _, err := c.UserRegister(t.Context(), []zego.User{{ID: "l"}}); err != nil || time.Since(start) != time.Second || asked != 2 {
+			t.Errorf("UserRegister told to wait an hour = %v after %v, %d askings; want success after 1s, 2 askings", err, time.Since(start), asked)
 		}
 
 		broken := slotsFunc(func(context.Context, string) (bool, time.Duration, error) { return false, 0, errors.New("redis down") })
