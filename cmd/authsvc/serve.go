@@ -82,9 +82,9 @@ func serveSettings(fs *flag.FlagSet, getenv func(string) string) *settings {
 	addLimit(s, "rate-login-ip", "60/1m", "POST /v1/sessions attempts per client IP, as N/DURATION or off")
 	s.addInt("ipv6-prefix", "64", 32, 128, "a prefix length", "IPv6 clients count against the per-IP login limit and connection cap by their prefix of this many bits (32-128)")
 	addLimit(s, "rate-login-user", "10/1m", "POST /v1/sessions attempts per userID, as N/DURATION or off")
-	s.addText("redis-url", "", "Redis URL (redis://[:password@]host:6379/0) through which replicas share the rate limits and ZEGO's call rate; empty: per process")
+	s.addText("redis-url", "", "Redis URL (redis://[:password@]host:6379/0) through which replicas share the rate limits, ZEGO's call rate and the ZIM callbacks' nonces; empty: per process")
 	s.addDuration("redis-timeout", "100ms", "longest wait for Redis on a request; past it the limit is counted in the process")
-	s.addText("redis-key-prefix", sharedlimit.DefaultPrefix, "prefix of the Redis keys of the rate limits and ZEGO call slots, for deployments sharing one Redis")
+	s.addText("redis-key-prefix", sharedlimit.DefaultPrefix, "prefix of the Redis keys of the rate limits, ZEGO call slots and callback nonces, for deployments sharing one Redis")
 	s.addDuration("audit-retention", "720h", "how long the audit trail keeps events (720h is 30 days)")
 	s.addText("metrics-addr", "", "serve /metrics on this address instead of the main listener")
 	s.addText("metrics-token-file", "", "file holding a bearer, at least 16 bytes, that may read /metrics on the main listener besides admin keys (or set AUTHSVC_METRICS_TOKEN)")
@@ -426,10 +426,15 @@ func buildServe(ctx context.Context, cfg *serveConfig) (*service, error) {
 	if cfg.console {
 		consoleFiles = console.Handler()
 	}
+	var nonces httpapi.Nonces // nil, not a nil *sharedlimit.Redis, without Redis
+	if svc.shared != nil {
+		nonces = svc.shared
+	}
 	api, err := httpapi.NewServer(cfg.http, cfg.creds, httpapi.Deps{
 		Store: store, Ready: db.Ready, Events: events, Audit: recorder, Limiters: limiters,
 		Logger: logger, AccessLog: cfg.accessLog, Registry: reg, Now: time.Now, Rand: rand.Reader,
 		Console: consoleFiles, Unavailable: db.IsUnavailable, RoomGrants: zs, ZIMSync: zs.syncState,
+		Nonces: nonces,
 	})
 	if err != nil {
 		return nil, err

@@ -173,3 +173,39 @@ func TestZEGOCallsShareSlots(t *testing.T) {
 		svc.close()
 	}
 }
+
+// TestZIMCallbackReplayAcrossReplicas: with Redis, a signed callback that
+// one replica accepted is refused as replayed by another, as it is by the
+// first; without Redis only the first remembers it.
+func TestZIMCallbackReplayAcrossReplicas(t *testing.T) {
+	t.Parallel()
+	const cb = "replicas-zim-callback-secret-0123"
+	for _, withRedis := range []bool{true, false} {
+		env := productionEnv(t)
+		env["AUTHSVC_ZIM_CALLBACK_SECRET"] = cb
+		if withRedis {
+			env["AUTHSVC_REDIS_URL"] = redistest.URL(t)
+			env["AUTHSVC_REDIS_KEY_PREFIX"] = redistest.Prefix(t)
+			env["AUTHSVC_REDIS_TIMEOUT"] = "10s" // a slow answer would leave it to each replica
+		}
+		a, b := startServer(t, env), startServer(t, env)
+		body := zimCallbackBody(env["AUTHSVC_APP_ID"], cb, "replayed-nonce", "ann")
+		call(t, "POST", a.url+"/v1/zego/callbacks/zim", "", body, http.StatusOK, nil)
+		var p struct{ Code string }
+		call(t, "POST", a.url+"/v1/zego/callbacks/zim", "", body, http.StatusUnauthorized, &p)
+		if p.Code != "replayed_callback" {
+			t.Errorf("with Redis %v: the replay to the same replica answered %q, want replayed_callback", withRedis, p.Code)
+		}
+		if !withRedis {
+			call(t, "POST", b.url+"/v1/zego/callbacks/zim", "", body, http.StatusOK, nil)
+			continue
+		}
+		p.Code = ""
+		call(t, "POST", b.url+"/v1/zego/callbacks/zim", "", body, http.StatusUnauthorized, &p)
+		if p.Code != "replayed_callback" {
+			t.Errorf("the replay to another replica answered %q, want replayed_callback", p.Code)
+		}
+		// A fresh nonce still passes on either.
+		call(t, "POST", b.url+"/v1/zego/callbacks/zim", "", zimCallbackBody(env["AUTHSVC_APP_ID"], cb, "fresh-nonce", "ann"), http.StatusOK, nil)
+	}
+}

@@ -88,6 +88,7 @@ type envSetup struct {
 	// roomGrants, when set, gives Deps.RoomGrants on the env's database
 	// and clock.
 	roomGrants func(*sqldb.DB, func() time.Time) RoomGrants
+	nonces     Nonces // Deps.Nonces
 }
 
 // testLimits are the rate limits of an env.
@@ -164,7 +165,8 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		}
 	}
 	deps := Deps{Store: store, Ready: db.Ready, Events: events, Limiters: limiters,
-		Logger: logger, AccessLog: setup.logTo, Registry: e.reg, Now: e.clock.Now, Rand: rand.Reader, Console: setup.console}
+		Logger: logger, AccessLog: setup.logTo, Registry: e.reg, Now: e.clock.Now, Rand: rand.Reader, Console: setup.console,
+		Nonces: setup.nonces}
 	if setup.roomGrants != nil {
 		deps.RoomGrants = setup.roomGrants(db, e.clock.Now)
 	}

@@ -1,8 +1,13 @@
 package httpapi
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -60,6 +65,20 @@ func (s *Server) zimCallback(w http.ResponseWriter, r *http.Request) error {
 	case tooOld:
 		return newProblem(http.StatusUnauthorized, codeStaleCallback, "the callback is older than the replay cache reaches under this load")
 	}
+	shared := ""
+	if s.nonces != nil {
+		shared = sharedNonceKey(app.ID, cb.Timestamp, cb.Nonce)
+		// Kept past the window's far end, when no replica would take it.
+		fresh, err := s.nonces.Claim(r.Context(), shared, time.Unix(cb.Timestamp+callbackWindow+1, 0))
+		switch {
+		case err != nil:
+			// Only this replica remembers it, as without Nonces; the
+			// shared memory logs its own outages.
+			shared = ""
+		case !fresh:
+			return newProblem(http.StatusUnauthorized, codeReplayedCallback, "this callback's nonce was already used")
+		}
+	}
 	switch {
 	case cb.BeforeSendMsg != nil:
 		err = s.beforeSendMsg(w, app, cb.BeforeSendMsg, r)
@@ -69,9 +88,26 @@ func (s *Server) zimCallback(w http.ResponseWriter, r *http.Request) error {
 		err = encode(w, http.StatusOK, struct{}{})
 	}
 	if err != nil {
-		s.replays.release(key) // ZIM's retry must not be refused as a replay
+		// ZIM's retry, to this replica or another, must not be refused
+		// as a replay.
+		s.replays.release(key)
+		if shared != "" {
+			if rerr := s.nonces.Release(context.WithoutCancel(r.Context()), shared); rerr != nil {
+				s.log.LogAttrs(r.Context(), slog.LevelWarn, "ZIM callback nonce not released; its retry on another replica is refused until the window ends",
+					slog.String("error", rerr.Error()))
+			}
+		}
 	}
 	return err
+}
+
+// sharedNonceKey names a callback among replicas: the same on every one
+// (unlike replayCache.key's seeded hash), and short whatever the nonce.
+func sharedNonceKey(app uint32, ts int64, nonce string) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%d %d ", app, ts)
+	io.WriteString(h, nonce)
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // callbackApp is the app a callback names when it has a callback secret,

@@ -17,9 +17,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"authsvc/api"
 	"authsvc/internal/apps"
 	"authsvc/internal/audit"
+	"authsvc/internal/redistest"
+	"authsvc/internal/sharedlimit"
 	"authsvc/internal/zego"
 )
 
@@ -379,7 +383,8 @@ func FuzzZIMCallback(f *testing.F) {
 // healthz's, without the network: a before_send_msg from a cached user, one
 // the registry does not know (a database read each time), and a user_action
 // that changes nothing (a retry: a write transaction that updates no row).
-// Each iteration signs a fresh callback, as ZIM does.
+// Each iteration signs a fresh callback, as ZIM does. before_send_msg/
+// cached/redis claims each nonce in Redis too, as replicas sharing one do.
 func BenchmarkZIMCallback(b *testing.B) {
 	quiet := func(s *envSetup) { s.logLevel = slog.LevelInfo; s.logTo = io.Discard }
 	e := newEnv(b, quiet, withZIM(apps.BlockUnknown))
@@ -390,13 +395,26 @@ func BenchmarkZIMCallback(b *testing.B) {
 	cases := []struct {
 		name   string
 		fields map[string]any
+		redis  bool
 	}{
-		{"before_send_msg/cached", beforeSendMsg("bench-user")},
-		{"before_send_msg/unknown", beforeSendMsg("nobody")},
-		{"user_action/retry", userAction("bench-user", "s", 0, ts*1000)},
+		{"before_send_msg/cached", beforeSendMsg("bench-user"), false},
+		{"before_send_msg/cached/redis", beforeSendMsg("bench-user"), true},
+		{"before_send_msg/unknown", beforeSendMsg("nobody"), false},
+		{"user_action/retry", userAction("bench-user", "s", 0, ts*1000), false},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
+			e := e
+			if c.redis {
+				opt, err := redis.ParseURL(redistest.URL(b)) // skips without Redis
+				if err != nil {
+					b.Fatal(err)
+				}
+				shared := sharedlimit.New(opt, sharedlimit.Options{Prefix: redistest.Prefix(b), Timeout: 10 * time.Second})
+				b.Cleanup(func() { shared.Close() })
+				e = newEnv(b, quiet, withZIM(apps.BlockUnknown), func(s *envSetup) { s.nonces = shared })
+				e.createUser("bench-user")
+			}
 			b.ReportAllocs()
 			for b.Loop() {
 				// Signing and encoding the body is timed too (a few µs):
@@ -411,5 +429,47 @@ func BenchmarkZIMCallback(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestZIMCallbackNoncesShared: with Nonces (Redis, as replicas share it), a
+// callback accepted here is claimed there; one another replica claimed
+// first is refused here, though this process never saw it; and one whose
+// handling failed is released there too, so that ZIM's retry passes on
+// another replica.
+func TestZIMCallbackNoncesShared(t *testing.T) {
+	t.Parallel()
+	opt, err := redis.ParseURL(redistest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared := sharedlimit.New(opt, sharedlimit.Options{Prefix: redistest.Prefix(t), Timeout: 10 * time.Second})
+	t.Cleanup(func() { shared.Close() })
+	e := newEnv(t, withZIM(apps.BlockUnknown), func(s *envSetup) { s.nonces = shared })
+	e.setUpSenders()
+	ctx := context.Background()
+	ts := e.clock.Now().Unix()
+	until := e.clock.Now().Add(time.Hour)
+	keyOf := func(cb map[string]any) string { return sharedNonceKey(testAppID, ts, cb["nonce"].(string)) }
+
+	accepted := e.callback(testCallbackSecret, ts, beforeSendMsg("enabled"))
+	e.sendCallback(accepted).want(t, http.StatusOK)
+	if fresh, err := shared.Claim(ctx, keyOf(accepted), until); err != nil || fresh {
+		t.Errorf("another replica's claim of an accepted callback = %v, %v; want it taken", fresh, err)
+	}
+
+	elsewhere := e.callback(testCallbackSecret, ts, beforeSendMsg("enabled"))
+	if fresh, err := shared.Claim(ctx, keyOf(elsewhere), until); err != nil || !fresh {
+		t.Fatalf("claim of a new callback = %v, %v", fresh, err)
+	}
+	e.sendCallback(elsewhere).problem(t, http.StatusUnauthorized, codeReplayedCallback)
+
+	failed := e.callback(testCallbackSecret, ts, userAction("enabled", "s1", 0, ts*1000))
+	e.db.Close() // the login cannot be written
+	if r := e.sendCallback(failed); r.status < 500 {
+		t.Fatalf("user_action with the database closed = %d, want a 5xx", r.status)
+	}
+	if fresh, err := shared.Claim(ctx, keyOf(failed), until); err != nil || !fresh {
+		t.Errorf("claim of a callback whose handling failed = %v, %v; want it released", fresh, err)
 	}
 }

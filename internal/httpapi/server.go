@@ -151,6 +151,7 @@ type Server struct {
 	ready   readiness
 	limits  Limiters     // none nil
 	replays *replayCache // of ZIM callbacks
+	nonces  Nonces       // nil: the callbacks' nonces are remembered per process only
 	grants  RoomGrants
 	zimSync func(ctx context.Context, userID string) ([]api.ZIMSyncState, error) // nil: none
 
@@ -194,6 +195,21 @@ type Deps struct {
 	// RoomGrants records the RTC rooms of the room tokens minted, so that
 	// a revoked user can be kicked out of them; nil records nothing.
 	RoomGrants RoomGrants
+	// Nonces, when set, remembers the ZIM callbacks accepted by every
+	// replica, so that a callback replayed to another one within the
+	// window is refused too (Redis); nil: each process remembers its own.
+	Nonces Nonces
+}
+
+// Nonces is a memory of callback nonces shared with other processes
+// (sharedlimit.Redis). An error leaves the callback to this process's own
+// memory.
+type Nonces interface {
+	// Claim records key until the time given, reporting false when some
+	// process claimed it already and has not released it.
+	Claim(ctx context.Context, key string, until time.Time) (bool, error)
+	// Release forgets a claim, so that the callback may come again.
+	Release(ctx context.Context, key string) error
 }
 
 // RoomGrants records which RTC rooms a user holds tokens for
@@ -226,7 +242,7 @@ func NewServer(cfg Config, creds *Credentials, d Deps) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, store: d.Store, readyFn: d.Ready, events: d.Events, audit: d.Audit, log: d.Logger, now: d.Now,
 		rand: d.Rand, limits: d.Limiters.orNoLimit(), unavailable: d.Unavailable,
-		replays: newReplayCache(maxReplayEntries), grants: d.RoomGrants, zimSync: d.ZIMSync, accessLog: d.AccessLog}
+		replays: newReplayCache(maxReplayEntries), nonces: d.Nonces, grants: d.RoomGrants, zimSync: d.ZIMSync, accessLog: d.AccessLog}
 	if s.unavailable == nil {
 		s.unavailable = func(error) bool { return false }
 	}

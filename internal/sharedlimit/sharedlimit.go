@@ -7,6 +7,10 @@
 // N times the limit across N replicas): login limits never open the door to
 // unlimited password guessing, and token issuance never stops for want of a
 // counter.
+//
+// The same Redis also keeps claims (Claim, Release): keys that one process
+// at a time may hold until they expire, such as the nonces of the callbacks
+// accepted, which every replica must refuse to take again.
 package sharedlimit
 
 import (
@@ -239,25 +243,65 @@ func (l *Limiter) Allow(ctx context.Context, key string) (ok bool, retryAfter ti
 	now := l.r.now()
 	if l.r.try(now) {
 		ok, retryAfter, err := l.shared(ctx, key)
-		switch {
-		case err == nil:
-			l.r.report(nil)
+		l.r.settle(ctx, err)
+		if err == nil {
 			if ok {
 				l.local.Allow(key, now)
 			}
 			return ok, retryAfter, nil
-		case ctx.Err() != nil:
-			// The caller gave up, which says nothing of Redis.
-			l.r.mu.Lock()
-			l.r.probing = false
-			l.r.mu.Unlock()
-		default:
-			l.r.report(err)
 		}
 	}
 	ok, retryAfter = l.local.Allow(key, now)
 	return ok, retryAfter, nil
 }
+
+// settle records how a call made after try went.
+func (r *Redis) settle(ctx context.Context, err error) {
+	if err != nil && ctx.Err() != nil {
+		// The caller gave up, which says nothing of Redis.
+		r.mu.Lock()
+		r.probing = false
+		r.mu.Unlock()
+		return
+	}
+	r.report(err)
+}
+
+// ErrDown is Claim's and Release's error while Redis is left alone after
+// a failure.
+var ErrDown = errors.New("redis is unreachable")
+
+// Claim records key in Redis until the time given, unless a process
+// claimed it already: a memory of ZIM callback nonces that every replica
+// shares. It reports false for a key claimed before and not released.
+// While Redis is down it fails at once with ErrDown, and the caller keeps
+// to its own memory, as the limits fall back to their own counts.
+func (r *Redis) Claim(ctx context.Context, key string, until time.Time) (bool, error) {
+	now := r.now()
+	if !r.try(now) {
+		return false, ErrDown
+	}
+	cctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	fresh, err := r.client.SetNX(cctx, r.nonceKey(key), 1, max(until.Sub(now), time.Second)).Result()
+	r.settle(ctx, err)
+	return fresh, err
+}
+
+// Release forgets a claim of key.
+func (r *Redis) Release(ctx context.Context, key string) error {
+	if !r.try(r.now()) {
+		return ErrDown
+	}
+	cctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	err := r.client.Del(cctx, r.nonceKey(key)).Err()
+	r.settle(ctx, err)
+	return err
+}
+
+// nonceKey is the Redis key of a claimed nonce key.
+func (r *Redis) nonceKey(key string) string { return r.prefix + "nonce:" + key }
 
 func (l *Limiter) shared(ctx context.Context, key string) (bool, time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, l.r.timeout)

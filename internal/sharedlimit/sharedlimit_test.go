@@ -435,3 +435,58 @@ func BenchmarkAllow(b *testing.B) {
 		b.Error("Redis went down during the benchmark")
 	}
 }
+
+// TestClaim: a key claimed through one replica's Redis is refused through
+// another's until released; it expires by the time given and is stored
+// under the prefix.
+func TestClaim(t *testing.T) {
+	t.Parallel()
+	prefix := redistest.Prefix(t)
+	clk := &clock{t: time.Now()} // stands still: the expiry asked for is exactly 10m
+	a := newRedis(t, testOptions(t, ""), prefix, sharedlimit.Options{Now: clk.now})
+	b := newRedis(t, testOptions(t, ""), prefix, sharedlimit.Options{Now: clk.now})
+	ctx := context.Background()
+	until := clk.now().Add(10 * time.Minute)
+	claim := func(r *sharedlimit.Redis, want bool) {
+		t.Helper()
+		if fresh, err := r.Claim(ctx, "k1", until); err != nil || fresh != want {
+			t.Errorf("Claim(k1) = %v, %v; want %v", fresh, err, want)
+		}
+	}
+	claim(a, true)
+	claim(b, false)
+	claim(a, false)
+	if err := b.Release(ctx, "k1"); err != nil {
+		t.Fatal(err)
+	}
+	claim(b, true)
+	c := redistest.Client(t)
+	keys := redistest.Keys(t, c, prefix)
+	if len(keys) != 1 {
+		t.Fatalf("keys under the prefix = %q, want one", keys)
+	}
+	if ttl, err := c.PTTL(ctx, keys[0]).Result(); err != nil || ttl <= 9*time.Minute || ttl > 10*time.Minute {
+		t.Errorf("PTTL(%q) = %v, %v; want about 10m", keys[0], ttl, err)
+	}
+}
+
+// TestClaimDeadRedis: with nothing at Redis's address a claim fails, and
+// within the backoff it fails at once with ErrDown, asking nothing.
+func TestClaimDeadRedis(t *testing.T) {
+	t.Parallel()
+	clk := &clock{t: time.Unix(1_800_000_000, 0)}
+	r := newRedis(t, &redis.Options{Addr: deadAddr(t)}, "unused:", sharedlimit.Options{Now: clk.now})
+	ctx := context.Background()
+	if _, err := r.Claim(ctx, "k", clk.now().Add(time.Minute)); err == nil || errors.Is(err, sharedlimit.ErrDown) {
+		t.Fatalf("first Claim with nothing listening = %v, want Redis's error", err)
+	}
+	if _, err := r.Claim(ctx, "k", clk.now().Add(time.Minute)); !errors.Is(err, sharedlimit.ErrDown) {
+		t.Errorf("Claim within the backoff = %v, want ErrDown", err)
+	}
+	if err := r.Release(ctx, "k"); !errors.Is(err, sharedlimit.ErrDown) {
+		t.Errorf("Release within the backoff = %v, want ErrDown", err)
+	}
+	if r.Up() {
+		t.Error("Up() = true after failed claims")
+	}
+}
