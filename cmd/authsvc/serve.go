@@ -83,7 +83,7 @@ func serveSettings(fs *flag.FlagSet, getenv func(string) string) *settings {
 	s.addInt("ipv6-prefix", "64", 32, 128, "a prefix length", "IPv6 clients count against the per-IP login limit and connection cap by their prefix of this many bits (32-128)")
 	addLimit(s, "rate-login-user", "10/1m", "POST /v1/sessions attempts per userID, as N/DURATION or off")
 	s.addText("redis-url", "", "Redis URL (redis://[:password@]host:6379/0) through which replicas share the rate limits, ZEGO's call rate and the ZIM callbacks' nonces; empty: per process")
-	s.addDuration("redis-timeout", "100ms", "longest wait for Redis on a request; past it the limit is counted in the process")
+	s.addDuration("redis-timeout", "100ms", "longest wait for Redis on a request (a rate limit, or a ZIM callback's nonce); past it the limit is counted, or the nonce remembered, in the process")
 	s.addText("redis-key-prefix", sharedlimit.DefaultPrefix, "prefix of the Redis keys of the rate limits, ZEGO call slots and callback nonces, for deployments sharing one Redis")
 	s.addDuration("audit-retention", "720h", "how long the audit trail keeps events (720h is 30 days)")
 	s.addText("metrics-addr", "", "serve /metrics on this address instead of the main listener")

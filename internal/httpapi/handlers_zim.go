@@ -65,17 +65,44 @@ func (s *Server) zimCallback(w http.ResponseWriter, r *http.Request) error {
 	case tooOld:
 		return newProblem(http.StatusUnauthorized, codeStaleCallback, "the callback is older than the replay cache reaches under this load")
 	}
-	shared := ""
+	// Unless it is handled, in full, ZIM's retry, to this replica or
+	// another, must not be refused as a replay: a failure or a panic
+	// releases the callback.
+	handled := false
+	var shared, claim string // the shared key, and this request's claim of it
+	defer func() {
+		if handled {
+			return
+		}
+		s.replays.release(key)
+		if shared == "" {
+			return
+		}
+		if err := s.nonces.Release(context.WithoutCancel(r.Context()), shared, claim); err != nil {
+			s.log.LogAttrs(r.Context(), slog.LevelWarn, "ZIM callback nonce not released; its retry on another replica is refused until the window ends",
+				slog.String("error", err.Error()))
+		}
+	}()
 	if s.nonces != nil {
-		shared = sharedNonceKey(app.ID, cb.Timestamp, cb.Nonce)
-		// Kept past the window's far end, when no replica would take it.
-		fresh, err := s.nonces.Claim(r.Context(), shared, time.Unix(cb.Timestamp+callbackWindow+1, 0))
+		var raw [8]byte
+		if _, err := io.ReadFull(s.rand, raw[:]); err != nil {
+			return err
+		}
+		shared, claim = sharedNonceKey(app.ID, cb.Timestamp, cb.Nonce), hex.EncodeToString(raw[:])
+		// Held past the window's far end on this clock, and by
+		// nonceSkew more for a replica whose clock is behind.
+		ttl := time.Duration(cb.Timestamp+callbackWindow+nonceSkew-now) * time.Second
+		fresh, err := s.nonces.Claim(r.Context(), shared, claim, ttl)
 		switch {
 		case err != nil:
 			// Only this replica remembers it, as without Nonces; the
-			// shared memory logs its own outages.
-			shared = ""
+			// shared memory logs its outages. The claim may have been
+			// made all the same: the release above still tries it.
 		case !fresh:
+			// Another replica holds it. This one lets it go too (above),
+			// or the retry that follows a release there would find it
+			// here; the other's claim stays.
+			shared = ""
 			return newProblem(http.StatusUnauthorized, codeReplayedCallback, "this callback's nonce was already used")
 		}
 	}
@@ -87,19 +114,13 @@ func (s *Server) zimCallback(w http.ResponseWriter, r *http.Request) error {
 	default:
 		err = encode(w, http.StatusOK, struct{}{})
 	}
-	if err != nil {
-		// ZIM's retry, to this replica or another, must not be refused
-		// as a replay.
-		s.replays.release(key)
-		if shared != "" {
-			if rerr := s.nonces.Release(context.WithoutCancel(r.Context()), shared); rerr != nil {
-				s.log.LogAttrs(r.Context(), slog.LevelWarn, "ZIM callback nonce not released; its retry on another replica is refused until the window ends",
-					slog.String("error", rerr.Error()))
-			}
-		}
-	}
+	handled = err == nil
 	return err
 }
+
+// nonceSkew is how far behind another replica's clock may be: a shared
+// claim outlives the window by it.
+const nonceSkew = 60 // seconds
 
 // sharedNonceKey names a callback among replicas: the same on every one
 // (unlike replayCache.key's seeded hash), and short whatever the nonce.

@@ -433,43 +433,66 @@ func BenchmarkZIMCallback(b *testing.B) {
 }
 
 // TestZIMCallbackNoncesShared: with Nonces (Redis, as replicas share it), a
-// callback accepted here is claimed there; one another replica claimed
-// first is refused here, though this process never saw it; and one whose
-// handling failed is released there too, so that ZIM's retry passes on
-// another replica.
+// callback accepted here is claimed there, for the window and the skew
+// allowed; one another replica claimed first is refused here, though this
+// process never saw it, and then not kept here; and one whose handling
+// failed is released there too, so that ZIM's retry passes on another
+// replica.
 func TestZIMCallbackNoncesShared(t *testing.T) {
 	t.Parallel()
 	opt, err := redis.ParseURL(redistest.URL(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	shared := sharedlimit.New(opt, sharedlimit.Options{Prefix: redistest.Prefix(t), Timeout: 10 * time.Second})
+	prefix := redistest.Prefix(t)
+	shared := sharedlimit.New(opt, sharedlimit.Options{Prefix: prefix, Timeout: 10 * time.Second})
 	t.Cleanup(func() { shared.Close() })
 	e := newEnv(t, withZIM(apps.BlockUnknown), func(s *envSetup) { s.nonces = shared })
 	e.setUpSenders()
 	ctx := context.Background()
 	ts := e.clock.Now().Unix()
-	until := e.clock.Now().Add(time.Hour)
 	keyOf := func(cb map[string]any) string { return sharedNonceKey(testAppID, ts, cb["nonce"].(string)) }
+	otherReplica := func(cb map[string]any) bool {
+		t.Helper()
+		fresh, err := shared.Claim(ctx, keyOf(cb), "other-replica", time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fresh
+	}
 
 	accepted := e.callback(testCallbackSecret, ts, beforeSendMsg("enabled"))
 	e.sendCallback(accepted).want(t, http.StatusOK)
-	if fresh, err := shared.Claim(ctx, keyOf(accepted), until); err != nil || fresh {
-		t.Errorf("another replica's claim of an accepted callback = %v, %v; want it taken", fresh, err)
+	if otherReplica(accepted) {
+		t.Errorf("another replica could claim an accepted callback")
+	}
+	c := redistest.Client(t)
+	keys := redistest.Keys(t, c, prefix)
+	want := (callbackWindow + nonceSkew) * time.Second // the env's clock stands still: ts is now
+	if len(keys) != 1 {
+		t.Fatalf("Redis keys %q, want the accepted callback's", keys)
+	}
+	if ttl, err := c.PTTL(ctx, keys[0]).Result(); err != nil || ttl > want || ttl < want-time.Minute {
+		t.Errorf("the claim expires in %v, %v; want %v", ttl, err, want)
 	}
 
 	elsewhere := e.callback(testCallbackSecret, ts, beforeSendMsg("enabled"))
-	if fresh, err := shared.Claim(ctx, keyOf(elsewhere), until); err != nil || !fresh {
-		t.Fatalf("claim of a new callback = %v, %v", fresh, err)
+	if !otherReplica(elsewhere) {
+		t.Fatal("a new callback is claimed already")
 	}
 	e.sendCallback(elsewhere).problem(t, http.StatusUnauthorized, codeReplayedCallback)
+	if err := shared.Release(ctx, keyOf(elsewhere), "other-replica"); err != nil {
+		t.Fatal(err)
+	}
+	// Its retry, after the other replica failed to handle it, passes here.
+	e.sendCallback(elsewhere).want(t, http.StatusOK)
 
 	failed := e.callback(testCallbackSecret, ts, userAction("enabled", "s1", 0, ts*1000))
 	e.db.Close() // the login cannot be written
 	if r := e.sendCallback(failed); r.status < 500 {
 		t.Fatalf("user_action with the database closed = %d, want a 5xx", r.status)
 	}
-	if fresh, err := shared.Claim(ctx, keyOf(failed), until); err != nil || !fresh {
-		t.Errorf("claim of a callback whose handling failed = %v, %v; want it released", fresh, err)
+	if !otherReplica(failed) {
+		t.Errorf("a callback whose handling failed is still claimed; want it released")
 	}
 }

@@ -205,11 +205,12 @@ type Deps struct {
 // (sharedlimit.Redis). An error leaves the callback to this process's own
 // memory.
 type Nonces interface {
-	// Claim records key until the time given, reporting false when some
-	// process claimed it already and has not released it.
-	Claim(ctx context.Context, key string, until time.Time) (bool, error)
-	// Release forgets a claim, so that the callback may come again.
-	Release(ctx context.Context, key string) error
+	// Claim records key for ttl as held by claim, a value unique to the
+	// caller, reporting false when some process holds it already.
+	Claim(ctx context.Context, key, claim string, ttl time.Duration) (bool, error)
+	// Release forgets key if claim still holds it, so that the callback
+	// may come again; another's claim stays.
+	Release(ctx context.Context, key, claim string) error
 }
 
 // RoomGrants records which RTC rooms a user holds tokens for

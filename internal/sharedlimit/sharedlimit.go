@@ -271,33 +271,48 @@ func (r *Redis) settle(ctx context.Context, err error) {
 // a failure.
 var ErrDown = errors.New("redis is unreachable")
 
-// Claim records key in Redis until the time given, unless a process
-// claimed it already: a memory of ZIM callback nonces that every replica
-// shares. It reports false for a key claimed before and not released.
-// While Redis is down it fails at once with ErrDown, and the caller keeps
-// to its own memory, as the limits fall back to their own counts.
-func (r *Redis) Claim(ctx context.Context, key string, until time.Time) (bool, error) {
-	now := r.now()
-	if !r.try(now) {
+// Claim records key in Redis for ttl (at least a second) as held by claim,
+// a value unique to the caller, unless a process holds it already: a
+// memory of ZIM callback nonces that every replica shares. While Redis is
+// down it fails at once with ErrDown, and the caller keeps to its own
+// memory, as the limits fall back to their own counts.
+func (r *Redis) Claim(ctx context.Context, key, claim string, ttl time.Duration) (bool, error) {
+	if !r.try(r.now()) {
 		return false, ErrDown
 	}
 	cctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
-	fresh, err := r.client.SetNX(cctx, r.nonceKey(key), 1, max(until.Sub(now), time.Second)).Result()
-	r.settle(ctx, err)
+	fresh, err := r.client.SetNX(cctx, r.nonceKey(key), claim, max(ttl, time.Second)).Result()
+	r.settleClaim(ctx, err)
 	return fresh, err
 }
 
-// Release forgets a claim of key.
-func (r *Redis) Release(ctx context.Context, key string) error {
+// releaseScript deletes KEYS[1] only while ARGV[1] holds it: a release
+// after a claim that failed, or that expired and was claimed again, never
+// drops another process's claim.
+var releaseScript = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end return 0`)
+
+// Release forgets key if claim still holds it.
+func (r *Redis) Release(ctx context.Context, key, claim string) error {
 	if !r.try(r.now()) {
 		return ErrDown
 	}
 	cctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
-	err := r.client.Del(cctx, r.nonceKey(key)).Err()
-	r.settle(ctx, err)
+	err := releaseScript.Run(cctx, r.client, []string{r.nonceKey(key)}, claim).Err()
+	r.settleClaim(ctx, err)
 	return err
+}
+
+// settleClaim is settle for the claims, except that an error Redis
+// answered with (a key pattern its ACL refuses, say) says it is up: the
+// limits, which it serves, must not fall back for it.
+func (r *Redis) settleClaim(ctx context.Context, err error) {
+	var answered redis.Error
+	if errors.As(err, &answered) && !errors.Is(err, redis.Nil) {
+		err = nil
+	}
+	r.settle(ctx, err)
 }
 
 // nonceKey is the Redis key of a claimed nonce key.

@@ -437,29 +437,32 @@ func BenchmarkAllow(b *testing.B) {
 }
 
 // TestClaim: a key claimed through one replica's Redis is refused through
-// another's until released; it expires by the time given and is stored
-// under the prefix.
+// another's until its holder releases it (another's release does
+// nothing); it expires after the time given and is stored under the
+// prefix.
 func TestClaim(t *testing.T) {
 	t.Parallel()
 	prefix := redistest.Prefix(t)
-	clk := &clock{t: time.Now()} // stands still: the expiry asked for is exactly 10m
-	a := newRedis(t, testOptions(t, ""), prefix, sharedlimit.Options{Now: clk.now})
-	b := newRedis(t, testOptions(t, ""), prefix, sharedlimit.Options{Now: clk.now})
+	a := newRedis(t, testOptions(t, ""), prefix, sharedlimit.Options{})
+	b := newRedis(t, testOptions(t, ""), prefix, sharedlimit.Options{})
 	ctx := context.Background()
-	until := clk.now().Add(10 * time.Minute)
-	claim := func(r *sharedlimit.Redis, want bool) {
+	claim := func(r *sharedlimit.Redis, holder string, want bool) {
 		t.Helper()
-		if fresh, err := r.Claim(ctx, "k1", until); err != nil || fresh != want {
-			t.Errorf("Claim(k1) = %v, %v; want %v", fresh, err, want)
+		if fresh, err := r.Claim(ctx, "k1", holder, 10*time.Minute); err != nil || fresh != want {
+			t.Errorf("Claim(k1) by %s = %v, %v; want %v", holder, fresh, err, want)
 		}
 	}
-	claim(a, true)
-	claim(b, false)
-	claim(a, false)
-	if err := b.Release(ctx, "k1"); err != nil {
+	claim(a, "a", true)
+	claim(b, "b", false)
+	claim(a, "a", false)
+	if err := b.Release(ctx, "k1", "b"); err != nil {
 		t.Fatal(err)
 	}
-	claim(b, true)
+	claim(b, "b", false) // b never held it: a's claim stays
+	if err := b.Release(ctx, "k1", "a"); err != nil {
+		t.Fatal(err)
+	}
+	claim(b, "b", true)
 	c := redistest.Client(t)
 	keys := redistest.Keys(t, c, prefix)
 	if len(keys) != 1 {
@@ -477,13 +480,13 @@ func TestClaimDeadRedis(t *testing.T) {
 	clk := &clock{t: time.Unix(1_800_000_000, 0)}
 	r := newRedis(t, &redis.Options{Addr: deadAddr(t)}, "unused:", sharedlimit.Options{Now: clk.now})
 	ctx := context.Background()
-	if _, err := r.Claim(ctx, "k", clk.now().Add(time.Minute)); err == nil || errors.Is(err, sharedlimit.ErrDown) {
+	if _, err := r.Claim(ctx, "k", "c", time.Minute); err == nil || errors.Is(err, sharedlimit.ErrDown) {
 		t.Fatalf("first Claim with nothing listening = %v, want Redis's error", err)
 	}
-	if _, err := r.Claim(ctx, "k", clk.now().Add(time.Minute)); !errors.Is(err, sharedlimit.ErrDown) {
+	if _, err := r.Claim(ctx, "k", "c", time.Minute); !errors.Is(err, sharedlimit.ErrDown) {
 		t.Errorf("Claim within the backoff = %v, want ErrDown", err)
 	}
-	if err := r.Release(ctx, "k"); !errors.Is(err, sharedlimit.ErrDown) {
+	if err := r.Release(ctx, "k", "c"); !errors.Is(err, sharedlimit.ErrDown) {
 		t.Errorf("Release within the backoff = %v, want ErrDown", err)
 	}
 	if r.Up() {
