@@ -493,3 +493,36 @@ func TestClaimDeadRedis(t *testing.T) {
 		t.Error("Up() = true after failed claims")
 	}
 }
+
+// TestClaimRefusedByACL: a Redis whose ACL lets the limits' keys through
+// but not the claims' answers the claim with an error, and the limits stay
+// shared: Redis is up, only that key pattern is refused.
+func TestClaimRefusedByACL(t *testing.T) {
+	t.Parallel()
+	prefix := redistest.Prefix(t)
+	admin := redistest.Client(t)
+	ctx := context.Background()
+	user, pass := "authsvc-test-"+strings.TrimSuffix(prefix, ":"), "acl-test-password-0123"
+	if err := admin.Do(ctx, "ACL", "SETUSER", user, "reset", "on", ">"+pass, "~rate:"+prefix+"*", "+@all").Err(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Do(context.Background(), "ACL", "DELUSER", user) })
+	opt := testOptions(t, "")
+	opt.Username, opt.Password = user, pass
+	r := newRedis(t, opt, prefix, sharedlimit.Options{})
+	l := mustLimiter(t, r, "login_user", ratelimit.Limit{Count: 10, Per: time.Minute})
+	if n, _ := allowed(t, l, "alice", 1); n != 1 {
+		t.Fatal("the limit refused its first take")
+	}
+	if _, err := r.Claim(ctx, "k", "c", time.Minute); err == nil {
+		t.Fatal("Claim under an ACL that refuses its key = nil error")
+	}
+	if !r.Up() {
+		t.Error("a refused claim took the limits down to per-process counting")
+	}
+	for _, k := range redistest.Keys(t, admin, prefix) {
+		if !strings.HasPrefix(k, "rate:") {
+			t.Errorf("key %q stored despite the ACL", k)
+		}
+	}
+}
