@@ -63,6 +63,7 @@ type Options struct {
 type Redis struct {
 	client  *redis.Client
 	rate    *redis_rate.Limiter
+	release *redis.Script // releaseScript
 	prefix  string
 	timeout time.Duration
 	backoff time.Duration
@@ -144,7 +145,7 @@ func New(opt *redis.Options, o Options) *Redis {
 	opt.DialerRetries = 1
 	client := redis.NewClient(opt)
 	return &Redis{
-		client: client, rate: redis_rate.NewLimiter(client),
+		client: client, rate: redis_rate.NewLimiter(client), release: redis.NewScript(releaseScript),
 		prefix: o.Prefix, timeout: o.Timeout, backoff: o.Backoff, maxKeys: o.MaxKeys,
 		log: o.Logger, now: o.Now, up: true,
 	}
@@ -267,8 +268,7 @@ func (r *Redis) settle(ctx context.Context, err error) {
 	r.report(err)
 }
 
-// ErrDown is Claim's and Release's error while Redis is left alone after
-// a failure.
+// ErrDown is Claim's error while Redis is left alone after a failure.
 var ErrDown = errors.New("redis is unreachable")
 
 // Claim records key in Redis for ttl (at least a second) as held by claim,
@@ -290,16 +290,18 @@ func (r *Redis) Claim(ctx context.Context, key, claim string, ttl time.Duration)
 // releaseScript deletes KEYS[1] only while ARGV[1] holds it: a release
 // after a claim that failed, or that expired and was claimed again, never
 // drops another process's claim.
-var releaseScript = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end return 0`)
+const releaseScript = `if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end return 0`
 
-// Release forgets key if claim still holds it.
+// Release forgets key if claim still holds it. While Redis is down it does
+// nothing and reports nothing: the claim, if one was made before, expires
+// by itself, and the outage is logged once already.
 func (r *Redis) Release(ctx context.Context, key, claim string) error {
 	if !r.try(r.now()) {
-		return ErrDown
+		return nil
 	}
 	cctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
-	err := releaseScript.Run(cctx, r.client, []string{r.nonceKey(key)}, claim).Err()
+	err := r.release.Run(cctx, r.client, []string{r.nonceKey(key)}, claim).Err()
 	r.settleClaim(ctx, err)
 	return err
 }
