@@ -204,12 +204,8 @@ func (c *Client) sharedSlot(ctx context.Context, a Action) error {
 		if ok || err != nil {
 			return ctx.Err()
 		}
-		t := time.NewTimer(min(max(retryAfter, time.Millisecond), maxSlotWait))
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
+		if err := sleep(ctx, min(max(retryAfter, time.Millisecond), maxSlotWait)); err != nil {
+			return err
 		}
 	}
 }

@@ -35,7 +35,11 @@ func (p *pacer) wait(ctx context.Context) error {
 	p.next = start.Add(p.interval)
 	p.mu.Unlock()
 
-	d := start.Sub(now)
+	return sleep(ctx, start.Sub(now))
+}
+
+// sleep waits d, or until ctx ends and returns its error.
+func sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return nil
 	}
